@@ -1,0 +1,160 @@
+"""Compiled single-pass kernels of the simulator and its equity statistics (see README)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverage, allow_short, max_drawdown):  # type: ignore[no-untyped-def]  # pragma: no cover
+    n = close.shape[0]
+    equity = np.empty(n - start)
+    position = np.empty(n - start)
+    cap = n - start + 1
+    t_entry = np.empty(cap, np.int64)
+    t_exit = np.empty(cap, np.int64)
+    t_side = np.empty(cap, np.int64)
+    t_units = np.empty(cap)
+    t_entry_price = np.empty(cap)
+    t_exit_price = np.empty(cap)
+    t_fees = np.empty(cap)
+    t_pnl = np.empty(cap)
+    use_stop = max_drawdown == max_drawdown  # NaN means no stop
+    cash = initial_cash
+    units = 0.0  # signed
+    current = 0.0  # the effective target the open position was opened for
+    peak = initial_cash
+    stopped = False
+    k = -1
+    n_trades = 0
+    traded = 0.0
+    fees_paid = 0.0
+    for t in range(start, n):
+        if t > 0:
+            if stopped:
+                want = 0.0
+            else:
+                want = target[t - 1]
+                if want != want:
+                    want = 0.0
+                if want > max_leverage:
+                    want = max_leverage
+                elif want < -max_leverage:
+                    want = -max_leverage
+                if want < 0.0 and not allow_short:
+                    want = 0.0
+            if want != current:
+                o = open_[t]
+                if units != 0.0:
+                    if units > 0.0:
+                        p = o * (1.0 - s)
+                        u = units
+                        notional = u * p
+                        fee = notional * f
+                        cash += notional - fee
+                        pnl_gross = u * (p - t_entry_price[k])
+                    else:
+                        p = o * (1.0 + s)
+                        u = -units
+                        notional = u * p
+                        fee = notional * f
+                        cash -= notional + fee
+                        pnl_gross = u * (t_entry_price[k] - p)
+                    t_exit[k] = t
+                    t_exit_price[k] = p
+                    t_fees[k] += fee
+                    t_pnl[k] = pnl_gross - t_fees[k]
+                    traded += notional
+                    fees_paid += fee
+                    units = 0.0
+                if want != 0.0 and cash > 0.0:
+                    notional = abs(want) * cash / (1.0 + f)
+                    fee = notional * f
+                    if want > 0.0:
+                        p = o * (1.0 + s)
+                        u = notional / p
+                        cash = cash - notional - fee
+                        units = u
+                        side = 1
+                    else:
+                        p = o * (1.0 - s)
+                        u = notional / p
+                        cash = cash + notional - fee
+                        units = -u
+                        side = -1
+                    k = n_trades
+                    n_trades += 1
+                    t_entry[k] = t
+                    t_exit[k] = -1
+                    t_side[k] = side
+                    t_units[k] = u
+                    t_entry_price[k] = p
+                    t_exit_price[k] = np.nan
+                    t_fees[k] = fee
+                    t_pnl[k] = np.nan
+                    traded += notional
+                    fees_paid += fee
+                current = want
+        e = cash + units * close[t]
+        equity[t - start] = e
+        position[t - start] = units
+        if e > peak:
+            peak = e
+        if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
+            stopped = True
+    if n_trades > 0 and t_exit[n_trades - 1] == -1:
+        k = n_trades - 1
+        last = close[n - 1]
+        if t_side[k] == 1:
+            t_pnl[k] = t_units[k] * (last - t_entry_price[k]) - t_fees[k]
+        else:
+            t_pnl[k] = t_units[k] * (t_entry_price[k] - last) - t_fees[k]
+    m = n_trades
+    return (equity, position, t_entry[:m].copy(), t_exit[:m].copy(), t_side[:m].copy(),
+            t_units[:m].copy(), t_entry_price[:m].copy(), t_exit_price[:m].copy(),
+            t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid)
+
+
+@njit(cache=True)
+def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """(mean r, std r ddof=1, downside deviation, max drawdown, max dd duration, bars exposed)."""
+    n = equity.shape[0]
+    prev = initial_cash
+    total = 0.0
+    down = 0.0
+    peak = initial_cash
+    mdd = 0.0
+    run = 0
+    longest = 0
+    exposed = 0
+    for t in range(n):
+        e = equity[t]
+        r = e / prev - 1.0
+        total += r
+        if r < 0.0:
+            down += r * r
+        prev = e
+        if e > peak:
+            peak = e
+        if e < peak:
+            run += 1
+            if run > longest:
+                longest = run
+            dd = (peak - e) / peak
+            if dd > mdd:
+                mdd = dd
+        else:
+            run = 0
+        if position[t] != 0.0:
+            exposed += 1
+    mean = total / n
+    prev = initial_cash
+    sq = 0.0
+    for t in range(n):
+        e = equity[t]
+        d = e / prev - 1.0 - mean
+        sq += d * d
+        prev = e
+    std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
+    return mean, std, np.sqrt(down / n), mdd, longest, exposed

@@ -1,0 +1,126 @@
+"""Indicators shared between strategies through a per-bars cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+from numba import njit
+
+from trading_framework.bars import Bars, FloatArray
+
+
+@njit(cache=True)
+def _rolling_mean(x: FloatArray, window: int) -> FloatArray:  # pragma: no cover - compiled
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if window > n:
+        return out
+    # Re-sum every window to keep the running sum's rounding error from growing with n.
+    acc = 0.0
+    for i in range(window):
+        acc += x[i]
+    out[window - 1] = acc / window
+    for i in range(window, n):
+        if (i - window + 1) % 4096 == 0:
+            acc = 0.0
+            for j in range(i - window + 1, i + 1):
+                acc += x[j]
+        else:
+            acc += x[i] - x[i - window]
+        out[i] = acc / window
+    return out
+
+
+@njit(cache=True)
+def _rolling_extreme(x: FloatArray, window: int, is_max: bool) -> FloatArray:  # pragma: no cover
+    # Monotonic deque: O(n) rolling max/min over the last ``window`` values including i.
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    dq = np.empty(n, np.int64)
+    head = 0
+    tail = 0
+    for i in range(n):
+        v = x[i]
+        while tail > head and ((x[dq[tail - 1]] <= v) if is_max else (x[dq[tail - 1]] >= v)):
+            tail -= 1
+        dq[tail] = i
+        tail += 1
+        if dq[head] <= i - window:
+            head += 1
+        if i >= window - 1:
+            out[i] = x[dq[head]]
+    return out
+
+
+@njit(cache=True)
+def _rsi_wilder(close: FloatArray, window: int) -> FloatArray:  # pragma: no cover - compiled
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= window:
+        return out
+    gain = 0.0
+    loss = 0.0
+    for i in range(1, window + 1):
+        d = close[i] - close[i - 1]
+        if d > 0:
+            gain += d
+        else:
+            loss -= d
+    gain /= window
+    loss /= window
+    out[window] = 100.0 if loss == 0.0 else 100.0 - 100.0 / (1.0 + gain / loss)
+    for i in range(window + 1, n):
+        d = close[i] - close[i - 1]
+        g = d if d > 0 else 0.0
+        lo = -d if d < 0 else 0.0
+        gain = (gain * (window - 1) + g) / window
+        loss = (loss * (window - 1) + lo) / window
+        out[i] = 100.0 if loss == 0.0 else 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+class FeatureCache:
+    """Memoises indicator arrays computed from one ``Bars``.
+
+    A sweep creates one cache per shard (per data window), so SMA(close, 20) is computed once and
+    read by every run that asks for it. Returned arrays are read-only.
+    """
+
+    def __init__(self, bars: Bars) -> None:
+        self.bars = bars
+        self._values: dict[Hashable, FloatArray] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], FloatArray]) -> FloatArray:
+        """The cached array for ``key``, computing it with ``compute()`` on first use."""
+        value = self._values.get(key)
+        if value is None:
+            self.misses += 1
+            value = np.asarray(compute(), dtype=np.float64)
+            value.setflags(write=False)
+            self._values[key] = value
+        else:
+            self.hits += 1
+        return value
+
+    def column(self, field: str) -> FloatArray:
+        if field not in ("open", "high", "low", "close", "volume"):
+            raise ValueError(f"unknown bars field {field!r}")
+        arr: FloatArray = getattr(self.bars, field)
+        return arr
+
+    def sma(self, window: int, field: str = "close") -> FloatArray:
+        """Simple moving average over the last ``window`` bars including the current one (NaN before)."""
+        return self.get(("sma", field, window), lambda: _rolling_mean(self.column(field), window))
+
+    def rolling_max(self, window: int, field: str = "high") -> FloatArray:
+        return self.get(("max", field, window), lambda: _rolling_extreme(self.column(field), window, True))
+
+    def rolling_min(self, window: int, field: str = "low") -> FloatArray:
+        return self.get(("min", field, window), lambda: _rolling_extreme(self.column(field), window, False))
+
+    def rsi(self, window: int) -> FloatArray:
+        """Wilder's RSI of close (NaN for the first ``window`` bars)."""
+        return self.get(("rsi", window), lambda: _rsi_wilder(self.bars.close, window))

@@ -1,0 +1,1 @@
+"""Example strategies, loaded by class path (``trading_runtime.strategies.sma_cross:SmaCross``)."""
