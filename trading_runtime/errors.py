@@ -9,7 +9,7 @@ EXIT_VERIFICATION = 3
 EXIT_TRANSIENT = 75
 
 
-class RuntimeFailure(Exception):
+class TradingRuntimeError(Exception):
     """Base of the runtime's expected failures; ``exit_code`` says how the CLI ends."""
 
     exit_code = EXIT_BUG
@@ -19,19 +19,19 @@ class RuntimeFailure(Exception):
         self.lines: tuple[str, ...] = lines
 
 
-class InputError(RuntimeFailure):
+class InputError(TradingRuntimeError):
     """Bad input or config: permanent, never retried. Each line names file, location, value, expectation."""
 
     exit_code = EXIT_INPUT
 
 
-class VerificationError(RuntimeFailure):
+class VerificationError(TradingRuntimeError):
     """A result failed verification: golden mismatch, missing or corrupt shards."""
 
     exit_code = EXIT_VERIFICATION
 
 
-class TransientError(RuntimeFailure):
+class TransientError(TradingRuntimeError):
     """Infrastructure failed after retries (S3 unavailable, throttled): the only retried exit code."""
 
     exit_code = EXIT_TRANSIENT

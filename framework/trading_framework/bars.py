@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,7 +62,7 @@ def validate_bars(bars: Bars, limit: int = 1000) -> list[BarsViolation]:
     """Every violation of the bars rules, in row order then rule order (at most ``limit``)."""
     found: list[tuple[int, int, BarsViolation]] = []
 
-    def add(rule: int, rows: npt.NDArray[np.intp], column: str, values: npt.NDArray, expected: str) -> None:
+    def add(rule: int, rows: npt.NDArray[np.intp], column: str, values: npt.NDArray[Any], expected: str) -> None:
         for r in rows[:limit]:
             v = values[r]
             found.append((int(r), rule, BarsViolation(int(r), column, v.item(), expected)))

@@ -1,0 +1,1 @@
+"""The ``trading-runtime`` command: one subcommand module per step."""

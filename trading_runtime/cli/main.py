@@ -1,0 +1,81 @@
+"""Entry point: the subcommand table, shared flags, and errors → exit codes in one place."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from trading_runtime import __version__
+from trading_runtime.cli import backtest, finalize, plan, run_shard, schema, sweep, validate
+from trading_runtime.cli.logs import configure_logging
+from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
+
+log = logging.getLogger(__name__)
+
+# name → module with add_arguments(parser) and run(args) -> int; the table is the CLI.
+SUBCOMMANDS: dict[str, ModuleType] = {
+    "backtest": backtest,
+    "plan": plan,
+    "run-shard": run_shard,
+    "finalize": finalize,
+    "validate": validate,
+    "sweep": sweep,
+    "schema": schema,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (usage errors are bad input)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    shared.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    shared.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="log lines on stderr (default: text on a terminal, json otherwise)")
+    shared.add_argument("--debug", action="store_true", help="show tracebacks of input errors too")
+    parser: argparse.ArgumentParser = _Parser(prog="trading-runtime", description=__doc__, parents=[shared])
+    parser.add_argument("--version", action="version", version=f"trading-runtime {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0], parents=[shared],
+                           description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(-1 if args.quiet else args.verbose, args.log_format)
+    try:
+        code: int = args._run(args)
+        return code
+    except TradingRuntimeError as e:
+        if args.debug:
+            traceback.print_exc()
+        for line in e.lines:
+            print(line, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_BUG
+    except Exception:
+        log.critical("internal error (a bug: please report it with this traceback)", exc_info=True)
+        return EXIT_BUG
+
+
+def run() -> None:
+    """Console-script entry."""
+    raise SystemExit(main())

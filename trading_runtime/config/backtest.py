@@ -1,0 +1,72 @@
+"""The single-backtest config (``trading_runtime/local/local.json`` is an example)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from trading_framework.timeframe import timeframe_seconds
+from trading_runtime.config.base import StrictConfig
+
+DEFAULT_OUTPUT_DIR = ".runtime/local/results"
+
+
+class DataConfig(StrictConfig):
+    path: str = Field(min_length=1, description="bars file; relative paths resolve against the working directory")
+    format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
+    timeframe: str = Field("1m", description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino/CAGR")
+    start: str | None = Field(None, description="first bar to use (ISO 8601, inclusive, UTC)")
+    end: str | None = Field(None, description="end of the bars to use (ISO 8601, exclusive, UTC)")
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, v: str) -> str:
+        timeframe_seconds(v)
+        return v
+
+    @property
+    def timeframe_seconds(self) -> int:
+        return timeframe_seconds(self.timeframe)
+
+
+class StrategyConfig(StrictConfig):
+    class_path: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="module:Class, from an allowed module prefix",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="validated by the strategy's Params model")
+
+
+class ExecutionConfig(StrictConfig):
+    initial_cash: float = Field(100_000.0, gt=0, allow_inf_nan=False, description="starting cash")
+    fee_bps: float = Field(5.0, ge=0, le=10_000, allow_inf_nan=False, description="fee, bps of traded notional")
+    slippage_bps: float = Field(0.0, ge=0, lt=10_000, allow_inf_nan=False, description="bps against the trader")
+
+
+class RiskConfig(StrictConfig):
+    max_leverage: float = Field(1.0, gt=0, le=100, allow_inf_nan=False, description="|target| is clipped to this")
+    allow_short: bool = Field(False, description="negative targets become flat when false")
+    max_drawdown: float | None = Field(
+        None, gt=0, le=1, allow_inf_nan=False, description="flatten and stop trading at this drawdown fraction"
+    )
+
+
+class OutputConfig(StrictConfig):
+    dir: str = Field(DEFAULT_OUTPUT_DIR, min_length=1, description="result directory (relative: working directory)")
+
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class BacktestConfig(StrictConfig):
+    schema_version: Literal[1]
+    id: str = Field(pattern=_ID.pattern, description="lower-case name: letters, digits, . _ -")
+    description: str = ""
+    data: DataConfig
+    strategy: StrategyConfig
+    execution: ExecutionConfig = ExecutionConfig()
+    risk: RiskConfig = RiskConfig()
+    seed: int = Field(ge=0, le=2**63 - 1, description="root seed of every random choice of the run")
+    output: OutputConfig = OutputConfig()

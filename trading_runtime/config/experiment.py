@@ -1,0 +1,176 @@
+"""The experiment config: a backtest config plus a sweep, validation windows, sharding, store, objective."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from trading_runtime.config.backtest import BacktestConfig
+from trading_runtime.config.base import StrictConfig
+
+DEFAULT_STORE = ".runtime/experiments"
+_DURATION = re.compile(r"^([1-9][0-9]*)([mhdw])$")
+_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: str) -> int:
+    m = _DURATION.match(text)
+    if m is None:
+        raise ValueError(f"duration {text!r}: expected a number and a unit m, h, d or w (e.g. 30d)")
+    return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+
+
+Scalar = int | float | str | bool
+
+
+class RangeSpec(StrictConfig):
+    """``start`` to ``stop`` inclusive by ``step``, expanded with exact decimal arithmetic."""
+
+    start: int | float
+    stop: int | float
+    step: int | float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop}) must be >= start ({self.start})")
+        n = (Decimal(str(self.stop)) - Decimal(str(self.start))) / Decimal(str(self.step))
+        if n > 1_000_000:
+            raise ValueError(f"range expands to more than 1,000,000 values (start {self.start}, stop {self.stop}, "
+                             f"step {self.step})")
+        return self
+
+    def values(self) -> list[int | float]:
+        start, stop, step = (Decimal(str(v)) for v in (self.start, self.stop, self.step))
+        integral = all(isinstance(v, int) for v in (self.start, self.stop, self.step))
+        out: list[int | float] = []
+        x = start
+        while x <= stop:
+            out.append(int(x) if integral else float(x))
+            x += step
+        return out
+
+
+class GridSweep(StrictConfig):
+    kind: Literal["grid"]
+    params: dict[str, Annotated[list[Scalar], Field(min_length=1)] | RangeSpec] = Field(min_length=1)
+
+    def expanded(self) -> dict[str, list[Scalar]]:
+        """Values per parameter name (sorted by name), duplicates removed keeping first occurrence."""
+        out: dict[str, list[Scalar]] = {}
+        for name in sorted(self.params):
+            spec = self.params[name]
+            values = spec.values() if isinstance(spec, RangeSpec) else list(spec)
+            seen: list[Scalar] = []
+            for v in values:
+                if not any(type(v) is type(s) and v == s for s in seen):
+                    seen.append(v)
+            out[name] = seen
+        return out
+
+
+class FullValidation(StrictConfig):
+    kind: Literal["full"]
+
+
+class HoldoutValidation(StrictConfig):
+    kind: Literal["holdout"]
+    test_fraction: float | None = Field(None, gt=0, lt=1, description="last fraction of the bars held out")
+    test_start: str | None = Field(None, description="first out-of-sample bar (ISO 8601 UTC)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> HoldoutValidation:
+        if (self.test_fraction is None) == (self.test_start is None):
+            raise ValueError(f"set exactly one of test_fraction ({self.test_fraction}) and test_start "
+                             f"({self.test_start})")
+        return self
+
+
+class WalkForwardValidation(StrictConfig):
+    kind: Literal["walk_forward"]
+    train: str = Field(description="in-sample length, e.g. 30d")
+    test: str = Field(description="out-of-sample length, e.g. 7d")
+    step: str | None = Field(None, description="shift between folds (default: test)")
+    anchored: bool = Field(False, description="every fold's in-sample starts at the first bar")
+
+    @field_validator("train", "test", "step")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            duration_seconds(v)
+        return v
+
+
+Validation = Annotated[FullValidation | HoldoutValidation | WalkForwardValidation, Field(discriminator="kind")]
+
+
+class ShardsConfig(StrictConfig):
+    runs_per_shard: int = Field(50, ge=1, le=1_000_000, description="runs evaluated by one run-shard")
+
+
+class ConstraintsConfig(StrictConfig):
+    min_trades: int | None = Field(None, ge=0, description="in-sample n_trades below this is excluded")
+    max_drawdown: float | None = Field(None, gt=0, le=1, description="in-sample max_drawdown above this is excluded")
+
+
+OBJECTIVE_METRICS = (
+    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
+    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
+)
+ObjectiveMetric = Literal[
+    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
+    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
+]
+
+
+class ObjectiveConfig(StrictConfig):
+    metric: ObjectiveMetric = "sharpe"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    constraints: ConstraintsConfig = ConstraintsConfig()
+
+    def violations(self, metrics: Mapping[str, Any]) -> list[str]:
+        """Why in-sample ``metrics`` break the constraints (empty when they don't)."""
+        out = []
+        c = self.constraints
+        if c.min_trades is not None and int(metrics["n_trades"]) < c.min_trades:
+            out.append(f"n_trades {metrics['n_trades']} < min_trades {c.min_trades}")
+        mdd = metrics["max_drawdown"]
+        if c.max_drawdown is not None and (mdd is None or mdd > c.max_drawdown):
+            out.append(f"max_drawdown {mdd} > {c.max_drawdown}")
+        return out
+
+    def rank_key(self, metrics: Mapping[str, Any], run_id: str) -> tuple[float, str] | None:
+        """Sort key, best first: (signed objective, run id); None when the objective is undefined."""
+        value = metrics.get(self.metric)
+        if value is None or not math.isfinite(float(value)):
+            return None
+        signed = -float(value) if self.direction == "maximize" else float(value)
+        return (signed, run_id)
+
+
+class ReportConfig(StrictConfig):
+    top_k: int = Field(5, ge=1, le=1000, description="runs per window whose equity is kept and reported")
+
+
+class ExperimentConfig(BacktestConfig):
+    sweep: GridSweep
+    validation: Validation = FullValidation(kind="full")
+    warmup_bars: int | Literal["auto"] = Field(
+        "auto", description="bars before each window fed to the strategy, never traded or scored; "
+                            "auto: the largest warm-up any swept strategy declares")
+    shards: ShardsConfig = ShardsConfig()
+    store: str = Field(DEFAULT_STORE, min_length=1, description="path, file://..., or s3://bucket/prefix")
+    objective: ObjectiveConfig = ObjectiveConfig()
+    report: ReportConfig = ReportConfig()
+
+    @field_validator("warmup_bars")
+    @classmethod
+    def _warmup(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"warmup_bars must be >= 0 or \"auto\" (got {v})")
+        return v

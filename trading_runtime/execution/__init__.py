@@ -1,0 +1,1 @@
+"""Running backtests: the adapter between runtime configs and trading_framework."""

@@ -1,0 +1,76 @@
+"""A single backtest from a BacktestConfig: data → strategy → framework → result tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Strategy, run_backtest
+from trading_runtime.config.backtest import BacktestConfig
+from trading_runtime.data import LoadedBars, load_bars
+from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """What one backtest produced, ready to be written."""
+
+    config: BacktestConfig
+    strategy: Strategy
+    data: LoadedBars
+    result: BacktestResult
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.result.metrics)
+
+    def result_params(self) -> dict[str, Any]:
+        """The strategy's validated parameters, defaults included."""
+        return self.strategy.params.model_dump(mode="json")
+
+    def trade_records(self) -> list[dict[str, Any]]:
+        sim = self.result.simulation
+        return sim.trades.records(self.data.bars.ts)
+
+
+def execution_spec(config: BacktestConfig) -> ExecutionSpec:
+    return ExecutionSpec(
+        initial_cash=config.execution.initial_cash,
+        fee_bps=config.execution.fee_bps,
+        slippage_bps=config.execution.slippage_bps,
+        max_leverage=config.risk.max_leverage,
+        allow_short=config.risk.allow_short,
+        max_drawdown=config.risk.max_drawdown,
+    )
+
+
+def build_strategy(config: BacktestConfig, source: str,
+                   allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> Strategy:
+    cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
+    return cls(build_params(cls, config.strategy.params, source))
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    """Relative paths resolve against ``base_dir`` (the working directory): the one documented rule."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base_dir / p
+
+
+def run_backtest_config(
+    config: BacktestConfig,
+    source: str,
+    base_dir: Path,
+    allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+) -> BacktestRun:
+    """Validate the strategy first (cheap), then load the data and run."""
+    strategy = build_strategy(config, source, allowed_prefixes)
+    data = load_bars(
+        resolve_path(config.data.path, base_dir), config.data.format, config.data.start, config.data.end,
+        display_name=config.data.path,
+    )
+    result = run_backtest(
+        data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
+    )
+    return BacktestRun(config, strategy, data, result)

@@ -1,0 +1,139 @@
+"""The experiment steps that touch data and strategies: plan inputs, and run-shard end to end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from trading_framework import Strategy
+from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.config.loading import render_validation_error
+from trading_runtime.data import LoadedBars, load_bars
+from trading_runtime.errors import InputError, TransientError
+from trading_runtime.execution.backtest import execution_spec, resolve_path
+from trading_runtime.execution.shard import evaluate_shard, write_shard
+from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
+from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.planning import DataRef, ExperimentKeys, Plan, plan_experiment
+from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
+
+log = logging.getLogger(__name__)
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
+                 "assertion_error", "literal_error"}
+
+
+@dataclass(frozen=True)
+class ExperimentInputs:
+    config: ExperimentConfig
+    source: str
+    data: LoadedBars
+    strategy_cls: type[Strategy]
+
+
+def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
+                allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> ExperimentInputs:
+    cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
+    data = load_bars(resolve_path(config.data.path, base_dir), config.data.format, config.data.start,
+                     config.data.end, display_name=config.data.path)
+    return ExperimentInputs(config, source, data, cls)
+
+
+def params_check(cls: type[Strategy], source: str) -> Callable[[dict[str, Any]], str | None]:
+    """None when the strategy accepts the params; the reason when its bounds or rules drop them.
+
+    Unknown names and wrong types are config errors (exit 2), not dropped combinations.
+    """
+    def check(params: dict[str, Any]) -> str | None:
+        try:
+            cls.Params.model_validate(params)
+            return None
+        except ValidationError as e:
+            errors = e.errors(include_url=False)
+            if all(err["type"] in _BOUND_ERRORS for err in errors):
+                return "; ".join(_reason(err) for err in errors)
+            raise InputError(*render_validation_error(e, source, cls.Params, prefix="sweep.params")) from None
+    return check
+
+
+def _reason(err: Any) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {msg} (got {err['input']})" if loc else msg
+
+
+def build_plan(inputs: ExperimentInputs) -> Plan:
+    cfg, data = inputs.config, inputs.data
+    bars = data.bars
+    ref = DataRef(path=cfg.data.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
+                  last_ts=int(bars.ts[-1]), timeframe=cfg.data.timeframe)
+    cls = inputs.strategy_cls
+    return plan_experiment(
+        cfg, inputs.source, ref, bars.ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
+        lambda p: cls(cls.Params.model_validate(p)).warmup_bars(),
+    )
+
+
+def write_plan(store: ArtifactStore, plan: Plan) -> None:
+    write_complete(store, ExperimentKeys(plan.experiment_id).plan, canonical_bytes(plan.model_dump(mode="json")))
+
+
+def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
+    key = ExperimentKeys(experiment_id).plan
+    try:
+        raw = read_complete(store, key)
+    except ArtifactMissingError:
+        raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
+    return Plan.model_validate(json.loads(raw))
+
+
+def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+                    data: LoadedBars | None = None) -> ExperimentInputs:
+    """Rebuild the inputs a plan was made from, and check the data is the one planned."""
+    source = f"plan {plan.experiment_id}"
+    try:
+        config = ExperimentConfig.model_validate(plan.config)
+    except ValidationError as e:
+        raise InputError(*render_validation_error(e, source)) from None
+    if data is None:
+        inputs = load_inputs(config, source, base_dir, allowed_prefixes)
+    else:
+        inputs = ExperimentInputs(config, source, data,
+                                  load_strategy_class(config.strategy.class_path, source, allowed_prefixes))
+    if inputs.data.sha256 != plan.data.sha256 or len(inputs.data.bars) != plan.data.n_bars:
+        raise InputError(f"{config.data.path}: data changed since planning: sha256 {inputs.data.sha256[:12]}, "
+                         f"{len(inputs.data.bars)} bars (plan: {plan.data.sha256[:12]}, {plan.data.n_bars} bars)")
+    return inputs
+
+
+def run_shard(store: ArtifactStore, plan: Plan, shard_id: str, inputs: ExperimentInputs,
+              progress: Callable[[int], None] | None = None) -> int:
+    """Evaluate and write one shard; on failure record failed.json (except transient store errors)."""
+    keys = plan.keys
+    spec_ = plan.shard(shard_id)
+    if spec_ is None:
+        ids = [s.shard_id for s in plan.shards]
+        raise InputError(f"experiment '{plan.experiment_id}': no shard '{shard_id}' "
+                         f"(expected one of {ids[0]} .. {ids[-1]})")
+    cfg = inputs.config
+    try:
+        out = evaluate_shard(plan, shard_id, cfg, inputs.data.bars, inputs.strategy_cls, execution_spec(cfg),
+                             cfg.data.timeframe_seconds, progress)
+        write_shard(store, keys, shard_id, out)
+    except TransientError:
+        raise
+    except Exception as e:
+        detail = e.lines[0] if isinstance(e, InputError) and e.lines else f"{type(e).__name__}: {e}"
+        doc = {"shard_id": shard_id, "error": detail, "traceback": traceback.format_exc(limit=20)}
+        try:
+            store.put_bytes(keys.shard_failure(shard_id), canonical_bytes(doc))
+        except Exception:  # the original error matters more
+            log.warning("could not record the failure of %s", shard_id)
+        raise
+    return len(spec_.run_ids)

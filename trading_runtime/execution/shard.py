@@ -1,0 +1,142 @@
+"""run-shard: evaluate one shard's runs (per-shard feature cache) into a result document.
+
+``evaluate_shard`` is pure given its inputs. ``write_shard`` stores the kept equity series, then
+the result, then its completion marker: a shard is complete or absent, and re-running rewrites
+identical bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, bars_per_year, compute_metrics, simulate
+from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.planning import ExperimentKeys, Plan, Segment
+from trading_runtime.store import ArtifactStore, write_complete
+
+log = logging.getLogger(__name__)
+
+SHARD_SCHEMA_VERSION = 1
+SEGMENTS = ("in_sample", "out_of_sample")
+
+
+@dataclass(frozen=True)
+class ShardOutput:
+    result: dict[str, Any]
+    equity: bytes
+
+
+def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSpec, bpy: float,
+                 caches: dict[tuple[int, int], tuple[Bars, FeatureCache]]) -> tuple[dict[str, Any], Any, Any]:
+    key = (seg.warmup_start, seg.stop)
+    if key not in caches:
+        window = bars.slice(seg.warmup_start, seg.stop)
+        caches[key] = (window, FeatureCache(window))
+    window, cache = caches[key]
+    target = strategy.target(window, cache)
+    sim = simulate(window, target, spec, start=seg.start - seg.warmup_start)
+    return compute_metrics(sim, bpy), window.ts[sim.start:], sim.equity
+
+
+def evaluate_shard(
+    plan: Plan,
+    shard_id: str,
+    config: ExperimentConfig,
+    bars: Bars,
+    strategy_cls: type[Strategy],
+    spec: ExecutionSpec,
+    bar_seconds: int,
+    progress: Callable[[int], None] | None = None,
+) -> ShardOutput:
+    shard = plan.shard(shard_id)
+    if shard is None:
+        raise KeyError(shard_id)
+    runs = plan.run_index()
+    folds = plan.fold_index()
+    bpy = bars_per_year(bar_seconds)
+    objective = config.objective
+    top_k = config.report.top_k
+    records: list[dict[str, Any]] = []
+    series: dict[str, dict[str, tuple[Any, Any]]] = {}
+    caches: dict[tuple[int, int], tuple[Bars, FeatureCache]] = {}
+    current_fold = None
+    for i, rid in enumerate(shard.run_ids):
+        run = runs[rid]
+        if run.fold != current_fold:
+            caches.clear()  # one fold's windows at a time keeps memory flat
+            current_fold = run.fold
+        fold = folds[run.fold]
+        strategy = strategy_cls(strategy_cls.Params.model_validate(run.params))
+        rec: dict[str, Any] = {"run_id": rid, "fold": run.fold, "params": run.params}
+        kept: dict[str, tuple[Any, Any]] = {}
+        for name in SEGMENTS:
+            seg = getattr(fold, name)
+            if seg is None:
+                rec[name] = None
+                continue
+            metrics, ts, equity = _run_segment(strategy, bars, seg, spec, bpy, caches)
+            rec[name] = metrics
+            kept[name] = (ts, equity)
+        records.append(rec)
+        series[rid] = kept
+        if progress is not None:
+            progress(i + 1)
+    # Keep equity for this shard's top-K runs per fold (by the in-sample objective, constraints met):
+    # the finalizer's global top-K per fold is always among them.
+    keep: list[str] = []
+    by_fold: dict[str, list[tuple[tuple[float, str], str]]] = {}
+    for rec in records:
+        key = objective.rank_key(rec["in_sample"], rec["run_id"])
+        if key is not None and not objective.violations(rec["in_sample"]):
+            by_fold.setdefault(rec["fold"], []).append((key, rec["run_id"]))
+    for fold_id in sorted(by_fold):
+        keep.extend(rid for _, rid in sorted(by_fold[fold_id])[:top_k])
+    chunks: list[bytes] = []
+    index = []
+    offset = 0
+    for rid in sorted(keep):
+        for name in SEGMENTS:
+            if name not in series[rid]:
+                continue
+            ts, equity = series[rid][name]
+            ts_b = np.ascontiguousarray(ts, dtype="<i8").tobytes()
+            eq_b = np.ascontiguousarray(equity, dtype="<f8").tobytes()
+            index.append({"run_id": rid, "segment": name, "offset": offset, "length": len(ts)})
+            chunks += [ts_b, eq_b]
+            offset += len(ts_b) + len(eq_b)
+    equity_bytes = b"".join(chunks)
+    result = {
+        "schema_version": SHARD_SCHEMA_VERSION,
+        "experiment_id": plan.experiment_id,
+        "shard_id": shard_id,
+        "runs": records,
+        "equity": {"sha256": sha256_hex(equity_bytes), "size": len(equity_bytes), "series": index,
+                   "layout": "per series: int64 ts[length] then float64 equity[length], little-endian"},
+    }
+    return ShardOutput(result, equity_bytes)
+
+
+def read_equity_series(blob: bytes, entry: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(ts, equity) of one series of a shard's equity blob."""
+    off, n = int(entry["offset"]), int(entry["length"])
+    ts = np.frombuffer(blob, dtype="<i8", count=n, offset=off)
+    eq = np.frombuffer(blob, dtype="<f8", count=n, offset=off + 8 * n)
+    return ts, eq
+
+
+def write_shard(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, out: ShardOutput) -> str:
+    """Equity, then result, then marker (by write_complete). Returns the result's sha256."""
+    t0 = time.perf_counter()
+    store.put_bytes(keys.shard_equity(shard_id), out.equity)
+    payload = canonical_bytes(out.result)
+    write_complete(store, keys.shard_result(shard_id), payload)
+    store.delete(keys.shard_failure(shard_id))
+    log.debug("wrote %s in %.3fs", keys.shard_result(shard_id), time.perf_counter() - t0)
+    return sha256_hex(payload)

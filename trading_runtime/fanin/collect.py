@@ -1,0 +1,109 @@
+"""Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trading_runtime.golden.canonical import sha256_hex
+from trading_runtime.planning import ExperimentKeys, Plan
+from trading_runtime.store import (
+    ArtifactMissingError,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    CorruptArtifactError,
+    read_complete,
+)
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    shard_id: str
+    state: str  # completed | failed | missing
+    reason: str | None = None
+    result: dict[str, Any] | None = None
+    equity: bytes | None = None
+
+
+@dataclass
+class FanIn:
+    plan: Plan
+    shards: list[ShardStatus] = field(default_factory=list)
+
+    def ids(self, state: str) -> list[str]:
+        return [s.shard_id for s in self.shards if s.state == state]
+
+    @property
+    def complete(self) -> bool:
+        return all(s.state == "completed" for s in self.shards)
+
+    def document(self) -> dict[str, Any]:
+        """fanin.json: exact expected / completed / failed / missing counts, in shards and in runs."""
+        runs_of = {s.shard_id: len(s.run_ids) for s in self.plan.shards}
+        counts = {state: len(self.ids(state)) for state in ("completed", "failed", "missing")}
+        return {
+            "experiment_id": self.plan.experiment_id,
+            "shards": {
+                "expected": len(self.plan.shards),
+                **counts,
+                "completed_ids": self.ids("completed"),
+                "failures": [{"shard_id": s.shard_id, "reason": s.reason}
+                             for s in self.shards if s.state == "failed"],
+                "missing_ids": self.ids("missing"),
+            },
+            "runs": self.run_counts(runs_of),
+        }
+
+    def run_counts(self, runs_of: dict[str, int] | None = None) -> dict[str, int]:
+        runs_of = runs_of or {s.shard_id: len(s.run_ids) for s in self.plan.shards}
+        out = {"expected": len(self.plan.runs), "completed": 0, "failed": 0, "missing": 0}
+        for s in self.shards:
+            out[s.state] += runs_of[s.shard_id]
+        return out
+
+    def problems(self) -> list[str]:
+        lines = []
+        for s in self.shards:
+            if s.state == "missing":
+                lines.append(f"shard {s.shard_id}: missing (no completion marker)")
+            elif s.state == "failed":
+                lines.append(f"shard {s.shard_id}: failed: {s.reason}")
+        return lines
+
+
+def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_id: str,
+                 expected_runs: list[str]) -> ShardStatus:
+    try:
+        payload = read_complete(store, keys.shard_result(shard_id))
+    except CorruptArtifactError as e:
+        return ShardStatus(shard_id, "failed", f"corrupt result: {e.lines[0] if e.lines else e}")
+    except ArtifactMissingError:
+        try:
+            failure = json.loads(store.get_bytes(keys.shard_failure(shard_id)))
+            return ShardStatus(shard_id, "failed", str(failure.get("error", "failed")))
+        except ArtifactNotFoundError:
+            return ShardStatus(shard_id, "missing")
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        return ShardStatus(shard_id, "failed", "corrupt result: not JSON")
+    if result.get("experiment_id") != plan.experiment_id or result.get("shard_id") != shard_id:
+        return ShardStatus(shard_id, "failed", "result belongs to another experiment or shard")
+    if [r.get("run_id") for r in result.get("runs", [])] != expected_runs:
+        return ShardStatus(shard_id, "failed", "result's runs differ from the plan's")
+    try:
+        equity = store.get_bytes(keys.shard_equity(shard_id))
+    except ArtifactNotFoundError:
+        return ShardStatus(shard_id, "failed", "equity series missing")
+    if sha256_hex(equity) != result["equity"]["sha256"]:
+        return ShardStatus(shard_id, "failed", "corrupt equity series: sha256 mismatch")
+    return ShardStatus(shard_id, "completed", result=result, equity=equity)
+
+
+def collect_shards(store: ArtifactStore, plan: Plan) -> FanIn:
+    keys = plan.keys
+    fan = FanIn(plan)
+    for spec in plan.shards:
+        fan.shards.append(_check_shard(store, keys, plan, spec.shard_id, spec.run_ids))
+    return fan

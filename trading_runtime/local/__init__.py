@@ -1,0 +1,1 @@
+"""Seed-compatible local entry points."""

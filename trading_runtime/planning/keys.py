@@ -1,0 +1,46 @@
+"""The store's key layout of an experiment (one place, so every step agrees)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExperimentKeys:
+    """Keys relative to the store root: ``experiments/<experiment_id>/...``."""
+
+    experiment_id: str
+    split: str = "default"  # how runs were split into shards (plan.split): shards of two splits never mix
+
+    @property
+    def root(self) -> str:
+        return f"experiments/{self.experiment_id}"
+
+    @property
+    def plan(self) -> str:
+        return f"{self.root}/plan.json"
+
+    def shard_result(self, shard_id: str) -> str:
+        return f"{self.root}/shards/{self.split}/{shard_id}/result.json"
+
+    def shard_equity(self, shard_id: str) -> str:
+        return f"{self.root}/shards/{self.split}/{shard_id}/equity.f64"
+
+    def shard_failure(self, shard_id: str) -> str:
+        return f"{self.root}/shards/{self.split}/{shard_id}/failed.json"
+
+    @property
+    def fanin(self) -> str:
+        return f"{self.root}/fanin.json"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.root}/summary.json"
+
+    @property
+    def oos_equity(self) -> str:
+        return f"{self.root}/oos_equity.json"
+
+    @property
+    def status(self) -> str:
+        return f"{self.root}/status.json"

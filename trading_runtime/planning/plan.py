@@ -1,0 +1,271 @@
+"""plan_experiment: config + data index → the plan every shard worker and the finalizer read.
+
+Pure and deterministic: no I/O, no clock, no randomness. The experiment id hashes what decides
+the results (the config without ``shards``, ``store``, ``output`` and ``description``, and the data's
+sha256), so how work is split is not part of a result's identity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from trading_runtime.config.experiment import (
+    ExperimentConfig,
+    FullValidation,
+    HoldoutValidation,
+    WalkForwardValidation,
+    duration_seconds,
+)
+from trading_runtime.errors import InputError
+from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.planning.keys import ExperimentKeys
+
+PLAN_SCHEMA_VERSION = 1
+DROPPED_EXAMPLES = 20
+_NS = 1_000_000_000
+
+# A params dict → None when the strategy accepts it, else the reason it is dropped.
+ParamsCheck = Callable[[dict[str, Any]], str | None]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Segment(_Frozen):
+    """Bars ``start:stop`` are scored; ``warmup_start:start`` only warm the indicators up."""
+
+    warmup_start: int
+    start: int
+    stop: int
+    start_ts: int
+    stop_ts: int  # timestamp of the last scored bar
+
+
+class Fold(_Frozen):
+    id: str
+    in_sample: Segment
+    out_of_sample: Segment | None = None
+
+
+class PlannedRun(_Frozen):
+    run_id: str
+    fold: str
+    params: dict[str, Any]
+
+
+class ShardSpec(_Frozen):
+    shard_id: str
+    run_ids: list[str]
+
+
+class DataRef(_Frozen):
+    path: str
+    sha256: str
+    n_bars: int
+    first_ts: int
+    last_ts: int
+    timeframe: str
+
+
+class Plan(_Frozen):
+    schema_version: int
+    experiment_id: str
+    config: dict[str, Any]
+    config_sha256: str
+    data: DataRef
+    warmup_bars: int
+    grid: dict[str, Any]
+    folds: list[Fold]
+    runs: list[PlannedRun]
+    split: str
+    shards: list[ShardSpec]
+    estimates: dict[str, int]
+
+    @property
+    def keys(self) -> ExperimentKeys:
+        return ExperimentKeys(self.experiment_id, self.split)
+
+    def run_index(self) -> dict[str, PlannedRun]:
+        return {r.run_id: r for r in self.runs}
+
+    def fold_index(self) -> dict[str, Fold]:
+        return {f.id: f for f in self.folds}
+
+    def shard(self, shard_id: str) -> ShardSpec | None:
+        return next((s for s in self.shards if s.shard_id == shard_id), None)
+
+
+def identity_document(config: ExperimentConfig) -> dict[str, Any]:
+    """The part of the config that decides results."""
+    doc = config.model_dump(mode="json")
+    for key in ("shards", "store", "output", "description"):
+        doc.pop(key, None)
+    return doc
+
+
+def experiment_id(config: ExperimentConfig, data_sha256: str) -> str:
+    digest = sha256_hex(canonical_bytes({"config": identity_document(config), "data_sha256": data_sha256}))
+    return f"{config.id}-{digest[:12]}"
+
+
+def run_id(fold_id: str, params: Mapping[str, Any]) -> str:
+    return "run-" + sha256_hex(canonical_bytes({"fold": fold_id, "params": dict(params)}))[:16]
+
+
+def _parse_ts(text: str, where: str, source: str) -> int:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{source}: {where}: expected an ISO 8601 date or time (got \"{text}\")") from None
+    if dt.tzinfo is None:
+        from datetime import UTC
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp()) * _NS + dt.microsecond * 1000
+
+
+def _segment(ts: npt.NDArray[np.int64], start: int, stop: int, warmup: int) -> Segment:
+    return Segment(warmup_start=max(0, start - warmup), start=start, stop=stop,
+                   start_ts=int(ts[start]), stop_ts=int(ts[stop - 1]))
+
+
+def plan_folds(config: ExperimentConfig, ts: npt.NDArray[np.int64], warmup: int, bar_seconds: int,
+               source: str) -> list[Fold]:
+    n = len(ts)
+    v = config.validation
+    if warmup >= n:
+        raise InputError(f"{source}: warmup_bars: {warmup} warm-up bars leave nothing to score "
+                         f"(the data has {n} bars)")
+    if isinstance(v, FullValidation):
+        return [Fold(id="full", in_sample=_segment(ts, warmup, n, warmup))]
+    if isinstance(v, HoldoutValidation):
+        if v.test_fraction is not None:
+            test_bars = math.floor((n - warmup) * v.test_fraction)
+            split = n - test_bars
+        else:
+            assert v.test_start is not None
+            split = int(np.searchsorted(ts, _parse_ts(v.test_start, "validation.test_start", source)))
+        if not warmup < split < n:
+            raise InputError(f"{source}: validation: the holdout leaves no in-sample or no out-of-sample bars "
+                             f"(split at bar {split} of {n}, first scored bar {warmup})")
+        return [Fold(id="holdout", in_sample=_segment(ts, warmup, split, warmup),
+                     out_of_sample=_segment(ts, split, n, warmup))]
+    assert isinstance(v, WalkForwardValidation)
+    train = duration_seconds(v.train) * _NS
+    test = duration_seconds(v.test) * _NS
+    step = duration_seconds(v.step or v.test) * _NS
+    t0 = int(ts[warmup])
+    data_end = int(ts[-1]) + bar_seconds * _NS
+    folds = []
+    for k in itertools.count():
+        is_start_t = t0 if v.anchored else t0 + k * step
+        is_end_t = t0 + k * step + train
+        oos_end_t = is_end_t + test
+        if oos_end_t > data_end:
+            break
+        i0, i1, i2 = (int(np.searchsorted(ts, t)) for t in (is_start_t, is_end_t, oos_end_t))
+        if i0 < i1 < i2:
+            folds.append(Fold(id=f"wf-{k:03d}", in_sample=_segment(ts, i0, i1, warmup),
+                              out_of_sample=_segment(ts, i1, i2, warmup)))
+    if not folds:
+        raise InputError(f"{source}: validation: walk-forward train {v.train} + test {v.test} does not fit the "
+                         f"data after warm-up ({n - warmup} bars of {bar_seconds}s)")
+    return folds
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _reason_rule(reason: str) -> str:
+    return _NUMBER.sub("N", reason)
+
+
+def expand_grid(config: ExperimentConfig, check: ParamsCheck) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Valid parameter combinations (base params overridden by the grid), and what was dropped and why."""
+    grid = config.sweep.expanded()
+    names = list(grid)
+    valid: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    rules: dict[str, int] = {}
+    total = 0
+    for combo in itertools.product(*(grid[name] for name in names)):
+        total += 1
+        params = {**config.strategy.params, **dict(zip(names, combo, strict=True))}
+        reason = check(params)
+        if reason is None:
+            valid.append(params)
+        else:
+            rule = _reason_rule(reason)
+            rules[rule] = rules.get(rule, 0) + 1
+            if len(dropped) < DROPPED_EXAMPLES:
+                dropped.append({"params": params, "reason": reason})
+    summary = {
+        "names": names,
+        "values": grid,
+        "n_combinations": total,
+        "n_valid": len(valid),
+        "n_dropped": total - len(valid),
+        "dropped_by_rule": dict(sorted(rules.items())),
+        "dropped_examples": dropped,
+    }
+    return valid, summary
+
+
+def plan_experiment(
+    config: ExperimentConfig,
+    source: str,
+    data: DataRef,
+    ts: npt.NDArray[np.int64],
+    bar_seconds: int,
+    check: ParamsCheck,
+    warmup_of: Callable[[dict[str, Any]], int],
+) -> Plan:
+    """The whole plan. ``check`` validates a params dict with the strategy; ``warmup_of`` its warm-up bars."""
+    combos, grid = expand_grid(config, check)
+    if not combos:
+        raise InputError(f"{source}: sweep.params: every one of the {grid['n_combinations']} combinations is "
+                         f"rejected by the strategy (e.g. {grid['dropped_examples'][0]['reason']})")
+    warmup = (max(warmup_of(p) for p in combos) if config.warmup_bars == "auto" else int(config.warmup_bars))
+    folds = plan_folds(config, ts, warmup, bar_seconds, source)
+    runs = [PlannedRun(run_id=run_id(f.id, p), fold=f.id, params=p) for f in folds for p in combos]
+    per = config.shards.runs_per_shard
+    n_shards = math.ceil(len(runs) / per)
+    width = max(5, len(str(n_shards - 1)))
+    shards = [ShardSpec(shard_id=f"shard-{i:0{width}d}", run_ids=[r.run_id for r in runs[i * per:(i + 1) * per]])
+              for i in range(n_shards)]
+    bars_to_process = 0
+    for f in folds:
+        for seg in (f.in_sample, f.out_of_sample):
+            if seg is not None:
+                bars_to_process += (seg.stop - seg.warmup_start) * len(combos)
+    span = max(((f.out_of_sample or f.in_sample).stop - f.in_sample.warmup_start) for f in folds)
+    features = sum(len(v) for v in grid["values"].values())
+    estimates = {
+        "bars_to_process": bars_to_process,
+        # data (6 columns) + per run: target, equity, position, trades (~8 columns) + cached features
+        "peak_memory_bytes_per_shard": 150 * 2**20 + data.n_bars * 48 + span * 8 * (12 + features),
+    }
+    doc = config.model_dump(mode="json")
+    return Plan(
+        schema_version=PLAN_SCHEMA_VERSION,
+        experiment_id=experiment_id(config, data.sha256),
+        config=doc,
+        config_sha256=sha256_hex(canonical_bytes(doc)),
+        data=data,
+        warmup_bars=warmup,
+        grid=grid,
+        folds=folds,
+        runs=runs,
+        split=f"rps-{per}",
+        shards=shards,
+        estimates=estimates,
+    )
