@@ -1,0 +1,264 @@
+"""The ArtifactStore contract: every backend (memory, local, S3 on a real server) must pass it all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from trading_runtime.errors import EXIT_VERIFICATION, VerificationError
+from trading_runtime.store import (
+    MARKER_SUFFIX,
+    ArtifactMissingError,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    CorruptArtifactError,
+    is_complete,
+    marker_key,
+    open_store,
+    read_complete,
+    write_complete,
+)
+
+SHARD_KEY = "experiments/exp-1/shards/shard-00003/result.json"
+
+
+def test_store_satisfies_the_protocol(store: ArtifactStore) -> None:
+    assert isinstance(store, ArtifactStore)
+
+
+def test_roundtrip(store: ArtifactStore) -> None:
+    store.put_bytes(SHARD_KEY, b'{"sharpe": 1.25}\n')
+    assert store.get_bytes(SHARD_KEY) == b'{"sharpe": 1.25}\n'
+    assert store.exists(SHARD_KEY)
+
+
+def test_overwrite_replaces_the_whole_object(store: ArtifactStore) -> None:
+    store.put_bytes("plan.json", b"first version, longer than the second")
+    store.put_bytes("plan.json", b"second")
+    assert store.get_bytes("plan.json") == b"second"
+    assert store.list_keys() == ["plan.json"]
+
+
+def test_missing_key_raises_not_found_naming_store_and_key(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactNotFoundError) as info:
+        store.get_bytes("experiments/exp-1/plan.json")
+    error = info.value
+    assert isinstance(error, KeyError)
+    assert error.key == "experiments/exp-1/plan.json"
+    assert error.uri == store.uri
+    assert str(error) == f"store: no artifact 'experiments/exp-1/plan.json' in {store.uri}"
+
+
+def test_exists_and_delete(store: ArtifactStore) -> None:
+    assert not store.exists("a/b.bin")
+    store.put_bytes("a/b.bin", b"x")
+    store.put_bytes("a/c.bin", b"y")
+    assert store.exists("a/b.bin")
+    assert not store.exists("a")  # a "directory" of keys is not an object
+    store.delete("a/b.bin")
+    assert not store.exists("a/b.bin")
+    with pytest.raises(ArtifactNotFoundError):
+        store.get_bytes("a/b.bin")
+    assert store.get_bytes("a/c.bin") == b"y"
+
+
+def test_delete_of_an_absent_key_is_not_an_error(store: ArtifactStore) -> None:
+    store.delete("never/written.json")
+    store.put_bytes("k", b"v")
+    store.delete("k")
+    store.delete("k")
+    assert store.list_keys() == []
+
+
+def test_list_keys_is_sorted_and_filtered_by_string_prefix(store: ArtifactStore) -> None:
+    assert store.list_keys() == []
+    written = [
+        "exp/shards/shard-00010/result.json",
+        "exp/shards/shard-00002/result.json",
+        "exp/plan.json",
+        "exp/shards/shard-00002/result.json.SUCCESS",
+        "exp2/plan.json",
+        "zz.json",
+        "exp/shards/shard-00001/result.json",
+    ]
+    for key in written:
+        store.put_bytes(key, key.encode())
+    assert store.list_keys() == sorted(written)
+    assert store.list_keys("exp/shards/") == [
+        "exp/shards/shard-00001/result.json",
+        "exp/shards/shard-00002/result.json",
+        "exp/shards/shard-00002/result.json.SUCCESS",
+        "exp/shards/shard-00010/result.json",
+    ]
+    assert store.list_keys("exp/shards/shard-0000") == [
+        "exp/shards/shard-00001/result.json",
+        "exp/shards/shard-00002/result.json",
+        "exp/shards/shard-00002/result.json.SUCCESS",
+    ]
+    assert store.list_keys("exp") == sorted(k for k in written if k.startswith("exp"))
+    assert store.list_keys("exp/") == sorted(k for k in written if k.startswith("exp/"))
+    assert store.list_keys("nothing/here/") == []
+
+
+INVALID_KEYS = [
+    "",
+    "/abs/key",
+    "a//b",
+    "a/b/",
+    "../escape",
+    "a/../b",
+    "a/./b",
+    ".",
+    "nul\x00byte",
+    "a/.trstore-tmp-0123",
+]
+
+
+@pytest.mark.parametrize("key", INVALID_KEYS)
+def test_invalid_keys_are_refused_by_every_method(store: ArtifactStore, key: str) -> None:
+    with pytest.raises(ValueError, match="store: invalid key"):
+        store.put_bytes(key, b"x")
+    with pytest.raises(ValueError, match="store: invalid key"):
+        store.get_bytes(key)
+    with pytest.raises(ValueError, match="store: invalid key"):
+        store.exists(key)
+    with pytest.raises(ValueError, match="store: invalid key"):
+        store.delete(key)
+    assert store.list_keys() == []
+
+
+@pytest.mark.parametrize("prefix", ["/abs", "a//b", "../x", "a/../"])
+def test_invalid_list_prefixes_are_refused(store: ArtifactStore, prefix: str) -> None:
+    with pytest.raises(ValueError, match="store: invalid prefix"):
+        store.list_keys(prefix)
+
+
+def test_binary_data_and_empty_objects_roundtrip(store: ArtifactStore) -> None:
+    every_byte = bytes(range(256)) * 4 + b"\r\n\x00\xff"
+    store.put_bytes("bin/every-byte", every_byte)
+    store.put_bytes("bin/empty", b"")
+    assert store.get_bytes("bin/every-byte") == every_byte
+    assert store.get_bytes("bin/empty") == b""
+    assert store.exists("bin/empty")
+
+
+def test_large_object_roundtrip(store: ArtifactStore) -> None:
+    # 4 MiB of non-repeating bytes (a sha256 chain), so truncation or reordering cannot go unnoticed.
+    blocks = [hashlib.sha256(str(i).encode()).digest() for i in range(4 * 1024 * 1024 // 32)]
+    payload = b"".join(blocks)
+    store.put_bytes("big/trades.parquet", payload)
+    assert hashlib.sha256(store.get_bytes("big/trades.parquet")).digest() == hashlib.sha256(payload).digest()
+
+
+def test_uri_reopens_the_same_store(store: ArtifactStore) -> None:
+    store.put_bytes("plan.json", b"{}\n")
+    again = open_store(store.uri)
+    assert again.uri == store.uri
+    assert again.get_bytes("plan.json") == b"{}\n"
+
+
+# -- complete-or-absent artifacts (payload + .SUCCESS marker) ------------------------------------
+
+
+def test_write_complete_then_read_complete(store: ArtifactStore) -> None:
+    payload = b'{"trades": 12}\n'
+    write_complete(store, SHARD_KEY, payload)
+    assert read_complete(store, SHARD_KEY) == payload
+    assert is_complete(store, SHARD_KEY)
+    assert store.list_keys("experiments/") == [SHARD_KEY, SHARD_KEY + ".SUCCESS"]
+
+
+def test_marker_is_sorted_json_with_sha256_size_and_key(store: ArtifactStore) -> None:
+    payload = b"payload bytes"
+    write_complete(store, SHARD_KEY, payload)
+    raw = store.get_bytes(marker_key(SHARD_KEY))
+    expected = {"key": SHARD_KEY, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
+    assert raw == (json.dumps(expected, sort_keys=True) + "\n").encode()
+    assert marker_key(SHARD_KEY) == SHARD_KEY + MARKER_SUFFIX == SHARD_KEY + ".SUCCESS"
+
+
+def test_no_marker_means_missing(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactMissingError) as nothing:
+        read_complete(store, SHARD_KEY)
+    # A payload without its marker is an unfinished write: still missing.
+    store.put_bytes(SHARD_KEY, b"half-done shard")
+    with pytest.raises(ArtifactMissingError) as unmarked:
+        read_complete(store, SHARD_KEY)
+    for error in (nothing.value, unmarked.value):
+        assert isinstance(error, VerificationError)
+        assert error.exit_code == EXIT_VERIFICATION
+        assert error.key == SHARD_KEY
+        assert SHARD_KEY in str(error)
+        assert store.uri in str(error)
+    assert not is_complete(store, SHARD_KEY)
+
+
+def test_payload_changed_after_marker_is_corrupt(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b'{"pnl": 100.0}\n')
+    store.put_bytes(SHARD_KEY, b'{"pnl": 999.0}\n')  # same size, different bytes
+    with pytest.raises(CorruptArtifactError) as info:
+        read_complete(store, SHARD_KEY)
+    assert isinstance(info.value, VerificationError)
+    assert info.value.exit_code == EXIT_VERIFICATION
+    assert info.value.key == SHARD_KEY
+    assert "sha256" in str(info.value)
+    assert SHARD_KEY in str(info.value)
+    assert not is_complete(store, SHARD_KEY)
+
+
+def test_truncated_payload_is_corrupt(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b"0123456789")
+    store.put_bytes(SHARD_KEY, b"01234")
+    with pytest.raises(CorruptArtifactError, match=r"size 5 != 10"):
+        read_complete(store, SHARD_KEY)
+
+
+def test_marker_without_payload_is_corrupt(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b"data")
+    store.delete(SHARD_KEY)
+    with pytest.raises(CorruptArtifactError, match="payload absent"):
+        read_complete(store, SHARD_KEY)
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        b"not json",
+        b"[]",
+        b'{"sha256": "00", "size": 4}',
+        b'{"key": "other/key.json", "sha256": "00", "size": 4}',
+        b'{"key": "K", "sha256": 1, "size": "4"}',
+    ],
+)
+def test_malformed_marker_is_corrupt(store: ArtifactStore, marker: bytes) -> None:
+    store.put_bytes(SHARD_KEY, b"data")
+    store.put_bytes(marker_key(SHARD_KEY), marker.replace(b'"K"', json.dumps(SHARD_KEY).encode()))
+    with pytest.raises(CorruptArtifactError):
+        read_complete(store, SHARD_KEY)
+    assert not is_complete(store, SHARD_KEY)
+
+
+def test_rewriting_identical_bytes_is_idempotent(store: ArtifactStore) -> None:
+    payload = b'{"equity": [1.0, 1.01]}\n'
+    write_complete(store, SHARD_KEY, payload)
+    before = {key: store.get_bytes(key) for key in store.list_keys()}
+    write_complete(store, SHARD_KEY, payload)  # a retried shard
+    after = {key: store.get_bytes(key) for key in store.list_keys()}
+    assert after == before
+    assert read_complete(store, SHARD_KEY) == payload
+
+
+def test_rewriting_different_bytes_yields_the_new_complete_artifact(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b"old result")
+    write_complete(store, SHARD_KEY, b"new, longer result")
+    assert read_complete(store, SHARD_KEY) == b"new, longer result"
+
+
+def test_marker_keys_cannot_be_artifacts(store: ArtifactStore) -> None:
+    with pytest.raises(ValueError, match=r"\.SUCCESS"):
+        write_complete(store, "result.json.SUCCESS", b"x")
+    with pytest.raises(ValueError, match="store: invalid key"):
+        read_complete(store, "../result.json")
+    assert store.list_keys() == []

@@ -1,0 +1,45 @@
+"""Artifact store (DESIGN §5): one protocol, three backends, complete-or-absent artifacts.
+
+``open_store(uri)`` picks the backend: a path or ``file://`` (local directory, the default),
+``memory://name`` (tests), ``s3://bucket/prefix`` (boto3; imported only when such a URI is opened,
+so importing this package never imports boto3). ``S3Store`` lives in ``trading_runtime.store.s3``.
+"""
+
+from trading_runtime.store.base import (
+    RESERVED_SEGMENT_PREFIX,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    validate_key,
+    validate_prefix,
+)
+from trading_runtime.store.local import LocalStore
+from trading_runtime.store.markers import (
+    MARKER_SUFFIX,
+    ArtifactMissingError,
+    CorruptArtifactError,
+    is_complete,
+    marker_key,
+    read_complete,
+    write_complete,
+)
+from trading_runtime.store.memory import MemoryStore, memory_store
+from trading_runtime.store.uri import open_store
+
+__all__ = [
+    "MARKER_SUFFIX",
+    "RESERVED_SEGMENT_PREFIX",
+    "ArtifactMissingError",
+    "ArtifactNotFoundError",
+    "ArtifactStore",
+    "CorruptArtifactError",
+    "LocalStore",
+    "MemoryStore",
+    "is_complete",
+    "marker_key",
+    "memory_store",
+    "open_store",
+    "read_complete",
+    "validate_key",
+    "validate_prefix",
+    "write_complete",
+]

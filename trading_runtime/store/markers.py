@@ -1,0 +1,136 @@
+"""Complete-or-absent artifacts: a payload plus a ``.SUCCESS`` marker carrying its sha256 (DESIGN §5).
+
+The marker at ``key + ".SUCCESS"`` is JSON with sorted keys and a trailing newline::
+
+    {"key": "experiments/x/shards/shard-00003/result.json", "sha256": "<64 hex>", "size": 1234}
+
+``key`` is the store-relative payload key, so a store copied elsewhere still verifies. Writers put
+the payload first and the marker last; readers trust a payload only through its marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from trading_runtime.errors import VerificationError
+from trading_runtime.store.base import ArtifactNotFoundError, ArtifactStore, validate_key
+
+__all__ = [
+    "MARKER_SUFFIX",
+    "ArtifactMissingError",
+    "CorruptArtifactError",
+    "is_complete",
+    "marker_key",
+    "read_complete",
+    "write_complete",
+]
+
+MARKER_SUFFIX = ".SUCCESS"
+
+_MARKER_FIELDS = frozenset({"key", "sha256", "size"})
+
+
+class ArtifactMissingError(VerificationError):
+    """The artifact has no completion marker: it was never finished (or never started)."""
+
+    def __init__(self, uri: str, key: str) -> None:
+        super().__init__(f"store: artifact {key!r} in {uri} is missing (no {MARKER_SUFFIX} marker)")
+        self.uri = uri
+        self.key = key
+
+
+class CorruptArtifactError(VerificationError):
+    """The marker exists but the payload does not match it (checksum, size, absent payload, bad marker)."""
+
+    def __init__(self, uri: str, key: str, problem: str) -> None:
+        super().__init__(f"store: artifact {key!r} in {uri} is corrupt: {problem}")
+        self.uri = uri
+        self.key = key
+        self.problem = problem
+
+
+def marker_key(key: str) -> str:
+    """The key of the completion marker of the payload at ``key``."""
+    validate_key(key)
+    if key.endswith(MARKER_SUFFIX):
+        raise ValueError(f"store: invalid artifact key {key!r}: names ending in {MARKER_SUFFIX!r} are markers")
+    return key + MARKER_SUFFIX
+
+
+def _marker_bytes(key: str, payload: bytes) -> bytes:
+    marker = {"key": key, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
+    return (json.dumps(marker, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _parse_marker(store: ArtifactStore, key: str, raw: bytes) -> dict[str, Any]:
+    try:
+        marker = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptArtifactError(store.uri, key, f"unreadable marker {key + MARKER_SUFFIX!r} ({exc})") from None
+    if not isinstance(marker, dict) or set(marker) != _MARKER_FIELDS:
+        raise CorruptArtifactError(
+            store.uri, key, f"marker {key + MARKER_SUFFIX!r} must hold exactly {sorted(_MARKER_FIELDS)}"
+        )
+    if marker["key"] != key:
+        raise CorruptArtifactError(store.uri, key, f"marker names key {marker['key']!r}")
+    if not isinstance(marker["sha256"], str) or not isinstance(marker["size"], int):
+        raise CorruptArtifactError(store.uri, key, f"marker {key + MARKER_SUFFIX!r} has malformed fields")
+    return marker
+
+
+def write_complete(store: ArtifactStore, key: str, payload: bytes) -> None:
+    """Write ``payload`` at ``key``, then its marker: the artifact becomes complete at the last step.
+
+    Re-running with identical bytes rewrites identical objects (idempotent, never briefly absent).
+    Rewriting with *different* bytes first deletes the old marker, so no reader ever sees the old
+    marker paired with the new payload: the artifact is complete (old), absent, or complete (new).
+    """
+    marker = marker_key(key)
+    payload = bytes(payload)
+    new_marker = _marker_bytes(key, payload)
+    try:
+        old_marker: bytes | None = store.get_bytes(marker)
+    except ArtifactNotFoundError:
+        old_marker = None
+    if old_marker is not None and old_marker != new_marker:
+        store.delete(marker)
+    store.put_bytes(key, payload)
+    store.put_bytes(marker, new_marker)
+
+
+def read_complete(store: ArtifactStore, key: str) -> bytes:
+    """Return the payload at ``key`` if its marker exists and its sha256 and size match.
+
+    Raises :class:`ArtifactMissingError` if there is no marker and :class:`CorruptArtifactError`
+    if the payload is absent or does not match the marker.
+    """
+    marker = marker_key(key)
+    try:
+        raw_marker = store.get_bytes(marker)
+    except ArtifactNotFoundError:
+        raise ArtifactMissingError(store.uri, key) from None
+    expected = _parse_marker(store, key, raw_marker)
+    try:
+        payload = store.get_bytes(key)
+    except ArtifactNotFoundError:
+        raise CorruptArtifactError(store.uri, key, "marker present but payload absent") from None
+    if len(payload) != expected["size"]:
+        raise CorruptArtifactError(store.uri, key, f"size {len(payload)} != {expected['size']} in marker")
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != expected["sha256"]:
+        raise CorruptArtifactError(store.uri, key, f"sha256 {digest} != {expected['sha256']} in marker")
+    return payload
+
+
+def is_complete(store: ArtifactStore, key: str) -> bool:
+    """Whether :func:`read_complete` would succeed: marker present and payload verified.
+
+    A corrupt artifact counts as not complete; call :func:`read_complete` to learn why.
+    """
+    try:
+        read_complete(store, key)
+    except (ArtifactMissingError, CorruptArtifactError):
+        return False
+    return True
