@@ -12,23 +12,33 @@ from trading_framework.bars import Bars, FloatArray
 
 @njit(cache=True)
 def _rolling_mean(x: FloatArray, window: int) -> FloatArray:  # pragma: no cover - compiled
+    """Mean of the last ``window`` values, from a compensated (double-double) running sum.
+
+    Each add and subtract is an error-free TwoSum, the rounding errors are kept in ``comp``, so the
+    window sum is the exact sum rounded once: the same value as ``math.fsum`` of the window in
+    all but vanishingly rare cases. Exact ties (fast SMA == slow SMA on prices on a tick grid) so
+    compare equal instead of being decided by accumulated rounding noise.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
     if window > n:
         return out
-    # Re-sum every window to keep the running sum's rounding error from growing with n.
-    acc = 0.0
-    for i in range(window):
-        acc += x[i]
-    out[window - 1] = acc / window
-    for i in range(window, n):
-        if (i - window + 1) % 4096 == 0:
-            acc = 0.0
-            for j in range(i - window + 1, i + 1):
-                acc += x[j]
-        else:
-            acc += x[i] - x[i - window]
-        out[i] = acc / window
+    s = 0.0
+    comp = 0.0
+    for i in range(n):
+        v = x[i]
+        t = s + v
+        bp = t - s
+        comp += (s - (t - bp)) + (v - bp)
+        s = t
+        if i >= window:
+            v = -x[i - window]
+            t = s + v
+            bp = t - s
+            comp += (s - (t - bp)) + (v - bp)
+            s = t
+        if i >= window - 1:
+            out[i] = (s + comp) / window
     return out
 
 

@@ -74,6 +74,87 @@ class GridSweep(StrictConfig):
         return out
 
 
+class ConstraintsConfig(StrictConfig):
+    min_trades: int | None = Field(None, ge=0, description="in-sample n_trades below this is excluded")
+    max_drawdown: float | None = Field(None, gt=0, le=1, description="in-sample max_drawdown above this is excluded")
+
+
+OBJECTIVE_METRICS = (
+    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
+    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
+)
+ObjectiveMetric = Literal[
+    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
+    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
+]
+
+
+class IntParam(StrictConfig):
+    type: Literal["int"]
+    low: int
+    high: int
+    step: int = Field(1, ge=1)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntParam:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        if self.log and (self.low < 1 or self.step != 1):
+            raise ValueError(f"log needs low >= 1 (got {self.low}) and step 1 (got {self.step})")
+        return self
+
+
+class FloatParam(StrictConfig):
+    type: Literal["float"]
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+    step: float | None = Field(None, gt=0, allow_inf_nan=False)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FloatParam:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        if self.log and (self.low <= 0 or self.step is not None):
+            raise ValueError(f"log needs low > 0 (got {self.low}) and no step (got {self.step})")
+        return self
+
+
+class CategoricalParam(StrictConfig):
+    type: Literal["categorical"]
+    choices: list[Scalar] = Field(min_length=1)
+
+
+SearchParam = Annotated[IntParam | FloatParam | CategoricalParam, Field(discriminator="type")]
+
+
+class SamplerConfig(StrictConfig):
+    name: Literal["tpe", "random", "qmc", "cmaes", "nsga2"] = "tpe"
+    seed: int = Field(ge=0, le=2**32 - 1, description="the sampler's seed (per generation: derived with sha256)")
+
+
+class ObjectiveSpec(StrictConfig):
+    metric: ObjectiveMetric = "sharpe"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class OptunaSweep(StrictConfig):
+    """Model-based search in deterministic generations of ``batch_size`` trials."""
+
+    kind: Literal["optuna"]
+    space: dict[str, SearchParam] | None = Field(
+        None, description="null: taken from the strategy's declared parameter bounds")
+    sampler: SamplerConfig
+    n_trials: int = Field(ge=1, le=1_000_000)
+    batch_size: int = Field(16, ge=1, le=100_000)
+    objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()], min_length=1, max_length=8)
+    constraints: ConstraintsConfig = ConstraintsConfig()
+
+
+Sweep = Annotated[GridSweep | OptunaSweep, Field(discriminator="kind")]
+
+
 class FullValidation(StrictConfig):
     kind: Literal["full"]
 
@@ -113,21 +194,6 @@ class ShardsConfig(StrictConfig):
     runs_per_shard: int = Field(50, ge=1, le=1_000_000, description="runs evaluated by one run-shard")
 
 
-class ConstraintsConfig(StrictConfig):
-    min_trades: int | None = Field(None, ge=0, description="in-sample n_trades below this is excluded")
-    max_drawdown: float | None = Field(None, gt=0, le=1, description="in-sample max_drawdown above this is excluded")
-
-
-OBJECTIVE_METRICS = (
-    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
-    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
-)
-ObjectiveMetric = Literal[
-    "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration_bars",
-    "calmar", "n_trades", "win_rate", "profit_factor", "exposure", "turnover", "fees_paid",
-]
-
-
 class ObjectiveConfig(StrictConfig):
     metric: ObjectiveMetric = "sharpe"
     direction: Literal["maximize", "minimize"] = "maximize"
@@ -158,7 +224,7 @@ class ReportConfig(StrictConfig):
 
 
 class ExperimentConfig(BacktestConfig):
-    sweep: GridSweep
+    sweep: Sweep
     validation: Validation = FullValidation(kind="full")
     warmup_bars: int | Literal["auto"] = Field(
         "auto", description="bars before each window fed to the strategy, never traded or scored; "

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from trading_runtime.config.experiment import (
     ExperimentConfig,
     FullValidation,
+    GridSweep,
     HoldoutValidation,
     WalkForwardValidation,
     duration_seconds,
@@ -189,8 +190,11 @@ def _reason_rule(reason: str) -> str:
     return _NUMBER.sub("N", reason)
 
 
-def expand_grid(config: ExperimentConfig, check: ParamsCheck) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def expand_grid(config: ExperimentConfig, check: ParamsCheck, source: str = "config") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Valid parameter combinations (base params overridden by the grid), and what was dropped and why."""
+    if not isinstance(config.sweep, GridSweep):
+        raise InputError(f"{source}: sweep.kind: '{config.sweep.kind}' searches run with 'trading-runtime optimize'; "
+                         "plan and sweep take kind 'grid'")
     grid = config.sweep.expanded()
     names = list(grid)
     valid: list[dict[str, Any]] = []
@@ -230,7 +234,7 @@ def plan_experiment(
     warmup_of: Callable[[dict[str, Any]], int],
 ) -> Plan:
     """The whole plan. ``check`` validates a params dict with the strategy; ``warmup_of`` its warm-up bars."""
-    combos, grid = expand_grid(config, check)
+    combos, grid = expand_grid(config, check, source)
     if not combos:
         raise InputError(f"{source}: sweep.params: every one of the {grid['n_combinations']} combinations is "
                          f"rejected by the strategy (e.g. {grid['dropped_examples'][0]['reason']})")
