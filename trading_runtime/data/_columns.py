@@ -1,0 +1,203 @@
+"""Turns one column of a bars file (CSV text, or a typed Parquet column) into a numpy array.
+
+Each conversion reports the cells it cannot convert to a ``ProblemReport`` and marks their rows
+in ``ColumnParser.bad``; a column of an unusable type is reported as one file-level line and
+gives ``None``. Converted values are exact: decimal text is parsed correctly rounded, times keep
+nanoseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trading_runtime.data._problems import ProblemReport, RowIndex, quote
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+Column: TypeAlias = pd.Series | pa.Array
+"""A CSV column is a pandas ``str`` Series (the raw cell text); a Parquet column an Arrow array."""
+
+ISO_TIMESTAMP = "an ISO 8601 timestamp with Z or a UTC offset"
+NS_RANGE = "a timestamp between 1677-09-22 and 2262-04-11"
+EPOCH_NS = "integer epoch nanoseconds"
+NUMBER = "a number"
+
+_TEXT_NAN = ("nan", "+nan", "-nan")
+_UTC_OFFSET = r":\d{2}(?:[.,]\d+)?\s*[+-]\d{2}(?::?\d{2})?$"  # a time, then +hh[:mm] / -hh[:mm]
+_INTEGER = r"[+-]?\d{1,19}"
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _null_got(_row: int) -> str:
+    return "null"
+
+
+def _text_got(text: pd.Series) -> Any:
+    return lambda row: quote(text.iloc[row])
+
+
+class ColumnParser:
+    """Converts the columns of one table of ``n_rows`` rows; ``bad`` marks rows with a bad cell."""
+
+    def __init__(self, report: ProblemReport, n_rows: int, skip: BoolArray | None = None) -> None:
+        self.report = report
+        self.n_rows = n_rows
+        self.skip: BoolArray = np.zeros(n_rows, dtype=bool) if skip is None else skip
+        self._bad_cells: dict[str, BoolArray] = {}
+
+    def bad_cells(self, column: str) -> BoolArray:
+        """Rows whose cell in ``column`` could not be read (or whose whole row was skipped)."""
+        return self._bad_cells.get(column, self.skip)
+
+    @property
+    def bad(self) -> BoolArray:
+        """Rows with at least one cell that could not be read."""
+        bad = self.skip.copy()
+        for cells in self._bad_cells.values():
+            bad |= cells
+        return bad
+
+    def _rows(self, rows: RowIndex, order: int, column: str, expected: str, got: Any) -> None:
+        """Report bad cells, except on rows already reported whole (``skip``)."""
+        self._bad_cells.setdefault(column, self.skip.copy())[rows] = True
+        self.report.rows(rows[~self.skip[rows]], order, column, expected, got)
+
+    # -- numbers --------------------------------------------------------------------------------
+
+    def floats(self, column: str, order: int, source: Column) -> FloatArray | None:
+        """Prices and volume: decimal text, or any Arrow integer/float/decimal type, as float64."""
+        if isinstance(source, pd.Series):
+            if pd.api.types.is_float_dtype(source.dtype):  # parsed by the CSV reader's fast path
+                return np.array(source.to_numpy(dtype=np.float64))
+            return self._floats_from_text(column, order, source)
+        source = _decoded(source)
+        kind = source.type
+        if _is_text(kind):
+            return self._floats_from_text(column, order, _arrow_text(source))
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+            self.report.file(f"{column}: expected a column of numbers (got {kind})")
+            return None
+        values = np.array(pc.cast(source, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+        nulls = np.flatnonzero(source.is_null().to_numpy(zero_copy_only=False))
+        values[nulls] = np.nan
+        self._rows(nulls, order, column, NUMBER, _null_got)
+        return values
+
+    def _floats_from_text(self, column: str, order: int, text: pd.Series) -> FloatArray:
+        values = np.array(pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+        nan_rows = np.flatnonzero(np.isnan(values))
+        if len(nan_rows):
+            # 'nan' is a number (validate_bars reports it as not finite); other text that gave NaN is not
+            spelled_nan = text.iloc[nan_rows].str.strip().str.lower().isin(_TEXT_NAN).to_numpy(dtype=bool)
+            self._rows(nan_rows[~spelled_nan], order, column, NUMBER, _text_got(text))
+        return values
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def iso_timestamps(self, column: str, order: int, source: Column) -> IntArray | None:
+        """ISO 8601 text with Z or an offset, or a time-zone-aware Arrow timestamp: UTC epoch ns."""
+        if isinstance(source, pd.Series):
+            return self._ns_from_iso_text(column, order, source)
+        source = _decoded(source)
+        kind = source.type
+        if _is_text(kind):
+            return self._ns_from_iso_text(column, order, _arrow_text(source))
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            missing = source.is_null().to_numpy(zero_copy_only=False)
+            ints = np.array(pc.cast(source, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            ns, in_range = _scale_to_ns(ints, missing, kind.unit)
+            self._rows(np.flatnonzero(missing), order, column, ISO_TIMESTAMP, _null_got)
+            out = np.flatnonzero(~missing & ~in_range)
+            self._rows(out, order, column, NS_RANGE, lambda row: iso_text(int(ints[row]), kind.unit))
+            return ns
+        if pa.types.is_timestamp(kind):
+            self.report.file(f"{column}: expected time-zone-aware timestamps (got {kind} without a time zone)")
+        else:
+            self.report.file(f"{column}: expected ISO 8601 text or time-zone-aware timestamps (got {kind})")
+        return None
+
+    def _ns_from_iso_text(self, column: str, order: int, text: pd.Series) -> IntArray:
+        stripped = text.str.strip()
+        zoned = np.array(stripped.str.endswith(("Z", "z"), na=False).to_numpy(dtype=bool))
+        if not zoned.all():
+            zoned |= stripped.str.contains(_UTC_OFFSET, regex=True, na=False).to_numpy(dtype=bool)
+        parsed = pd.to_datetime(stripped, utc=True, format="ISO8601", errors="coerce")
+        raw = parsed.dt.tz_convert(None).to_numpy()
+        missing = np.isnat(raw)
+        ns, in_range = _scale_to_ns(raw.view(np.int64), missing, np.datetime_data(raw.dtype)[0])
+        got = _text_got(text)
+        self._rows(np.flatnonzero(missing | ~zoned), order, column, ISO_TIMESTAMP, got)
+        self._rows(np.flatnonzero(~missing & zoned & ~in_range), order, column, NS_RANGE, got)
+        return ns
+
+    def epoch_ns(self, column: str, order: int, source: Column) -> IntArray | None:
+        """Integer epoch nanoseconds: integer text, or any Arrow integer type."""
+        if isinstance(source, pd.Series):
+            return self._ints_from_text(column, order, source)
+        source = _decoded(source)
+        kind = source.type
+        if _is_text(kind):
+            return self._ints_from_text(column, order, _arrow_text(source))
+        if not pa.types.is_integer(kind):
+            self.report.file(f"{column}: expected {EPOCH_NS} (got {kind})")
+            return None
+        missing = source.is_null().to_numpy(zero_copy_only=False)
+        raw = source.fill_null(0).to_numpy(zero_copy_only=False)
+        too_big = raw > _INT64_MAX if raw.dtype == np.uint64 else np.zeros(len(raw), dtype=bool)
+        ns = np.where(too_big, 0, raw).astype(np.int64)
+        self._rows(np.flatnonzero(missing), order, column, EPOCH_NS, _null_got)
+        self._rows(np.flatnonzero(too_big), order, column, EPOCH_NS, lambda row: str(raw[row]))
+        return ns
+
+    def _ints_from_text(self, column: str, order: int, text: pd.Series) -> IntArray:
+        stripped = text.str.strip()
+        ok = np.array(stripped.str.fullmatch(_INTEGER, na=False).to_numpy(dtype=bool))
+        rows = np.flatnonzero(ok)
+        ints = [int(v) for v in stripped.iloc[rows].tolist()]
+        fits = np.fromiter((-_INT64_MAX <= v <= _INT64_MAX for v in ints), dtype=bool, count=len(ints))
+        ns = np.zeros(len(text), dtype=np.int64)
+        ns[rows[fits]] = [v for v, f in zip(ints, fits.tolist(), strict=True) if f]
+        ok[rows[~fits]] = False
+        self._rows(np.flatnonzero(~ok), order, column, EPOCH_NS, _text_got(text))
+        return ns
+
+
+def iso_text(value: int, unit: str = "ns") -> str:
+    """Epoch ``value`` in ``unit`` as ISO 8601 UTC text with Z, sub-second digits only when non-zero."""
+    text = str(np.datetime_as_string(np.array([value], dtype=f"datetime64[{unit}]"))[0])
+    date_time, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{date_time}.{fraction}Z" if fraction else f"{date_time}Z"
+
+
+def _scale_to_ns(ints: IntArray, missing: BoolArray, unit: str) -> tuple[IntArray, BoolArray]:
+    """Counts of ``unit`` since the epoch as nanoseconds; rows that do not fit int64 ns are not in range."""
+    factor = _NS_PER_UNIT[unit]
+    limit = _INT64_MAX // factor
+    in_range = ~missing & (ints >= -limit) & (ints <= limit)
+    return np.where(in_range, ints, 0) * factor, in_range
+
+
+def _decoded(source: pa.Array) -> pa.Array:
+    if isinstance(source, pa.ChunkedArray):
+        source = source.combine_chunks()
+    if pa.types.is_dictionary(source.type):
+        source = source.dictionary_decode()
+    return source
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def _arrow_text(source: pa.Array) -> pd.Series:
+    return pd.Series(source.to_pandas(), dtype="str").reset_index(drop=True)

@@ -1,0 +1,135 @@
+"""Bytes of a CSV or Parquet file → named raw columns, or file-level problems (never an exception)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trading_runtime.data._columns import BoolArray, Column
+from trading_runtime.data._problems import ProblemReport
+
+MAX_REASON_CHARS = 160
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """The columns of a file, by name, as read: CSV cells as text, Parquet columns typed."""
+
+    names: tuple[str, ...]
+    columns: dict[str, Column]
+    n_rows: int
+    empty_rows: BoolArray | None = None  # CSV rows whose every cell is blank (e.g. blank lines)
+
+
+def _short(error: BaseException) -> str:
+    """The first line of an error message, without pandas' tokenizer prefix, lower-cased first letter."""
+    lines = str(error).strip().splitlines()
+    text = lines[0].strip() if lines else type(error).__name__
+    for prefix in ("Error tokenizing data. C error: ",):
+        text = text.removeprefix(prefix)
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 3] + "..."
+    return text[:1].lower() + text[1:]
+
+
+def read_csv(content: bytes, report: ProblemReport, numeric: tuple[str, ...] = ()) -> RawTable | None:
+    """UTF-8 CSV (gzip-compressed when it starts with the gzip magic bytes), header on the first line.
+
+    Fast path: the ``numeric`` columns are parsed as float64 by pandas' C parser and the others kept
+    as text. When that fails (a cell that is not a number, a blank line, ...) every cell is read as
+    text (``str`` Series) so that each bad cell can be reported with its row; blank lines are kept
+    as rows, so that data row ``r`` is line ``r + 1``.
+    """
+    if content[:2] == b"\x1f\x8b":
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError, zlib.error) as error:
+            report.file(f"cannot read CSV: corrupt gzip data ({_short(error)})")
+            return None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        report.file(f"cannot read CSV: not UTF-8 text (byte 0x{content[error.start]:02x} at offset {error.start})")
+        return None
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        report.file(f"cannot read CSV: binary data (NUL byte at offset {nul})")
+        return None
+    if not text.strip():
+        report.file("cannot read CSV: the file is empty")
+        return None
+    first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    if not first_line.strip():
+        report.file("cannot read CSV: the first line is empty (expected the header)")
+        return None
+    try:
+        header = next(csv.reader([first_line]), [])
+    except csv.Error as error:
+        report.file(f"cannot read CSV: {_short(error)}")
+        return None
+    names = tuple(name.strip() for name in header)
+    frame: pd.DataFrame | None = None
+    if len(set(header)) == len(header) and all(names.count(n) == 1 for n in numeric):
+        dtypes = {label: "float64" if name in numeric else "str" for label, name in zip(header, names, strict=True)}
+        try:
+            frame = _read_frame(text, dtypes)
+        except ValueError:  # a cell is not a number, or the file is malformed: the text pass says which
+            frame = None
+    typed = frame is not None
+    if frame is None:
+        try:
+            frame = _read_frame(text, "str")
+        except ValueError as error:  # pandas' ParserError and EmptyDataError are ValueErrors
+            report.file(f"cannot read CSV: {_short(error)}")
+            return None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas turns a first data line with one field too many into an index instead of failing
+        report.file(f"cannot read CSV: expected {len(header)} fields in line 2, saw {len(header) + 1}")
+        return None
+    if len(names) != len(frame.columns):
+        report.file(f"cannot read CSV: the header has {len(names)} fields but pandas read {len(frame.columns)}")
+        return None
+    # typed reading succeeded only if every number cell parsed: no empty rows then
+    empty_rows = None if typed else _empty_rows(frame)
+    columns: dict[str, Column] = {}
+    for name, label in zip(names, frame.columns, strict=True):
+        columns.setdefault(name, frame[label].reset_index(drop=True))
+    return RawTable(names, columns, len(frame), empty_rows)
+
+
+def _read_frame(text: str, dtype: str | dict[str, str]) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype=dtype, na_filter=False, skip_blank_lines=False, engine="c")
+
+
+def _empty_rows(frame: pd.DataFrame) -> BoolArray:
+    empty = np.array(frame.iloc[:, 0].str.strip().eq("").to_numpy(dtype=bool))
+    for label in frame.columns[1:]:
+        rows = np.flatnonzero(empty)
+        if not len(rows):
+            break
+        empty[rows] = frame[label].iloc[rows].str.strip().eq("").to_numpy(dtype=bool)
+    return empty
+
+
+def read_parquet(content: bytes, report: ProblemReport, wanted: tuple[str, ...]) -> RawTable | None:
+    """A Parquet file; only the columns in ``wanted`` that exist are read."""
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(content))
+        names = tuple(parquet.schema_arrow.names)
+        present = [name for name in wanted if name in names and names.count(name) == 1]
+        table = parquet.read(columns=present)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        report.file(f"cannot read Parquet: {_short(error)}")
+        return None
+    columns: dict[str, Column] = {name: table.column(name).combine_chunks() for name in present}
+    return RawTable(names, columns, parquet.metadata.num_rows)

@@ -1,0 +1,258 @@
+"""Bar files → framework ``Bars``: the only place in the runtime that reads bar data.
+
+Formats
+    ``csv`` (also gzip-compressed: ``.csv.gz``, detected from the gzip magic bytes) and ``parquet``.
+    With ``fmt=None`` the format comes from the file name: ``.csv``/``.csv.gz`` → csv,
+    ``.parquet``/``.pq`` → parquet (case-insensitive).
+
+Columns
+    ``open, high, low, close, volume`` (numbers) and exactly one time column:
+
+    - ``timestamp``: ISO 8601 text that carries its zone, ``Z`` or an offset
+      (``2024-01-01T00:00:00Z``, ``2024-01-01T01:00:00+01:00``), converted to UTC; text without a
+      zone is rejected rather than guessed. In Parquet, a time-zone-aware timestamp column is
+      accepted too (a naive one is rejected).
+    - ``ts``: integer nanoseconds since the Unix epoch, UTC (integer text in CSV, any integer type
+      in Parquet).
+
+    Column names are matched exactly (CSV header names are stripped of surrounding spaces); other
+    columns are ignored; their order does not matter. In CSV, numbers are decimal text (``nan``
+    is read as a number and then rejected as not finite); cells may be padded with spaces.
+
+Checks
+    Every cell that cannot be converted, then every rule of ``trading_framework.validate_bars``
+    (strictly increasing time, finite prices > 0, ``low <= min(open, close)``,
+    ``high >= max(open, close)``, finite volume >= 0) applied to the whole file, each problem on one
+    line of an ``InputError`` (exit code 2), at most 20 of them, then ``{name}: ... and N more problems``::
+
+        {name}: row {r}: {column}: expected {what} (got {value})
+
+    ``{name}`` is ``display_name`` or the path as given; ``r`` is the 1-based data row (the header
+    is not counted, so in a CSV file it is the line number - 1: blank lines count as rows); raw text
+    that could not be read is shown as a JSON string (``"abc"``), numbers and times as values
+    (``nan``, ``-1.5``, ``2024-01-01T00:01:00Z``). An unreadable cell is reported once, as such; the
+    ``validate_bars`` rules still run on every cell that was read (the time order between the rows
+    whose time was read), so one pass shows everything to fix. A row whose every cell is blank
+    (a blank line) is one problem: ``{name}: row {r}: expected a bar (got an empty row)``.
+    File-level problems: ``{name}: file not found``,
+    ``{name}: cannot read CSV: {reason}``, ``{name}: cannot read Parquet: {reason}``,
+    ``{name}: missing column(s) close, volume (expected timestamp, open, high, low, close, volume)``,
+    ``{name}: no bars (the file has no data rows)``, ``{name}: no bars between {start} and {end}``.
+
+Window
+    ``start`` (inclusive) and ``end`` (exclusive) are ISO 8601 dates or datetimes (``2024-01-03``,
+    ``2024-01-03T12:00:00Z``); without a zone they are UTC. They select rows after the whole file
+    has been validated.
+
+Digest
+    ``LoadedBars.sha256`` is the SHA-256 of the file's bytes exactly as read (compressed bytes for
+    ``.csv.gz``); the bars are parsed from those same bytes, so the digest names what was loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from trading_framework import Bars, validate_bars
+from trading_runtime.data._columns import ColumnParser, FloatArray, iso_text
+from trading_runtime.data._problems import ProblemReport, quote
+from trading_runtime.data._readers import RawTable, read_csv, read_parquet
+from trading_runtime.errors import InputError
+
+BarsFormat = Literal["csv", "parquet"]
+
+TIMESTAMP_COLUMN = "timestamp"
+EPOCH_NS_COLUMN = "ts"
+VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
+EXPECTED_COLUMNS = (TIMESTAMP_COLUMN, *VALUE_COLUMNS)
+SUFFIXES: tuple[tuple[str, BarsFormat], ...] = (
+    (".csv", "csv"),
+    (".csv.gz", "csv"),
+    (".parquet", "parquet"),
+    (".pq", "parquet"),
+)
+VALIDATION_LIMIT = 10_000
+"""validate_bars violations collected at most; beyond it the count is reported as 'at least'."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedBars:
+    """Bars read from one file.
+
+    ``n_rows`` is the number of bars in ``bars`` (after the start/end window); ``file_rows`` the
+    number of data rows in the file.
+    """
+
+    bars: Bars
+    sha256: str
+    path: Path
+    n_rows: int
+    file_rows: int
+    fmt: BarsFormat
+
+
+def infer_format(path: Path, name: str | None = None) -> BarsFormat:
+    """The format a file name implies (see the module docstring); InputError when it implies none."""
+    lowered = path.name.lower()
+    for suffix, fmt in SUFFIXES:
+        if lowered.endswith(suffix):
+            return fmt
+    known = ", ".join(suffix for suffix, _ in SUFFIXES)
+    raise InputError(f"{name or path}: cannot tell the format from the file name (expected a suffix {known})")
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: expected a file (got a directory)") from None
+    except OSError as error:
+        raise InputError(f"{name}: cannot read file: {error.strerror or error}") from None
+
+
+def _instant_ns(label: str, text: str | None) -> int | None:
+    """An ISO 8601 date or datetime as UTC epoch nanoseconds (naive means UTC)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{label}: expected an ISO 8601 date or datetime (got {quote(text)})") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    ns = ((moment - _EPOCH) // timedelta(microseconds=1)) * 1000
+    return min(max(ns, _INT64_MIN), _INT64_MAX)  # far dates still compare correctly with any bar
+
+
+def _time_column(table: RawTable, report: ProblemReport) -> str:
+    names = table.names
+    duplicated = [c for c in (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN) if names.count(c) > 1]
+    if duplicated:
+        report.file(f"duplicate column(s) {', '.join(duplicated)} (expected each column once)")
+    has_timestamp, has_ts = TIMESTAMP_COLUMN in names, EPOCH_NS_COLUMN in names
+    if has_timestamp and has_ts:
+        report.file(
+            f"both {TIMESTAMP_COLUMN} and {EPOCH_NS_COLUMN} columns "
+            f"(expected one: {TIMESTAMP_COLUMN} as ISO 8601 text or {EPOCH_NS_COLUMN} as epoch nanoseconds)"
+        )
+    missing = [c for c in VALUE_COLUMNS if c not in names]
+    if not (has_timestamp or has_ts):
+        missing.insert(0, TIMESTAMP_COLUMN)
+    if missing:
+        report.file(f"missing column(s) {', '.join(missing)} (expected {', '.join(EXPECTED_COLUMNS)})")
+    return EPOCH_NS_COLUMN if has_ts and not has_timestamp else TIMESTAMP_COLUMN
+
+
+def _fixed(text: str) -> Callable[[int], str]:
+    return lambda _row: text
+
+
+def _convert(table: RawTable, time_column: str, report: ProblemReport) -> tuple[Bars, ColumnParser] | None:
+    """The columns as Bars (unreadable cells: NaN prices, time 0), or None when a column is unusable."""
+    skip = table.empty_rows
+    if skip is not None and skip.any():
+        report.rows(np.flatnonzero(skip), 0, "", "a bar", _fixed("an empty row"))
+    parser = ColumnParser(report, table.n_rows, skip)
+    if time_column == TIMESTAMP_COLUMN:
+        ts = parser.iso_timestamps(time_column, 1, table.columns[time_column])
+    else:
+        ts = parser.epoch_ns(time_column, 1, table.columns[time_column])
+    values: list[FloatArray | None] = [
+        parser.floats(column, order, table.columns[column]) for order, column in enumerate(VALUE_COLUMNS, start=2)
+    ]
+    if ts is None or any(v is None for v in values):
+        return None
+    return Bars(ts, *(v for v in values if v is not None)), parser
+
+
+def _validate(bars: Bars, parser: ColumnParser, time_column: str, report: ProblemReport) -> None:
+    """validate_bars over the readable cells; its 0-based rows become the file's rows.
+
+    When every cell was read this is one pass. Otherwise the time order is checked on the rows whose
+    time was read (other columns replaced by a valid constant), and the value rules on every row
+    (time replaced by 0, 1, 2, ...; unreadable cells are NaN, which fails no comparison) keeping
+    only the violations on cells that were read.
+    """
+    n = len(bars)
+    passes: list[tuple[Bars, npt.NDArray[np.intp], ColumnParser | None]]
+    if not parser.bad.any():
+        passes = [(bars, np.arange(n), None)]
+    else:
+        time_rows = np.flatnonzero(~parser.bad_cells(time_column))
+        ones = np.ones(len(time_rows))
+        time_only = Bars(bars.ts[time_rows], ones, ones, ones, ones, ones)
+        values_only = Bars(np.arange(n, dtype=np.int64), bars.open, bars.high, bars.low, bars.close, bars.volume)
+        passes = [(time_only, time_rows, None), (values_only, np.arange(n), parser)]
+    for order, (checked, rows, drop) in enumerate(passes, start=10):
+        violations = validate_bars(checked, limit=VALIDATION_LIMIT)
+        if len(violations) >= VALIDATION_LIMIT:
+            report.truncated()
+        for violation in violations:
+            row = int(rows[violation.row])
+            if drop is not None and drop.bad_cells(violation.column)[row]:
+                continue
+            if violation.column == "ts":
+                column = time_column
+                shown = iso_text(int(violation.value)) if time_column == TIMESTAMP_COLUMN else str(violation.value)
+            else:
+                column, shown = violation.column, repr(float(violation.value))
+            report.rows(np.array([row]), order, column, violation.expected, _fixed(shown))
+
+
+def load_bars(
+    path: Path,
+    fmt: BarsFormat | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    display_name: str | None = None,
+) -> LoadedBars:
+    """Read, check and window one bars file (see the module docstring); every problem raises InputError."""
+    name = display_name if display_name is not None else str(path)
+    start_ns, end_ns = _instant_ns("start", start), _instant_ns("end", end)
+    if start_ns is not None and end_ns is not None and start_ns >= end_ns:
+        raise InputError(f"start: expected a time before end {end} (got {start})")
+    content = _read_bytes(path, name)
+    if fmt is None:
+        fmt = infer_format(path, name)
+    elif fmt not in get_args(BarsFormat):
+        raise InputError(f"{name}: unknown format {quote(fmt)} (expected one of csv, parquet)")
+    digest = hashlib.sha256(content).hexdigest()
+
+    report = ProblemReport(name)
+    wanted = (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN)
+    table = read_csv(content, report, VALUE_COLUMNS) if fmt == "csv" else read_parquet(content, report, wanted)
+    report.raise_if_any()
+    assert table is not None
+    time_column = _time_column(table, report)
+    report.raise_if_any()
+    converted = _convert(table, time_column, report)
+    if converted is not None:
+        _validate(*converted, time_column, report)
+    report.raise_if_any()
+    assert converted is not None
+    bars = converted[0]
+    if len(bars) == 0:
+        raise InputError(f"{name}: no bars (the file has no data rows)")
+
+    first = 0 if start_ns is None else int(np.searchsorted(bars.ts, start_ns, side="left"))
+    stop = len(bars) if end_ns is None else int(np.searchsorted(bars.ts, end_ns, side="left"))
+    if first >= stop:
+        since = start if start is not None else "the start of the file"
+        until = end if end is not None else "the end of the file"
+        raise InputError(f"{name}: no bars between {since} and {until}")
+    if first > 0 or stop < len(bars):
+        bars = bars.slice(first, stop)
+    return LoadedBars(bars=bars, sha256=digest, path=path, n_rows=len(bars), file_rows=table.n_rows, fmt=fmt)
