@@ -85,7 +85,7 @@ def validate_bars(bars: Bars, limit: int = 1000) -> list[BarsViolation]:
     rows = np.flatnonzero(~np.isfinite(vol))
     add(5, rows, "volume", vol, "a finite volume")
     with np.errstate(invalid="ignore"):
-        rows = np.flatnonzero(vol < 0)
+        rows = np.flatnonzero(np.isfinite(vol) & (vol < 0))
         add(5, rows, "volume", vol, "volume >= 0")
         rows = np.flatnonzero(bars.high < bars.low)
         add(6, rows, "high", bars.high, "high >= low")

@@ -1,0 +1,266 @@
+"""Property test: ``simulate`` + ``compute_metrics`` (and ``run_backtest``) equal the plain reference.
+
+The reference (``reference.py``) is a per-bar Python loop written from framework/README.md. Bars
+are random but consistent (positive prices, low <= open/close <= high), with gaps between a close
+and the next open and with flat stretches; targets come in runs of repeated values drawn from
+{-2, -1, -0.5, 0, 0.5, 1, 2, NaN}; the ExecutionSpec and the warm-up start are random too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from pydantic import Field
+from reference import RefSimulation, metrics_reference, simulate_reference
+
+from trading_framework import (
+    METRIC_NAMES,
+    Bars,
+    ExecutionSpec,
+    FeatureCache,
+    Strategy,
+    StrategyParams,
+    bars_per_year,
+    compute_metrics,
+    run_backtest,
+    simulate,
+)
+
+REL = 1e-9
+MONEY_ABS = 1e-6  # money near 0 (equity after a wipe-out, a break-even pnl): 1e-11 of the initial cash
+RATIO_ABS = 1e-12  # ratios near 0 (returns, drawdowns, Sharpe of an almost flat curve)
+
+TARGET_VALUES = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, math.nan)
+TIMEFRAMES = (60, 3600, 86400, 7 * 86400)
+
+
+@dataclass(frozen=True)
+class Case:
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    target: list[float]
+    spec: ExecutionSpec
+    start: int
+    timeframe_seconds: int
+
+    def bars(self) -> Bars:
+        n = len(self.close)
+        return Bars(
+            np.arange(n, dtype=np.int64) * self.timeframe_seconds * 1_000_000_000,
+            np.array(self.open), np.array(self.high), np.array(self.low), np.array(self.close),
+            np.ones(n),
+        )
+
+
+# A bar's move from open to close and a gap from the previous close to this open, as factors.
+# Exact 1.0 is common on purpose (flat bars, no gap): equal prices make equal equity.
+MOVES = st.one_of(st.just(1.0), st.floats(0.9, 1.1), st.sampled_from([0.5, 0.97, 1.03, 2.0]))
+GAPS = st.one_of(st.just(1.0), st.just(1.0), st.floats(0.8, 1.25), st.sampled_from([0.3, 0.5, 2.0, 2.5]))
+WICKS = st.one_of(st.just(0.0), st.floats(0.0, 0.05))
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    n = draw(st.integers(1, 40))
+    price = draw(st.one_of(st.sampled_from([1.0, 100.0]), st.floats(0.5, 5_000.0)))
+    opens, highs, lows, closes = [], [], [], []
+    for t in range(n):
+        o = price if t == 0 else price * draw(GAPS)
+        c = o * draw(MOVES)
+        opens.append(o)
+        closes.append(c)
+        highs.append(max(o, c) * (1 + draw(WICKS)))
+        lows.append(min(o, c) * (1 - draw(WICKS)))
+        price = c
+    target: list[float] = []
+    while len(target) < n:  # runs of a repeated value
+        target += [draw(st.sampled_from(TARGET_VALUES))] * draw(st.integers(1, 6))
+    spec = ExecutionSpec(
+        initial_cash=draw(st.sampled_from([100_000.0, 1.0, 12_345.67])),
+        fee_bps=draw(st.one_of(st.sampled_from([0.0, 5.0, 9_999.0]), st.floats(0.0, 200.0))),
+        slippage_bps=draw(st.one_of(st.sampled_from([0.0, 2.5]), st.floats(0.0, 500.0))),
+        max_leverage=draw(st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0])),
+        allow_short=draw(st.booleans()),
+        max_drawdown=draw(st.one_of(st.none(), st.sampled_from([0.01, 0.05, 0.2, 1.0]), st.floats(0.001, 1.0))),
+    )
+    return Case(opens, highs, lows, closes, target[:n], spec, draw(st.integers(0, n - 1)),
+                draw(st.sampled_from(TIMEFRAMES)))
+
+
+def run_reference(case: Case) -> RefSimulation:
+    spec = case.spec
+    return simulate_reference(
+        case.open, case.close, case.target, initial_cash=spec.initial_cash, fee_bps=spec.fee_bps,
+        slippage_bps=spec.slippage_bps, max_leverage=spec.max_leverage, allow_short=spec.allow_short,
+        max_drawdown=spec.max_drawdown, start=case.start,
+    )
+
+
+def assert_close(actual: Any, expected: Any, what: str, abs_tol: float) -> None:
+    if expected is None:
+        assert actual is None, f"{what}: expected None, got {actual!r}"
+        return
+    assert actual is not None, f"{what}: expected {expected!r}, got None"
+    assert math.isclose(actual, expected, rel_tol=REL, abs_tol=abs_tol), f"{what}: {actual!r} != {expected!r}"
+
+
+def assert_simulation_matches(sim: Any, ref: RefSimulation) -> None:
+    assert sim.start == ref.start
+    assert len(sim.equity) == len(ref.equity) == len(sim.position)
+    for t, (e, e_ref) in enumerate(zip(sim.equity.tolist(), ref.equity, strict=True)):
+        assert_close(e, e_ref, f"equity[{t}]", MONEY_ABS)
+    for t, (u, u_ref) in enumerate(zip(sim.position.tolist(), ref.position, strict=True)):
+        assert (u == 0) == (u_ref == 0), f"position[{t}]: {u!r} vs reference {u_ref!r}"
+        assert_close(u, u_ref, f"position[{t}]", 0.0)
+    tr = sim.trades
+    assert len(tr) == len(ref.trades), f"{len(tr)} trades, reference has {len(ref.trades)}"
+    for i, rt in enumerate(ref.trades):
+        assert int(tr.entry_index[i]) == rt.entry_index, f"trade {i} entry_index"
+        assert int(tr.exit_index[i]) == (-1 if rt.exit_index is None else rt.exit_index), f"trade {i} exit_index"
+        assert bool(tr.is_open[i]) == rt.is_open, f"trade {i} is_open"
+        assert int(tr.side[i]) == rt.side, f"trade {i} side"
+        assert_close(float(tr.units[i]), rt.units, f"trade {i} units", 0.0)
+        assert_close(float(tr.entry_price[i]), rt.entry_price, f"trade {i} entry_price", 0.0)
+        if rt.exit_price is None:
+            assert math.isnan(tr.exit_price[i]), f"trade {i} exit_price should be NaN while open"
+        else:
+            assert_close(float(tr.exit_price[i]), rt.exit_price, f"trade {i} exit_price", 0.0)
+        assert_close(float(tr.fees[i]), rt.fees, f"trade {i} fees", MONEY_ABS)
+        assert_close(float(tr.pnl[i]), rt.pnl, f"trade {i} pnl", MONEY_ABS)
+    assert_close(sim.traded_notional, ref.traded_notional, "traded_notional", MONEY_ABS)
+    assert_close(sim.fees_paid, ref.fees_paid, "fees_paid", MONEY_ABS)
+
+
+def assert_metrics_match(metrics: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert tuple(metrics) == METRIC_NAMES
+    assert set(expected) == set(METRIC_NAMES)
+    for name in METRIC_NAMES:
+        value, want = metrics[name], expected[name]
+        if name in ("n_trades", "max_drawdown_duration_bars"):
+            assert type(value) is int and value == want, f"{name}: {value!r} != {want!r}"
+        else:
+            assert value is None or type(value) is float, f"{name}: {type(value).__name__} is not float or None"
+            abs_tol = MONEY_ABS if name == "final_equity" else RATIO_ABS
+            assert_close(value, want, name, abs_tol)
+
+
+class FixedTarget(Strategy):
+    """Returns the targets it was given (the public API path of the property test)."""
+
+    class Params(StrategyParams):
+        values: tuple[float, ...] = Field(min_length=1)
+
+    def target(self, bars: Bars, features: FeatureCache) -> np.ndarray:
+        assert features.bars is bars
+        return np.array(self.params.values, dtype=np.float64)  # type: ignore[attr-defined]
+
+
+def near_zero_equity_before_last_bar(ref: RefSimulation) -> bool:
+    """An equity within 1e-6 of the initial cash from 0 makes the next return ill-conditioned.
+
+    r[t] = E[t] / E[t-1] - 1 divides by E[t-1]: a rounding difference of 1e-16 * cash (the
+    reference orders the cash arithmetic of a leg differently) changes r by 1e-10 or more, and
+    flips its sign when E[t-1] is ~0 (a wipe-out, e.g. fee_bps 9999). Such curves are skipped.
+    """
+    return any(abs(e) <= 1e-6 * ref.initial_cash for e in ref.equity[:-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_simulate_and_metrics_match_reference(case: Case) -> None:
+    ref = run_reference(case)
+    # Skips E[t-1] ~ 0: the metrics are ill-conditioned there, and for an exact 0 there is a KNOWN
+    # BUG (reported, not fixed here: _kernel.py is owned by another engineer): equity_stats raises
+    # ZeroDivisionError instead of returning None (test_metrics_zero_equity_returns_none_...).
+    assume(not near_zero_equity_before_last_bar(ref))
+    bars = case.bars()
+    sim = simulate(bars, np.array(case.target), case.spec, start=case.start)
+    assert_simulation_matches(sim, ref)
+    bpy = bars_per_year(case.timeframe_seconds)
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy))
+
+    # The same run through the public entry point.
+    strategy = FixedTarget(FixedTarget.Params(values=tuple(case.target)))
+    result = run_backtest(bars, strategy, case.spec, case.timeframe_seconds, start=case.start)
+    assert_simulation_matches(result.simulation, ref)
+    assert_metrics_match(result.metrics, metrics_reference(ref, bpy))
+    assert np.array_equal(result.target, np.array(case.target), equal_nan=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_simulation_accounting_identities(case: Case) -> None:
+    """Closed trades' pnl sum to the equity change of the bars they span (the book is flat between)."""
+    sim = simulate(case.bars(), np.array(case.target), case.spec, start=case.start)
+    tr = sim.trades
+    # Fees of every trade add up to fees_paid; trade rows are in time order and never overlap.
+    assert math.isclose(float(np.sum(tr.fees)), sim.fees_paid, rel_tol=1e-9, abs_tol=1e-9)
+    for i in range(1, len(tr)):
+        assert tr.entry_index[i] >= tr.exit_index[i - 1] >= 0
+    assert (tr.units > 0).all()
+    # Final equity = initial cash + sum of trade pnl (open trades are marked to the last close).
+    total = case.spec.initial_cash + float(np.sum(tr.pnl))
+    assert math.isclose(float(sim.equity[-1]), total, rel_tol=1e-9, abs_tol=1e-6 * case.spec.initial_cash)
+
+
+# KNOWN BUG in framework/trading_framework/_kernel.py, equity_stats(), the line
+# `r = e / prev - 1.0`: numba's default error model raises ZeroDivisionError when prev == 0.
+# README "Metrics": a value that is undefined (division by zero) is None, so sharpe and sortino
+# should be None here. strict=True: remove the mark once equity_stats guards prev == 0.
+@pytest.mark.xfail(raises=ZeroDivisionError, strict=True, reason="_kernel.equity_stats: E[t-1] == 0 (reported)")
+def test_metrics_zero_equity_returns_none_when_division_by_zero() -> None:
+    """A short wiped out exactly (price doubles) leaves E = 0; the next return divides by zero."""
+    open_ = [100.0, 100.0, 200.0, 210.0]
+    close = [100.0, 200.0, 210.0, 220.0]
+    # bar 1: short 1000 units at 100 → cash 200_000; close 200 → E = 200_000 - 1000 * 200 = 0
+    # bar 2: E = 200_000 - 210_000 = -10_000; r[2] = -10_000 / 0 - 1 is undefined
+    spec = ExecutionSpec(fee_bps=0, allow_short=True)
+    target = [-1.0] * 4
+    bars = Case(open_, [max(o, c) for o, c in zip(open_, close, strict=True)],
+                [min(o, c) for o, c in zip(open_, close, strict=True)], close, target, spec, 0, 86400).bars()
+    sim = simulate(bars, np.array(target), spec)
+    assert sim.equity.tolist() == [100_000.0, 0.0, -10_000.0, -20_000.0]
+    ref = simulate_reference(open_, close, target, fee_bps=0, allow_short=True)
+    expected = metrics_reference(ref, 365.0)
+    assert expected["sharpe"] is None and expected["sortino"] is None
+    assert_metrics_match(compute_metrics(sim, 365.0), expected)
+
+
+def long_case(n: int, seed: int, start: int, every_bar: bool) -> Case:
+    """n bars of a random walk with gaps; targets flip every bar or are random runs."""
+    rng = np.random.default_rng(seed)
+    close = (100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))).tolist()
+    open_ = [100.0] + [c * g for c, g in zip(close[:-1], np.exp(rng.normal(0.0, 0.003, n - 1)).tolist(), strict=True)]
+    high = [max(o, c) * 1.001 for o, c in zip(open_, close, strict=True)]
+    low = [min(o, c) * 0.999 for o, c in zip(open_, close, strict=True)]
+    if every_bar:
+        target = [1.0 if t % 2 == 0 else -1.0 for t in range(n)]
+    else:
+        target = rng.choice(np.array(TARGET_VALUES), size=n).tolist()
+    spec = ExecutionSpec(fee_bps=1, slippage_bps=0.5, max_leverage=2, allow_short=True)
+    return Case(open_, high, low, close, target, spec, start, 60)
+
+
+@pytest.mark.parametrize(
+    ("n", "start", "every_bar"),
+    [(1025, 0, True), (1026, 0, True), (1027, 1, True), (3000, 0, True), (3000, 700, True), (5000, 10, False)],
+    ids=["1024_trades", "1025_trades", "1025_trades_start_1", "2999_trades", "start_700", "random_5000"],
+)
+def test_many_trades_match_reference(n: int, start: int, every_bar: bool) -> None:
+    """More trades than any small initial trade buffer (a flip at every open makes n - 1 - start)."""
+    case = long_case(n, seed=n + start, start=start, every_bar=every_bar)
+    ref = run_reference(case)
+    if every_bar:
+        assert len(ref.trades) == n - max(start, 1)
+    sim = simulate(case.bars(), np.array(case.target), case.spec, start=start)
+    assert_simulation_matches(sim, ref)
+    bpy = bars_per_year(case.timeframe_seconds)
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy))
