@@ -177,9 +177,8 @@ def near_zero_equity_before_last_bar(ref: RefSimulation) -> bool:
 @given(cases())
 def test_simulate_and_metrics_match_reference(case: Case) -> None:
     ref = run_reference(case)
-    # Skips E[t-1] ~ 0: the metrics are ill-conditioned there, and for an exact 0 there is a KNOWN
-    # BUG (reported, not fixed here: _kernel.py is owned by another engineer): equity_stats raises
-    # ZeroDivisionError instead of returning None (test_metrics_zero_equity_returns_none_...).
+    # Skips E[t-1] ~ 0: the metrics are ill-conditioned there (an exact 0 is covered by
+    # test_metrics_zero_equity_returns_none_when_division_by_zero).
     assume(not near_zero_equity_before_last_bar(ref))
     bars = case.bars()
     sim = simulate(bars, np.array(case.target), case.spec, start=case.start)
@@ -211,11 +210,8 @@ def test_simulation_accounting_identities(case: Case) -> None:
     assert math.isclose(float(sim.equity[-1]), total, rel_tol=1e-9, abs_tol=1e-6 * case.spec.initial_cash)
 
 
-# KNOWN BUG in framework/trading_framework/_kernel.py, equity_stats(), the line
-# `r = e / prev - 1.0`: numba's default error model raises ZeroDivisionError when prev == 0.
-# README "Metrics": a value that is undefined (division by zero) is None, so sharpe and sortino
-# should be None here. strict=True: remove the mark once equity_stats guards prev == 0.
-@pytest.mark.xfail(raises=ZeroDivisionError, strict=True, reason="_kernel.equity_stats: E[t-1] == 0 (reported)")
+# README "Metrics": a value that is undefined (division by zero) is None, so sharpe and sortino are
+# None here (equity_stats runs with numba's numpy error model: x / 0 is inf/nan, not an exception).
 def test_metrics_zero_equity_returns_none_when_division_by_zero() -> None:
     """A short wiped out exactly (price doubles) leaves E = 0; the next return divides by zero."""
     open_ = [100.0, 100.0, 200.0, 210.0]

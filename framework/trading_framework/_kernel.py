@@ -5,13 +5,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+_TRADES_CAP0 = 1024
+
+
+@njit(cache=True)
+def _grown(a):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``a`` copied into a buffer twice as long (the tail uninitialised)."""
+    b = np.empty(2 * a.shape[0], a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
 
 @njit(cache=True)
 def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverage, allow_short, max_drawdown):  # type: ignore[no-untyped-def]  # pragma: no cover
     n = close.shape[0]
     equity = np.empty(n - start)
     position = np.empty(n - start)
-    cap = n - start + 1
+    # Trade buffers start small and double when full (8 buffers of n elements, allocated and
+    # freed by every run, cost more than the trades need).
+    cap = min(n - start + 1, _TRADES_CAP0)
     t_entry = np.empty(cap, np.int64)
     t_exit = np.empty(cap, np.int64)
     t_side = np.empty(cap, np.int64)
@@ -30,79 +42,96 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
     n_trades = 0
     traded = 0.0
     fees_paid = 0.0
-    for t in range(start, n):
-        if t > 0:
-            if stopped:
-                want = 0.0
-            else:
-                want = target[t - 1]
-                if want != want:
+    t0 = start
+    while True:  # the bar loop, restarted at the bar where the trade buffers had to grow
+        full = False
+        for t in range(t0, n):
+            if t > 0:
+                if stopped:
                     want = 0.0
-                if want > max_leverage:
-                    want = max_leverage
-                elif want < -max_leverage:
-                    want = -max_leverage
-                if want < 0.0 and not allow_short:
-                    want = 0.0
-            if want != current:
-                o = open_[t]
-                if units != 0.0:
-                    if units > 0.0:
-                        p = o * (1.0 - s)
-                        u = units
-                        notional = u * p
+                else:
+                    want = target[t - 1]
+                    if want != want:
+                        want = 0.0
+                    if want > max_leverage:
+                        want = max_leverage
+                    elif want < -max_leverage:
+                        want = -max_leverage
+                    if want < 0.0 and not allow_short:
+                        want = 0.0
+                if want != current:
+                    if n_trades == cap:  # grow before this bar changes any state, then redo it
+                        full = True
+                        break
+                    o = open_[t]
+                    if units != 0.0:
+                        if units > 0.0:
+                            p = o * (1.0 - s)
+                            u = units
+                            notional = u * p
+                            fee = notional * f
+                            cash += notional - fee
+                            pnl_gross = u * (p - t_entry_price[k])
+                        else:
+                            p = o * (1.0 + s)
+                            u = -units
+                            notional = u * p
+                            fee = notional * f
+                            cash -= notional + fee
+                            pnl_gross = u * (t_entry_price[k] - p)
+                        t_exit[k] = t
+                        t_exit_price[k] = p
+                        t_fees[k] += fee
+                        t_pnl[k] = pnl_gross - t_fees[k]
+                        traded += notional
+                        fees_paid += fee
+                        units = 0.0
+                    if want != 0.0 and cash > 0.0:
+                        notional = abs(want) * cash / (1.0 + f)
                         fee = notional * f
-                        cash += notional - fee
-                        pnl_gross = u * (p - t_entry_price[k])
-                    else:
-                        p = o * (1.0 + s)
-                        u = -units
-                        notional = u * p
-                        fee = notional * f
-                        cash -= notional + fee
-                        pnl_gross = u * (t_entry_price[k] - p)
-                    t_exit[k] = t
-                    t_exit_price[k] = p
-                    t_fees[k] += fee
-                    t_pnl[k] = pnl_gross - t_fees[k]
-                    traded += notional
-                    fees_paid += fee
-                    units = 0.0
-                if want != 0.0 and cash > 0.0:
-                    notional = abs(want) * cash / (1.0 + f)
-                    fee = notional * f
-                    if want > 0.0:
-                        p = o * (1.0 + s)
-                        u = notional / p
-                        cash = cash - notional - fee
-                        units = u
-                        side = 1
-                    else:
-                        p = o * (1.0 - s)
-                        u = notional / p
-                        cash = cash + notional - fee
-                        units = -u
-                        side = -1
-                    k = n_trades
-                    n_trades += 1
-                    t_entry[k] = t
-                    t_exit[k] = -1
-                    t_side[k] = side
-                    t_units[k] = u
-                    t_entry_price[k] = p
-                    t_exit_price[k] = np.nan
-                    t_fees[k] = fee
-                    t_pnl[k] = np.nan
-                    traded += notional
-                    fees_paid += fee
-                current = want
-        e = cash + units * close[t]
-        equity[t - start] = e
-        position[t - start] = units
-        if e > peak:
-            peak = e
-        if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
-            stopped = True
+                        if want > 0.0:
+                            p = o * (1.0 + s)
+                            u = notional / p
+                            cash = cash - notional - fee
+                            units = u
+                            side = 1
+                        else:
+                            p = o * (1.0 - s)
+                            u = notional / p
+                            cash = cash + notional - fee
+                            units = -u
+                            side = -1
+                        k = n_trades
+                        n_trades += 1
+                        t_entry[k] = t
+                        t_exit[k] = -1
+                        t_side[k] = side
+                        t_units[k] = u
+                        t_entry_price[k] = p
+                        t_exit_price[k] = np.nan
+                        t_fees[k] = fee
+                        t_pnl[k] = np.nan
+                        traded += notional
+                        fees_paid += fee
+                    current = want
+            e = cash + units * close[t]
+            equity[t - start] = e
+            position[t - start] = units
+            peak = max(peak, e)
+            if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
+                stopped = True
+        if not full:
+            break
+        t0 = t
+        cap *= 2
+        t_entry = _grown(t_entry)
+        t_exit = _grown(t_exit)
+        t_side = _grown(t_side)
+        t_units = _grown(t_units)
+        t_entry_price = _grown(t_entry_price)
+        t_exit_price = _grown(t_exit_price)
+        t_fees = _grown(t_fees)
+        t_pnl = _grown(t_pnl)
     if n_trades > 0 and t_exit[n_trades - 1] == -1:
         k = n_trades - 1
         last = close[n - 1]
@@ -116,7 +145,7 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
             t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # x / 0 gives inf/nan (→ None metrics), never an exception
 def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def]  # pragma: no cover
     """(mean r, std r ddof=1, downside deviation, max drawdown, max dd duration, bars exposed)."""
     n = equity.shape[0]
@@ -132,22 +161,25 @@ def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def
         e = equity[t]
         r = e / prev - 1.0
         total += r
-        if r < 0.0:
-            down += r * r
+        # Branch-free (the sign of r is a coin flip while a position is open); adding +0.0
+        # leaves ``down`` unchanged, so the sum is the same as adding r * r only when r < 0.
+        neg = r if r < 0.0 else 0.0
+        down += neg * neg
         prev = e
-        if e > peak:
-            peak = e
+        peak = max(peak, e)
         if e < peak:
             run += 1
-            if run > longest:
-                longest = run
-            dd = (peak - e) / peak
-            if dd > mdd:
-                mdd = dd
+            longest = max(longest, run)
+            gap = peak - e
+            # (peak - e) / peak can exceed mdd only if peak - e > mdd * peak: skip the division
+            # when it is below that with a margin for the product's rounding (rounding is
+            # monotonic, so a skipped quotient could not have been > mdd).
+            bound = mdd * peak * (1.0 - 1e-9)
+            if not (gap < bound and bound > 1e-290 and peak > 0.0):
+                mdd = max(mdd, gap / peak)
         else:
             run = 0
-        if position[t] != 0.0:
-            exposed += 1
+        exposed += position[t] != 0.0
     mean = total / n
     prev = initial_cash
     sq = 0.0

@@ -1,0 +1,38 @@
+"""Keep freed result arrays in the process heap (glibc) instead of returning them to the OS.
+
+A backtest allocates a few arrays the size of the bars (target, equity, position) and frees them
+when the next run starts. glibc hands such large blocks back to the OS (mmap threshold and heap
+trimming), so every run page-faults fresh memory: measured here, ~9,000 faults (~17 ms) per 1M-bar
+backtest, doubling its time. Raising the mmap threshold to 32 MiB and the trim threshold to 256 MiB
+makes the allocator reuse those pages. The cost: the process keeps its peak heap until it exits.
+Environment variables MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_, when set, win.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 32 * 2**20
+TRIM_THRESHOLD_BYTES = 256 * 2**20
+
+
+def tune_allocator() -> bool:
+    """Apply the thresholds when running on glibc; True when applied."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and ok)
