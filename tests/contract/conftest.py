@@ -7,15 +7,9 @@ Nothing here talks to anything but 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.client
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,39 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3_server import S3_BUCKET, free_port, unique_name
 from trading_runtime.store import ArtifactStore, open_store
 
+__all__ = ["REPO_ROOT", "S3_BUCKET", "ScriptedS3", "free_port", "unique_name"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-S3_BUCKET = "contract-tests"
-MOTO_START_TIMEOUT_SECONDS = 30.0
 
-# Environment that could send boto3 elsewhere than the test server, or read the user's AWS setup.
-_SCRUBBED_ENV = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "TRADING_RUNTIME_S3_MAX_ATTEMPTS",
-    "TRADING_RUNTIME_S3_BACKOFF_SECONDS",
-)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# moto_endpoint, s3_env and s3_bucket are fixtures of tests/conftest.py (shared with the experiment tests).
 
 
 @pytest.fixture
@@ -64,87 +33,6 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a moto server subprocess, stopped by its PID at the end."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto-server.log"
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    try:
-        deadline = time.monotonic() + MOTO_START_TIMEOUT_SECONDS
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"moto server exited with {proc.returncode}: {log_path.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"moto server did not answer on 127.0.0.1:{port}: {log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, 15)  # SIGTERM, by PID
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, 9)
-            proc.wait(timeout=10)
-
-
-@pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, tmp_path: Path) -> str:
-    """Point boto3's standard environment at the moto server; returns the endpoint URL."""
-    for name in _SCRUBBED_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "contract-test-key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "contract-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    return moto_endpoint
-
-
-@pytest.fixture(scope="session")
-def s3_bucket(moto_endpoint: str) -> str:
-    """The bucket shared by the S3 tests (each test works under its own prefix)."""
-    import boto3
-
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="contract-test-key",
-        aws_secret_access_key="contract-test-secret",
-    )
-    client.create_bucket(Bucket=S3_BUCKET)
-    return S3_BUCKET
-
-
-def unique_name(request: pytest.FixtureRequest) -> str:
-    """A name unique to the running test, stable across runs."""
-    return "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
 
 
 @pytest.fixture(params=["memory", "local", pytest.param("s3", marks=pytest.mark.s3)])

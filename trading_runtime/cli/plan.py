@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="experiment config JSON")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     parser.add_argument("--dry-run", action="store_true", help="print the summary only; write nothing")
+    parser.add_argument("--experiment-id-file", type=Path, default=None, metavar="PATH",
+                        help="also write the experiment id to PATH (no newline), e.g. for an Argo output parameter")
     add_strategy_prefix_argument(parser)
 
 
@@ -47,5 +49,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.store or config.store, Path.cwd())
     write_plan(store, plan)
     sys.stderr.write(f"  plan {store.uri.rstrip('/')}/experiments/{plan.experiment_id}/plan.json\n")
+    if args.experiment_id_file is not None:
+        args.experiment_id_file.write_text(plan.experiment_id, encoding="utf-8")
     sys.stdout.write(json.dumps([s.shard_id for s in plan.shards]) + "\n")
     return 0

@@ -10,13 +10,16 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
 from trading_runtime.cli.finalize import finalize
+from trading_runtime.cli.integrations import track_experiment
+from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.plan import describe
-from trading_runtime.cli.progress import PeriodicProgress
+from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import (
@@ -28,8 +31,10 @@ from trading_runtime.execution.experiment import (
     run_shard,
     write_plan,
 )
+from trading_runtime.fanin import shard_status
 from trading_runtime.planning import Plan
-from trading_runtime.store import ArtifactStore, is_complete, open_store
+from trading_runtime.report import load_experiment, write_report
+from trading_runtime.store import ArtifactStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     add_strategy_prefix_argument(parser)
+    add_progress_arguments(parser)
 
 
-def _init_worker(store_uri: str, experiment_id: str, cwd: str, prefixes: tuple[str, ...]) -> None:
-    store = open_store(store_uri, Path(cwd))
-    plan = read_plan(store, experiment_id)
-    _WORKER.update(store=store, plan=plan, inputs=inputs_for_plan(plan, Path(cwd), prefixes))
+def _pool_context() -> BaseContext:
+    """fork on Linux: a worker inherits the parent's imported modules, compiled kernels and loaded bars,
+    so it starts in milliseconds; spawn (re-import ≈1 s, bars pickled to it) elsewhere."""
+    return get_context("fork" if sys.platform == "linux" else "spawn")
+
+
+def _init_worker(store_uri: str, plan: Plan, inputs: ExperimentInputs) -> None:
+    # The store is opened anew in each worker (an S3 client must not cross a fork); plan and data are
+    # the parent's (inherited under fork, pickled under spawn): no worker re-reads or re-checks the file.
+    _WORKER.update(store=open_store(store_uri), plan=plan, inputs=inputs)
 
 
 def _work(shard_id: str) -> tuple[str, int]:
@@ -55,60 +67,41 @@ def _work(shard_id: str) -> tuple[str, int]:
 
 
 def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
-    """Shards whose completion marker does not verify (resume skips the others)."""
-    keys = plan.keys
-    return [s.shard_id for s in plan.shards if not is_complete(store, keys.shard_result(s.shard_id))]
-
-
-class _Bar:
-    """tqdm on a terminal, periodic log lines otherwise."""
-
-    def __init__(self, total: int, initial: int, extra: dict[str, Any]) -> None:
-        self.done = initial
-        self._tqdm = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-            self._tqdm = tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True)
-        self._lines = PeriodicProgress(log, total, "runs", extra, every_items=max(1, total // 20), every_seconds=5)
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if self._tqdm is not None:
-            self._tqdm.update(n)
-        else:
-            self._lines.update(self.done)
-
-    def close(self) -> None:
-        if self._tqdm is not None:
-            self._tqdm.close()
+    """Shards fan-in would not accept (no verifying marker, or an equity blob that fails its checksum);
+    resume skips the others."""
+    return [s.shard_id for s in plan.shards if shard_status(store, plan, s.shard_id).state != "completed"]
 
 
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int, cwd: Path,
-            prefixes: tuple[str, ...]) -> int:
+            prefixes: tuple[str, ...], progress_every: tuple[int, float] | None = None) -> int:
     """Run the pending shards; returns how many ran."""
     todo = pending_shards(store, plan)
     runs_of = {s.shard_id: len(s.run_ids) for s in plan.shards}
     skipped = len(plan.shards) - len(todo)
     if skipped:
         log.info("resume: %d of %d shards already complete", skipped, len(plan.shards))
-    bar = _Bar(len(plan.runs), sum(runs_of[s.shard_id] for s in plan.shards) - sum(runs_of[s] for s in todo),
-               {"experiment": plan.experiment_id})
+    every, seconds = progress_every or (max(1, len(plan.runs) // 20), 5.0)  # sweep: ~20 lines a run
+    bar = ProgressBar(log, len(plan.runs), "runs", initial=sum(runs_of[s.shard_id] for s in plan.shards)
+                      - sum(runs_of[s] for s in todo), every_items=every, every_seconds=seconds)
     try:
-        if workers <= 1 or len(todo) <= 1:
+        # A memory:// store lives in this process only: worker processes would write into copies of it.
+        if workers <= 1 or len(todo) <= 1 or store.uri.startswith("memory://"):
             for sid in todo:
                 run_shard(store, plan, sid, inputs)
-                bar.add(runs_of[sid])
+                bar.add(runs_of[sid], shard=sid)
             return len(todo)
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("spawn"),
-                                 initializer=_init_worker,
-                                 initargs=(store.uri, plan.experiment_id, str(cwd), prefixes)) as pool:
-            futures: set[Future[tuple[str, int]]] = {pool.submit(_work, sid) for sid in todo}
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_pool_context(),
+                                 initializer=_init_worker, initargs=(store.uri, plan, inputs)) as pool:
+            # Largest shards first (stable by id): the pool hands them out in this order, so the small
+            # last shard does not start late and leave the other workers idle.
+            order = sorted(todo, key=lambda sid: -runs_of[sid])
+            futures: set[Future[tuple[str, int]]] = {pool.submit(_work, sid) for sid in order}
             try:
                 while futures:
                     done, futures = wait(futures, return_when=FIRST_COMPLETED)
                     for f in done:
                         sid, n = f.result()
-                        bar.add(n)
+                        bar.add(n, shard=sid)
             except BaseException:
                 for f in futures:
                     f.cancel()
@@ -136,12 +129,22 @@ def run(args: argparse.Namespace) -> int:
         existing = None
     write_plan(store, plan)
     workers = args.workers or os.cpu_count() or 1
-    ran = execute(store, plan, inputs_for_plan(plan, cwd, prefixes, data=inputs.data), workers, cwd, prefixes)
-    key = finalize(store, plan.experiment_id)
+    every = progress_settings(args, max(1, len(plan.runs) // 20), 5.0)
+    with log_context(experiment=plan.experiment_id):
+        t_shards = time.perf_counter()
+        ran = execute(store, plan, inputs_for_plan(plan, cwd, prefixes, data=inputs.data), workers, cwd, prefixes,
+                      every)
+        shard_seconds = time.perf_counter() - t_shards
+        log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
+                 extra={"done": ran, "seconds": round(shard_seconds, 3)})
+        key = finalize(store, plan.experiment_id)
+        report = write_report(load_experiment(store, plan.experiment_id))
+        track_experiment(store, plan.experiment_id)  # MLflow, when MLFLOW_TRACKING_URI is set
     fanin = json.loads(store.get_bytes(keys.fanin))
     shards, runs = fanin["shards"], fanin["runs"]
     sys.stderr.write(
         f"sweep {plan.experiment_id}: ran {ran} shard(s), {shards['completed']}/{shards['expected']} complete, "
-        f"{runs['completed']}/{runs['expected']} runs in {time.perf_counter() - t0:.1f}s\n")
+        f"{runs['completed']}/{runs['expected']} runs in {time.perf_counter() - t0:.1f}s\n"
+        f"report: {report}\n")
     sys.stdout.write(f"{store.uri.rstrip('/')}/{key}\n")
     return 0

@@ -4,37 +4,56 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from trading_runtime.config.loading import read_json_file
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.compare import compare
-from trading_runtime.store import ArtifactMissingError, open_store, read_complete
+from trading_runtime.planning import ExperimentKeys
+from trading_runtime.store import ArtifactMissingError, ArtifactStore, open_store, read_complete
+
+# <store URI>/experiments/<experiment id>: the store root is what completion markers are relative to.
+_RESULTS_URI = re.compile(r"^(?P<store>.*?)/?experiments/(?P<experiment>[^/]+)/?$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", required=True,
-                        help="URI of an experiment's results, e.g. .runtime/experiments/experiments/<id> or "
-                             "s3://bucket/prefix/experiments/<id>")
+    parser.add_argument("--results", default=None,
+                        help="URI of an experiment's results, <store>/experiments/<id>, e.g. "
+                             ".runtime/experiments/experiments/<id> or s3://bucket/prefix/experiments/<id>")
+    parser.add_argument("--store", default=None, help="store URI (with --experiment, instead of --results)")
+    parser.add_argument("--experiment", default=None, help="experiment id (with --store)")
     parser.add_argument("--golden", required=True, type=Path, help="folder of golden JSON files (summary.json, ...)")
+
+
+def results_location(args: argparse.Namespace) -> tuple[ArtifactStore, str]:
+    """(the store, the key prefix of the results in it) from --results, or from --store and --experiment."""
+    if args.results is not None and args.store is None and args.experiment is None:
+        m = _RESULTS_URI.match(args.results)
+        if m is None:  # a store whose root holds the results (and their markers) itself
+            return open_store(args.results, Path.cwd()), ""
+        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(m["experiment"]).root + "/"
+    if args.results is None and args.store is not None and args.experiment is not None:
+        return open_store(args.store, Path.cwd()), ExperimentKeys(args.experiment).root + "/"
+    raise InputError("validate: give --results URI, or --store URI and --experiment ID (not both)")
 
 
 def run(args: argparse.Namespace) -> int:
     golden_dir: Path = args.golden
+    store, prefix = results_location(args)
     if not golden_dir.is_dir():
         raise InputError(f"{golden_dir}: golden folder not found")
     names = sorted(p.name for p in golden_dir.glob("*.json"))
     if not names:
         raise InputError(f"{golden_dir}: no golden *.json files")
-    store = open_store(args.results, Path.cwd())
     lines: list[str] = []
     for name in names:
         expected = read_json_file(golden_dir / name)
         try:
-            actual = json.loads(read_complete(store, name))
+            actual = json.loads(read_complete(store, prefix + name))
         except ArtifactMissingError:
-            lines.append(f"{name}: missing from {store.uri}")
+            lines.append(f"{name}: missing from {store.uri.rstrip('/')}/{prefix}")
             continue
         lines.extend(d.line(name) for d in compare(expected, actual))
     if lines:

@@ -228,7 +228,8 @@ class ExperimentConfig(BacktestConfig):
     validation: Validation = FullValidation(kind="full")
     warmup_bars: int | Literal["auto"] = Field(
         "auto", description="bars before each window fed to the strategy, never traded or scored; "
-                            "auto: the largest warm-up any swept strategy declares")
+                            "auto: the largest warm-up any swept strategy declares, plus the bar whose close "
+                            "decides the position at the first scored open")
     shards: ShardsConfig = ShardsConfig()
     store: str = Field(DEFAULT_STORE, min_length=1, description="path, file://..., or s3://bucket/prefix")
     objective: ObjectiveConfig = ObjectiveConfig()

@@ -7,6 +7,7 @@ identical bytes.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable
@@ -64,6 +65,10 @@ def evaluate_shard(
     objective = config.objective
     top_k = config.report.top_k
     records: list[dict[str, Any]] = []
+    # Equity is kept for this shard's top-K runs per fold (by the in-sample objective, constraints met):
+    # the finalizer's global top-K per fold is always among them. The top-K is kept up to date as the
+    # runs go, so memory holds at most top_k runs' series per fold, not every run's.
+    leaders: dict[str, list[tuple[tuple[float, str], str]]] = {}
     series: dict[str, dict[str, tuple[Any, Any]]] = {}
     caches: dict[tuple[int, int], tuple[Bars, FeatureCache]] = {}
     current_fold = None
@@ -85,19 +90,16 @@ def evaluate_shard(
             rec[name] = metrics
             kept[name] = (ts, equity)
         records.append(rec)
-        series[rid] = kept
+        key = objective.rank_key(rec["in_sample"], rid)
+        if key is not None and not objective.violations(rec["in_sample"]):
+            board = leaders.setdefault(run.fold, [])
+            bisect.insort(board, (key, rid))
+            series[rid] = kept
+            if len(board) > top_k:
+                del series[board.pop()[1]]
         if progress is not None:
             progress(i + 1)
-    # Keep equity for this shard's top-K runs per fold (by the in-sample objective, constraints met):
-    # the finalizer's global top-K per fold is always among them.
-    keep: list[str] = []
-    by_fold: dict[str, list[tuple[tuple[float, str], str]]] = {}
-    for rec in records:
-        key = objective.rank_key(rec["in_sample"], rec["run_id"])
-        if key is not None and not objective.violations(rec["in_sample"]):
-            by_fold.setdefault(rec["fold"], []).append((key, rec["run_id"]))
-    for fold_id in sorted(by_fold):
-        keep.extend(rid for _, rid in sorted(by_fold[fold_id])[:top_k])
+    keep = [rid for fold_id in sorted(leaders) for _, rid in leaders[fold_id]]
     chunks: list[bytes] = []
     index = []
     offset = 0

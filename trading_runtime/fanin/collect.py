@@ -101,6 +101,14 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
     return ShardStatus(shard_id, "completed", result=result, equity=equity)
 
 
+def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus:
+    """One planned shard as fan-in sees it: completed only when its result and its equity verify."""
+    spec = plan.shard(shard_id)
+    if spec is None:
+        raise KeyError(shard_id)
+    return _check_shard(store, plan.keys, plan, shard_id, spec.run_ids)
+
+
 def collect_shards(store: ArtifactStore, plan: Plan) -> FanIn:
     keys = plan.keys
     fan = FanIn(plan)

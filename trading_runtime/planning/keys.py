@@ -42,5 +42,10 @@ class ExperimentKeys:
         return f"{self.root}/oos_equity.json"
 
     @property
+    def provenance(self) -> str:
+        """Runtime and framework versions and commits of the finalizing image (metadata; never golden)."""
+        return f"{self.root}/provenance.json"
+
+    @property
     def status(self) -> str:
         return f"{self.root}/status.json"

@@ -190,7 +190,8 @@ def _reason_rule(reason: str) -> str:
     return _NUMBER.sub("N", reason)
 
 
-def expand_grid(config: ExperimentConfig, check: ParamsCheck, source: str = "config") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def expand_grid(config: ExperimentConfig, check: ParamsCheck,
+                source: str = "config") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Valid parameter combinations (base params overridden by the grid), and what was dropped and why."""
     if not isinstance(config.sweep, GridSweep):
         raise InputError(f"{source}: sweep.kind: '{config.sweep.kind}' searches run with 'trading-runtime optimize'; "
@@ -238,7 +239,10 @@ def plan_experiment(
     if not combos:
         raise InputError(f"{source}: sweep.params: every one of the {grid['n_combinations']} combinations is "
                          f"rejected by the strategy (e.g. {grid['dropped_examples'][0]['reason']})")
-    warmup = (max(warmup_of(p) for p in combos) if config.warmup_bars == "auto" else int(config.warmup_bars))
+    # auto: the largest declared warm-up, plus one bar: the last warm-up close decides the position held
+    # at the first scored open, so that decision must be warm too (then a window's run equals the same
+    # bars of an unsegmented run).
+    warmup = (max(warmup_of(p) for p in combos) + 1 if config.warmup_bars == "auto" else int(config.warmup_bars))
     folds = plan_folds(config, ts, warmup, bar_seconds, source)
     runs = [PlannedRun(run_id=run_id(f.id, p), fold=f.id, params=p) for f in folds for p in combos]
     per = config.shards.runs_per_shard
