@@ -1,0 +1,128 @@
+"""Optuna generation-mode overhead, and end-to-end trials per second on the synthetic bars.
+
+Run on demand (figures, not a test):
+
+    .venv/bin/python bench/optimize.py                 # both parts
+    .venv/bin/python bench/optimize.py --part overhead --trials 1000 --batch 16
+    .venv/bin/python bench/optimize.py --part end-to-end --workers 2
+
+Overhead: a 1,000-trial study in generation mode with a constant-time synthetic objective (no
+backtest), through the real steps on a local-directory store: ask (storage read, sampler, trials
+numbered, plan written, storage written back) and tell (storage read, values told in trial order,
+storage written back). Two ways of reaching the storage:
+
+- warm: the local all-in-one, which keeps the opened study between steps while the stored
+  object's sha256 is the one it wrote;
+- cold: every step reads and replays the stored journal, as a pod does (process start excluded).
+
+End to end: ``trading-runtime optimize --config`` (the local all-in-one, a real subprocess) on the
+14 days of synthetic 1-minute bars, wall time per trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records  # noqa: E402
+from trading_runtime.execution.experiment import write_plan  # noqa: E402
+from trading_runtime.optimize import ask_generation, generation_plan, init_study, tell_generation  # noqa: E402
+from trading_runtime.optimize.storage import forget_cached_storages  # noqa: E402
+from trading_runtime.optimize.study import configure_optuna_logging  # noqa: E402
+from trading_runtime.store import LocalStore, read_complete  # noqa: E402
+
+
+def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, float]:
+    manifest = synthetic_manifest(synthetic_config(sampler={"name": sampler, "seed": 42}, n_trials=n_trials,
+                                                   batch_size=batch))
+    with tempfile.TemporaryDirectory(prefix="bench-optimize-") as tmp:
+        store = LocalStore(tmp)
+        init_study(store, manifest)
+        forget_cached_storages()
+        t_ask = t_tell = 0.0
+        t0 = time.perf_counter()
+        for g in range(manifest.n_generations):
+            if cold:
+                forget_cached_storages()
+            a = time.perf_counter()
+            asked = ask_generation(store, manifest, g, lambda p: None)
+            write_plan(store, generation_plan(manifest, g, asked, 16))
+            b = time.perf_counter()
+            records = synthetic_records(manifest, asked)  # the "backtest": excluded from the timings
+            if cold:
+                forget_cached_storages()
+            c = time.perf_counter()
+            tell_generation(store, manifest, g, lambda records=records: records)
+            d = time.perf_counter()
+            t_ask += b - a
+            t_tell += d - c
+        total = time.perf_counter() - t0
+        size = len(read_complete(store, manifest.keys.storage("journal")))
+    forget_cached_storages()
+    return {"ask_ms": 1000 * t_ask / n_trials, "tell_ms": 1000 * t_tell / n_trials,
+            "overhead_ms": 1000 * (t_ask + t_tell) / n_trials, "wall_s": total, "journal_bytes": size}
+
+
+def end_to_end(workers: int, n_trials: int, batch: int) -> dict[str, float]:
+    cfg = json.loads((ROOT / "trading_runtime" / "local" / "optimize.json").read_text())
+    cfg["id"] = "bench-optuna"
+    cfg["sweep"].update({"n_trials": n_trials, "batch_size": batch})
+    with tempfile.TemporaryDirectory(prefix="bench-optimize-e2e-") as tmp:
+        path = Path(tmp) / "config.json"
+        path.write_text(json.dumps(cfg))
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "trading_runtime", "-q", "optimize", "--config", str(path),
+                               "--store", str(Path(tmp) / "store"), "--workers", str(workers)],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    folds = 3  # the example's walk-forward: 3 folds, each run = in-sample + out-of-sample backtest
+    return {"trials": n_trials, "wall_s": wall, "trials_per_s": n_trials / wall,
+            "backtests_per_s": n_trials * folds * 2 / wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=("overhead", "end-to-end", "all"), default="all")
+    ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--samplers", default="random,tpe")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--e2e-trials", type=int, default=200)
+    ap.add_argument("--e2e-batch", type=int, default=20)
+    args = ap.parse_args()
+    configure_optuna_logging()
+    print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} CPUs")
+    if args.part in ("overhead", "all"):
+        print(f"## generation-mode overhead: {args.trials} trials, batch {args.batch} "
+              f"({-(-args.trials // args.batch)} generations), no backtest")
+        print("| sampler | storage | ask ms/trial | tell ms/trial | overhead ms/trial | journal |")
+        print("|---|---|---|---|---|---|")
+        for sampler in args.samplers.split(","):
+            for cold in (False, True):
+                r = overhead(sampler, args.trials, args.batch, cold)
+                print(f"| {sampler} | {'cold (pod)' if cold else 'warm (all-in-one)'} | {r['ask_ms']:.2f} | "
+                      f"{r['tell_ms']:.2f} | {r['overhead_ms']:.2f} | {r['journal_bytes'] / 1e6:.1f} MB |",
+                      flush=True)
+    if args.part in ("end-to-end", "all"):
+        r = end_to_end(args.workers, args.e2e_trials, args.e2e_batch)
+        print(f"## end to end: {r['trials']} trials (batch {args.e2e_batch}, 3 walk-forward folds) on 20,160 "
+              "1-minute bars, "
+              f"{args.workers} worker(s)")
+        print(f"{r['wall_s']:.1f} s wall: {r['trials_per_s']:.1f} trials/s ({r['backtests_per_s']:.0f} backtests/s)")
+
+
+if __name__ == "__main__":
+    main()

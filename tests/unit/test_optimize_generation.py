@@ -1,0 +1,246 @@
+"""Generations without backtests: a cheap synthetic objective, a memory store, every sampler."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import optuna
+import pytest
+
+from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records
+from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.optimize import (
+    ask_generation,
+    generation_plan,
+    init_study,
+    study_status,
+    tell_generation,
+    trial_run_id,
+)
+from trading_runtime.optimize.keys import generation_label
+from trading_runtime.optimize.storage import forget_cached_storages, stored_storage
+from trading_runtime.optimize.study import stored_study
+from trading_runtime.store import memory_store, read_complete
+
+_names = (f"optimize-gen-{i}" for i in itertools.count())
+
+
+def fresh_store():
+    return memory_store(next(_names))
+
+
+def run_study(manifest, store=None, forget=False, stop_after=None):
+    """Every generation: ask → synthetic records → tell. Returns the store."""
+    store = store or fresh_store()
+    init_study(store, manifest)
+    status = study_status(store, manifest)
+    g = None if status["done"] else int(status["next_generation"])
+    ran = 0
+    while g is not None and (stop_after is None or ran < stop_after):
+        if forget:
+            forget_cached_storages()
+        asked = ask_generation(store, manifest, g, lambda p: None)
+        if forget:
+            forget_cached_storages()
+        told = tell_generation(store, manifest, g, lambda asked=asked: synthetic_records(manifest, asked))
+        g = told.next_generation
+        ran += 1
+    return store
+
+
+def trials_of(store, manifest):
+    with stored_study(store, manifest) as study:
+        return [(t.number, t.state.name, dict(t.params), t.values) for t in study.get_trials(deepcopy=False)]
+
+
+def test_a_study_runs_in_generations_and_is_reproducible():
+    m = synthetic_manifest()
+    assert m.n_generations == 3
+    a, b = run_study(m), run_study(m, forget=True)
+    ta, tb = trials_of(a, m), trials_of(b, m)
+    assert [t[0] for t in ta] == list(range(12))
+    assert all(t[1] == "COMPLETE" for t in ta)
+    assert ta == tb  # in-process cached storage == storage re-read at every step
+    assert study_status(a, m)["done"] is True
+
+
+def test_another_seed_changes_the_trials_and_the_study_id():
+    m1 = synthetic_manifest()
+    m2 = synthetic_manifest(synthetic_config(sampler={"name": "random", "seed": 43}))
+    assert m1.study_id != m2.study_id
+    p1 = [t[2] for t in trials_of(run_study(m1), m1)]
+    p2 = [t[2] for t in trials_of(run_study(m2), m2)]
+    assert p1 != p2
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("random", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+    ("tpe", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "max_drawdown", "direction": "minimize"}]),
+])
+def test_every_sampler_is_deterministic_across_processes_steps(sampler, objectives):
+    extra = {"sampler": {"name": sampler, "seed": 7}, "n_trials": 12, "batch_size": 4}
+    if objectives:
+        extra["objectives"] = objectives
+    m = synthetic_manifest(synthetic_config(**extra))
+    a = trials_of(run_study(m), m)
+    b = trials_of(run_study(m, forget=True), m)
+    assert a == b
+    assert len({json.dumps(t[2], sort_keys=True) for t in a}) > 1  # it does explore
+
+
+def test_resume_after_any_generation_gives_the_same_study():
+    m = synthetic_manifest()
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_study(m, store, stop_after=1)
+    forget_cached_storages()
+    run_study(m, store, forget=True)
+    assert trials_of(store, m) == whole
+
+
+def test_ask_is_idempotent_and_steps_out_of_order_are_refused():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    key = m.keys.storage("journal")
+    with pytest.raises(InputError, match=r"generation 0000 is not told yet|it holds 0 trials"):
+        ask_generation(store, m, 1, lambda p: None)
+    first = ask_generation(store, m, 0, lambda p: None)
+    blob = read_complete(store, key)
+    forget_cached_storages()
+    assert ask_generation(store, m, 0, lambda p: None) == first
+    assert read_complete(store, key) == blob  # nothing asked twice
+    with pytest.raises(InputError) as e:
+        ask_generation(store, m, 1, lambda p: None)
+    assert e.value.lines == (f"--generation: cannot ask generation 0001 of study '{m.study_id}': generation 0000 "
+                             "is not told yet (run 'optimize tell --generation 0000')",)
+    with pytest.raises(InputError, match=r"has generations 0000..0002 \(got 3\)"):
+        ask_generation(store, m, 3, lambda p: None)
+    with pytest.raises(InputError, match=r"generation 0001 .* has not been asked"):
+        tell_generation(store, m, 1, dict)
+
+
+def test_tell_is_idempotent_and_names_missing_results():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    asked = ask_generation(store, m, 0, lambda p: None)
+    records = synthetic_records(m, asked)
+    missing = trial_run_id(2, m.folds[0].id)
+    partial = {k: v for k, v in records.items() if k != missing}
+    with pytest.raises(VerificationError, match=f"trial 2: no result for {missing}"):
+        tell_generation(store, m, 0, lambda: partial)
+    told = tell_generation(store, m, 0, lambda: records)
+    assert (told.told, told.complete, told.failed, told.next_generation) == (4, 4, 0, 1)
+    blob = read_complete(store, m.keys.storage("journal"))
+
+    def must_not_load():
+        raise AssertionError("records loaded for a told generation")
+
+    again = tell_generation(store, m, 0, must_not_load)
+    assert (again.told, again.complete) == (0, 4)
+    assert read_complete(store, m.keys.storage("journal")) == blob
+
+
+def test_invalid_parameters_fail_at_ask_and_are_not_dispatched():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+
+    def check(p):
+        return "x too large" if p["x"] > 2 else None
+
+    asked = ask_generation(store, m, 0, check)
+    bad = [a.number for a in asked if a.invalid]
+    assert bad and all(a.invalid == "x too large" for a in asked if a.invalid)
+    plan = generation_plan(m, 0, asked, 3)
+    assert {r.run_id for r in plan.runs} == {trial_run_id(a.number, f.id) for a in asked if not a.invalid
+                                             for f in m.folds}
+    forget_cached_storages()
+    assert ask_generation(store, m, 0, check) == asked  # re-asked from the storage: same reasons
+    with stored_study(store, m) as study:
+        for n in bad:
+            t = study.trials[n]
+            assert t.state.name == "FAIL"
+            assert t.user_attrs["evaluation"]["fail_reason"] == "invalid parameters: x too large"
+
+
+def test_generation_plan_numbers_runs_by_trial_and_splits_shards():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    asked = ask_generation(store, m, 0, lambda p: None)
+    plan = generation_plan(m, 0, asked, 3)
+    assert plan.experiment_id == f"{m.study_id}.g0000"
+    assert [r.run_id for r in plan.runs] == [f"run-t{n:06d}-holdout" for n in range(4)]
+    assert [s.shard_id for s in plan.shards] == ["shard-00000", "shard-00001"]
+    assert [len(s.run_ids) for s in plan.shards] == [3, 1]
+    assert plan.split == "rps-3"
+    assert plan.config["objective"] == {"metric": "sharpe", "direction": "maximize",
+                                        "constraints": {"min_trades": None, "max_drawdown": None}}
+    assert plan.config["shards"]["runs_per_shard"] == 3
+    assert plan.grid["generation"] == "0000"
+    # stepped floats are on their decimal grid
+    for a in asked:
+        assert round(a.params["x"], 1) == a.params["x"]
+    assert generation_label(12) == "0012"
+
+
+def test_sqlite_storage_gives_the_same_trials_as_the_journal():
+    mj = synthetic_manifest()
+    ms = synthetic_manifest(storage_format="sqlite")
+    assert mj.study_id == ms.study_id
+    tj = trials_of(run_study(mj), mj)
+    ts = trials_of(run_study(ms), ms)
+    assert tj == ts
+
+
+def test_the_stored_journal_is_an_ordinary_optuna_journal_file(tmp_path):
+    m = synthetic_manifest()
+    store = run_study(m)
+    path = tmp_path / "journal.log"
+    path.write_bytes(read_complete(store, m.keys.storage("journal")))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.load_study(study_name=m.study_id, storage=storage)
+    assert [(t.number, t.values) for t in study.trials] == [(t[0], t[3]) for t in trials_of(store, m)]
+
+
+def test_a_failed_step_leaves_the_stored_storage_unchanged():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    key = m.keys.storage("journal")
+    before = read_complete(store, key)
+    with pytest.raises(RuntimeError), stored_storage(store, key, "journal") as storage:
+        optuna.load_study(study_name=m.study_id, storage=storage).ask()
+        raise RuntimeError("crash in the middle of a step")
+    assert read_complete(store, key) == before
+    assert ask_generation(store, m, 0, lambda p: None)[0].number == 0
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+])
+def test_the_folded_journal_replays_to_exactly_the_state_it_was_folded_from(sampler, objectives):
+    extra = {"sampler": {"name": sampler, "seed": 3}, "n_trials": 12, "batch_size": 4}
+    if objectives:
+        extra["objectives"] = objectives
+    m = synthetic_manifest(synthetic_config(**extra))
+    store = run_study(m)  # the cache keeps the storage built from the unfolded operations
+
+    def state():
+        with stored_study(store, m) as study:
+            system = study._storage.get_study_system_attrs(study._study_id)
+            return study.get_trials(deepcopy=True), study.user_attrs, system
+
+    live = state()
+    forget_cached_storages()
+    replayed = state()  # from the stored, folded journal
+    assert [t.__dict__ for t in live[0]] == [t.__dict__ for t in replayed[0]]
+    assert live[1:] == replayed[1:]
+    lines = read_complete(store, m.keys.storage("journal")).splitlines()
+    assert sum(line.startswith(b'{"op_code":4,') for line in lines) == 12
+    assert not any(line.startswith((b'{"op_code":5,', b'{"op_code":6,')) for line in lines)

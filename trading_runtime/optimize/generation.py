@@ -1,0 +1,247 @@
+"""One generation: ``ask`` a batch, evaluate it as an ordinary plan's shards, ``tell`` it in trial order.
+
+Generation ``g`` holds trials ``g·batch_size … min((g+1)·batch_size, n_trials) − 1``: numbered
+before dispatch, by the storage. ``ask`` builds the sampler for ``generation/<gggg>`` and asks
+the whole batch in one step, so what is asked depends only on (seed, g, trials told before).
+Its plan is an ordinary experiment plan (``<study>.g<gggg>``, runs = trial × fold, run ids
+carrying the trial number) that ``run-shard`` evaluates unchanged. ``tell`` reads every run's
+record, computes the trials' values (objective.py) and tells them in trial-number order.
+
+Both steps are idempotent: re-asking an asked generation returns the same trials (and plan);
+re-telling a told one changes nothing. Steps out of order are refused (exit 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.optimize.keys import generation_label
+from trading_runtime.optimize.objective import (
+    EVALUATION_ATTR,
+    TrialOutcome,
+    evaluate_trial,
+    invalid_outcome,
+    trial_run_id,
+)
+from trading_runtime.optimize.sampler import build_sampler
+from trading_runtime.optimize.space import distributions, trial_params
+from trading_runtime.optimize.storage import stored_storage
+from trading_runtime.optimize.study import StudyManifest, load_study, next_generation, primary_objective
+from trading_runtime.planning import Plan, PlannedRun, ShardSpec
+from trading_runtime.planning.plan import PLAN_SCHEMA_VERSION
+from trading_runtime.store import ArtifactStore
+
+__all__ = ["AskedTrial", "ask_generation", "generation_plan", "record_outcome", "tell_generation", "trial_plan"]
+
+log = logging.getLogger(__name__)
+
+ParamsCheck = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class AskedTrial:
+    number: int
+    params: dict[str, Any]
+    invalid: str | None = None  # why the strategy rejects the params (the trial is told FAIL at once)
+
+
+def _check_generation(manifest: StudyManifest, g: int) -> None:
+    if not 0 <= g < manifest.n_generations:
+        raise InputError(f"--generation: study '{manifest.study_id}' has generations {generation_label(0)}.."
+                         f"{generation_label(manifest.n_generations - 1)} (got {g})")
+
+
+def _sampler_label(g: int) -> str:
+    return f"generation/{generation_label(g)}"
+
+
+def _asked_from_storage(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]) -> list[AskedTrial]:
+    space = manifest.search_space
+    fixed = manifest.experiment_config.strategy.params
+    out = []
+    for t in trials:
+        reason = None
+        evaluation = t.user_attrs.get(EVALUATION_ATTR)
+        if t.state == TrialState.FAIL and evaluation and evaluation.get("n_folds") == 0:
+            reason = str(evaluation.get("fail_reason", "")).removeprefix("invalid parameters: ")
+        out.append(AskedTrial(t.number, trial_params(space, t.params, fixed), reason))
+    return out
+
+
+def record_outcome(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int,
+                   outcome: TrialOutcome) -> None:
+    """Attach the evaluation and finish trial ``number`` with the outcome's state and values."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    storage.set_trial_user_attr(trial_id, EVALUATION_ATTR, outcome.evaluation)
+    if outcome.state == "COMPLETE":
+        study.tell(number, outcome.values)
+    else:
+        study.tell(number, state=TrialState.FAIL)
+
+
+def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck) -> list[AskedTrial]:
+    """Ask generation ``g``'s trials (or return them when already asked), numbered, in order."""
+    _check_generation(manifest, g)
+    keys = manifest.keys
+    wanted = manifest.generation_trials(g)
+    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format) as storage:
+        study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
+                                                            manifest.batch_size))
+        trials = study.get_trials(deepcopy=False)
+        if len(trials) >= wanted.stop:
+            return _asked_from_storage(manifest, trials[wanted.start:wanted.stop])
+        if len(trials) != wanted.start:
+            raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
+                             f"'{manifest.study_id}': it holds {len(trials)} trials; generations are asked in "
+                             f"order (next: {generation_label(len(trials) // manifest.batch_size)})")
+        pending = next_generation(manifest, trials)
+        if pending is not None and pending < g:
+            raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
+                             f"'{manifest.study_id}': generation {generation_label(pending)} is not told yet "
+                             f"(run 'optimize tell --generation {generation_label(pending)}')")
+        dists = distributions(manifest.search_space)
+        space = manifest.search_space
+        fixed = manifest.experiment_config.strategy.params
+        asked: list[AskedTrial] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # samplers' advisory warnings (experimental, independent sampling)
+            for _ in wanted:
+                trial = study.ask(dists)
+                params = trial_params(space, trial.params, fixed)
+                asked.append(AskedTrial(trial.number, params, check(params)))
+            for a in asked:
+                if a.invalid is not None:
+                    record_outcome(storage, study, a.number, invalid_outcome(a.invalid))
+        if [a.number for a in asked] != list(wanted):
+            raise VerificationError(f"study '{manifest.study_id}': asked trials {[a.number for a in asked]}, "
+                                    f"expected {list(wanted)} (was the storage changed by another process?)")
+    n_invalid = sum(1 for a in asked if a.invalid is not None)
+    log.info("asked generation %s: trials %d..%d (%d rejected by the strategy)", generation_label(g),
+             wanted.start, wanted.stop - 1, n_invalid, extra={"generation": generation_label(g)})
+    return asked
+
+
+def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTrial], runs_per_shard: int,
+               extra: Mapping[str, Any] | None = None) -> Plan:
+    """An ordinary experiment plan evaluating ``trials`` (the valid ones) on every fold."""
+    valid = [a for a in trials if a.invalid is None]
+    cfg = manifest.experiment_config
+    sweep = manifest.sweep
+    config = cfg.model_copy(update={
+        "objective": primary_objective(sweep),
+        "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard}),
+    })
+    # Fold-major like plan_experiment: a shard's runs share each fold's feature cache.
+    runs = [PlannedRun(run_id=trial_run_id(a.number, f.id), fold=f.id, params=a.params)
+            for f in manifest.folds for a in valid]
+    n_shards = math.ceil(len(runs) / runs_per_shard)
+    width = max(5, len(str(n_shards - 1)))
+    shards = [ShardSpec(shard_id=f"shard-{i:0{width}d}",
+                        run_ids=[r.run_id for r in runs[i * runs_per_shard:(i + 1) * runs_per_shard]])
+              for i in range(n_shards)]
+    bars = 0
+    for f in manifest.folds:
+        for seg in (f.in_sample, f.out_of_sample):
+            if seg is not None:
+                bars += (seg.stop - seg.warmup_start) * len(valid)
+    span = max(((f.out_of_sample or f.in_sample).stop - f.in_sample.warmup_start) for f in manifest.folds)
+    doc = config.model_dump(mode="json")
+    return Plan(
+        schema_version=PLAN_SCHEMA_VERSION,
+        experiment_id=experiment_id,
+        config=doc,
+        config_sha256=sha256_hex(canonical_bytes(doc)),
+        data=manifest.data,
+        warmup_bars=manifest.warmup_bars,
+        grid={"kind": "optuna", "study_id": manifest.study_id, **(extra or {}),
+              "trials": [{"number": a.number, "params": a.params, "invalid": a.invalid} for a in trials]},
+        folds=manifest.folds,
+        runs=runs,
+        split=f"rps-{runs_per_shard}",
+        shards=shards,
+        estimates={"bars_to_process": bars,
+                   "peak_memory_bytes_per_shard": 150 * 2**20 + manifest.data.n_bars * 48 + span * 8 * 16},
+    )
+
+
+def generation_plan(manifest: StudyManifest, g: int, asked: list[AskedTrial], runs_per_shard: int) -> Plan:
+    return trial_plan(manifest, manifest.keys.generation_experiment(g), asked, runs_per_shard,
+                      {"generation": generation_label(g)})
+
+
+@dataclass(frozen=True)
+class Told:
+    generation: int
+    told: int  # trials told by this call (0 when the generation was told before)
+    complete: int
+    failed: int
+    next_generation: int | None  # None: the study is done
+    told_total: int = 0  # finished trials of the study
+    best: tuple[int, float] | None = None  # (trial, first objective) of the best complete trial so far
+
+
+def _best_so_far(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]) -> tuple[int, float] | None:
+    sign = -1.0 if manifest.directions[0] == "maximize" else 1.0
+    done = [(sign * float(t.values[0]), t.number) for t in trials if t.state == TrialState.COMPLETE and t.values]
+    if not done:
+        return None
+    key, number = min(done)
+    return number, sign * key
+
+
+def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
+                    load_records: Callable[[], Mapping[str, Mapping[str, Any]]]) -> Told:
+    """Tell generation ``g``'s trials in trial-number order from their runs' records (by run id).
+
+    ``load_records`` (collect the generation's shards) is called only when a trial is still to tell.
+    """
+    _check_generation(manifest, g)
+    keys = manifest.keys
+    wanted = manifest.generation_trials(g)
+    sweep = manifest.sweep
+    told = complete = failed = 0
+    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format,
+                        compact_from=wanted.start) as storage:
+        study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
+        trials = study.get_trials(deepcopy=False)
+        if len(trials) < wanted.stop:
+            raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
+                             f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")
+        records: Mapping[str, Mapping[str, Any]] = {}
+        if any(not t.state.is_finished() for t in trials[wanted.start:wanted.stop]):
+            records = load_records()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for t in trials[wanted.start:wanted.stop]:
+                if not t.state.is_finished():
+                    missing = [trial_run_id(t.number, f.id) for f in manifest.folds
+                               if trial_run_id(t.number, f.id) not in records]
+                    if missing:
+                        raise VerificationError(f"study '{manifest.study_id}': trial {t.number}: no result for "
+                                                f"{', '.join(missing)}")
+                    outcome = evaluate_trial(sweep.objectives, sweep.constraints,
+                                             [(f.id, records[trial_run_id(t.number, f.id)])
+                                              for f in manifest.folds])
+                    record_outcome(storage, study, t.number, outcome)
+                    told += 1
+        final = study.get_trials(deepcopy=False)
+        for t in final[wanted.start:wanted.stop]:
+            complete += t.state == TrialState.COMPLETE
+            failed += t.state == TrialState.FAIL
+        nxt = next_generation(manifest, final)
+        total = sum(1 for t in final if t.state.is_finished())
+        best = _best_so_far(manifest, final)
+    log.info("told generation %s: %d trials (%d complete, %d failed)", generation_label(g), told, complete, failed,
+             extra={"generation": generation_label(g)})
+    return Told(g, told, complete, failed, nxt, total, best)
