@@ -33,7 +33,7 @@ def local_results(tmp_path_factory):
 def test_writes_every_file_and_a_summary(local_results):
     out, proc = local_results
     assert sorted(p.name for p in out.iterdir()) == [
-        "equity.parquet", "manifest.json", "meta.json", "stats.json", "trades.csv"]
+        "equity.parquet", "manifest.json", "meta.json", "report.html", "stats.json", "trades.csv"]
     assert proc.stdout.startswith("backtest local-sma-cross: 20160 bars, ")
     assert proc.stdout.rstrip().endswith(f"results: {out}")
 

@@ -17,6 +17,7 @@ from trading_runtime.config import BacktestConfig, config_sha256, load_model
 from trading_runtime.execution.backtest import resolve_path, run_backtest_config
 from trading_runtime.execution.outputs import backtest_files
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.report import load_backtest, write_report
 from trading_runtime.store import open_store
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,13 @@ def run(args: argparse.Namespace) -> int:
         "hostname": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
     }
     store.put_bytes("meta.json", canonical_bytes(meta))
+    report = write_report(load_backtest(store))  # report.html, read back from the files just written
     m = backtest.metrics
     summary = (
         f"backtest {config.id}: {len(bars)} bars, {m['n_trades']} trades, "
         f"final_equity {m['final_equity']:.2f}, total_return {m['total_return']:.4%}, "
         f"sharpe {_num(m['sharpe'])}, max_drawdown {m['max_drawdown']:.4%}\n"
-        f"results: {out_dir}\n"
+        f"report: {report}\nresults: {out_dir}\n"
     )
     sys.stdout.write(summary)
     log.info("wrote %s in %.2fs", out_dir, t_write - t0)

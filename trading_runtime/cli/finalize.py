@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+from trading_runtime.cli.common import provenance
+from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
+from trading_runtime.cli.logs import log_context
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import VerificationError
 from trading_runtime.execution.experiment import read_plan
 from trading_runtime.fanin import collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.planning import ExperimentKeys
 from trading_runtime.store import ArtifactStore, open_store, write_complete
 
 log = logging.getLogger(__name__)
@@ -43,11 +50,30 @@ def finalize(store: ArtifactStore, experiment_id: str) -> str:
     if oos is not None:
         write_complete(store, keys.oos_equity, canonical_bytes(oos))
     write_complete(store, keys.summary, canonical_bytes(summary))
+    write_complete(store, keys.provenance, canonical_bytes(provenance()))
     return keys.summary
 
 
+def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = json.loads(store.get_bytes(ExperimentKeys(experiment_id).fanin))
+        return doc
+    except (KeyError, ValueError):  # ArtifactNotFoundError is a KeyError
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, Path.cwd())
-    key = finalize(store, args.experiment)
+    t0 = time.perf_counter()
+    with log_context(experiment=args.experiment, step="finalize"):
+        failed = True
+        store = None
+        try:
+            store = open_store(args.store, Path.cwd())
+            key = finalize(store, args.experiment)
+            failed = False
+        finally:
+            fanin = _fanin_counts(store, args.experiment) if store is not None else None
+            push_finalize_metrics(args.experiment, fanin, failed, time.perf_counter() - t0)
+        track_experiment(store, args.experiment)
     sys.stdout.write(f"{store.uri.rstrip('/')}/{key}\n")
     return 0

@@ -5,10 +5,37 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-CONTEXT_FIELDS = ("experiment", "shard", "run", "generation", "config_sha256")
+# Fields carried from ``extra=…`` or from log_context() into JSON lines (ids first, then progress).
+CONTEXT_FIELDS = ("experiment", "shard", "run", "generation", "trial", "step", "config_sha256",
+                  "done", "total", "unit", "rate", "seconds")
+
+_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("trading_runtime_log_context", default=None)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Every log record emitted inside carries these fields (e.g. experiment and shard ids)."""
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the fields of the current log_context() to each record (explicit ``extra`` wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_CONTEXT.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,6 +60,7 @@ def configure_logging(verbosity: int, log_format: str | None) -> None:
     """``log_format`` None means text on a terminal, JSON lines otherwise (pods, CI)."""
     fmt = log_format or ("text" if sys.stderr.isatty() else "json")
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
-from trading_runtime.cli.progress import PeriodicProgress
+from trading_runtime.cli.integrations import push_shard_metrics
+from trading_runtime.cli.logs import log_context
+from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.execution.experiment import inputs_for_plan, read_plan, run_shard
 from trading_runtime.store import open_store
 
@@ -20,18 +22,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", required=True, help="experiment id (printed by plan)")
     parser.add_argument("--shard", required=True, help="shard id, e.g. shard-00003")
     add_strategy_prefix_argument(parser)
+    add_progress_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    store = open_store(args.store, Path.cwd())
-    plan = read_plan(store, args.experiment)
-    inputs = inputs_for_plan(plan, Path.cwd(), allowed_prefixes(args))
-    spec = plan.shard(args.shard)
-    total = len(spec.run_ids) if spec else 0
-    ctx = {"experiment": plan.experiment_id, "shard": args.shard}
-    log.info("run-shard %s: %d runs", args.shard, total, extra=ctx)
-    progress = PeriodicProgress(log, total, "runs", ctx)
-    n = run_shard(store, plan, args.shard, inputs, progress.update)
-    log.info("shard %s complete: %d runs in %.2fs", args.shard, n, time.perf_counter() - t0, extra=ctx)
-    return 0
+    with log_context(experiment=args.experiment, shard=args.shard):
+        done, total, failed = 0, 0, True
+        try:
+            store = open_store(args.store, Path.cwd())
+            plan = read_plan(store, args.experiment)
+            inputs = inputs_for_plan(plan, Path.cwd(), allowed_prefixes(args))
+            spec = plan.shard(args.shard)
+            run_ids = spec.run_ids if spec else []
+            total = len(run_ids)
+            log.info("run-shard %s: %d runs", args.shard, total)
+            every, seconds = progress_settings(args)
+            progress = ProgressBar(log, total, "runs", initial=0, every_items=every, every_seconds=seconds)
+
+            def on_progress(n: int) -> None:
+                nonlocal done
+                done = n
+                progress.update(n, run=run_ids[n - 1])
+
+            try:
+                n = run_shard(store, plan, args.shard, inputs, on_progress)
+            finally:
+                progress.close()
+            failed = False
+            log.info("shard %s complete: %d runs in %.2fs", args.shard, n, time.perf_counter() - t0,
+                     extra={"done": n, "total": total, "seconds": round(time.perf_counter() - t0, 3)})
+            return 0
+        finally:
+            push_shard_metrics(args.experiment, args.shard, done, total, failed, time.perf_counter() - t0)

@@ -1,0 +1,112 @@
+"""Selection statistics against closed forms: Student's t, PSR, DSR, moments, drawdown."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+
+from trading_runtime.report.stats import (
+    deflated_sharpe,
+    drawdown,
+    expected_max_sharpe,
+    moments,
+    paired_t_test,
+    probabilistic_sharpe,
+    regularized_beta,
+    simple_returns,
+    student_t_two_sided_p,
+)
+
+
+def t_p_closed_form(t: float, df: int) -> float:
+    """Two-sided p of Student's t for df 1, 2, 3 (closed-form CDFs)."""
+    a = abs(t)
+    if df == 1:
+        cdf = 0.5 + math.atan(a) / math.pi
+    elif df == 2:
+        cdf = 0.5 + a / (2 * math.sqrt(2 + a * a))
+    elif df == 3:
+        x = a / math.sqrt(3)
+        cdf = 0.5 + (x / (1 + x * x) + math.atan(x)) / math.pi
+    else:
+        raise ValueError(df)
+    return 2 * (1 - cdf)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3])
+@pytest.mark.parametrize("t", [0.0, 0.3, 1.0, 2.5, 7.0, -4.2])
+def test_student_t_matches_closed_forms(t, df):
+    assert student_t_two_sided_p(t, df) == pytest.approx(t_p_closed_form(t, df), abs=1e-12)
+
+
+def test_student_t_tends_to_the_normal_and_known_table_values():
+    z = NormalDist().inv_cdf(0.975)
+    assert student_t_two_sided_p(z, 10**7) == pytest.approx(0.05, abs=1e-6)
+    assert student_t_two_sided_p(2.228138851986, 10) == pytest.approx(0.05, abs=1e-9)  # t table, 0.975 quantile
+    assert student_t_two_sided_p(math.inf, 5) == 0.0
+
+
+def test_regularized_beta_identities():
+    assert regularized_beta(1, 1, 0.3) == pytest.approx(0.3, abs=1e-15)
+    assert regularized_beta(2, 2, 0.5) == pytest.approx(0.5, abs=1e-15)
+    for a, b, x in ((0.5, 3.0, 0.2), (5.0, 0.5, 0.9), (40.0, 0.5, 0.97)):
+        assert regularized_beta(a, b, x) == pytest.approx(1 - regularized_beta(b, a, 1 - x), abs=1e-13)
+    assert regularized_beta(2, 3, 0.0) == 0.0 and regularized_beta(2, 3, 1.0) == 1.0
+
+
+def test_moments_of_a_symmetric_sample():
+    m = moments([-2.0, -1.0, 0.0, 1.0, 2.0])
+    assert m.n == 5 and m.mean == 0.0
+    assert m.std == pytest.approx(math.sqrt(2.5))
+    assert m.skew == pytest.approx(0.0)
+    assert m.kurtosis == pytest.approx(1.7)  # m4 / m2² = 6.8 / 4
+    assert moments([1.0, 1.0, 1.0]).sharpe is None
+
+
+def test_psr_closed_form_for_normal_moments():
+    sr, n = 0.05, 1000
+    expected = NormalDist().cdf(sr * math.sqrt(n - 1) / math.sqrt(1 + (3 - 1) / 4 * sr * sr))
+    assert probabilistic_sharpe(sr, n, 0.0, 3.0) == pytest.approx(expected, abs=1e-15)
+    assert probabilistic_sharpe(sr, n, 0.0, 3.0, sr_star=sr) == pytest.approx(0.5)
+    # negative skew and fat tails widen the estimate's error: less confidence
+    assert probabilistic_sharpe(sr, n, -1.0, 10.0) < expected
+    assert probabilistic_sharpe(None, n, 0.0, 3.0) is None
+
+
+def test_expected_max_sharpe_and_deflation():
+    assert expected_max_sharpe(1, 1.0) == 0.0
+    assert expected_max_sharpe(100, 0.0) == 0.0
+    # E[max of 100 standard normals] ≈ 2.5076; the Gumbel approximation lands close to it
+    assert expected_max_sharpe(100, 1.0) == pytest.approx(2.5076, abs=0.05)
+    trials = [0.01 * k for k in range(-10, 11)]
+    dsr, sr0 = deflated_sharpe(0.1, 5000, 0.0, 3.0, trials)
+    assert sr0 > 0
+    assert dsr is not None and dsr < probabilistic_sharpe(0.1, 5000, 0.0, 3.0)
+    dsr1, sr0_1 = deflated_sharpe(0.1, 5000, 0.0, 3.0, [0.1])
+    assert sr0_1 == 0.0 and dsr1 == probabilistic_sharpe(0.1, 5000, 0.0, 3.0)
+
+
+def test_paired_t_test_by_hand():
+    a = [0.01, 0.02, -0.01, 0.03]
+    b = [0.0, 0.0, 0.0, 0.0]
+    res = paired_t_test(a, b)
+    d = np.array(a)
+    t = d.mean() / (d.std(ddof=1) / 2)
+    assert res.n == 4 and res.df == 3
+    assert res.t == pytest.approx(t)
+    assert res.p_two_sided == pytest.approx(t_p_closed_form(t, 3), abs=1e-12)
+    same = paired_t_test(a, a)
+    assert same.t is None and same.p_two_sided == 1.0
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_t_test([1.0], [1.0, 2.0])
+
+
+def test_returns_and_drawdown():
+    eq = np.array([110.0, 99.0, 121.0])
+    assert simple_returns(eq, 100.0).tolist() == pytest.approx([0.1, -0.1, 121 / 99 - 1])
+    assert simple_returns(eq).tolist() == pytest.approx([-0.1, 121 / 99 - 1])
+    assert drawdown(eq, 100.0).tolist() == pytest.approx([0.0, -0.1, 0.0])
+    assert drawdown([90.0, 95.0], 100.0).tolist() == pytest.approx([-0.1, -0.05])

@@ -1,0 +1,94 @@
+"""The optional integrations, switched on by the environment (only cli/ reads it).
+
+- ``PROMETHEUS_PUSHGATEWAY_URL`` (e.g. ``http://pushgateway:9091``): run-shard and finalize push
+  their metrics (runs done, failures, durations) at the end, failed or not.
+- ``MLFLOW_TRACKING_URI`` (e.g. ``file:///mlruns``, ``http://mlflow:5000``): finalize logs one MLflow
+  run per experiment (flattened config as params, headline metrics, report.html and summary.json as
+  artifacts) into the MLflow experiment ``MLFLOW_EXPERIMENT_NAME`` (default ``trading-runtime``).
+
+Both are off when unset, and neither fails the step: errors are logged as warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from trading_runtime.store import ArtifactStore
+from trading_runtime.tracking import Sample, push_metrics
+
+log = logging.getLogger(__name__)
+
+PUSHGATEWAY_ENV = "PROMETHEUS_PUSHGATEWAY_URL"
+MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+MLFLOW_EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+DEFAULT_MLFLOW_EXPERIMENT = "trading-runtime"
+
+
+def shard_samples(runs_done: int, runs_total: int, failed: bool, seconds: float) -> list[Sample]:
+    return [
+        Sample("trading_runtime_shard_runs_done", runs_done, "Runs of the shard evaluated."),
+        Sample("trading_runtime_shard_runs_total", runs_total, "Runs planned for the shard."),
+        Sample("trading_runtime_shard_failures", int(failed), "1 when the shard failed, else 0."),
+        Sample("trading_runtime_shard_duration_seconds", round(seconds, 3), "Wall time of run-shard."),
+    ]
+
+
+def finalize_samples(fanin: dict[str, Any] | None, failed: bool, seconds: float) -> list[Sample]:
+    out: list[Sample] = []
+    if fanin is not None:
+        for what in ("runs", "shards"):
+            counts = fanin.get(what) or {}
+            for state in ("expected", "completed", "failed", "missing"):
+                if state in counts:
+                    out.append(Sample(f"trading_runtime_experiment_{what}", int(counts[state]),
+                                      f"{what.capitalize()} of the experiment by state, at fan-in.",
+                                      (("state", state),)))
+    out += [Sample("trading_runtime_finalize_failures", int(failed), "1 when finalize failed, else 0."),
+            Sample("trading_runtime_finalize_duration_seconds", round(seconds, 3), "Wall time of finalize.")]
+    return out
+
+
+def push_shard_metrics(experiment: str, shard: str, runs_done: int, runs_total: int, failed: bool,
+                       seconds: float) -> bool | None:
+    url = os.environ.get(PUSHGATEWAY_ENV)
+    if not url:
+        return None
+    return push_metrics(url, (("experiment", experiment), ("shard", shard)),
+                        shard_samples(runs_done, runs_total, failed, seconds))
+
+
+def push_finalize_metrics(experiment: str, fanin: dict[str, Any] | None, failed: bool, seconds: float) -> bool | None:
+    url = os.environ.get(PUSHGATEWAY_ENV)
+    if not url:
+        return None
+    return push_metrics(url, (("experiment", experiment), ("step", "finalize")),
+                        finalize_samples(fanin, failed, seconds))
+
+
+def track_experiment(store: ArtifactStore, experiment_id: str) -> str | None:
+    """Log the finalized experiment to MLflow when MLFLOW_TRACKING_URI is set; returns the MLflow run id."""
+    uri = os.environ.get(MLFLOW_ENV)
+    if not uri:
+        return None
+    name = os.environ.get(MLFLOW_EXPERIMENT_ENV) or DEFAULT_MLFLOW_EXPERIMENT
+    try:
+        from trading_runtime.golden.canonical import canonical_bytes
+        from trading_runtime.planning.plan import identity_document
+        from trading_runtime.report import load_experiment, render_report
+        from trading_runtime.report.experiment import headline_metrics
+        from trading_runtime.tracking import flatten_params, log_experiment_run
+
+        results = load_experiment(store, experiment_id)
+        params = flatten_params(identity_document(results.config))  # what decides results: stable per id
+        params.update({"experiment_id": experiment_id, "config_sha256": results.plan.config_sha256,
+                       "data_sha256": results.plan.data.sha256, "n_runs": str(len(results.plan.runs))})
+        artifacts = {"report.html": render_report(results), "summary.json": canonical_bytes(results.summary)}
+        tags = {"trading_runtime.strategy": results.config.strategy.class_path,
+                "trading_runtime.validation": results.config.validation.kind}
+        return log_experiment_run(uri, name, experiment_id, params, headline_metrics(results), artifacts, tags)
+    except Exception as e:  # tracking is optional: never fail the finalize that already succeeded
+        log.warning("mlflow: could not log experiment %s to %s: %s: %s", experiment_id, uri, type(e).__name__, e,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
+        return None

@@ -1,0 +1,324 @@
+"""Read finished results from a store into typed objects for the report (read-only, verified).
+
+A results URI names either a single backtest's folder (``stats.json``, ``manifest.json``,
+``equity.parquet``, ``trades.csv``) or an experiment's folder ``<store>/experiments/<id>`` (the
+same URI ``validate --results`` takes; a trailing ``/summary.json`` is accepted too). Experiment
+artifacts are trusted only through their completion markers, and each shard's kept equity blob
+is checked against the sha256 in its result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.execution.shard import read_equity_series
+from trading_runtime.golden.canonical import sha256_hex
+from trading_runtime.planning import ExperimentKeys, Plan
+from trading_runtime.store import (
+    MARKER_SUFFIX,
+    ArtifactMissingError,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    open_store,
+    read_complete,
+)
+
+REPORT_NAME = "report.html"
+STUDY_DOCUMENTS = ("best_parameters.json", "performance_metrics.json", "optimization_history.json",
+                   "param_importances.json", "metadata.json")
+_STUDY_URI = re.compile(r"^(?P<root>.*?)/?optimize/(?P<id>[^/]+)(/results)?$")
+
+
+@dataclass(frozen=True)
+class EquityCurve:
+    """Equity at every scored bar close; ``initial`` is the cash before the first bar."""
+
+    ts: npt.NDArray[np.int64]  # epoch nanoseconds, UTC
+    equity: npt.NDArray[np.float64]
+    initial: float
+
+    @property
+    def seconds(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.ts // 1_000_000_000, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BacktestResults:
+    store: ArtifactStore
+    report_key: str  # where report.html goes, beside the results
+    stats: dict[str, Any]
+    manifest: dict[str, Any]
+    curve: EquityCurve
+    position: npt.NDArray[np.float64]
+    trades: list[dict[str, str]]
+
+    @property
+    def label(self) -> str:
+        return str(self.manifest.get("config_id", "backtest"))
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    store: ArtifactStore
+    report_key: str
+    summary: dict[str, Any]
+    plan: Plan
+    config: ExperimentConfig
+    runs: dict[str, dict[str, Any]]  # every run record (params, fold, in_sample, out_of_sample), by run id
+    fanin: dict[str, Any] | None
+    oos: dict[str, Any] | None
+    provenance: dict[str, Any] | None
+    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def experiment_id(self) -> str:
+        return self.plan.experiment_id
+
+    def curve(self, run_id: str, segment: str) -> EquityCurve | None:
+        """A kept equity series (the top-K runs of each fold), None when not kept."""
+        where = self._index.get((run_id, segment))
+        if where is None:
+            return None
+        ts, eq = read_equity_series(self._blobs[where[0]], where[1])
+        return EquityCurve(np.array(ts), np.array(eq), self.config.execution.initial_cash)
+
+    def oos_curve(self) -> EquityCurve | None:
+        """The stitched out-of-sample equity of a walk-forward (oos_equity.json)."""
+        if self.oos is None:
+            return None
+        return EquityCurve(np.asarray(self.oos["ts"], dtype=np.int64),
+                           np.asarray(self.oos["equity"], dtype=np.float64), float(self.oos["initial_cash"]))
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    store: ArtifactStore
+    report_key: str
+    study_id: str
+    docs: dict[str, dict[str, Any]]
+    curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict)  # (fold, segment) of the best trial
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.docs["metadata.json"]
+
+    @property
+    def objectives(self) -> list[dict[str, Any]]:
+        return list(self.metadata["objectives"])
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        return list(self.docs["optimization_history.json"]["trials"])
+
+
+def study_location(uri: str, base_dir: Path | None = None) -> tuple[ArtifactStore, str] | None:
+    """(store root, study id) when ``uri`` is ``<store>/optimize/<study_id>[/results]``."""
+    text = uri.rstrip("/")
+    if text.endswith("/" + REPORT_NAME):
+        text = text[: -len(REPORT_NAME) - 1]
+    m = _STUDY_URI.match(text)
+    if m is None:
+        return None
+    return open_store(m.group("root") or ".", base_dir), m.group("id")
+
+
+def _results_key(study_id: str, name: str) -> str:
+    from trading_runtime.optimize.keys import StudyKeys  # the layout's one place (imports the optimize package)
+
+    return StudyKeys(study_id).result(name)
+
+
+def load_study(store: ArtifactStore, study_id: str) -> StudyResults:
+    docs: dict[str, dict[str, Any]] = {}
+    for name in (*STUDY_DOCUMENTS, "pareto_front.json"):
+        key = _results_key(study_id, name)
+        try:
+            docs[name] = json.loads(read_complete(store, key))
+        except ArtifactMissingError:
+            if name == "pareto_front.json":
+                continue
+            raise InputError(f"{store.uri}: study {study_id} has no results ({key} missing): run "
+                             f"'optimize finalize --store {store.uri} --study {study_id}' first") from None
+    curves = _best_curves(store, study_id, docs)
+    return StudyResults(store, _results_key(study_id, REPORT_NAME), study_id, docs, curves)
+
+
+def _best_curves(store: ArtifactStore, study_id: str, docs: dict[str, dict[str, Any]]) -> dict[tuple[str, str],
+                                                                                                   EquityCurve]:
+    """The best trial's kept equity series, per (fold, segment), where a shard kept them."""
+    best = docs["best_parameters.json"].get("trial")
+    if best is None:
+        return {}
+    from trading_runtime.optimize.keys import StudyKeys
+    from trading_runtime.optimize.objective import trial_run_id
+
+    keys = StudyKeys(study_id)
+    gen = next((t.get("generation") for t in docs["optimization_history.json"]["trials"] if t["number"] == best), None)
+    candidates = [keys.best_experiment] + ([keys.generation_experiment(int(gen))] if gen is not None else [])
+    cash = float(docs["metadata.json"].get("initial_cash") or 0.0)
+    folds = [f["id"] for f in docs["metadata.json"]["folds"]]
+    for experiment in candidates:
+        ek = ExperimentKeys(experiment)
+        if not store.exists(ek.plan + MARKER_SUFFIX):
+            continue
+        plan = Plan.model_validate(json.loads(read_complete(store, ek.plan)))
+        cash = cash or float(plan.config["execution"]["initial_cash"])
+        wanted = {trial_run_id(int(best), fid): fid for fid in folds}
+        out: dict[tuple[str, str], EquityCurve] = {}
+        for shard in plan.shards:
+            if not wanted.keys() & set(shard.run_ids):
+                continue
+            try:
+                result = json.loads(read_complete(store, plan.keys.shard_result(shard.shard_id)))
+                blob = store.get_bytes(plan.keys.shard_equity(shard.shard_id))
+            except (ArtifactMissingError, KeyError):
+                continue
+            if sha256_hex(blob) != result["equity"]["sha256"]:
+                continue
+            for item in result["equity"]["series"]:
+                if item["run_id"] in wanted:
+                    ts, eq = read_equity_series(blob, item)
+                    out[(wanted[item["run_id"]], item["segment"])] = EquityCurve(np.array(ts), np.array(eq), cash)
+        if out:
+            return out
+    return {}
+
+
+Results = BacktestResults | ExperimentResults | StudyResults
+
+
+def report_location(results: Results) -> str:
+    """Where ``report.html`` of these results is written: a local path, or a URI."""
+    root = getattr(results.store, "root", None)
+    if isinstance(root, Path):
+        return str(root / results.report_key)
+    return f"{results.store.uri.rstrip('/')}/{results.report_key}"
+
+_EXPERIMENT_URI = re.compile(r"^(?P<root>.*?)/?experiments/(?P<id>[^/]+)$")
+
+
+def _strip(uri: str) -> str:
+    text = uri.rstrip("/")
+    for suffix in ("/summary.json", "/manifest.json", "/report.html"):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)].rstrip("/")
+    return text
+
+
+def experiment_location(uri: str, base_dir: Path | None = None) -> tuple[ArtifactStore, str] | None:
+    """(the store's root, the experiment id) when ``uri`` is ``<store>/experiments/<id>``, else None.
+
+    Completion markers name keys from the store's root, so an experiment is read through its root.
+    """
+    m = _EXPERIMENT_URI.match(_strip(uri))
+    if m is None:
+        return None
+    store = open_store(m.group("root") or ".", base_dir)
+    return store, m.group("id")
+
+
+def load_results(uri: str, base_dir: Path | None = None) -> Results:
+    """A backtest folder, an experiment ``<store>/experiments/<id>`` or a study ``<store>/optimize/<id>``."""
+    study = study_location(uri, base_dir)
+    if study is not None:
+        return load_study(*study)
+    where = experiment_location(uri, base_dir)
+    if where is not None and where[0].exists(ExperimentKeys(where[1]).plan + MARKER_SUFFIX):
+        return load_experiment(where[0], where[1])
+    store = open_store(_strip(uri), base_dir)
+    if store.exists("manifest.json"):
+        return load_backtest(store)
+    raise InputError(f"{uri}: no results here (expected a backtest folder with manifest.json, an experiment "
+                     f"folder <store>/experiments/<id> with a complete plan.json, or a study <store>/optimize/<id>)")
+
+
+def _json(store: ArtifactStore, key: str) -> Any:
+    try:
+        return json.loads(store.get_bytes(key))
+    except ArtifactNotFoundError:
+        raise InputError(f"{store.uri}: {key} missing") from None
+    except ValueError as e:
+        raise InputError(f"{store.uri}: {key}: not valid JSON ({e})") from None
+
+
+def initial_cash_of(stats: dict[str, Any]) -> float:
+    """The backtest's starting cash, recovered from final_equity / (1 + total_return)."""
+    final, ret = stats.get("final_equity"), stats.get("total_return")
+    if final is None or ret is None or ret == -1:
+        raise InputError("stats.json: final_equity and total_return are needed to recover the initial cash")
+    return float(final) / (1.0 + float(ret))
+
+
+def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data))
+    ts = np.asarray(table.column("ts").cast("int64").to_numpy(), dtype=np.int64)
+    eq = np.asarray(table.column("equity").to_numpy(), dtype=np.float64)
+    pos = np.asarray(table.column("position").to_numpy(), dtype=np.float64)
+    return ts, eq, pos
+
+
+def load_backtest(store: ArtifactStore) -> BacktestResults:
+    stats = _json(store, "stats.json")
+    manifest = _json(store, "manifest.json")
+    try:
+        ts, eq, pos = read_equity_parquet(store.get_bytes("equity.parquet"))
+    except ArtifactNotFoundError:
+        raise InputError(f"{store.uri}: equity.parquet missing") from None
+    try:
+        text = store.get_bytes("trades.csv").decode("utf-8")
+        trades = list(csv.DictReader(io.StringIO(text)))
+    except ArtifactNotFoundError:
+        trades = []
+    curve = EquityCurve(ts, eq, initial_cash_of(stats))
+    return BacktestResults(store, REPORT_NAME, stats, manifest, curve, pos, trades)
+
+
+def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResults:
+    """plan, summary (finalized), every shard's run records and kept equity, stitched OOS equity."""
+    keys = ExperimentKeys(experiment_id)
+    try:
+        plan = Plan.model_validate(json.loads(read_complete(store, keys.plan)))
+    except ArtifactMissingError:
+        raise InputError(f"{store.uri}: no experiment {experiment_id} (no complete {keys.plan})") from None
+    keys = plan.keys
+    try:
+        summary = json.loads(read_complete(store, keys.summary))
+    except ArtifactMissingError:
+        raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
+                         f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
+    config = ExperimentConfig.model_validate(plan.config)
+    runs: dict[str, dict[str, Any]] = {}
+    blobs: dict[str, bytes] = {}
+    index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for shard in plan.shards:
+        result = json.loads(read_complete(store, keys.shard_result(shard.shard_id)))
+        blob = store.get_bytes(keys.shard_equity(shard.shard_id))
+        if sha256_hex(blob) != result["equity"]["sha256"]:
+            raise VerificationError(f"{store.uri}: shard {shard.shard_id}: equity blob sha256 does not match its "
+                                    f"result")
+        blobs[shard.shard_id] = blob
+        for rec in result["runs"]:
+            runs[rec["run_id"]] = rec
+        for item in result["equity"]["series"]:
+            index[(item["run_id"], item["segment"])] = (shard.shard_id, item)
+    oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
+        else None
+    fanin = _json(store, keys.fanin) if store.exists(keys.fanin) else None
+    provenance = json.loads(read_complete(store, keys.provenance)) \
+        if store.exists(keys.provenance + MARKER_SUFFIX) else summary.get("provenance")
+    return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, plan, config, runs, fanin, oos, provenance,
+                             blobs, index)
