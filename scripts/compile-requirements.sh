@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lock requirements.txt and requirements-dev.txt (pinned, with hashes) with pip-tools.
+# Lock requirements.txt, requirements-dev.txt and requirements-build.txt (the image's build backend;
+# pinned, with hashes) with pip-tools.
 # Usage: scripts/compile-requirements.sh [--upgrade]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,5 @@ opts=(--quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-ur
       --no-emit-find-links --no-emit-trusted-host --resolver=backtracking)
 .venv/bin/pip-compile "${opts[@]}" "$@" --output-file requirements.txt requirements.in
 .venv/bin/pip-compile "${opts[@]}" "$@" --output-file requirements-dev.txt requirements-dev.in
-echo "locked: requirements.txt requirements-dev.txt" >&2
+.venv/bin/pip-compile "${opts[@]}" "$@" --output-file requirements-build.txt requirements-build.in
+echo "locked: requirements.txt requirements-dev.txt requirements-build.txt" >&2

@@ -1,0 +1,119 @@
+"""The backtest and optuna WorkflowTemplates executed locally (tests/cluster/argo_check.LocalArgoRun).
+
+The DAG and steps are walked in dependency order with Argo's parameter substitution, withParam
+expanded from the previous step's stdout, the optuna generations by the template's own recursion,
+each container command run as its own local process against a local store, retries on exit 75 only,
+and the exit handler; the final results must equal the golden ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.argo_check import (
+    ROOT,
+    LocalArgoRun,
+    WorkflowFailedError,
+    load_manifests,
+    run_cli_forked,
+    run_cli_subprocess,
+)
+from tests.golden.golden_files import GOLDEN
+from trading_runtime.golden.compare import compare
+from trading_runtime.store import open_store, read_complete
+
+pytestmark = pytest.mark.slow
+
+DOCS = load_manifests()
+SMOKE = DOCS["run-smoke.yaml"]["spec"]["arguments"]["parameters"]
+SMOKE_GOLDEN = next(p["value"] for p in SMOKE if p["name"] == "golden")
+OPTUNA_NAMES = ["best_parameters.json", "metadata.json", "optimization_history.json", "param_importances.json",
+                "performance_metrics.json"]
+
+
+def golden_docs(case: str) -> dict[str, Any]:
+    folder = GOLDEN / case / "expected"
+    return {p.name: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def status_record(store: Path, workflow: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(read_complete(open_store(str(store)), f"workflows/{workflow}/status.json"))
+    return doc
+
+
+def test_smoke_launcher_validates_against_the_golden_case_shipped_in_the_image():
+    assert SMOKE_GOLDEN == "tests/golden/cases/sweep_walk_forward/expected"
+    assert (ROOT / SMOKE_GOLDEN / "summary.json").is_file()
+
+
+def test_backtest_template_runs_locally_and_matches_golden(tmp_path):
+    store = tmp_path / "store"
+    failed_once: set[str] = set()
+
+    def flaky(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+        # The first run-shard attempt dies of a transient error (exit 75): Argo retries it.
+        if argv[0] == "run-shard" and not failed_once:
+            failed_once.add(argv[-1])
+            return 75, "", "store: S3 unavailable (transient)"
+        return run_cli_forked(argv, cwd, env)
+
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
+                       {"revision": "0" * 40, "store": str(store), "golden": SMOKE_GOLDEN},
+                       ROOT, tmp_path / "pods", runner=flaky, parallelism=1, workflow_name="smoke-1")
+    assert run.run() == "Succeeded"
+    by_template: dict[str, list[Any]] = {}
+    for node in run.nodes:
+        by_template.setdefault(node.template, []).append(node)
+    assert {k: len(v) for k, v in by_template.items()} == {
+        "plan": 1, "run-shard": 9, "finalize": 1, "validate": 1, "record-status": 1}
+    assert [n.attempts for n in by_template["run-shard"]] == [2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert by_template["validate"][0].stdout == f"validate: summary.json match {SMOKE_GOLDEN}\n"
+    experiment = by_template["plan"][0].stdout and json.loads(by_template["plan"][0].stdout)
+    assert experiment == [f"shard-{i:05d}" for i in range(9)]
+    experiment_id = by_template["finalize"][0].stdout.strip().split("/")[-2]
+    summary = json.loads(read_complete(open_store(str(store)), f"experiments/{experiment_id}/summary.json"))
+    assert compare(golden_docs("sweep_walk_forward")["summary.json"], summary) == []
+    record = status_record(store, "smoke-1")
+    assert (record["status"], record["details"]["template"]) == ("Succeeded", "trading-runtime-backtest")
+
+
+def test_optuna_template_recurses_through_the_generations_and_matches_golden(tmp_path):
+    store = tmp_path / "store"
+    run = LocalArgoRun(DOCS["workflowtemplate-optuna.yaml"], {"revision": "0" * 40, "store": str(store)},
+                       ROOT, tmp_path / "pods", runner=run_cli_forked, parallelism=1, workflow_name="optuna-1")
+    assert run.run() == "Succeeded"
+    templates = [n.template for n in run.nodes]
+    assert templates[:2] == ["init", "status"]
+    assert templates.count("ask") == templates.count("tell") == 5  # 40 trials in generations of 8
+    tells = [n.stdout.strip() for n in run.nodes if n.template == "tell"]
+    assert tells == ["0001", "0002", "0003", "0004", "done"]
+    assert templates[-2:] == ["finalize", "record-status"]
+    study = run.nodes[0].stdout.strip()
+    results = open_store(str(store))
+    expected = golden_docs("optuna_example")
+    assert sorted(expected) == OPTUNA_NAMES
+    for name in OPTUNA_NAMES:
+        doc = json.loads(read_complete(results, f"optimize/{study}/results/{name}"))
+        if name == "metadata.json":  # provenance names this checkout's commits: metadata, never golden
+            doc.pop("provenance")
+        assert compare(expected[name], doc) == [], name
+    assert status_record(store, "optuna-1")["status"] == "Succeeded"
+
+
+def test_a_failing_step_is_not_retried_and_the_exit_handler_records_failure(tmp_path):
+    # The real console entry (python -m trading_runtime in a subprocess) for every pod here.
+    store = tmp_path / "store"
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
+                       {"revision": "0" * 40, "store": str(store), "config": "no/such/config.json"},
+                       ROOT, tmp_path / "pods", runner=run_cli_subprocess, workflow_name="broken-1")
+    with pytest.raises(WorkflowFailedError, match="template plan: exit 2 after 1 attempt"):
+        run.run()
+    assert [(n.template, n.exit_code, n.attempts) for n in run.nodes] == [("plan", 2, 1), ("record-status", 0, 1)]
+    assert "no/such/config.json" in run.nodes[0].stderr
+    assert "Traceback" not in run.nodes[0].stderr
+    record = status_record(store, "broken-1")
+    assert (record["status"], record["details"]["config"]) == ("Failed", "no/such/config.json")
