@@ -19,7 +19,7 @@ from tests.golden.golden_files import GOLDEN, read_csv_records
 from trading_runtime.golden.compare import compare
 
 sys.path.insert(0, str(ROOT / "framework" / "tests"))
-from reference import metrics_reference, simulate_reference  # noqa: E402
+from reference import metrics_reference, simulate_reference
 
 CONFIG = json.loads((ROOT / "trading_runtime" / "local" / "local.json").read_text())
 
@@ -37,7 +37,8 @@ def test_golden_stats_equal_an_independent_plain_loop():
     times = [r["timestamp"] for r in rows]
     p = CONFIG["strategy"]["params"]
     fast, slow = _sma(close, p["fast"]), _sma(close, p["slow"])
-    target = [1.0 if (not math.isnan(a) and not math.isnan(b) and a > b) else 0.0 for a, b in zip(fast, slow)]
+    target = [1.0 if (not math.isnan(a) and not math.isnan(b) and a > b) else 0.0
+              for a, b in zip(fast, slow, strict=True)]
     sim = simulate_reference(open_, close, target, initial_cash=100_000.0, fee_bps=5.0, slippage_bps=0.0,
                              max_leverage=1.0, allow_short=False, max_drawdown=None)
     stats = metrics_reference(sim, 365 * 24 * 60)
@@ -53,7 +54,7 @@ def test_golden_stats_equal_an_independent_plain_loop():
     def iso(i):
         return datetime.fromisoformat(times[i].replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    for got, ref in zip(trades, sim.trades):
+    for got, ref in zip(trades, sim.trades, strict=True):
         assert got["entry_time"] == iso(ref.entry_index)
         assert got["exit_time"] == (None if ref.exit_index is None else iso(ref.exit_index))
         assert compare({"entry_price": got["entry_price"], "units": got["units"], "pnl": got["pnl"],

@@ -10,7 +10,20 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from trading_runtime import __version__
-from trading_runtime.cli import backtest, finalize, plan, run_shard, schema, sweep, validate
+from trading_runtime.cli import (
+    backtest,
+    compare,
+    finalize,
+    optimize,
+    plan,
+    record_status,
+    report,
+    run_shard,
+    schema,
+    sweep,
+    validate,
+)
+from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.cli.logs import configure_logging
 from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
 
@@ -23,7 +36,11 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "run-shard": run_shard,
     "finalize": finalize,
     "validate": validate,
+    "record-status": record_status,
+    "report": report,
+    "compare": compare,
     "sweep": sweep,
+    "optimize": optimize,
     "schema": schema,
 }
 
@@ -57,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(-1 if args.quiet else args.verbose, args.log_format)
+    tune_allocator()
     try:
         code: int = args._run(args)
         return code
