@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# System packages some tests use (no-ops when present): a PostgreSQL server for the Optuna RDB
+# tests, Chromium for the report's browser test. Installing them needs root (or sudo).
+scripts/install-postgres.sh
+scripts/install-chromium.sh
 export PYTHONHASHSEED=0
 echo "== ruff" >&2
 .venv/bin/ruff check .

@@ -136,7 +136,11 @@ def test_each_shard_keeps_equity_of_its_top_k_runs_per_fold_only(pipeline: Pipel
         assert [(s["run_id"], s["segment"]) for s in series] == [
             (rid, seg) for rid in top for seg in ("in_sample", "out_of_sample")]
         blob = pipeline.store.get_bytes(pipeline.keys.shard_equity(sid))
-        assert len(blob) == result["equity"]["size"] == sum(16 * s["length"] for s in series)
+        # 8 bytes of equity per bar of each series, plus 8 bytes of timestamps per bar of each window
+        windows = {(fold, s["segment"]): s["length"] for s in series
+                   for fold in [next(r["fold"] for r in result["runs"] if r["run_id"] == s["run_id"])]}
+        assert len(blob) == result["equity"]["size"] == 8 * (sum(s["length"] for s in series) + sum(windows.values()))
+        assert len({s["ts_offset"] for s in series}) == len(windows)
 
 
 def test_finalize_with_a_missing_shard_exits_3_naming_it(pipeline: Pipeline):

@@ -29,6 +29,7 @@ from trading_runtime.execution.experiment import (
     load_inputs,
     read_plan,
     run_shard,
+    warm_kernels,
     write_plan,
 )
 from trading_runtime.fanin import shard_status
@@ -90,6 +91,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
                 run_shard(store, plan, sid, inputs)
                 bar.add(runs_of[sid], shard=sid)
             return len(todo)
+        warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_pool_context(),
                                  initializer=_init_worker, initargs=(store.uri, plan, inputs)) as pool:
             # Largest shards first (stable by id): the pool hands them out in this order, so the small

@@ -20,6 +20,7 @@ from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, bars_
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan, Segment
+from trading_runtime.planning.equity_blob import LAYOUT, read_series
 from trading_runtime.store import ArtifactStore, write_complete
 
 log = logging.getLogger(__name__)
@@ -103,16 +104,24 @@ def evaluate_shard(
     chunks: list[bytes] = []
     index = []
     offset = 0
+    ts_offsets: dict[tuple[str, str], int] = {}
+    fold_of = {rec["run_id"]: rec["fold"] for rec in records}
     for rid in sorted(keep):
         for name in SEGMENTS:
             if name not in series[rid]:
                 continue
             ts, equity = series[rid][name]
-            ts_b = np.ascontiguousarray(ts, dtype="<i8").tobytes()
+            window = (fold_of[rid], name)
+            if window not in ts_offsets:  # a window's timestamps are written once
+                ts_b = np.ascontiguousarray(ts, dtype="<i8").tobytes()
+                ts_offsets[window] = offset
+                chunks.append(ts_b)
+                offset += len(ts_b)
             eq_b = np.ascontiguousarray(equity, dtype="<f8").tobytes()
-            index.append({"run_id": rid, "segment": name, "offset": offset, "length": len(ts)})
-            chunks += [ts_b, eq_b]
-            offset += len(ts_b) + len(eq_b)
+            index.append({"run_id": rid, "segment": name, "ts_offset": ts_offsets[window], "offset": offset,
+                          "length": len(ts)})
+            chunks.append(eq_b)
+            offset += len(eq_b)
     equity_bytes = b"".join(chunks)
     result = {
         "schema_version": SHARD_SCHEMA_VERSION,
@@ -120,17 +129,12 @@ def evaluate_shard(
         "shard_id": shard_id,
         "runs": records,
         "equity": {"sha256": sha256_hex(equity_bytes), "size": len(equity_bytes), "series": index,
-                   "layout": "per series: int64 ts[length] then float64 equity[length], little-endian"},
+                   "layout": LAYOUT},
     }
     return ShardOutput(result, equity_bytes)
 
 
-def read_equity_series(blob: bytes, entry: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(ts, equity) of one series of a shard's equity blob."""
-    off, n = int(entry["offset"]), int(entry["length"])
-    ts = np.frombuffer(blob, dtype="<i8", count=n, offset=off)
-    eq = np.frombuffer(blob, dtype="<f8", count=n, offset=off + 8 * n)
-    return ts, eq
+read_equity_series = read_series  # (ts, equity) of one series of a shard's equity blob
 
 
 def write_shard(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, out: ShardOutput) -> str:

@@ -17,15 +17,10 @@ import numpy as np
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.fanin.collect import FanIn
+from trading_runtime.planning.equity_blob import read_series
 
 SUMMARY_SCHEMA_VERSION = 1
 SECONDS_PER_YEAR = 365 * 86400
-
-
-def _read_series(blob: bytes, entry: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    off, n = int(entry["offset"]), int(entry["length"])
-    return (np.frombuffer(blob, dtype="<i8", count=n, offset=off),
-            np.frombuffer(blob, dtype="<f8", count=n, offset=off + 8 * n))
 
 
 def _log_growth(metrics: dict[str, Any] | None) -> float | None:
@@ -133,7 +128,7 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
                 growth_defined = False
                 continue
             blob, where = series[(best["run_id"], "out_of_sample")]
-            ts, eq = _read_series(blob, where)
+            ts, eq = read_series(blob, where)
             pieces.append(eq * (level / cash))
             ts_pieces.append(ts)
             level = float(pieces[-1][-1])
