@@ -73,6 +73,29 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
             "overhead_ms": 1000 * (t_ask + t_tell) / n_trials, "wall_s": total, "journal_bytes": size}
 
 
+def plain_optuna(sampler: str, n_trials: int, batch: int) -> float:
+    """Reference: plain Optuna in memory (no store, no journal), the same sampler, space and batches:
+    ``study.ask(distributions)`` for a batch, then ``tell`` in order. ms per trial."""
+    import optuna
+
+    from trading_runtime.optimize.sampler import build_sampler
+    from trading_runtime.optimize.space import distributions
+
+    manifest = synthetic_manifest(synthetic_config(sampler={"name": sampler, "seed": 42}, n_trials=n_trials,
+                                                   batch_size=batch))
+    dists = distributions(manifest.search_space)
+    study = optuna.create_study(sampler=build_sampler(manifest.sweep.sampler, "reference", batch),
+                                direction="maximize")
+    t0 = time.perf_counter()
+    done = 0
+    while done < n_trials:
+        trials = [study.ask(dists) for _ in range(min(batch, n_trials - done))]
+        for tr in trials:
+            study.tell(tr, float(sum(v for v in tr.params.values() if isinstance(v, int | float))))
+        done += len(trials)
+    return 1000 * (time.perf_counter() - t0) / n_trials
+
+
 def end_to_end(workers: int, n_trials: int, batch: int) -> dict[str, float]:
     cfg = json.loads((ROOT / "trading_runtime" / "local" / "optimize.json").read_text())
     cfg["id"] = "bench-optuna"
@@ -108,14 +131,16 @@ def main() -> None:
     if args.part in ("overhead", "all"):
         print(f"## generation-mode overhead: {args.trials} trials, batch {args.batch} "
               f"({-(-args.trials // args.batch)} generations), no backtest")
-        print("| sampler | storage | ask ms/trial | tell ms/trial | overhead ms/trial | journal |")
-        print("|---|---|---|---|---|---|")
+        print("| sampler | storage | ask ms/trial | tell ms/trial | overhead ms/trial | journal | "
+              "plain Optuna in memory (reference) | ratio |")
+        print("|---|---|---|---|---|---|---|---|")
         for sampler in args.samplers.split(","):
+            ref = plain_optuna(sampler, args.trials, args.batch)
             for cold in (False, True):
                 r = overhead(sampler, args.trials, args.batch, cold)
                 print(f"| {sampler} | {'cold (pod)' if cold else 'warm (all-in-one)'} | {r['ask_ms']:.2f} | "
-                      f"{r['tell_ms']:.2f} | {r['overhead_ms']:.2f} | {r['journal_bytes'] / 1e6:.1f} MB |",
-                      flush=True)
+                      f"{r['tell_ms']:.2f} | {r['overhead_ms']:.2f} | {r['journal_bytes'] / 1e6:.1f} MB | "
+                      f"{ref:.2f} ms/trial | {r['overhead_ms'] / ref:.2f}x |", flush=True)
     if args.part in ("end-to-end", "all"):
         r = end_to_end(args.workers, args.e2e_trials, args.e2e_batch)
         print(f"## end to end: {r['trials']} trials (batch {args.e2e_batch}, 3 walk-forward folds) on 20,160 "
