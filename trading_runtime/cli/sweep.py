@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -14,6 +15,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
+from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
 from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
@@ -61,6 +63,10 @@ def _init_worker(store_uri: str, plan: Plan, inputs: ExperimentInputs) -> None:
     # The store is opened anew in each worker (an S3 client must not cross a fork); plan and data are
     # the parent's (inherited under fork, pickled under spawn): no worker re-reads or re-checks the file.
     _WORKER.update(store=open_store(store_uri), plan=plan, inputs=inputs)
+    # Ctrl-C reaches the whole process group: workers ignore it and finish the shard they are writing
+    # (complete or absent, never killed mid-write); the parent stops handing out shards and waits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_allocator()
 
 
 def _work(shard_id: str) -> tuple[str, int]:
@@ -104,6 +110,12 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
                     for f in done:
                         sid, n = f.result()
                         bar.add(n, shard=sid)
+            except KeyboardInterrupt:
+                running = sum(1 for f in futures if not f.cancel())
+                log.warning("interrupted: letting %d running shard(s) finish writing (Ctrl-C again to abort)",
+                            running)
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             except BaseException:
                 for f in futures:
                     f.cancel()

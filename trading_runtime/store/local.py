@@ -54,8 +54,9 @@ class LocalStore:
         except (FileExistsError, NotADirectoryError):
             raise self._conflict(key) from None
         tmp = path.parent / f"{RESERVED_SEGMENT_PREFIX}{secrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
         try:
+            # Opened inside the try: an interrupt right after the file exists still removes it.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
             try:
                 view = memoryview(blob)
                 while view:
