@@ -166,7 +166,8 @@ def _open(box: Box, kind: str, title: str) -> list[str]:
 
 
 def _finite_array(values: Sequence[float | None] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.asarray([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+    # numpy turns None into NaN for a float dtype; arrays pass through without a Python loop
+    return np.asarray(values, dtype=np.float64)
 
 
 def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_label: str = "",
