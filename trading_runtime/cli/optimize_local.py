@@ -15,12 +15,13 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from trading_runtime.cli.common import allowed_prefixes
 from trading_runtime.cli.optimize_steps import _ask, _load_config, _manifest, _tell, finalize_study
+from trading_runtime.cli.pool import pool_context, setup_worker
+from trading_runtime.data import LoadedBars
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
     inputs_for_plan,
@@ -28,6 +29,7 @@ from trading_runtime.execution.experiment import (
     params_check,
     read_plan,
     run_shard,
+    warm_kernels,
 )
 from trading_runtime.optimize import StudyManifest, Told, generation_label, init_study, study_status
 from trading_runtime.planning import Plan
@@ -39,8 +41,10 @@ log = logging.getLogger(__name__)
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...]) -> None:
-    _WORKER.update(store=open_store(store_uri, Path(cwd)), cwd=Path(cwd), prefixes=prefixes, plan=None, data=None)
+def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...], data: LoadedBars) -> None:
+    setup_worker()
+    # the bars are the parent's (inherited under fork, pickled under spawn): never re-read or re-hashed
+    _WORKER.update(store=open_store(store_uri, Path(cwd)), cwd=Path(cwd), prefixes=prefixes, plan=None, data=data)
 
 
 def _work(experiment_id: str, shard_id: str) -> tuple[str, int]:
@@ -108,15 +112,21 @@ class _Evaluator:
                 run_shard(self.store, plan, sid, inputs)
             return len(todo)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+            warm_kernels(plan, inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data))
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
                                              initializer=_init_worker,
-                                             initargs=(self.store.uri, str(self.cwd), self.prefixes))
+                                             initargs=(self.store.uri, str(self.cwd), self.prefixes, self.inputs.data))
         futures: set[Future[tuple[str, int]]] = {self._pool.submit(_work, plan.experiment_id, sid) for sid in todo}
         try:
             while futures:
                 done, futures = wait(futures, return_when=FIRST_COMPLETED)
                 for f in done:
                     f.result()
+        except KeyboardInterrupt:
+            running = sum(1 for f in futures if not f.cancel())
+            log.warning("interrupted: letting %d running shard(s) finish writing (Ctrl-C again to abort)", running)
+            self.close()
+            raise
         except BaseException:
             for f in futures:
                 f.cancel()

@@ -6,21 +6,18 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
 from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.plan import describe
+from trading_runtime.cli.pool import pool_context, setup_worker
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
@@ -53,20 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_progress_arguments(parser)
 
 
-def _pool_context() -> BaseContext:
-    """fork on Linux: a worker inherits the parent's imported modules, compiled kernels and loaded bars,
-    so it starts in milliseconds; spawn (re-import ≈1 s, bars pickled to it) elsewhere."""
-    return get_context("fork" if sys.platform == "linux" else "spawn")
-
-
 def _init_worker(store_uri: str, plan: Plan, inputs: ExperimentInputs) -> None:
     # The store is opened anew in each worker (an S3 client must not cross a fork); plan and data are
     # the parent's (inherited under fork, pickled under spawn): no worker re-reads or re-checks the file.
     _WORKER.update(store=open_store(store_uri), plan=plan, inputs=inputs)
-    # Ctrl-C reaches the whole process group: workers ignore it and finish the shard they are writing
-    # (complete or absent, never killed mid-write); the parent stops handing out shards and waits.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tune_allocator()
+    setup_worker()
 
 
 def _work(shard_id: str) -> tuple[str, int]:
@@ -98,7 +86,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
                 bar.add(runs_of[sid], shard=sid)
             return len(todo)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_pool_context(),
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=pool_context(),
                                  initializer=_init_worker, initargs=(store.uri, plan, inputs)) as pool:
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
