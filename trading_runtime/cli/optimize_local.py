@@ -33,6 +33,7 @@ from trading_runtime.execution.experiment import (
 )
 from trading_runtime.optimize import StudyManifest, Told, generation_label, init_study, study_status
 from trading_runtime.planning import Plan
+from trading_runtime.report import load_study, write_report
 from trading_runtime.store import ArtifactStore, is_complete, open_store
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                          f"{generation_label(nxt)} next; rerun to continue\n")
         return 0
     key = finalize_study(store, manifest, prefixes, data=inputs.data)
+    report = write_report(load_study(store, manifest.study_id))
     sys.stderr.write(f"optimize {manifest.study_id}: {manifest.n_trials} trials, ran {generations} generation(s) "
-                     f"and {shards} shard(s) in {time.perf_counter() - t0:.1f}s\n")
+                     f"and {shards} shard(s) in {time.perf_counter() - t0:.1f}s\n"
+                     f"report: {report}\n")
     sys.stdout.write(f"{store.uri.rstrip('/')}/{key}/\n")
     return 0

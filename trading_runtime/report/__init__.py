@@ -15,6 +15,7 @@ from trading_runtime.report.results import (
     load_backtest,
     load_experiment,
     load_results,
+    load_study,
     report_location,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "load_backtest",
     "load_experiment",
     "load_results",
+    "load_study",
     "render_report",
     "report_location",
     "write_report",
