@@ -2,7 +2,7 @@
 # The demo: same setup as the tests, then on the embedded defaults (local store, local processes):
 #  1. the local backtest (prints its results folder and report.html),
 #  2. the example experiment: SMA grid × walk-forward, sharded on a process pool (prints summary.json),
-#  3. the example Optuna search: 40 trials in 5 generations (prints its results folder).
+#  3. the example Optuna search: 40 trials in 5 generations (prints its results folder and report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
