@@ -68,7 +68,8 @@ RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
 # The image's working directory: entrypoint, shipped examples, golden data.
 COPY scripts/image-entrypoint.sh /opt/trading-runtime/bin/trading-runtime
 COPY scripts/smoke.sh /opt/trading-runtime/bin/smoke
-COPY trading_runtime/local/local.json trading_runtime/local/sweep.json /opt/trading-runtime/trading_runtime/local/
+COPY trading_runtime/local/local.json trading_runtime/local/sweep.json trading_runtime/local/optimize.json \
+     /opt/trading-runtime/trading_runtime/local/
 COPY tests/data/bars/ /opt/trading-runtime/tests/data/bars/
 COPY tests/golden/cases/ /opt/trading-runtime/tests/golden/cases/
 

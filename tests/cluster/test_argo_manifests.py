@@ -290,3 +290,30 @@ def test_build_tags_sha_branch_and_latest_on_main_with_ghcr_credentials():
 
 def test_argo_dir_is_the_checked_one():
     assert ARGO_DIR.name == "argo" and ARGO_DIR.is_dir()
+
+
+def _shipped_paths() -> set[str]:
+    """Files the Dockerfile copies into the image's working directory /opt/trading-runtime (sources,
+    repository-relative), where the launchers' relative config paths resolve."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    shipped: set[str] = set()
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and words[-1].startswith("/opt/trading-runtime/") and "/bin/" not in words[-1]:
+            shipped.update(w.rstrip("/") for w in words[1:-1] if not w.startswith("--"))
+    return shipped
+
+
+@pytest.mark.parametrize("name", sorted(n for n in DOCS if n.startswith("run-")))
+def test_every_launchers_default_config_is_shipped_in_the_image(name):
+    """A launcher's default config path must exist in the image, or its first pod fails with exit 2."""
+    from tests.conftest import ROOT
+
+    params = DOCS[name]["spec"].get("arguments", {}).get("parameters", [])
+    configs = [p["value"] for p in params if p["name"] == "config" and "value" in p]
+    shipped = _shipped_paths()
+    for path in configs:
+        assert (ROOT / path).is_file(), path
+        assert path in shipped or any(path.startswith(d + "/") for d in shipped), f"{path} not copied by Dockerfile"
