@@ -14,13 +14,13 @@ import logging
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from trading_runtime.cli.common import allowed_prefixes
 from trading_runtime.cli.optimize_steps import _ask, _load_config, _manifest, _tell, finalize_study
-from trading_runtime.cli.pool import pool_context, setup_worker
+from trading_runtime.cli.pool import drain, pending_shards, pool_context, setup_worker
 from trading_runtime.data import LoadedBars
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
@@ -34,7 +34,7 @@ from trading_runtime.execution.experiment import (
 from trading_runtime.optimize import StudyManifest, Told, generation_label, init_study, study_status
 from trading_runtime.planning import Plan
 from trading_runtime.report import load_study, write_report
-from trading_runtime.store import ArtifactStore, is_complete, open_store
+from trading_runtime.store import ArtifactStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class _Evaluator:
         self._pool: ProcessPoolExecutor | None = None
 
     def run(self, plan: Plan) -> int:
-        todo = [s.shard_id for s in plan.shards if not is_complete(self.store, plan.keys.shard_result(s.shard_id))]
+        todo = pending_shards(self.store, plan)
         if len(plan.shards) > len(todo):
             log.info("resume: %d of %d shards of %s already complete", len(plan.shards) - len(todo),
                      len(plan.shards), plan.experiment_id)
@@ -117,20 +117,10 @@ class _Evaluator:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
                                              initializer=_init_worker,
                                              initargs=(self.store.uri, str(self.cwd), self.prefixes, self.inputs.data))
-        futures: set[Future[tuple[str, int]]] = {self._pool.submit(_work, plan.experiment_id, sid) for sid in todo}
         try:
-            while futures:
-                done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for f in done:
-                    f.result()
+            drain(self._pool, {self._pool.submit(_work, plan.experiment_id, sid) for sid in todo}, lambda _: None)
         except KeyboardInterrupt:
-            running = sum(1 for f in futures if not f.cancel())
-            log.warning("interrupted: letting %d running shard(s) finish writing (Ctrl-C again to abort)", running)
             self.close()
-            raise
-        except BaseException:
-            for f in futures:
-                f.cancel()
             raise
         return len(todo)
 

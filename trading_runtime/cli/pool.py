@@ -1,4 +1,4 @@
-"""Local worker processes shared by ``sweep`` and ``optimize``: how they start and stop.
+"""Local worker processes shared by ``sweep`` and ``optimize``: how they start, run and stop.
 
 fork on Linux: a worker inherits the parent's imported modules, loaded kernels and bars, so it
 starts in milliseconds; spawn (re-import ≈1 s, arguments pickled) elsewhere. Ctrl-C reaches the
@@ -8,12 +8,22 @@ never killed mid-write) while the parent stops handing out shards and waits for 
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
+from typing import TypeVar
 
 from trading_runtime.cli.allocator import tune_allocator
+from trading_runtime.fanin import shard_status
+from trading_runtime.planning import Plan
+from trading_runtime.store import ArtifactStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def pool_context() -> BaseContext:
@@ -24,3 +34,30 @@ def setup_worker() -> None:
     """First thing in every worker: ignore Ctrl-C, keep freed arrays in the heap."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_allocator()
+
+
+def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
+    """Shards fan-in would not accept (no verifying marker, or an equity blob that fails its checksum);
+    resume skips the others."""
+    return [s.shard_id for s in plan.shards if shard_status(store, plan, s.shard_id).state != "completed"]
+
+
+def drain(pool: ProcessPoolExecutor, futures: set[Future[T]], on_done: Callable[[T], None]) -> None:
+    """Wait for every future, handing each result to ``on_done`` as it completes.
+
+    Ctrl-C: pending shards are cancelled and the running ones finish writing before it propagates.
+    """
+    try:
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for f in done:
+                on_done(f.result())
+    except KeyboardInterrupt:
+        running = sum(1 for f in futures if not f.cancel())
+        log.warning("interrupted: letting %d running shard(s) finish writing (Ctrl-C again to abort)", running)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise

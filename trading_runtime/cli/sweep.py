@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +17,18 @@ from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.plan import describe
-from trading_runtime.cli.pool import pool_context, setup_worker
+from trading_runtime.cli.pool import drain, pending_shards, pool_context, setup_worker
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
     build_plan,
-    inputs_for_plan,
     load_inputs,
-    read_plan,
     run_shard,
     warm_kernels,
     write_plan,
 )
-from trading_runtime.fanin import shard_status
 from trading_runtime.planning import Plan
 from trading_runtime.report import load_experiment, write_report
 from trading_runtime.store import ArtifactStore, open_store
@@ -61,12 +58,6 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
-def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
-    """Shards fan-in would not accept (no verifying marker, or an equity blob that fails its checksum);
-    resume skips the others."""
-    return [s.shard_id for s in plan.shards if shard_status(store, plan, s.shard_id).state != "completed"]
-
-
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int, cwd: Path,
             prefixes: tuple[str, ...], progress_every: tuple[int, float] | None = None) -> int:
     """Run the pending shards; returns how many ran."""
@@ -91,23 +82,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
             order = sorted(todo, key=lambda sid: -runs_of[sid])
-            futures: set[Future[tuple[str, int]]] = {pool.submit(_work, sid) for sid in order}
-            try:
-                while futures:
-                    done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        sid, n = f.result()
-                        bar.add(n, shard=sid)
-            except KeyboardInterrupt:
-                running = sum(1 for f in futures if not f.cancel())
-                log.warning("interrupted: letting %d running shard(s) finish writing (Ctrl-C again to abort)",
-                            running)
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+            drain(pool, {pool.submit(_work, sid) for sid in order}, lambda done: bar.add(done[1], shard=done[0]))
         return len(todo)
     finally:
         bar.close()
@@ -123,19 +98,12 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
     keys = plan.keys
-    try:
-        existing = read_plan(store, plan.experiment_id)
-        if existing.shards != plan.shards:
-            log.info("re-planned with another shard split: completed shards of the old split are not reused")
-    except Exception:
-        existing = None
     write_plan(store, plan)
     workers = args.workers or os.cpu_count() or 1
     every = progress_settings(args, max(1, len(plan.runs) // 20), 5.0)
     with log_context(experiment=plan.experiment_id):
         t_shards = time.perf_counter()
-        ran = execute(store, plan, inputs_for_plan(plan, cwd, prefixes, data=inputs.data), workers, cwd, prefixes,
-                      every)
+        ran = execute(store, plan, inputs, workers, cwd, prefixes, every)
         shard_seconds = time.perf_counter() - t_shards
         log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
                  extra={"done": ran, "seconds": round(shard_seconds, 3)})
