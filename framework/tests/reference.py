@@ -9,6 +9,7 @@ than an optimised copy of ``_kernel.py``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 
@@ -154,6 +155,22 @@ def _ratio(a: float, b: float) -> float:
     return a / b
 
 
+def _cagr_from_log_growth(final: float, cash0: float, years: float) -> float | None:
+    """The constant yearly rate g with (1 + g) ** years = final / cash0, solved in log space.
+
+    An independent derivation of the README's CAGR (metrics.py raises the growth to 1 / years):
+    log(1 + g) = log(final / cash0) / years, so g = expm1((log(final) - log(cash0)) / years).
+    -1.0 when the equity is wiped out (no rate brings it back), None when 1 + g is beyond the
+    largest float (expm1 overflows where the power would).
+    """
+    if final <= 0:
+        return -1.0
+    log_rate = (math.log(final) - math.log(cash0)) / years
+    if log_rate > math.log(sys.float_info.max):
+        return None
+    return _finite_or_none(math.expm1(log_rate))
+
+
 def metrics_reference(sim: RefSimulation, bars_per_year: float) -> dict[str, float | int | None]:
     eq = sim.equity
     n = len(eq)
@@ -164,15 +181,7 @@ def metrics_reference(sim: RefSimulation, bars_per_year: float) -> dict[str, flo
     ann = math.sqrt(bars_per_year)
     final = eq[-1]
 
-    growth = final / cash0
-    cagr: float | None
-    if growth <= 0:
-        cagr = -1.0
-    else:
-        try:
-            cagr = _finite_or_none(growth ** (1 / years) - 1)
-        except OverflowError:
-            cagr = None
+    cagr = _cagr_from_log_growth(final, cash0, years)
 
     returns_finite = all(math.isfinite(x) for x in r)
     sharpe: float | None = None

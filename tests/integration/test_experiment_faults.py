@@ -16,6 +16,7 @@ Steps other than the killed one run through the real CLI entry (``main``) in thi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -306,26 +307,66 @@ def test_a_second_sweep_runs_no_shard(backend, reference, config_path, capsys, m
     assert summary_bytes(backend.store, reference.experiment_id) == reference.summary
 
 
+# ``python -m trading_runtime`` whose shards (``execution.experiment.run_shard``, which every local pool
+# runs) pass a gate the test controls: the first shard any worker starts runs at once; every later one
+# first writes ``<gate>/waiting-<shard>`` and then blocks on a shared lock of ``<gate>/lock``, which
+# the test holds exclusively until it has sent SIGINT. So the sweep is mid-run when Ctrl-C arrives,
+# however fast the machine: it cannot finish before.
+_GATED_SHARDS_THEN_CLI = """
+import fcntl, os, runpy
+import trading_runtime.execution.experiment as experiment
+gate, run_shard = os.environ["TR_TEST_SHARD_GATE"], experiment.run_shard
+def gated_run_shard(store, plan, shard_id, inputs, *args, **kwargs):
+    try:
+        os.close(os.open(os.path.join(gate, "first"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        open(os.path.join(gate, "waiting-" + shard_id), "w").close()
+        with open(os.path.join(gate, "lock")) as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+    return run_shard(store, plan, shard_id, inputs, *args, **kwargs)
+experiment.run_shard = gated_run_shard
+runpy.run_module("trading_runtime", run_name="__main__", alter_sys=True)
+"""
+
+
+def _wait_for(condition: Any, proc: subprocess.Popen[str], what: str) -> None:
+    """Poll a store condition while the sweep runs (a wait for a state, not a timing assumption)."""
+    deadline = time.monotonic() + 120
+    while not condition():
+        assert proc.poll() is None, f"the sweep exited ({proc.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} within 120 s"
+        time.sleep(0.01)
+
+
 def test_ctrl_c_leaves_no_half_written_shard_and_the_sweep_resumes(reference, tmp_path, capsys):
-    """SIGINT to the sweep's process group (what Ctrl-C does) while two workers run two-run shards."""
+    """SIGINT to the sweep's process group (what Ctrl-C does) while two workers run two-run shards.
+
+    Deterministic: SIGINT is sent once one shard is complete and another is in progress (held at the
+    gate above); the gate opens only after the signal, so the interrupted shards finish writing.
+    """
     cfg = dict(FAULT_CONFIG, shards={"runs_per_shard": 2})
     path = write_json(tmp_path / "ctrl-c.json", cfg)
     store_dir = tmp_path / "store"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trading_runtime", "sweep", "--config", str(path), "--store", str(store_dir),
-         "--workers", "2", "--log-format", "json"],
-        cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(store_dir.rglob("result.json.SUCCESS")) and proc.poll() is None:
-            assert time.monotonic() < deadline, "no shard completed"
-            time.sleep(0.005)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "lock").touch()
+    with (gate / "lock").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _GATED_SHARDS_THEN_CLI, "sweep", "--config", str(path), "--store",
+             str(store_dir), "--workers", "2", "--log-format", "json"],
+            cwd=ROOT, env=cli_env({"TR_TEST_SHARD_GATE": str(gate)}), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _wait_for(lambda: any(store_dir.rglob("result.json.SUCCESS")), proc, "complete shard")
+            _wait_for(lambda: any(gate.glob("waiting-*")), proc, "shard in progress")
+            os.killpg(proc.pid, signal.SIGINT)
+            fcntl.flock(lock, fcntl.LOCK_UN)  # the held shards go on and finish writing
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     assert proc.returncode == 130, err
     assert problem_lines(err)[-1] == "interrupted"
     assert "Traceback" not in err

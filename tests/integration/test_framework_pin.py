@@ -61,7 +61,35 @@ def test_install_script_refuses_repo_without_commit(tmp_path):
     assert "TRADING_FRAMEWORK_REPO is set but TRADING_FRAMEWORK_COMMIT is empty" in proc.stderr
 
 
-def test_local_install_provenance_names_a_commit_or_stamp():
-    info = package_provenance("trading-framework", stamped_commit="f" * 40)
-    assert info["version"] == "0.1.0"
-    assert info["commit"] is not None
+def test_directory_install_reads_the_commit_of_its_work_tree_and_falls_back_to_the_stamp_only_outside_git(tmp_path):
+    """A directory install (what install-framework.sh does for a pinned commit of this repository, and
+    editable in development) reports the HEAD of the git work tree holding it, ``dirty`` when the
+    tree has changed since, and the stamp only when no git commit can be read."""
+    repo = tmp_path / "checkout"
+    shutil.copytree(ROOT / "framework", repo / "framework",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tests", "*.nbi", "*.nbc"))
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "framework")
+    sha = _git(repo, "rev-parse", "HEAD")
+    target = tmp_path / "target"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--no-index", "--target", str(target), str(repo / "framework")],
+        check=True, capture_output=True, text=True, env=GIT_ENV,
+    )
+    stamp = "f" * 40
+    info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)
+    assert (info["version"], info["commit"], info["source"], info["dirty"]) == ("0.1.0", sha, "directory", False)
+
+    (repo / "framework" / "README.md").write_text("changed after the install\n")
+    info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)
+    assert (info["commit"], info["dirty"]) == (sha, True)
+
+    shutil.rmtree(repo / ".git")  # the same install, no longer inside a git work tree
+    info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)
+    assert (info["commit"], info["source"]) == (stamp, "directory (stamped commit)")
+    assert "dirty" not in info
+    info = package_provenance("trading-framework", path=[str(target)])
+    assert info["commit"] is None
+
