@@ -1,0 +1,77 @@
+"""The import-linter contracts (pyproject.toml, README "Architecture") hold, and each kind of break is caught.
+
+Each planted import goes into a copy of the runtime package in a temporary folder, checked with the
+repository's contracts: the check must name the contract it breaks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_the_repository_keeps_every_contract():
+    proc = lint_imports(ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
+
+
+PLANTED = {
+    "a lower layer importing a higher one": (
+        "store/uri.py", "import trading_runtime.fanin\n", "Runtime layers"),
+    "report importing the framework": (
+        "report/render.py", "import trading_framework\n", "Only execution, data"),
+    "a strategy importing the runtime": (
+        "strategies/sma_cross.py", "import trading_runtime.store\n", "Strategies are plug-ins"),
+    "the runtime importing a shipped strategy": (
+        "execution/search.py", "import trading_runtime.strategies.sma_cross\n", "No runtime module imports"),
+    "errors importing anything of the runtime": (
+        "errors.py", "import trading_runtime.golden\n", "Runtime layers"),
+}
+
+
+@pytest.mark.parametrize("module, line, contract", list(PLANTED.values()), ids=list(PLANTED))
+def test_a_planted_import_breaks_its_contract(tmp_path, module, line, contract):
+    shutil.copytree(ROOT / "trading_runtime", tmp_path / "trading_runtime",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.png", "schemas"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "trading_runtime" / module
+    target.write_text(line + target.read_text())
+    proc = lint_imports(tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = " ".join(proc.stdout.split("Contracts:")[0].split())  # contract names wrap across lines
+    verdict = summary.split(contract, 1)[1].split()
+    assert next(w for w in verdict if w in ("KEPT", "BROKEN")) == "BROKEN", proc.stdout
+
+
+def _contracts() -> list[dict[str, object]]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def _readme_architecture() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_architecture_states_the_contracts():
+    section = _readme_architecture()
+    diagram = section.split("```\n", 2)[1]
+    readme_layers = [line.split("  ", 1)[0].strip() for line in diagram.splitlines()]
+    (layers,) = [c for c in _contracts() if c["type"] == "layers"]
+    assert readme_layers == [str(layer).replace("trading_runtime.", "") for layer in layers["layers"]]
+    bullets = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    assert bullets == [str(c["name"]) for c in _contracts() if c["type"] != "layers"]
