@@ -24,14 +24,27 @@ def _git(repo: Path, *args: str) -> str:
     return out.stdout.strip()
 
 
-def test_git_pinned_framework_install_reads_back_version_and_commit(tmp_path):
-    repo = tmp_path / "framework-repo"
+def _framework_repo(repo: Path) -> str:
+    """A git repository holding a copy of framework/ in one commit; that commit."""
     shutil.copytree(ROOT / "framework", repo / "framework",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tests", "*.nbi", "*.nbc"))
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "framework")
-    sha = _git(repo, "rev-parse", "HEAD")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+def _pip_install_target(target: Path, requirement: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--no-index", "--target", str(target), requirement],
+        check=True, capture_output=True, text=True, env=GIT_ENV,
+    )
+
+
+def test_git_pinned_framework_install_reads_back_version_and_commit(tmp_path):
+    repo = tmp_path / "framework-repo"
+    sha = _framework_repo(repo)
     # A later commit: the pin must select the first one, not the branch head.
     (repo / "framework" / "EXTRA.txt").write_text("later\n")
     _git(repo, "add", ".")
@@ -39,12 +52,7 @@ def test_git_pinned_framework_install_reads_back_version_and_commit(tmp_path):
     assert _git(repo, "rev-parse", "HEAD") != sha
 
     target = tmp_path / "target"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--no-index", "--target", str(target),
-         f"git+file://{repo}@{sha}#subdirectory=framework"],
-        check=True, capture_output=True, text=True, env=GIT_ENV,
-    )
+    _pip_install_target(target, f"git+file://{repo}@{sha}#subdirectory=framework")
     info = package_provenance("trading-framework", path=[str(target)])
     assert info["version"] == "0.1.0"
     assert info["commit"] == sha
@@ -66,18 +74,9 @@ def test_directory_install_reads_the_commit_of_its_work_tree_and_falls_back_to_t
     editable in development) reports the HEAD of the git work tree holding it, ``dirty`` when the
     tree has changed since, and the stamp only when no git commit can be read."""
     repo = tmp_path / "checkout"
-    shutil.copytree(ROOT / "framework", repo / "framework",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tests", "*.nbi", "*.nbc"))
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "framework")
-    sha = _git(repo, "rev-parse", "HEAD")
+    sha = _framework_repo(repo)
     target = tmp_path / "target"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--no-index", "--target", str(target), str(repo / "framework")],
-        check=True, capture_output=True, text=True, env=GIT_ENV,
-    )
+    _pip_install_target(target, str(repo / "framework"))
     stamp = "f" * 40
     info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)
     assert (info["version"], info["commit"], info["source"], info["dirty"]) == ("0.1.0", sha, "directory", False)
