@@ -1,4 +1,4 @@
-"""Selection statistics against closed forms: Student's t, PSR, DSR, moments, drawdown."""
+"""Report statistics against closed forms: Student's t, the paired test, returns and drawdown."""
 
 from __future__ import annotations
 
@@ -8,17 +8,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from trading_runtime.report.stats import (
-    deflated_sharpe,
-    drawdown,
-    expected_max_sharpe,
-    moments,
-    paired_t_test,
-    probabilistic_sharpe,
-    regularized_beta,
-    simple_returns,
-    student_t_two_sided_p,
-)
+from trading_runtime.report.stats import drawdown, paired_t_test, regularized_beta, student_t_two_sided_p
+from trading_runtime.sharpe import simple_returns
 
 
 def t_p_closed_form(t: float, df: int) -> float:
@@ -55,38 +46,6 @@ def test_regularized_beta_identities():
     for a, b, x in ((0.5, 3.0, 0.2), (5.0, 0.5, 0.9), (40.0, 0.5, 0.97)):
         assert regularized_beta(a, b, x) == pytest.approx(1 - regularized_beta(b, a, 1 - x), abs=1e-13)
     assert regularized_beta(2, 3, 0.0) == 0.0 and regularized_beta(2, 3, 1.0) == 1.0
-
-
-def test_moments_of_a_symmetric_sample():
-    m = moments([-2.0, -1.0, 0.0, 1.0, 2.0])
-    assert m.n == 5 and m.mean == 0.0
-    assert m.std == pytest.approx(math.sqrt(2.5))
-    assert m.skew == pytest.approx(0.0)
-    assert m.kurtosis == pytest.approx(1.7)  # m4 / m2² = 6.8 / 4
-    assert moments([1.0, 1.0, 1.0]).sharpe is None
-
-
-def test_psr_closed_form_for_normal_moments():
-    sr, n = 0.05, 1000
-    expected = NormalDist().cdf(sr * math.sqrt(n - 1) / math.sqrt(1 + (3 - 1) / 4 * sr * sr))
-    assert probabilistic_sharpe(sr, n, 0.0, 3.0) == pytest.approx(expected, abs=1e-15)
-    assert probabilistic_sharpe(sr, n, 0.0, 3.0, sr_star=sr) == pytest.approx(0.5)
-    # negative skew and fat tails widen the estimate's error: less confidence
-    assert probabilistic_sharpe(sr, n, -1.0, 10.0) < expected
-    assert probabilistic_sharpe(None, n, 0.0, 3.0) is None
-
-
-def test_expected_max_sharpe_and_deflation():
-    assert expected_max_sharpe(1, 1.0) == 0.0
-    assert expected_max_sharpe(100, 0.0) == 0.0
-    # E[max of 100 standard normals] ≈ 2.5076; the Gumbel approximation lands close to it
-    assert expected_max_sharpe(100, 1.0) == pytest.approx(2.5076, abs=0.05)
-    trials = [0.01 * k for k in range(-10, 11)]
-    dsr, sr0 = deflated_sharpe(0.1, 5000, 0.0, 3.0, trials)
-    assert sr0 > 0
-    assert dsr is not None and dsr < probabilistic_sharpe(0.1, 5000, 0.0, 3.0)
-    dsr1, sr0_1 = deflated_sharpe(0.1, 5000, 0.0, 3.0, [0.1])
-    assert sr0_1 == 0.0 and dsr1 == probabilistic_sharpe(0.1, 5000, 0.0, 3.0)
 
 
 def test_paired_t_test_by_hand():

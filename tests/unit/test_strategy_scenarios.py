@@ -20,6 +20,7 @@ import pytest
 from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, run_backtest, validate_bars
 from trading_runtime.strategies.donchian_breakout import DonchianBreakout
 from trading_runtime.strategies.rsi_reversion import RsiReversion
+from trading_runtime.strategies.signals import hold_signals
 
 CASH = 100_000.0
 DAY = 86_400
@@ -187,3 +188,10 @@ def test_rsi_at_the_thresholds_holds():
     strategy = RsiReversion(RsiReversion.Params(window=2, lower=50, upper=75))
     bars = make_bars(rows)
     assert strategy.target(bars, FeatureCache(bars)).tolist() == [r.target for r in rows]
+
+
+def test_hold_signals_carries_the_last_decision_forward():
+    nan = math.nan
+    signal = np.array([nan, nan, 1.0, nan, 0.0, nan, -1.0, nan])
+    #                  no decision yet: 0 | long held | flat held | short held
+    assert hold_signals(signal).tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, -1.0, -1.0]

@@ -14,7 +14,6 @@ from trading_runtime.cli.common import provenance
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.errors import VerificationError
 from trading_runtime.execution.experiment import read_plan
 from trading_runtime.fanin import collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
@@ -40,11 +39,7 @@ def finalize(store: ArtifactStore, experiment_id: str) -> str:
     log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
              experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],
              extra={"experiment": experiment_id})
-    if not fan.complete:
-        raise VerificationError(
-            f"experiment {experiment_id}: {s['completed']} of {s['expected']} shards complete "
-            f"({s['failed']} failed, {s['missing']} missing); runs {r['completed']} of {r['expected']}",
-            *fan.problems())
+    fan.require_complete()
     config = ExperimentConfig.model_validate(plan.config)
     summary, oos = summarize(fan, config, config.data.timeframe_seconds)
     if oos is not None:

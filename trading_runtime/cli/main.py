@@ -24,6 +24,7 @@ from trading_runtime.cli import (
     validate,
 )
 from trading_runtime.cli.allocator import tune_allocator
+from trading_runtime.cli.flags import shared_flags
 from trading_runtime.cli.logs import configure_logging
 from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
 
@@ -52,23 +53,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _shared_flags(with_defaults: bool) -> argparse.ArgumentParser:
-    """-v/-q/--log-format/--debug, accepted before and after the subcommand. The subcommands' copies
-    default to SUPPRESS so that a flag given before the subcommand is not reset by them."""
-    d = (lambda value: value) if with_defaults else (lambda value: argparse.SUPPRESS)
-    shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("-v", "--verbose", action="count", default=d(0), help="more log output (-vv: debug)")
-    shared.add_argument("-q", "--quiet", action="store_true", default=d(False), help="warnings and errors only")
-    shared.add_argument("--log-format", choices=("text", "json"), default=d(None),
-                        help="log lines on stderr (default: text on a terminal, json otherwise)")
-    shared.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks of input errors too")
-    return shared
-
-
 def build_parser() -> argparse.ArgumentParser:
-    shared = _shared_flags(with_defaults=False)
+    shared = shared_flags(with_defaults=False)
     parser: argparse.ArgumentParser = _Parser(prog="trading-runtime", description=__doc__,
-                                              parents=[_shared_flags(with_defaults=True)])
+                                              parents=[shared_flags(with_defaults=True)])
     parser.add_argument("--version", action="version", version=f"trading-runtime {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in SUBCOMMANDS.items():

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from trading_runtime.cli import optimize_steps as steps_
 from trading_runtime.cli.common import add_strategy_prefix_argument
+from trading_runtime.cli.flags import shared_flags
 from trading_runtime.cli.optimize_local import cmd_run
 from trading_runtime.errors import InputError
 from trading_runtime.optimize.study import configure_optuna_logging
@@ -34,16 +35,6 @@ STEPS = ("run", "init", "status", "ask", "tell", "finalize", "worker", "verify")
 
 
 # ---------------------------------------------------------------------------------------------- arguments
-
-def _step_flags() -> argparse.ArgumentParser:
-    """The shared flags again, for use after a step name (SUPPRESS: set only when given there)."""
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only")
-    p.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS, help="log lines on stderr")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks of input errors")
-    return p
-
 
 def _all_in_one_arguments(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--config", required=required, type=Path, default=None, help="experiment config JSON (kind optuna)")
@@ -84,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the step table of the docstring
     _all_in_one_arguments(parser, required=False)
     add_strategy_prefix_argument(parser)
-    flags = _step_flags()
+    flags = shared_flags(with_defaults=False)
     steps = parser.add_subparsers(dest="step", required=False, metavar="STEP")
 
     def step(name: str, doc: str) -> argparse.ArgumentParser:

@@ -55,7 +55,7 @@ from trading_runtime.optimize import (
     verify_trials,
 )
 from trading_runtime.optimize.study import create_or_load, stored_study
-from trading_runtime.planning import DataRef, Plan
+from trading_runtime.planning import Plan
 from trading_runtime.store import ArtifactStore, is_complete, open_store, write_complete
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,8 @@ def _load_config(path: Path) -> ExperimentConfig:
 def _manifest(inputs: ExperimentInputs, storage_format: str = "journal") -> StudyManifest:
     cfg, data = inputs.config, inputs.data
     bars = data.bars
-    ref = DataRef(path=cfg.data.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                  last_ts=int(bars.ts[-1]), timeframe=cfg.data.timeframe)
     cls = inputs.strategy_cls
-    return plan_study(cfg, inputs.source, ref, bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
+    return plan_study(cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
                       params_check(cls, inputs.source), warmup_of(cls),
                       "sqlite" if storage_format == "sqlite" else "journal")
 
@@ -119,12 +117,7 @@ def _next_text(nxt: int | None) -> str:
 def _collect(store: ArtifactStore, plan: Plan) -> Callable[[], dict[str, Mapping[str, Any]]]:
     def load() -> dict[str, Mapping[str, Any]]:
         fan = collect_shards(store, plan)
-        if not fan.complete:
-            counts = fan.run_counts()
-            raise VerificationError(
-                f"experiment {plan.experiment_id}: {len(fan.ids('completed'))} of {len(plan.shards)} shards complete "
-                f"({len(fan.ids('failed'))} failed, {len(fan.ids('missing'))} missing); runs {counts['completed']} "
-                f"of {counts['expected']}", *fan.problems())
+        fan.require_complete()
         return {rec["run_id"]: rec for s in fan.shards for rec in (s.result or {}).get("runs", [])}
     return load
 
@@ -204,7 +197,7 @@ def finalize_study(store: ArtifactStore, manifest: StudyManifest, prefixes: tupl
                    data: Any = None) -> str:
     """Write the result documents; returns the results folder's key."""
     keys = manifest.keys
-    bar_seconds = manifest.experiment_config.data.timeframe_seconds
+    bars_per_year = manifest.experiment_config.data.bars_per_year
     with stored_study(store, manifest) as study:
         trials = study.get_trials(deepcopy=False)
         records = trial_records(trials, manifest)
@@ -214,7 +207,7 @@ def finalize_study(store: ArtifactStore, manifest: StudyManifest, prefixes: tupl
                                     f"run the remaining generations (or finalize --partial)")
         best = select_best(records, manifest.directions)
         best_eval = _evaluate_best(store, manifest, best, prefixes, data) if best is not None else None
-        docs = result_documents(manifest, study, records, best, best_eval, 365 * 86400 / bar_seconds, provenance())
+        docs = result_documents(manifest, study, records, best, best_eval, bars_per_year, provenance())
     for name in sorted(docs):
         write_complete(store, keys.result(name), canonical_bytes(docs[name]))
     b = docs["best_parameters.json"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from trading_framework.timeframe import timeframe_seconds
+from trading_framework import timeframe as framework_timeframe
 from trading_runtime.config.base import StrictConfig
 
 DEFAULT_OUTPUT_DIR = ".runtime/local/results"
@@ -23,12 +23,28 @@ class DataConfig(StrictConfig):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, v: str) -> str:
-        timeframe_seconds(v)
+        framework_timeframe.timeframe_seconds(v)
         return v
 
     @property
     def timeframe_seconds(self) -> int:
-        return timeframe_seconds(self.timeframe)
+        return framework_timeframe.timeframe_seconds(self.timeframe)
+
+    @property
+    def bars_per_year(self) -> float:
+        """Bars in 365 days: Sharpe, Sortino and CAGR are annualised with it (the framework's rule)."""
+        return framework_timeframe.bars_per_year(self.timeframe_seconds)
+
+
+def bars_per_year(seconds_per_bar: int) -> float:
+    """Bars in 365 days of ``seconds_per_bar``-second bars: the runtime annualises only with this
+    (the framework's rule, which its metrics use)."""
+    return framework_timeframe.bars_per_year(seconds_per_bar)
+
+
+def timeframe_bars_per_year(frame: str) -> float:
+    """``DataConfig.bars_per_year`` of a timeframe such as ``1m`` (read back from a result document)."""
+    return framework_timeframe.bars_per_year(framework_timeframe.timeframe_seconds(frame))
 
 
 class StrategyConfig(StrictConfig):

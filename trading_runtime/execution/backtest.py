@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Strategy, run_backtest
-from trading_runtime.config.backtest import BacktestConfig
+from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars, load_bars
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
+from trading_runtime.planning import DataRef
+
+
+def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
+    """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
+    bars = data.bars
+    return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
+                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe)
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,9 @@ class BacktestRun:
     @property
     def metrics(self) -> dict[str, Any]:
         return dict(self.result.metrics)
+
+    def data_ref(self) -> DataRef:
+        return data_ref(self.config.data, self.data)
 
     def result_params(self) -> dict[str, Any]:
         """The strategy's validated parameters, defaults included."""

@@ -17,7 +17,7 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars, load_bars
 from trading_runtime.errors import InputError, TransientError
-from trading_runtime.execution.backtest import execution_spec, resolve_path
+from trading_runtime.execution.backtest import data_ref, execution_spec, resolve_path
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
@@ -35,6 +35,9 @@ class ExperimentInputs:
     source: str
     data: LoadedBars
     strategy_cls: type[Strategy]
+
+    def data_ref(self) -> DataRef:
+        return data_ref(self.config.data, self.data)
 
 
 def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
@@ -71,11 +74,9 @@ def _reason(err: Any) -> str:
 def build_plan(inputs: ExperimentInputs) -> Plan:
     cfg, data = inputs.config, inputs.data
     bars = data.bars
-    ref = DataRef(path=cfg.data.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                  last_ts=int(bars.ts[-1]), timeframe=cfg.data.timeframe)
     cls = inputs.strategy_cls
     return plan_experiment(
-        cfg, inputs.source, ref, bars.ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
+        cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
         lambda p: cls(cls.Params.model_validate(p)).warmup_bars(),
     )
 

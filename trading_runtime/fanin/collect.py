@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading_runtime.errors import VerificationError
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.store import (
@@ -70,6 +71,16 @@ class FanIn:
             elif s.state == "failed":
                 lines.append(f"shard {s.shard_id}: failed: {s.reason}")
         return lines
+
+    def require_complete(self) -> None:
+        """Raise VerificationError (exit 3) with the counts and one line per missing or failed shard."""
+        if self.complete:
+            return
+        runs = self.run_counts()
+        raise VerificationError(
+            f"experiment {self.plan.experiment_id}: {len(self.ids('completed'))} of {len(self.plan.shards)} shards "
+            f"complete ({len(self.ids('failed'))} failed, {len(self.ids('missing'))} missing); runs "
+            f"{runs['completed']} of {runs['expected']}", *self.problems())
 
 
 def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_id: str,

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from trading_runtime.config.backtest import bars_per_year
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.fanin.collect import FanIn
 from trading_runtime.planning.equity_blob import read_series
 
 SUMMARY_SCHEMA_VERSION = 1
-SECONDS_PER_YEAR = 365 * 86400
 
 
 def _log_growth(metrics: dict[str, Any] | None) -> float | None:
@@ -35,7 +35,7 @@ def stitched_metrics(equity: np.ndarray, initial_cash: float, bar_seconds: int) 
     prev = np.concatenate(([initial_cash], equity[:-1]))
     r = equity / prev - 1.0
     std = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
-    sharpe = float(np.mean(r)) / std * math.sqrt(SECONDS_PER_YEAR / bar_seconds) if std > 0 else None
+    sharpe = float(np.mean(r)) / std * math.sqrt(bars_per_year(bar_seconds)) if std > 0 else None
     peak = np.maximum.accumulate(np.concatenate(([initial_cash], equity)))[1:]
     mdd = float(np.max((peak - equity) / peak)) if len(equity) else 0.0
     return {"n_bars": len(equity), "final_equity": float(equity[-1]),

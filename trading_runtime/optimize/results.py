@@ -34,14 +34,15 @@ from optuna.trial import TrialState
 
 from trading_runtime.config.experiment import OptunaSweep
 from trading_runtime.optimize.objective import EVALUATION_ATTR, mean_metrics
-from trading_runtime.optimize.selection import (
-    expected_max_sharpe,
-    probabilistic_sharpe_ratio,
-    return_stats,
-    sample_variance,
-)
 from trading_runtime.optimize.space import trial_params
 from trading_runtime.optimize.study import StudyManifest
+from trading_runtime.sharpe import (
+    expected_max_sharpe,
+    moments,
+    probabilistic_sharpe,
+    sample_variance,
+    simple_returns,
+)
 
 __all__ = ["BestEvaluation", "TrialRecord", "pareto_front", "result_documents", "select_best", "trial_records"]
 
@@ -111,18 +112,13 @@ class BestEvaluation:
     in_sample_equity: list[npt.NDArray[np.float64]]  # per fold, the scored bars' equity
 
 
-def _returns(equity: npt.NDArray[np.float64], initial_cash: float) -> npt.NDArray[np.float64]:
-    prev = np.concatenate(([initial_cash], equity[:-1]))
-    out: npt.NDArray[np.float64] = equity / prev - 1.0
-    return out
-
-
 def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord], best: BestEvaluation,
                           bars_per_year: float) -> dict[str, Any]:
     cash = manifest.experiment_config.execution.initial_cash
-    pooled = np.concatenate([_returns(eq, cash) for eq in best.in_sample_equity]) if best.in_sample_equity \
+    pooled = np.concatenate([simple_returns(eq, cash) for eq in best.in_sample_equity]) if best.in_sample_equity \
         else np.zeros(0)
-    stats = return_stats(pooled)
+    stats = moments(pooled)
+    defined = stats.psr_defined
     sharpes = []
     for r in records:
         ins = (r.evaluation or {}).get("in_sample") or {}
@@ -134,16 +130,17 @@ def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord
     return {
         "returns": "in-sample per-bar simple returns of the best trial, folds pooled",
         "n_returns": len(pooled),
-        "sharpe_per_bar": None if stats is None else stats.sharpe,
-        "skewness": None if stats is None else stats.skewness,
-        "kurtosis": None if stats is None else stats.kurtosis,
+        "sharpe_per_bar": stats.sharpe if defined else None,
+        "skewness": stats.skew if defined else None,
+        "kurtosis": stats.kurtosis if defined else None,
         "benchmark_sharpe": 0.0,
-        "probabilistic_sharpe_ratio": None if stats is None else probabilistic_sharpe_ratio(stats, 0.0),
+        "probabilistic_sharpe_ratio": probabilistic_sharpe(stats.sharpe, stats.n, stats.skew, stats.kurtosis, 0.0),
         "n_trials": n_trials,
         "n_trials_with_sharpe": len(sharpes),
         "sharpe_variance_across_trials": variance,
         "expected_max_sharpe": sr0,
-        "deflated_sharpe_ratio": None if stats is None or sr0 is None else probabilistic_sharpe_ratio(stats, sr0),
+        "deflated_sharpe_ratio": None if sr0 is None else probabilistic_sharpe(stats.sharpe, stats.n, stats.skew,
+                                                                                  stats.kurtosis, sr0),
     }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.charts import drawdown_chart, equity_chart
 from trading_runtime.report.html import Raw, Section, esc, fmt, kv_table, page, table, tiles
 from trading_runtime.report.results import BacktestResults
-from trading_runtime.report.selection import bars_per_year_of, selection_stats
+from trading_runtime.report.selection import selection_stats
 from trading_runtime.report.svg import Box, Series, xy_chart
 
 TRADES_SHOWN = 40
@@ -72,7 +73,7 @@ def _equity(res: BacktestResults) -> Section:
 
 
 def _significance(res: BacktestResults) -> Section:
-    bpy = bars_per_year_of(str(res.manifest.get("data", {}).get("timeframe", "1m")))
+    bpy = timeframe_bars_per_year(str(res.manifest.get("data", {}).get("timeframe", "1m")))
     s = selection_stats("full", res.label, {}, res.curve.equity, res.curve.initial, [res.stats.get("sharpe")], bpy,
                         res.stats.get("sharpe"))
     rows = [("sharpe (annualised)", fmt(s.sharpe)), ("returns (bars)", fmt(s.n_returns, "n_bars")),

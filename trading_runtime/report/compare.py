@@ -27,22 +27,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.errors import InputError
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.backtest import provenance_rows
 from trading_runtime.report.charts import drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, fmt, kv_table, page, table, tiles
 from trading_runtime.report.results import EquityCurve
-from trading_runtime.report.selection import bars_per_year_of
-from trading_runtime.report.stats import (
-    Moments,
-    PairedTest,
-    moments,
-    paired_t_test,
-    probabilistic_sharpe,
-    simple_returns,
-)
+from trading_runtime.report.stats import PairedTest, paired_t_test
 from trading_runtime.report.svg import Box, Series, xy_chart
+from trading_runtime.sharpe import Moments, moments, probabilistic_sharpe, simple_returns
 
 SIGNIFICANCE = 0.05
 TABLE_METRICS = ("final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades", "win_rate",
@@ -117,7 +111,7 @@ def compare_sides(a: Side, b: Side) -> Comparison:
     d = ra - rb
     m = moments(d)
     psr = probabilistic_sharpe(m.sharpe, m.n, m.skew, m.kurtosis)
-    return Comparison(a, b, ts, ra, rb, paired_t_test(ra, rb), m, psr, bars_per_year_of(a.timeframe))
+    return Comparison(a, b, ts, ra, rb, paired_t_test(ra, rb), m, psr, timeframe_bars_per_year(a.timeframe))
 
 
 def comparison_document(c: Comparison) -> dict[str, Any]:

@@ -13,13 +13,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.golden.canonical import canonical_json
 from trading_runtime.report.backtest import provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metric_formatter, page, table, tiles
 from trading_runtime.report.results import EquityCurve, ExperimentResults
-from trading_runtime.report.selection import SelectionStats, bars_per_year_of, selection_stats
+from trading_runtime.report.selection import SelectionStats, selection_stats
 from trading_runtime.report.svg import Marker, Series, heatmap, xy_chart
 
 BOARD_METRICS = ("total_return", "sharpe", "max_drawdown", "n_trades")
@@ -186,7 +187,7 @@ def _leaderboard(res: ExperimentResults) -> Section:
 
 
 def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
-    bpy = bars_per_year_of(res.config.data.timeframe)
+    bpy = timeframe_bars_per_year(res.config.data.timeframe)
     out = []
     for fold in res.summary["folds"]:
         if not fold["leaderboard"]:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.backtest import provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metric_formatter, page, table, tiles
 from trading_runtime.report.results import EquityCurve, StudyResults
-from trading_runtime.report.selection import bars_per_year_of
 from trading_runtime.report.svg import (
     PALETTE,
     Axis,
@@ -136,7 +136,7 @@ def _leaderboard(res: StudyResults) -> Section:
 def _significance(res: StudyResults) -> Section:
     perf = res.docs["performance_metrics.json"]
     st = perf.get("selection_statistics") or {}
-    bpy = bars_per_year_of(res.metadata["data"]["timeframe"])
+    bpy = timeframe_bars_per_year(res.metadata["data"]["timeframe"])
     ann = math.sqrt(bpy)
 
     def annual(v: Any) -> Any:

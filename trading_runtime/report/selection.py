@@ -4,7 +4,7 @@ For each window (fold) the best run by the in-sample objective is taken; its in-
 returns give T, skew, kurtosis and the per-bar Sharpe; PSR(0) is the probability its true Sharpe is
 positive; DSR deflates that for having picked the best of N trials, where N counts every run of
 the window with a defined in-sample Sharpe and V is the variance of their per-bar Sharpe
-estimates (the framework's annualised ``sharpe`` / sqrt(bars per year)). See ``report.stats``.
+estimates (the framework's annualised ``sharpe`` / sqrt(bars per year)). See ``trading_runtime.sharpe``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from trading_runtime.config.backtest import DataConfig
-from trading_runtime.report.stats import deflated_sharpe, moments, probabilistic_sharpe, simple_returns
-
-SECONDS_PER_YEAR = 365 * 86400
-
-
-def bars_per_year_of(timeframe: str) -> float:
-    """Bars in 365 days for a timeframe such as ``1m`` (the framework's annualisation)."""
-    return SECONDS_PER_YEAR / DataConfig(path="-", timeframe=timeframe).timeframe_seconds
+from trading_runtime.sharpe import expected_max_sharpe, moments, probabilistic_sharpe, sample_variance, simple_returns
 
 
 @dataclass(frozen=True)
@@ -54,7 +46,8 @@ def selection_stats(window: str, run_id: str, params: dict[str, Any], equity: An
     ann = math.sqrt(bars_per_year)
     per_bar = [float(s) / ann for s in trial_sharpes if s is not None and math.isfinite(float(s))]
     psr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis)
-    dsr, sr0 = deflated_sharpe(sr, m.n, m.skew, m.kurtosis, per_bar)
+    sr0 = expected_max_sharpe(len(per_bar), sample_variance(per_bar) or 0.0)
+    dsr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis, sr0)
     sharpe = reported_sharpe if reported_sharpe is not None else (None if sr is None else sr * ann)
     return SelectionStats(window, run_id, params, sharpe, m.n, m.skew, m.kurtosis, psr, len(per_bar),
                           sr0 * ann, dsr)

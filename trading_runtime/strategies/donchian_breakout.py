@@ -7,7 +7,7 @@ from pydantic import Field
 
 from trading_framework import Bars, FeatureCache, Strategy, StrategyParams
 from trading_framework.bars import FloatArray
-from trading_runtime.strategies.rsi_reversion import hold_signals
+from trading_runtime.strategies.signals import hold_signals
 
 
 class DonchianBreakoutParams(StrategyParams):

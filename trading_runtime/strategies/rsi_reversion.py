@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 
 from trading_framework import Bars, FeatureCache, Strategy, StrategyParams
 from trading_framework.bars import FloatArray
+from trading_runtime.strategies.signals import hold_signals
 
 
 class RsiReversionParams(StrategyParams):
@@ -19,15 +20,6 @@ class RsiReversionParams(StrategyParams):
         if self.lower >= self.upper:
             raise ValueError(f"lower ({self.lower}) must be < upper ({self.upper})")
         return self
-
-
-def hold_signals(signal: FloatArray) -> FloatArray:
-    """Carry the last non-NaN signal forward (0 before the first)."""
-    n = len(signal)
-    idx = np.where(np.isnan(signal), -1, np.arange(n))
-    np.maximum.accumulate(idx, out=idx)
-    out = np.where(idx >= 0, signal[np.maximum(idx, 0)], 0.0)
-    return out.astype(np.float64)
 
 
 class RsiReversion(Strategy):
