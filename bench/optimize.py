@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records  # noqa: E402
-from trading_runtime.execution.experiment import write_plan  # noqa: E402
 from trading_runtime.optimize import ask_generation, generation_plan, init_study, tell_generation  # noqa: E402
 from trading_runtime.optimize.storage import forget_cached_storages  # noqa: E402
 from trading_runtime.optimize.study import configure_optuna_logging  # noqa: E402
+from trading_runtime.planning import write_plan  # noqa: E402
 from trading_runtime.store import LocalStore, read_complete  # noqa: E402
 
 

@@ -6,6 +6,7 @@ repository's contracts: the check must name the contract it breaks.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -75,3 +76,28 @@ def test_the_readme_architecture_states_the_contracts():
     assert readme_layers == [str(layer).replace("trading_runtime.", "") for layer in layers["layers"]]
     bullets = [line[2:] for line in section.splitlines() if line.startswith("- ")]
     assert bullets == [str(c["name"]) for c in _contracts() if c["type"] != "layers"]
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((ROOT / "trading_runtime" / package).glob("*.py"))
+
+
+def test_no_cli_module_imports_a_private_name_of_another_module():
+    offenders = []
+    for path in _modules("cli"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trading_runtime."):
+                offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert offenders == []
+
+
+def test_orchestration_reads_no_argv_or_environment_and_writes_no_stdout():
+    """Only cli/ (and the config loader) reads argv or the environment; stdout carries the CLI's data."""
+    offenders = []
+    for path in _modules("orchestration"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
+                    (node.value.id, node.attr) in {("os", "environ"), ("os", "getenv"), ("sys", "argv"),
+                                                   ("sys", "stdout"), ("sys", "stderr")}):
+                offenders.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert offenders == []

@@ -13,12 +13,9 @@ from typing import Any
 from trading_runtime.cli.common import provenance
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
-from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.experiment import read_plan
-from trading_runtime.fanin import collect_shards, summarize
-from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.planning import ExperimentKeys
-from trading_runtime.store import ArtifactStore, open_store, write_complete
+from trading_runtime.store import ArtifactStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +23,6 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the experiment")
     parser.add_argument("--experiment", required=True, help="experiment id")
-
-
-def finalize(store: ArtifactStore, experiment_id: str) -> str:
-    """Write fanin.json, then (when every shard verifies) summary.json; returns the summary key."""
-    plan = read_plan(store, experiment_id)
-    keys = plan.keys
-    fan = collect_shards(store, plan)
-    doc = fan.document()
-    store.put_bytes(keys.fanin, canonical_bytes(doc))
-    s, r = doc["shards"], doc["runs"]
-    log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
-             experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],
-             extra={"experiment": experiment_id})
-    fan.require_complete()
-    config = ExperimentConfig.model_validate(plan.config)
-    summary, oos = summarize(fan, config, config.data.timeframe_seconds)
-    if oos is not None:
-        write_complete(store, keys.oos_equity, canonical_bytes(oos))
-    write_complete(store, keys.summary, canonical_bytes(summary))
-    write_complete(store, keys.provenance, canonical_bytes(provenance()))
-    return keys.summary
 
 
 def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | None:
@@ -64,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         store = None
         try:
             store = open_store(args.store, Path.cwd())
-            key = finalize(store, args.experiment)
+            key = finalize(store, args.experiment, provenance())
             failed = False
         finally:
             fanin = _fanin_counts(store, args.experiment) if store is not None else None

@@ -10,8 +10,8 @@ from pathlib import Path
 from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
 from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.experiment import build_plan, load_inputs, write_plan
-from trading_runtime.planning import Plan
+from trading_runtime.execution.experiment import build_plan, load_inputs
+from trading_runtime.planning import Plan, write_plan
 from trading_runtime.store import open_store
 
 

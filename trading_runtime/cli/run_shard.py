@@ -11,7 +11,8 @@ from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_pre
 from trading_runtime.cli.integrations import push_shard_metrics
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
-from trading_runtime.execution.experiment import inputs_for_plan, read_plan, run_shard
+from trading_runtime.execution.experiment import inputs_for_plan, run_shard
+from trading_runtime.planning import read_plan
 from trading_runtime.store import open_store
 
 log = logging.getLogger(__name__)

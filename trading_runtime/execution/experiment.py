@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import Callable, Sequence
@@ -21,8 +20,8 @@ from trading_runtime.execution.backtest import data_ref, execution_spec, resolve
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
-from trading_runtime.planning import DataRef, ExperimentKeys, Plan, plan_experiment
-from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
+from trading_runtime.planning import DataRef, Plan, plan_experiment
+from trading_runtime.store import ArtifactStore
 
 log = logging.getLogger(__name__)
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
@@ -79,19 +78,6 @@ def build_plan(inputs: ExperimentInputs) -> Plan:
         cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
         lambda p: cls(cls.Params.model_validate(p)).warmup_bars(),
     )
-
-
-def write_plan(store: ArtifactStore, plan: Plan) -> None:
-    write_complete(store, ExperimentKeys(plan.experiment_id).plan, canonical_bytes(plan.model_dump(mode="json")))
-
-
-def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
-    key = ExperimentKeys(experiment_id).plan
-    try:
-        raw = read_complete(store, key)
-    except ArtifactMissingError:
-        raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
-    return Plan.model_validate(json.loads(raw))
 
 
 def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,

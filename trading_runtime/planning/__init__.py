@@ -1,4 +1,4 @@
-"""Planning (pure): grid expansion, validation windows, run ids, shard assignment → plan.json."""
+"""Planning: grid expansion, validation windows, run ids, shard assignment (pure); plan.json in the store."""
 
 from trading_runtime.planning.keys import ExperimentKeys
 from trading_runtime.planning.plan import (
@@ -11,8 +11,9 @@ from trading_runtime.planning.plan import (
     experiment_id,
     plan_experiment,
 )
+from trading_runtime.planning.stored import read_plan, write_plan
 
 __all__ = [
     "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "experiment_id",
-    "plan_experiment",
+    "plan_experiment", "read_plan", "write_plan",
 ]

@@ -1,4 +1,4 @@
-"""Local worker processes shared by ``sweep`` and ``optimize``: how they start, run and stop.
+"""Local worker processes shared by the sweep and the search: how they start, run and stop.
 
 fork on Linux: a worker inherits the parent's imported modules, loaded kernels and bars, so it
 starts in milliseconds; spawn (re-import ≈1 s, arguments pickled) elsewhere. Ctrl-C reaches the
@@ -15,9 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.fanin import shard_status
 from trading_runtime.planning import Plan
 from trading_runtime.store import ArtifactStore
@@ -26,14 +25,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Progress(Protocol):
+    """Where a runner reports finished runs (the CLI passes a progress bar)."""
+
+    def add(self, n: int, **fields: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def pool_context() -> BaseContext:
     return get_context("fork" if sys.platform == "linux" else "spawn")
 
 
 def setup_worker() -> None:
-    """First thing in every worker: ignore Ctrl-C, keep freed arrays in the heap."""
+    """First thing in every worker: ignore Ctrl-C. (The CLI's allocator setting is inherited through
+    fork; spawn is used only off Linux, where there is no glibc to tune.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tune_allocator()
 
 
 def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
