@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
 
 from tests.experiment_support import PARQUET, experiment_config, write_json
 from trading_runtime.cli.main import main
-from trading_runtime.config.experiment import ExperimentConfig, GridSweep, RangeSpec
+from trading_runtime.config.experiment import ExperimentConfig, GridSweep, RangeSpec, Validation
 from trading_runtime.errors import InputError
 from trading_runtime.execution.experiment import params_check
-from trading_runtime.planning import DataRef, Fold, Segment, experiment_id, plan_experiment
+from trading_runtime.planning import DataRef, Fold, Segment, experiment_id, plan_experiment, validation
 from trading_runtime.planning.plan import plan_folds
 from trading_runtime.strategies.sma_cross import SmaCross
 
@@ -275,3 +275,29 @@ def test_plan_of_an_optuna_config_is_exit_2_with_one_line(tmp_path: Path, capsys
     assert code == 2
     assert err == [f"{path}: sweep.kind: 'optuna' searches run with 'trading-runtime optimize'; "
                    "plan and sweep take kind 'grid'"]
+
+
+# -- validation schemes -----------------------------------------------------------------------------
+
+
+def test_every_validation_kind_of_the_config_has_exactly_one_scheme():
+    union = get_args(get_args(Validation)[0])
+    kinds = {get_args(model.model_fields["kind"].annotation)[0] for model in union}
+    assert kinds == set(validation.SCHEMES) == {"full", "holdout", "walk_forward"}
+    assert all(scheme.kind == kind for kind, scheme in validation.SCHEMES.items())
+
+
+def test_plan_folds_cuts_the_windows_of_the_configured_scheme_only(monkeypatch):
+    """The planner asks the registry: a scheme registered under a kind decides that kind's windows."""
+    class OneWindow:
+        kind = "holdout"
+
+        def windows(self, v, ts, warmup, bar_seconds, source):
+            return [Fold(id="only", in_sample=seg(warmup - 10, warmup, 50))]
+
+        def summary_section(self, inputs):
+            raise AssertionError("not called at planning")
+
+    monkeypatch.setitem(validation.SCHEMES, "holdout", OneWindow())
+    assert folds({"kind": "holdout", "test_fraction": 0.5}) == [Fold(id="only", in_sample=seg(0, 10, 50))]
+    assert [f.id for f in folds({"kind": "full"})] == ["full"]

@@ -3,15 +3,14 @@
 from trading_runtime.planning.keys import ExperimentKeys
 from trading_runtime.planning.plan import (
     DataRef,
-    Fold,
     Plan,
     PlannedRun,
-    Segment,
     ShardSpec,
     experiment_id,
     plan_experiment,
 )
 from trading_runtime.planning.stored import read_plan, write_plan
+from trading_runtime.planning.windows import Fold, Segment
 
 __all__ = [
     "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "experiment_id",

@@ -11,28 +11,21 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from trading_runtime.config.experiment import (
-    ExperimentConfig,
-    FullValidation,
-    GridSweep,
-    HoldoutValidation,
-    WalkForwardValidation,
-    duration_seconds,
-)
+from trading_runtime.config.experiment import ExperimentConfig, GridSweep
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning.keys import ExperimentKeys
+from trading_runtime.planning.validation import scheme_for
+from trading_runtime.planning.windows import Fold
 
 PLAN_SCHEMA_VERSION = 1
 DROPPED_EXAMPLES = 20
-_NS = 1_000_000_000
 
 # A params dict → None when the strategy accepts it, else the reason it is dropped.
 ParamsCheck = Callable[[dict[str, Any]], str | None]
@@ -40,22 +33,6 @@ ParamsCheck = Callable[[dict[str, Any]], str | None]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Segment(_Frozen):
-    """Bars ``start:stop`` are scored; ``warmup_start:start`` only warm the indicators up."""
-
-    warmup_start: int
-    start: int
-    stop: int
-    start_ts: int
-    stop_ts: int  # timestamp of the last scored bar
-
-
-class Fold(_Frozen):
-    id: str
-    in_sample: Segment
-    out_of_sample: Segment | None = None
 
 
 class PlannedRun(_Frozen):
@@ -123,22 +100,6 @@ def run_id(fold_id: str, params: Mapping[str, Any]) -> str:
     return "run-" + sha256_hex(canonical_bytes({"fold": fold_id, "params": dict(params)}))[:16]
 
 
-def _parse_ts(text: str, where: str, source: str) -> int:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{source}: {where}: expected an ISO 8601 date or time (got \"{text}\")") from None
-    if dt.tzinfo is None:
-        from datetime import UTC
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp()) * _NS + dt.microsecond * 1000
-
-
-def _segment(ts: npt.NDArray[np.int64], start: int, stop: int, warmup: int) -> Segment:
-    return Segment(warmup_start=max(0, start - warmup), start=start, stop=stop,
-                   start_ts=int(ts[start]), stop_ts=int(ts[stop - 1]))
-
-
 def plan_folds(config: ExperimentConfig, ts: npt.NDArray[np.int64], warmup: int, bar_seconds: int,
                source: str) -> list[Fold]:
     n = len(ts)
@@ -146,41 +107,7 @@ def plan_folds(config: ExperimentConfig, ts: npt.NDArray[np.int64], warmup: int,
     if warmup >= n:
         raise InputError(f"{source}: warmup_bars: {warmup} warm-up bars leave nothing to score "
                          f"(the data has {n} bars)")
-    if isinstance(v, FullValidation):
-        return [Fold(id="full", in_sample=_segment(ts, warmup, n, warmup))]
-    if isinstance(v, HoldoutValidation):
-        if v.test_fraction is not None:
-            test_bars = math.floor((n - warmup) * v.test_fraction)
-            split = n - test_bars
-        else:
-            assert v.test_start is not None
-            split = int(np.searchsorted(ts, _parse_ts(v.test_start, "validation.test_start", source)))
-        if not warmup < split < n:
-            raise InputError(f"{source}: validation: the holdout leaves no in-sample or no out-of-sample bars "
-                             f"(split at bar {split} of {n}, first scored bar {warmup})")
-        return [Fold(id="holdout", in_sample=_segment(ts, warmup, split, warmup),
-                     out_of_sample=_segment(ts, split, n, warmup))]
-    assert isinstance(v, WalkForwardValidation)
-    train = duration_seconds(v.train) * _NS
-    test = duration_seconds(v.test) * _NS
-    step = duration_seconds(v.step or v.test) * _NS
-    t0 = int(ts[warmup])
-    data_end = int(ts[-1]) + bar_seconds * _NS
-    folds = []
-    for k in itertools.count():
-        is_start_t = t0 if v.anchored else t0 + k * step
-        is_end_t = t0 + k * step + train
-        oos_end_t = is_end_t + test
-        if oos_end_t > data_end:
-            break
-        i0, i1, i2 = (int(np.searchsorted(ts, t)) for t in (is_start_t, is_end_t, oos_end_t))
-        if i0 < i1 < i2:
-            folds.append(Fold(id=f"wf-{k:03d}", in_sample=_segment(ts, i0, i1, warmup),
-                              out_of_sample=_segment(ts, i1, i2, warmup)))
-    if not folds:
-        raise InputError(f"{source}: validation: walk-forward train {v.train} + test {v.test} does not fit the "
-                         f"data after warm-up ({n - warmup} bars of {bar_seconds}s)")
-    return folds
+    return scheme_for(v.kind).windows(v, ts, warmup, bar_seconds, source)
 
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
