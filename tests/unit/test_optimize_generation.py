@@ -178,9 +178,9 @@ def test_generation_plan_numbers_runs_by_trial_and_splits_shards():
     assert [s.shard_id for s in plan.shards] == ["shard-00000", "shard-00001"]
     assert [len(s.run_ids) for s in plan.shards] == [3, 1]
     assert plan.split == "rps-3"
-    assert plan.config["objective"] == {"metric": "sharpe", "direction": "maximize",
+    assert plan.config.objective.model_dump(mode="json") == {"metric": "sharpe", "direction": "maximize",
                                         "constraints": {"min_trades": None, "max_drawdown": None}}
-    assert plan.config["shards"]["runs_per_shard"] == 3
+    assert plan.config.shards.runs_per_shard == 3
     assert plan.grid["generation"] == "0000"
     # stepped floats are on their decimal grid
     for a in asked:

@@ -18,8 +18,19 @@ from trading_runtime.cli.main import main
 from trading_runtime.config.experiment import ExperimentConfig, GridSweep, RangeSpec, Validation
 from trading_runtime.errors import InputError
 from trading_runtime.execution.experiment import params_check
-from trading_runtime.planning import DataRef, Fold, Segment, experiment_id, plan_experiment, validation
+from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.planning import (
+    DataRef,
+    Fold,
+    Segment,
+    experiment_id,
+    plan_experiment,
+    read_plan,
+    validation,
+    write_plan,
+)
 from trading_runtime.planning.plan import plan_folds
+from trading_runtime.store import open_store, write_complete
 from trading_runtime.strategies.sma_cross import SmaCross
 
 T0 = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
@@ -301,3 +312,19 @@ def test_plan_folds_cuts_the_windows_of_the_configured_scheme_only(monkeypatch):
     monkeypatch.setitem(validation.SCHEMES, "holdout", OneWindow())
     assert folds({"kind": "holdout", "test_fraction": 0.5}) == [Fold(id="only", in_sample=seg(0, 10, 50))]
     assert [f.id for f in folds({"kind": "full"})] == ["full"]
+
+
+def test_a_stored_plan_is_parsed_once_into_a_typed_config_and_a_bad_one_is_one_line():
+    store = open_store("memory://typed-plan")
+    planned = plan(config())
+    write_plan(store, planned)
+    read = read_plan(store, planned.experiment_id)
+    assert isinstance(read.config, ExperimentConfig) and read.config == planned.config
+    assert read.config.validation.kind == "walk_forward"  # attributes, no re-validation by its readers
+    doc = planned.model_dump(mode="json")
+    doc["config"]["execution"]["fee_bps"] = -1  # a plan edited by hand
+    write_complete(store, planned.keys.plan, canonical_bytes(doc))
+    with pytest.raises(InputError) as e:
+        read_plan(store, planned.experiment_id)
+    assert list(e.value.lines) == [f"memory://typed-plan/experiments/{planned.experiment_id}/plan.json: "
+                                   "config.execution.fee_bps: Input should be greater than or equal to 0 (got -1)"]

@@ -31,8 +31,8 @@ def describe(plan: Plan) -> str:
     return (
         f"experiment {plan.experiment_id}\n"
         f"  runs {len(plan.runs)} = {g['n_valid']} parameter sets × {len(plan.folds)} window(s) "
-        f"({plan.config['validation']['kind']}), warm-up {plan.warmup_bars} bars\n"
-        f"  shards {len(plan.shards)} ({plan.config['shards']['runs_per_shard']} runs per shard)\n"
+        f"({plan.config.validation.kind}), warm-up {plan.warmup_bars} bars\n"
+        f"  shards {len(plan.shards)} ({plan.config.shards.runs_per_shard} runs per shard)\n"
         f"  dropped combinations {g['n_dropped']} of {g['n_combinations']}: {rules}\n"
         f"  bars to process {est['bars_to_process']:,}\n"
         f"  estimated peak memory per shard {est['peak_memory_bytes_per_shard'] / 2**20:,.0f} MiB\n"

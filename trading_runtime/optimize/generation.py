@@ -67,7 +67,7 @@ def _sampler_label(g: int) -> str:
 
 def _asked_from_storage(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]) -> list[AskedTrial]:
     space = manifest.search_space
-    fixed = manifest.experiment_config.strategy.params
+    fixed = manifest.config.strategy.params
     out = []
     for t in trials:
         reason = None
@@ -112,7 +112,7 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
                              f"(run 'optimize tell --generation {generation_label(pending)}')")
         dists = distributions(manifest.search_space)
         space = manifest.search_space
-        fixed = manifest.experiment_config.strategy.params
+        fixed = manifest.config.strategy.params
         asked: list[AskedTrial] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # samplers' advisory warnings (experimental, independent sampling)
@@ -136,7 +136,7 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
                extra: Mapping[str, Any] | None = None) -> Plan:
     """An ordinary experiment plan evaluating ``trials`` (the valid ones) on every fold."""
     valid = [a for a in trials if a.invalid is None]
-    cfg = manifest.experiment_config
+    cfg = manifest.config
     sweep = manifest.sweep
     config = cfg.model_copy(update={
         "objective": primary_objective(sweep),

@@ -65,7 +65,7 @@ class TrialRecord:
 
 def trial_records(trials: Sequence[optuna.trial.FrozenTrial], manifest: StudyManifest) -> list[TrialRecord]:
     space = manifest.search_space
-    fixed = manifest.experiment_config.strategy.params
+    fixed = manifest.config.strategy.params
     out = []
     for t in sorted(trials, key=lambda t: t.number):
         complete = t.state == TrialState.COMPLETE
@@ -114,7 +114,7 @@ class BestEvaluation:
 
 def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord], best: BestEvaluation,
                           bars_per_year: float) -> dict[str, Any]:
-    cash = manifest.experiment_config.execution.initial_cash
+    cash = manifest.config.execution.initial_cash
     pooled = np.concatenate([simple_returns(eq, cash) for eq in best.in_sample_equity]) if best.in_sample_equity \
         else np.zeros(0)
     stats = moments(pooled)
@@ -265,7 +265,7 @@ def result_documents(manifest: StudyManifest, study: optuna.Study, records: Sequ
               "invalid_parameters": sum(1 for r in records
                                         if r.state == "FAIL" and (r.evaluation or {}).get("n_folds") == 0),
               "unfinished": sum(1 for r in records if r.state not in ("COMPLETE", "FAIL"))}
-    cfg = manifest.experiment_config
+    cfg = manifest.config
     docs["metadata.json"] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study_id": sid,

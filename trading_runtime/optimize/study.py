@@ -19,9 +19,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import optuna
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveConfig, OptunaSweep
+from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation_label
@@ -47,7 +48,7 @@ class StudyManifest(BaseModel):
 
     schema_version: int
     study_id: str
-    config: dict[str, Any]
+    config: ExperimentConfig  # parsed once, where the manifest leaves the store
     config_sha256: str
     data: DataRef
     warmup_bars: int
@@ -63,12 +64,8 @@ class StudyManifest(BaseModel):
         return StudyKeys(self.study_id)
 
     @property
-    def experiment_config(self) -> ExperimentConfig:
-        return ExperimentConfig.model_validate(self.config)
-
-    @property
     def sweep(self) -> OptunaSweep:
-        sweep = self.experiment_config.sweep
+        sweep = self.config.sweep
         assert isinstance(sweep, OptunaSweep)
         return sweep
 
@@ -92,7 +89,7 @@ class StudyManifest(BaseModel):
         doc = self.model_dump(mode="json")
         doc.pop("storage_format")
         doc.pop("config_sha256")
-        doc["config"] = identity_document(self.experiment_config)
+        doc["config"] = identity_document(self.config)
         return sha256_hex(canonical_bytes(doc))
 
 
@@ -170,7 +167,10 @@ def read_manifest(store: ArtifactStore, study_id: str) -> StudyManifest:
         raw = read_complete(store, key)
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: study '{study_id}': no manifest at {key} (run 'optimize init' first)") from None
-    return StudyManifest.model_validate(json.loads(raw))
+    try:
+        return StudyManifest.model_validate(json.loads(raw))
+    except ValidationError as e:  # a manifest written by another version, or edited by hand
+        raise InputError(*render_validation_error(e, f"{store.uri}/{key}")) from None
 
 
 def create_or_load(storage: optuna.storages.BaseStorage, manifest: StudyManifest,

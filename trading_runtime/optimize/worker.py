@@ -71,7 +71,7 @@ def _run_worker(storage: optuna.storages.BaseStorage, manifest: StudyManifest, e
     study = create_or_load(storage, manifest, sampler)
     dists = distributions(manifest.search_space)
     space = manifest.search_space
-    fixed = manifest.experiment_config.strategy.params
+    fixed = manifest.config.strategy.params
     done = 0
     for _ in range(n_trials):
         if len(study.get_trials(deepcopy=False)) >= manifest.n_trials:
@@ -125,7 +125,7 @@ def verify_trials(study: optuna.Study, manifest: StudyManifest, evaluate: Evalua
               and t.user_attrs[EVALUATION_ATTR].get("n_folds", 0) >= 0}
     report = VerifyReport(manifest.study_id, seed, len(trials))
     space = manifest.search_space
-    fixed = manifest.experiment_config.strategy.params
+    fixed = manifest.config.strategy.params
     for n in sample_trials(list(trials), sample, seed):
         t = trials[n]
         params = trial_params(space, t.params, fixed)

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.fanin import collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import read_plan
@@ -31,7 +30,7 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
              experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],
              extra={"experiment": experiment_id})
     fan.require_complete()
-    config = ExperimentConfig.model_validate(plan.config)
+    config = plan.config
     summary, oos = summarize(fan, config, config.data.timeframe_seconds)
     if oos is not None:
         write_complete(store, keys.oos_equity, canonical_bytes(oos))

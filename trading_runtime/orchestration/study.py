@@ -76,7 +76,7 @@ def params_check_of(manifest: StudyManifest, inputs: ExperimentInputs) -> Check:
 
 def strategy_check(manifest: StudyManifest, prefixes: tuple[str, ...]) -> Check:
     source = f"study {manifest.study_id}"
-    cls = load_strategy_class(manifest.experiment_config.strategy.class_path, source, prefixes)
+    cls = load_strategy_class(manifest.config.strategy.class_path, source, prefixes)
     return params_check(cls, source)
 
 
@@ -133,7 +133,7 @@ def ask_shards(store: ArtifactStore, manifest: StudyManifest, g: int, prefixes: 
                runs_per_shard: int | None, pending_only: bool) -> list[str]:
     """``optimize ask``: generation ``g``'s plan written; its shard ids (only the incomplete ones with
     ``pending_only``)."""
-    per = runs_per_shard or manifest.experiment_config.shards.runs_per_shard
+    per = runs_per_shard or manifest.config.shards.runs_per_shard
     plan = ask(store, manifest, g, strategy_check(manifest, prefixes), per)
     shards = [s.shard_id for s in plan.shards]
     if pending_only:
@@ -153,7 +153,7 @@ def finalize_study(store: ArtifactStore, manifest: StudyManifest, cwd: Path, pre
                    provenance: Mapping[str, Any], partial: bool = False, data: Any = None) -> str:
     """Write the result documents; returns the results folder's key."""
     keys = manifest.keys
-    bars_per_year = manifest.experiment_config.data.bars_per_year
+    bars_per_year = manifest.config.data.bars_per_year
     with stored_study(store, manifest) as study:
         trials = study.get_trials(deepcopy=False)
         records = trial_records(trials, manifest)

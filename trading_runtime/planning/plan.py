@@ -58,7 +58,7 @@ class DataRef(_Frozen):
 class Plan(_Frozen):
     schema_version: int
     experiment_id: str
-    config: dict[str, Any]
+    config: ExperimentConfig  # parsed once, where the plan leaves the store
     config_sha256: str
     data: DataRef
     warmup_bars: int

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from pydantic import ValidationError
+
+from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning.keys import ExperimentKeys
@@ -21,4 +24,7 @@ def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
         raw = read_complete(store, key)
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
-    return Plan.model_validate(json.loads(raw))
+    try:
+        return Plan.model_validate(json.loads(raw))
+    except ValidationError as e:  # a plan written by another version, or edited by hand
+        raise InputError(*render_validation_error(e, f"{store.uri}/{key}")) from None

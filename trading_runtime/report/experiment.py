@@ -148,7 +148,7 @@ def _provenance(res: ExperimentResults) -> Section:
              ("data sha256", s["data"]["sha256"]), ("shard split", f"{res.plan.split}: {len(res.plan.shards)} shards"),
              ("seed", res.config.seed)]
     config = ("<details><summary>config (as planned)</summary>"
-              f"<pre>{esc(canonical_json(res.plan.config))}</pre></details>")
+              f"<pre>{esc(canonical_json(res.plan.config.model_dump(mode='json')))}</pre></details>")
     return Section("provenance", "Provenance", kv_table(rows, "provenance-table") + config)
 
 

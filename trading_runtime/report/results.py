@@ -174,7 +174,7 @@ def _best_curves(store: ArtifactStore, study_id: str, docs: dict[str, dict[str, 
         if not store.exists(ek.plan + MARKER_SUFFIX):
             continue
         plan = Plan.model_validate(json.loads(read_complete(store, ek.plan)))
-        cash = cash or float(plan.config["execution"]["initial_cash"])
+        cash = cash or plan.config.execution.initial_cash
         wanted = {trial_run_id(int(best), fid): fid for fid in folds}
         out: dict[tuple[str, str], EquityCurve] = {}
         for shard in plan.shards:
@@ -300,7 +300,7 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
-    config = ExperimentConfig.model_validate(plan.config)
+    config = plan.config
     runs: dict[str, dict[str, Any]] = {}
     blobs: dict[str, bytes] = {}
     index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
