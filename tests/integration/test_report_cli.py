@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.report_support import LOCAL_CONFIG, experiment_config, run_main, sweep
+from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.report import load_results, render_report
 from trading_runtime.report.html import fmt
+from trading_runtime.store import open_store, write_complete
 
 SECTIONS_BACKTEST = ["summary", "provenance", "equity", "significance", "trades", "metrics"]
 SECTIONS_EXPERIMENT = ["summary", "provenance", "leaderboard", "significance", "equity", "parameters"]
@@ -127,6 +129,20 @@ def test_report_errors_are_one_line_exit_2(tmp_path, holdout):
     code, _, err = quiet("report", "--results", str(unfinished / "experiments" / exp))
     assert code == 2
     assert "is not finalized (no summary.json)" in err and "Traceback" not in err
+
+
+def test_a_summary_this_version_did_not_write_is_one_line_exit_3(tmp_path, holdout):
+    """summary.json is parsed into its model where it leaves the store: an unknown key is named, not ignored."""
+    store, exp = holdout
+    changed = tmp_path / "changed"
+    shutil.copytree(store, changed)
+    key = f"experiments/{exp}/summary.json"
+    doc = json.loads((changed / key).read_text())
+    doc["folds"][0]["leaderbord"] = []  # a misspelt key, written complete (marker and all)
+    write_complete(open_store(str(changed)), key, canonical_bytes(doc))
+    code, _, err = quiet("report", "--results", str(changed / "experiments" / exp))
+    assert code == 3
+    assert err.strip().splitlines() == [f"file://{changed}/{key}: folds[0].leaderbord: unknown key"]
 
 
 def test_optuna_study_report_from_the_results_folder(tmp_path):

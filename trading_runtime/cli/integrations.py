@@ -74,7 +74,6 @@ def track_experiment(store: ArtifactStore, experiment_id: str) -> str | None:
         return None
     name = os.environ.get(MLFLOW_EXPERIMENT_ENV) or DEFAULT_MLFLOW_EXPERIMENT
     try:
-        from trading_runtime.golden.canonical import canonical_bytes
         from trading_runtime.planning.plan import identity_document
         from trading_runtime.report import load_experiment, render_report
         from trading_runtime.report.experiment import headline_metrics
@@ -84,7 +83,7 @@ def track_experiment(store: ArtifactStore, experiment_id: str) -> str | None:
         params = flatten_params(identity_document(results.config))  # what decides results: stable per id
         params.update({"experiment_id": experiment_id, "config_sha256": results.plan.config_sha256,
                        "data_sha256": results.plan.data.sha256, "n_runs": str(len(results.plan.runs))})
-        artifacts = {"report.html": render_report(results), "summary.json": canonical_bytes(results.summary)}
+        artifacts = {"report.html": render_report(results), "summary.json": results.summary_bytes}
         tags = {"trading_runtime.strategy": results.config.strategy.class_path,
                 "trading_runtime.validation": results.config.validation.kind}
         return log_experiment_run(uri, name, experiment_id, params, headline_metrics(results), artifacts, tags)

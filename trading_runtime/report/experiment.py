@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from trading_runtime.config.backtest import timeframe_bars_per_year
+from trading_runtime.config.experiment import ObjectiveConfig, Validation
 from trading_runtime.execution.outputs import iso_utc
+from trading_runtime.fanin.documents import Metrics, WindowSpan
 from trading_runtime.golden.canonical import canonical_json
 from trading_runtime.report.backtest import provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
@@ -31,46 +33,53 @@ def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
-def _window_text(seg: dict[str, Any] | None) -> str:
+def _window_text(seg: WindowSpan | None) -> str:
     if seg is None:
         return "–"
-    return f"{iso_utc(seg['start_ts'])} → {iso_utc(seg['stop_ts'])} ({fmt(seg['n_bars'], 'n_bars')} bars)"
+    return f"{iso_utc(seg.start_ts)} → {iso_utc(seg.stop_ts)} ({fmt(seg.n_bars, 'n_bars')} bars)"
 
 
-def _validation_text(v: dict[str, Any]) -> str:
-    rest = ", ".join(f"{k} {val}" for k, val in sorted(v.items()) if k != "kind" and val is not None)
-    return f"{v['kind']}" + (f" ({rest})" if rest else "")
+def _validation_text(v: Validation) -> str:
+    fields = v.model_dump(mode="json")
+    rest = ", ".join(f"{k} {val}" for k, val in sorted(fields.items()) if k != "kind" and val is not None)
+    return f"{v.kind}" + (f" ({rest})" if rest else "")
 
 
-def _objective_text(o: dict[str, Any]) -> str:
-    cons = ", ".join(f"{k} {v}" for k, v in sorted((o.get("constraints") or {}).items()) if v is not None)
-    return f"{o['direction']} in-sample {o['metric']}" + (f"; constraints: {cons}" if cons else "")
+def _objective_text(o: ObjectiveConfig) -> str:
+    constraints = o.constraints.model_dump(mode="json")
+    cons = ", ".join(f"{k} {v}" for k, v in sorted(constraints.items()) if v is not None)
+    return f"{o.direction} in-sample {o.metric}" + (f"; constraints: {cons}" if cons else "")
+
+
+def _metric(metrics: Metrics | None, name: str) -> float | int | None:
+    """One metric of a run's in- or out-of-sample metrics; None when the window or the value is absent."""
+    return None if metrics is None else metrics.get(name)
 
 
 def headline_metrics(res: ExperimentResults) -> dict[str, float]:
     """Numeric headline figures (for tiles and tracking): best objective, holdout/OOS, stitched, counts."""
     s = res.summary
     out: dict[str, float] = {}
-    for k, v in (s.get("runs") or {}).items():
+    for k, v in s.runs.items():
         out[f"runs_{k}"] = float(v)
-    metric = s["objective"]["metric"]
-    folds = s.get("folds") or []
-    if folds and folds[0]["leaderboard"]:
-        best = folds[0]["leaderboard"][0]
-        _put(out, f"best_in_sample_{metric}", best["objective"])
+    metric = s.objective.metric
+    folds = s.folds
+    best = folds[0].best if folds else None
+    if best is not None:
+        _put(out, f"best_in_sample_{metric}", best.objective)
         for key in BOARD_METRICS:
-            _put(out, f"best_in_sample_{key}", (best.get("in_sample") or {}).get(key))
+            _put(out, f"best_in_sample_{key}", _metric(best.in_sample, key))
             if len(folds) == 1:
-                _put(out, f"best_out_of_sample_{key}", (best.get("out_of_sample") or {}).get(key))
+                _put(out, f"best_out_of_sample_{key}", _metric(best.out_of_sample, key))
     rows = selection_rows(res)
     if len(rows) == 1:
         _put(out, "best_psr", rows[0].psr)
         _put(out, "best_deflated_sharpe", rows[0].dsr)
-    wf = s.get("walk_forward")
-    if wf:
-        for key, v in sorted((wf.get("stitched_out_of_sample") or {}).items()):
-            _put(out, f"stitched_oos_{key}", v)
-        _put(out, "walk_forward_efficiency", wf.get("walk_forward_efficiency"))
+    wf = s.walk_forward
+    if wf is not None:
+        for key, value in sorted((wf.stitched_out_of_sample or {}).items()):
+            _put(out, f"stitched_oos_{key}", value)
+        _put(out, "walk_forward_efficiency", wf.walk_forward_efficiency)
     return out
 
 
@@ -81,49 +90,48 @@ def _put(out: dict[str, float], key: str, value: Any) -> None:
 
 def _summary(res: ExperimentResults) -> Section:
     s = res.summary
-    data = s["data"]
-    grid = s.get("grid") or {}
-    kind = s["validation"]["kind"]
-    metric = s["objective"]["metric"]
-    items: list[tuple[str, Any, str]] = [("runs completed", f"{s['runs']['completed']:,} / {s['runs']['expected']:,}",
+    data = s.data
+    grid = s.grid
+    metric = s.objective.metric
+    items: list[tuple[str, Any, str]] = [("runs completed", f"{s.runs['completed']:,} / {s.runs['expected']:,}",
                                           "")]
-    folds = s["folds"]
-    if kind == "walk_forward":
-        st = (s.get("walk_forward") or {}).get("stitched_out_of_sample") or {}
+    folds = s.folds
+    best = folds[0].best if folds else None
+    if s.validation.kind == "walk_forward":
+        wf = s.walk_forward
+        st = (wf.stitched_out_of_sample if wf is not None else None) or {}
         items += [("stitched OOS return", st.get("total_return"), "total_return"),
                   ("stitched OOS sharpe", st.get("sharpe"), "sharpe"),
                   ("stitched OOS max DD", st.get("max_drawdown"), "max_drawdown"),
-                  ("WF efficiency", (s.get("walk_forward") or {}).get("walk_forward_efficiency"), "objective")]
-    elif folds and folds[0]["leaderboard"]:
-        best = folds[0]["leaderboard"][0]
-        items.append((f"best in-sample {metric}", best["objective"], "objective"))
-        items.append(("best in-sample return", best["in_sample"].get("total_return"), "total_return"))
-        if best.get("out_of_sample"):
-            items.append(("its out-of-sample return", best["out_of_sample"].get("total_return"), "total_return"))
-            items.append(("its out-of-sample sharpe", best["out_of_sample"].get("sharpe"), "sharpe"))
+                  ("WF efficiency", wf.walk_forward_efficiency if wf is not None else None, "objective")]
+    elif best is not None:
+        items.append((f"best in-sample {metric}", best.objective, "objective"))
+        items.append(("best in-sample return", _metric(best.in_sample, "total_return"), "total_return"))
+        if best.out_of_sample:
+            items.append(("its out-of-sample return", _metric(best.out_of_sample, "total_return"), "total_return"))
+            items.append(("its out-of-sample sharpe", _metric(best.out_of_sample, "sharpe"), "sharpe"))
     facts: list[tuple[str, Any]] = [
-        ("experiment", s["experiment_id"]),
-        ("strategy", s["strategy"]),
-        ("data", f"{data['path']} · {fmt(data['n_bars'], 'n_bars')} bars of {data['timeframe']}"),
-        ("period", f"{iso_utc(data['first_ts'])} → {iso_utc(data['last_ts'])}"),
+        ("experiment", s.experiment_id),
+        ("strategy", s.strategy),
+        ("data", f"{data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("search", _search_text(res)),
-        ("validation", _validation_text(s["validation"])),
-        ("objective", _objective_text(s["objective"])),
-        ("warm-up", f"{s['warmup_bars']} bars before each window"),
-        ("runs", ", ".join(f"{k} {v:,}" for k, v in s["runs"].items())),
+        ("validation", _validation_text(s.validation)),
+        ("objective", _objective_text(s.objective)),
+        ("warm-up", f"{s.warmup_bars} bars before each window"),
+        ("runs", ", ".join(f"{k} {v:,}" for k, v in s.runs.items())),
     ]
-    if grid.get("n_dropped"):
+    if grid.n_dropped:
         facts.append(("dropped combinations",
-                      "; ".join(f"{n} × {why}" for why, n in sorted(grid.get("dropped_by_rule", {}).items()))))
+                      "; ".join(f"{n} × {why}" for why, n in sorted(grid.dropped_by_rule.items()))))
     rows = []
     for fold in folds:
-        board = fold["leaderboard"]
-        best = board[0] if board else None
-        rows.append([fold["id"], _window_text(fold["in_sample"]), _window_text(fold["out_of_sample"]),
-                     fold["runs"], fold["ranked"], fold["excluded_by_constraints"], fold["undefined_objective"],
-                     _params_text(best["params"]) if best else "–",
-                     fmt(best["objective"]) if best else "–",
-                     fmt((best.get("out_of_sample") or {}).get(metric)) if best else "–"])
+        top = fold.best
+        rows.append([fold.id, _window_text(fold.in_sample), _window_text(fold.out_of_sample),
+                     fold.runs, fold.ranked, fold.excluded_by_constraints, fold.undefined_objective,
+                     _params_text(top.params) if top else "–",
+                     fmt(top.objective) if top else "–",
+                     fmt(_metric(top.out_of_sample, metric)) if top else "–"])
     windows = table(("window", "in-sample", "out-of-sample", "runs", "ranked", "excluded", "undefined",
                      "best params", f"in-sample {metric}", f"out-of-sample {metric}"), rows,
                     numeric=(False, False, False, True, True, True, True, False, True, True), table_id="windows")
@@ -133,19 +141,19 @@ def _summary(res: ExperimentResults) -> Section:
 
 def _search_text(res: ExperimentResults) -> str:
     sweep = res.config.sweep
-    grid = res.summary.get("grid") or {}
+    grid = res.summary.grid
     if sweep.kind == "grid":
         values = (res.plan.grid.get("values") or {})
-        dims = " × ".join(f"{k} ({len(values.get(k, []))})" for k in grid.get("names", []))
-        return f"grid {dims}: {grid.get('n_combinations')} combinations, {grid.get('n_valid')} valid"
+        dims = " × ".join(f"{k} ({len(values.get(k, []))})" for k in grid.names)
+        return f"grid {dims}: {grid.n_combinations} combinations, {grid.n_valid} valid"
     return f"{sweep.kind} search"
 
 
 def _provenance(res: ExperimentResults) -> Section:
     s = res.summary
     rows: list[tuple[str, Any]] = provenance_rows(res.provenance)
-    rows += [("experiment id", s["experiment_id"]), ("config sha256", res.plan.config_sha256),
-             ("data sha256", s["data"]["sha256"]), ("shard split", f"{res.plan.split}: {len(res.plan.shards)} shards"),
+    rows += [("experiment id", s.experiment_id), ("config sha256", res.plan.config_sha256),
+             ("data sha256", s.data.sha256), ("shard split", f"{res.plan.split}: {len(res.plan.shards)} shards"),
              ("seed", res.config.seed)]
     config = ("<details><summary>config (as planned)</summary>"
               f"<pre>{esc(canonical_json(res.plan.config.model_dump(mode='json')))}</pre></details>")
@@ -154,33 +162,33 @@ def _provenance(res: ExperimentResults) -> Section:
 
 def _leaderboard(res: ExperimentResults) -> Section:
     s = res.summary
-    metric = s["objective"]["metric"]
-    names = list((s.get("grid") or {}).get("names") or [])
+    metric = s.objective.metric
+    names = list(s.grid.names)
     parts = []
-    for i, fold in enumerate(s["folds"]):
-        board = fold["leaderboard"]
-        has_oos = fold["out_of_sample"] is not None
-        names_here = names or sorted({k for row in board for k in row["params"]})
+    for i, fold in enumerate(s.folds):
+        board = fold.leaderboard
+        has_oos = fold.out_of_sample is not None
+        names_here = names or sorted({k for row in board for k in row.params})
         headers = ["rank", "run", *names_here, f"objective ({metric})",
                    *(f"IS {m}" for m in BOARD_METRICS), *((f"OOS {m}" for m in BOARD_METRICS) if has_oos else ())]
         rows = []
         for row in board:
-            cells: list[Any] = [row["rank"], code(row["run_id"]), *(row["params"].get(n) for n in names_here),
-                                fmt(row["objective"], metric)]
-            cells += [fmt(row["in_sample"].get(m), m) for m in BOARD_METRICS]
+            cells: list[Any] = [row.rank, code(row.run_id), *(row.params.get(n) for n in names_here),
+                                fmt(row.objective, metric)]
+            cells += [fmt(_metric(row.in_sample, m), m) for m in BOARD_METRICS]
             if has_oos:
-                cells += [fmt((row["out_of_sample"] or {}).get(m), m) for m in BOARD_METRICS]
+                cells += [fmt(_metric(row.out_of_sample, m), m) for m in BOARD_METRICS]
             rows.append(cells)
         numeric = [True, False, *([True] * (len(headers) - 2))]
         tbl = table(headers, rows, numeric=numeric, row_classes=["best"] if rows else None,
-                    table_id=f"leaderboard-{fold['id']}")
-        caption = (f"{fold['ranked']} ranked of {fold['runs']} runs · {fold['excluded_by_constraints']} excluded by "
-                   f"constraints · {fold['undefined_objective']} with undefined objective")
-        if len(s["folds"]) == 1:
+                    table_id=f"leaderboard-{fold.id}")
+        caption = (f"{fold.ranked} ranked of {fold.runs} runs · {fold.excluded_by_constraints} excluded by "
+                   f"constraints · {fold.undefined_objective} with undefined objective")
+        if len(s.folds) == 1:
             parts.append(f'<p class="note">{esc(caption)}</p>{tbl}')
         else:
             opened = " open" if i == 0 else ""
-            parts.append(f"<details{opened}><summary>{esc(fold['id'])}: {esc(caption)}</summary>{tbl}</details>")
+            parts.append(f"<details{opened}><summary>{esc(fold.id)}: {esc(caption)}</summary>{tbl}</details>")
     note = (f'<p class="note">Top {res.config.report.top_k} runs per window by the in-sample objective (ties by run '
             "id); out-of-sample columns are reported, never used to rank.</p>")
     return Section("leaderboard", "Leaderboard", note + "".join(parts))
@@ -189,17 +197,17 @@ def _leaderboard(res: ExperimentResults) -> Section:
 def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
     bpy = timeframe_bars_per_year(res.config.data.timeframe)
     out = []
-    for fold in res.summary["folds"]:
-        if not fold["leaderboard"]:
+    for fold in res.summary.folds:
+        best = fold.best
+        if best is None:
             continue
-        best = fold["leaderboard"][0]
-        curve = res.curve(best["run_id"], "in_sample")
+        curve = res.curve(best.run_id, "in_sample")
         if curve is None:
             continue
-        trials = [rec["in_sample"].get("sharpe") for rec in res.runs.values()
-                  if rec["fold"] == fold["id"] and rec.get("in_sample")]
-        out.append(selection_stats(fold["id"], best["run_id"], best["params"], curve.equity, curve.initial, trials,
-                                   bpy, best["in_sample"].get("sharpe")))
+        trials = [_metric(rec.in_sample, "sharpe") for rec in res.runs.values()
+                  if rec.fold == fold.id and rec.in_sample]
+        out.append(selection_stats(fold.id, best.run_id, best.params, curve.equity, curve.initial, trials,
+                                   bpy, _metric(best.in_sample, "sharpe")))
     return out
 
 
@@ -222,11 +230,10 @@ def _significance(res: ExperimentResults) -> Section:
 
 def _equity(res: ExperimentResults) -> Section:
     s = res.summary
-    kind = s["validation"]["kind"]
     charts: list[str] = []
-    if kind == "walk_forward":
+    if s.validation.kind == "walk_forward":
         curve = res.oos_curve()
-        markers = [Marker(f["out_of_sample"]["start_ts"] / 1e9, f["id"]) for f in s["folds"] if f["out_of_sample"]]
+        markers = [Marker(f.out_of_sample.start_ts / 1e9, f.id) for f in s.folds if f.out_of_sample]
         if curve is not None and len(curve.equity):
             charts.append(equity_chart([("stitched out-of-sample", curve)],
                                        title="Stitched out-of-sample equity (each window's in-sample winner, chained)",
@@ -234,25 +241,25 @@ def _equity(res: ExperimentResults) -> Section:
             charts.append(drawdown_chart("stitched out-of-sample", curve, title="Drawdown of the stitched equity",
                                          markers=markers))
         lines = []
-        for f in s["folds"]:
-            if f["leaderboard"]:
-                c = res.curve(f["leaderboard"][0]["run_id"], "in_sample")
+        for f in s.folds:
+            if f.best is not None:
+                c = res.curve(f.best.run_id, "in_sample")
                 if c is not None:
-                    lines.append(Series(f"{f['id']} winner", c.seconds, c.equity / c.initial - 1.0, width=1.3))
+                    lines.append(Series(f"{f.id} winner", c.seconds, c.equity / c.initial - 1.0, width=1.3))
         if lines:
             charts.append(xy_chart(lines, title="In-sample return of each window's winner", x_time=True,
                                    y_label="return", y_format=metric_formatter("total_return"), zero_line=True))
     else:
-        board = s["folds"][0]["leaderboard"] if s["folds"] else []
+        board = s.folds[0].leaderboard if s.folds else []
         curves: list[tuple[str, EquityCurve]] = []
-        oos_start = s["folds"][0]["out_of_sample"]["start_ts"] if s["folds"] and s["folds"][0]["out_of_sample"] \
-            else None
+        first_oos = s.folds[0].out_of_sample if s.folds else None
+        oos_start = first_oos.start_ts if first_oos is not None else None
         for row in board:
-            c = res.curve(row["run_id"], "in_sample")
+            c = res.curve(row.run_id, "in_sample")
             if c is None:
                 continue
-            o = res.curve(row["run_id"], "out_of_sample")
-            label = f"#{row['rank']} {_params_text(row['params'])}"
+            o = res.curve(row.run_id, "out_of_sample")
+            label = f"#{row.rank} {_params_text(row.params)}"
             curves.append((label, chained(c, o) if o is not None and len(o.equity) else c))
         markers = [Marker(oos_start / 1e9, "out-of-sample →")] if oos_start is not None else []
         title = "Equity of the top runs" + (" (in-sample, then out-of-sample continued)" if markers else "")
@@ -277,11 +284,11 @@ def _objective_table(res: ExperimentResults, segment: str) -> dict[tuple[tuple[s
     metric = res.config.objective.metric
     out: dict[tuple[tuple[str, Any], ...], list[float]] = {}
     for rec in res.runs.values():
-        m = rec.get(segment)
+        m: Metrics | None = getattr(rec, segment)
         if not m:
             continue
         v = m.get(metric)
-        key = tuple(sorted(rec["params"].items()))
+        key = tuple(sorted(rec.params.items()))
         if v is not None and math.isfinite(float(v)):
             out.setdefault(key, []).append(float(v))
     return out
@@ -350,10 +357,10 @@ def _parameters(res: ExperimentResults) -> Section | None:
 
 def _best_cell(res: ExperimentResults, xa: str, ya: str, values: dict[str, list[Any]],
                y_labels: list[str]) -> list[tuple[int, int]]:
-    board = res.summary["folds"][0]["leaderboard"] if res.summary["folds"] else []
-    if not board:
+    best = res.summary.folds[0].best if res.summary.folds else None
+    if best is None:
         return []
-    p = board[0]["params"]
+    p = best.params
     try:
         return [(y_labels.index(str(p[ya])), [str(v) for v in values[xa]].index(str(p[xa])))]
     except (KeyError, ValueError):
@@ -371,5 +378,5 @@ def render_experiment_report(res: ExperimentResults) -> str:
         sections.append(params)
     for hook in EXTRA_SECTIONS:
         sections.extend(hook(res))
-    subtitle = f"{s['strategy']} · {s['data']['path']} · {_validation_text(s['validation'])}"
-    return page(f"Experiment {s['experiment_id']}", subtitle, sections)
+    subtitle = f"{s.strategy} · {s.data.path} · {_validation_text(s.validation)}"
+    return page(f"Experiment {s.experiment_id}", subtitle, sections)

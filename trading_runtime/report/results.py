@@ -15,14 +15,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ValidationError
 
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.execution.shard import read_equity_series
+from trading_runtime.fanin.documents import ExperimentSummary, RunRecord
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.store import (
@@ -37,6 +40,7 @@ from trading_runtime.store import (
 REPORT_NAME = "report.html"
 STUDY_DOCUMENTS = ("best_parameters.json", "performance_metrics.json", "optimization_history.json",
                    "param_importances.json", "metadata.json")
+D = TypeVar("D", bound=BaseModel)
 _STUDY_URI = re.compile(r"^(?P<root>.*?)/?optimize/(?P<id>[^/]+)(/results)?$")
 
 
@@ -72,10 +76,11 @@ class BacktestResults:
 class ExperimentResults:
     store: ArtifactStore
     report_key: str
-    summary: dict[str, Any]
+    summary: ExperimentSummary
+    summary_bytes: bytes  # summary.json as stored (canonical JSON)
     plan: Plan
     config: ExperimentConfig
-    runs: dict[str, dict[str, Any]]  # every run record (params, fold, in_sample, out_of_sample), by run id
+    runs: dict[str, RunRecord]  # every run record (params, fold, in_sample, out_of_sample), by run id
     fanin: dict[str, Any] | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
@@ -296,12 +301,13 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
         raise InputError(f"{store.uri}: no experiment {experiment_id} (no complete {keys.plan})") from None
     keys = plan.keys
     try:
-        summary = json.loads(read_complete(store, keys.summary))
+        summary_bytes = read_complete(store, keys.summary)
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
+    summary = _document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     config = plan.config
-    runs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, RunRecord] = {}
     blobs: dict[str, bytes] = {}
     index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for shard in plan.shards:
@@ -312,13 +318,25 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
                                     f"result")
         blobs[shard.shard_id] = blob
         for rec in result["runs"]:
-            runs[rec["run_id"]] = rec
+            run = _document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
+            runs[run.run_id] = run
         for item in result["equity"]["series"]:
             index[(item["run_id"], item["segment"])] = (shard.shard_id, item)
     oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
         else None
     fanin = _json(store, keys.fanin) if store.exists(keys.fanin) else None
     provenance = json.loads(read_complete(store, keys.provenance)) \
-        if store.exists(keys.provenance + MARKER_SUFFIX) else summary.get("provenance")
-    return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, plan, config, runs, fanin, oos, provenance,
-                             blobs, index)
+        if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
+    return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
+                             oos, provenance, blobs, index)
+
+
+def _document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:
+    """A stored document parsed into its model; one line per problem (exit 3: the store holds something
+    this version did not write)."""
+    try:
+        if isinstance(data, bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise VerificationError(*render_validation_error(e, where)) from None

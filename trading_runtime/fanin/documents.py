@@ -1,0 +1,112 @@
+"""The experiment documents as their readers see them: one frozen model per document, parsed once.
+
+``summary.json`` (written by ``summarize``) and the run records of a shard's ``result.json`` (written
+by the shard worker) are parsed into these where they leave the store (``report.results``), so the
+report reads attributes instead of looking keys up in dicts. Unknown keys are rejected: a document
+that does not match is a bug or another version, and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from trading_runtime.config.experiment import ObjectiveConfig, Validation
+from trading_runtime.planning import DataRef
+
+# A metrics dict as the framework reports it (``METRIC_NAMES``): undefined values are None.
+Metrics = dict[str, float | int | None]
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunRecord(_Document):
+    """One run of a shard's result: a parameter set on one window, its in- and out-of-sample metrics."""
+
+    run_id: str
+    fold: str
+    params: dict[str, Any]
+    in_sample: Metrics
+    out_of_sample: Metrics | None
+
+
+class WindowSpan(_Document):
+    start_ts: int
+    stop_ts: int
+    n_bars: int
+
+
+class LeaderboardRow(_Document):
+    rank: int
+    run_id: str
+    params: dict[str, Any]
+    objective: float | int | None
+    in_sample: Metrics
+    out_of_sample: Metrics | None
+
+
+class FoldSummary(_Document):
+    id: str
+    in_sample: WindowSpan
+    out_of_sample: WindowSpan | None
+    runs: int
+    ranked: int
+    excluded_by_constraints: int
+    undefined_objective: int
+    leaderboard: list[LeaderboardRow]
+
+    @property
+    def best(self) -> LeaderboardRow | None:
+        return self.leaderboard[0] if self.leaderboard else None
+
+
+class GridSummary(_Document):
+    names: list[str]
+    n_combinations: int
+    n_valid: int
+    n_dropped: int
+    dropped_by_rule: dict[str, int]
+
+
+class HoldoutSummary(_Document):
+    best_run_id: str
+    params: dict[str, Any]
+    in_sample: Metrics
+    out_of_sample: Metrics | None
+
+
+class WalkForwardFold(_Document):
+    fold: str
+    run_id: str | None
+    params: dict[str, Any] | None = None
+    in_sample: Metrics | None = None
+    out_of_sample: Metrics | None = None
+
+
+class WalkForwardSummary(_Document):
+    folds: list[WalkForwardFold]
+    stitched_out_of_sample: Metrics | None
+    walk_forward_efficiency: float | None
+
+
+class ExperimentSummary(_Document):
+    """summary.json. ``leaderboard`` (full, holdout), ``holdout`` and ``walk_forward`` are the validation
+    scheme's section (``planning/validation/``)."""
+
+    schema_version: int
+    experiment_id: str
+    data: DataRef
+    strategy: str
+    objective: ObjectiveConfig
+    validation: Validation
+    warmup_bars: int
+    grid: GridSummary
+    runs: dict[str, int]
+    folds: list[FoldSummary]
+    leaderboard: list[LeaderboardRow] | None = None
+    holdout: HoldoutSummary | None = None
+    walk_forward: WalkForwardSummary | None = None
+    provenance: dict[str, Any] | None = None  # summaries written before provenance.json held it
