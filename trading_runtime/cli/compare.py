@@ -50,11 +50,9 @@ def _side(label: str, source: str, args: argparse.Namespace) -> Side:
         raise InputError(f"{source}: an experiment's results; compare takes backtest configs or backtest results "
                          f"folders (with equity.parquet)")
     man = results.manifest
-    data = man.get("data") or {}
-    strategy = man.get("strategy") or {}
-    return Side(label, results.label, source, results.curve, results.stats, str(data.get("path")),
-                str(data.get("sha256")), str(data.get("timeframe", "1m")), str(strategy.get("class_path")),
-                dict(strategy.get("params") or {}), man.get("config_sha256"), man.get("provenance"))
+    return Side(label, results.label, source, results.curve, results.stats, man.data.path, man.data.sha256,
+                man.data.timeframe, man.strategy.class_path, dict(man.strategy.params), man.config_sha256,
+                man.provenance)
 
 
 def run(args: argparse.Namespace) -> int:

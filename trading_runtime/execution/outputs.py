@@ -5,14 +5,39 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
 
 from trading_runtime.execution.backtest import BacktestRun
 from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.planning import DataRef
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrategyRef(_Document):
+    class_path: str
+    params: dict[str, Any]  # the strategy's validated parameters, defaults included
+
+
+class BacktestManifest(_Document):
+    """manifest.json of a backtest (written by ``trading-runtime backtest``), as its readers see it."""
+
+    kind: Literal["backtest"]
+    config_id: str
+    config_sha256: str
+    data: DataRef
+    strategy: StrategyRef
+    seed: int
+    provenance: dict[str, Any]
+    files: dict[str, str]  # sha256 of every other payload file
+
 
 TRADE_COLUMNS = ("entry_time", "entry_price", "exit_time", "exit_price", "side", "units", "pnl", "fees", "is_open")
 

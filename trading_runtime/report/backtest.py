@@ -36,16 +36,16 @@ def provenance_rows(prov: dict[str, Any] | None) -> list[tuple[str, Any]]:
 
 def _summary(res: BacktestResults) -> Section:
     m, man = res.stats, res.manifest
-    data = man.get("data", {})
-    strat = man.get("strategy", {})
+    data = man.data
+    strat = man.strategy
     facts = [
-        ("config", f"{man.get('config_id')} (sha256 {str(man.get('config_sha256', ''))[:12]})"),
-        ("strategy", strat.get("class_path")),
-        ("parameters", ", ".join(f"{k}={v}" for k, v in sorted((strat.get("params") or {}).items()))),
-        ("data", f"{data.get('path')} · {fmt(data.get('n_bars'), 'n_bars')} bars of {data.get('timeframe')}"),
-        ("period", f"{iso_utc(data['first_ts'])} → {iso_utc(data['last_ts'])}" if "first_ts" in data else "–"),
+        ("config", f"{man.config_id} (sha256 {man.config_sha256[:12]})"),
+        ("strategy", strat.class_path),
+        ("parameters", ", ".join(f"{k}={v}" for k, v in sorted(strat.params.items()))),
+        ("data", f"{data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("initial cash", fmt(res.curve.initial, "initial_cash")),
-        ("seed", man.get("seed")),
+        ("seed", man.seed),
     ]
     body = tiles((label, m.get(key), key) for label, key in HEADLINE) + kv_table(facts, "summary-facts")
     return Section("summary", "Summary", body)
@@ -53,11 +53,10 @@ def _summary(res: BacktestResults) -> Section:
 
 def _provenance(res: BacktestResults) -> Section:
     man = res.manifest
-    rows = provenance_rows(man.get("provenance"))
-    data = man.get("data", {})
-    rows.append(("data sha256", data.get("sha256")))
-    rows.append(("config sha256", man.get("config_sha256")))
-    for name, digest in sorted((man.get("files") or {}).items()):
+    rows = provenance_rows(man.provenance)
+    rows.append(("data sha256", man.data.sha256))
+    rows.append(("config sha256", man.config_sha256))
+    for name, digest in sorted(man.files.items()):
         rows.append((f"{name} sha256", digest))
     return Section("provenance", "Provenance", kv_table(rows, "provenance-table"))
 
@@ -73,7 +72,7 @@ def _equity(res: BacktestResults) -> Section:
 
 
 def _significance(res: BacktestResults) -> Section:
-    bpy = timeframe_bars_per_year(str(res.manifest.get("data", {}).get("timeframe", "1m")))
+    bpy = timeframe_bars_per_year(res.manifest.data.timeframe)
     s = selection_stats("full", res.label, {}, res.curve.equity, res.curve.initial, [res.stats.get("sharpe")], bpy,
                         res.stats.get("sharpe"))
     rows = [("sharpe (annualised)", fmt(s.sharpe)), ("returns (bars)", fmt(s.n_returns, "n_bars")),
@@ -112,6 +111,6 @@ def _metrics(res: BacktestResults) -> Section:
 
 def render_backtest_report(res: BacktestResults) -> str:
     man = res.manifest
-    subtitle = f"{man.get('strategy', {}).get('class_path', '')} · {man.get('data', {}).get('path', '')}"
+    subtitle = f"{man.strategy.class_path} · {man.data.path}"
     sections = [_summary(res), _provenance(res), _equity(res), _significance(res), _trades(res), _metrics(res)]
     return page(f"Backtest {res.label}", subtitle, sections)

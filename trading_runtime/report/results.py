@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.execution.outputs import BacktestManifest
 from trading_runtime.execution.shard import read_equity_series
 from trading_runtime.fanin.documents import ExperimentSummary, RunRecord
 from trading_runtime.golden.canonical import sha256_hex
@@ -62,14 +63,14 @@ class BacktestResults:
     store: ArtifactStore
     report_key: str  # where report.html goes, beside the results
     stats: dict[str, Any]
-    manifest: dict[str, Any]
+    manifest: BacktestManifest
     curve: EquityCurve
     position: npt.NDArray[np.float64]
     trades: list[dict[str, str]]
 
     @property
     def label(self) -> str:
-        return str(self.manifest.get("config_id", "backtest"))
+        return self.manifest.config_id
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,13 @@ def load_results(uri: str, base_dir: Path | None = None) -> Results:
                      f"folder <store>/experiments/<id> with a complete plan.json, or a study <store>/optimize/<id>)")
 
 
+def _bytes(store: ArtifactStore, key: str) -> bytes:
+    try:
+        return store.get_bytes(key)
+    except ArtifactNotFoundError:
+        raise InputError(f"{store.uri}: {key} missing") from None
+
+
 def _json(store: ArtifactStore, key: str) -> Any:
     try:
         return json.loads(store.get_bytes(key))
@@ -278,7 +286,7 @@ def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray
 
 def load_backtest(store: ArtifactStore) -> BacktestResults:
     stats = _json(store, "stats.json")
-    manifest = _json(store, "manifest.json")
+    manifest = _document(BacktestManifest, _bytes(store, "manifest.json"), f"{store.uri.rstrip('/')}/manifest.json")
     try:
         ts, eq, pos = read_equity_parquet(store.get_bytes("equity.parquet"))
     except ArtifactNotFoundError:
