@@ -10,7 +10,6 @@ worker count, shard size and store never change a study's identity or its result
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -19,10 +18,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import optuna
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveConfig, OptunaSweep
-from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation_label
@@ -31,7 +29,8 @@ from trading_runtime.optimize.space import Space, resolve_space, space_corners, 
 from trading_runtime.optimize.storage import StorageFormat, stored_storage
 from trading_runtime.planning import DataRef, Fold, experiment_id
 from trading_runtime.planning.plan import identity_document, plan_folds
-from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
+from trading_runtime.planning.stored import read_stored_model
+from trading_runtime.store import ArtifactStore, write_complete
 
 __all__ = ["MANIFEST_SCHEMA_VERSION", "StudyManifest", "init_study", "plan_study", "read_manifest"]
 
@@ -163,14 +162,8 @@ def plan_study(config: ExperimentConfig, source: str, data: DataRef, ts: npt.NDA
 
 def read_manifest(store: ArtifactStore, study_id: str) -> StudyManifest:
     key = StudyKeys(study_id).manifest
-    try:
-        raw = read_complete(store, key)
-    except ArtifactMissingError:
-        raise InputError(f"{store.uri}: study '{study_id}': no manifest at {key} (run 'optimize init' first)") from None
-    try:
-        return StudyManifest.model_validate(json.loads(raw))
-    except ValidationError as e:  # a manifest written by another version, or edited by hand
-        raise InputError(*render_validation_error(e, f"{store.uri}/{key}")) from None
+    return read_stored_model(store, key, StudyManifest,
+                             f"{store.uri}: study '{study_id}': no manifest at {key} (run 'optimize init' first)")
 
 
 def create_or_load(storage: optuna.storages.BaseStorage, manifest: StudyManifest,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
@@ -13,6 +14,21 @@ from trading_runtime.planning.keys import ExperimentKeys
 from trading_runtime.planning.plan import Plan
 from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_stored_model(store: ArtifactStore, key: str, model: type[M], missing: str) -> M:
+    """A complete document (marker verified) parsed into ``model``: InputError ``missing`` when it is absent,
+    one line per problem when it does not match (written by another version, or edited by hand)."""
+    try:
+        raw = read_complete(store, key)
+    except ArtifactMissingError:
+        raise InputError(missing) from None
+    try:
+        return model.model_validate(json.loads(raw))
+    except ValidationError as e:
+        raise InputError(*render_validation_error(e, f"{store.uri}/{key}")) from None
+
 
 def write_plan(store: ArtifactStore, plan: Plan) -> None:
     write_complete(store, ExperimentKeys(plan.experiment_id).plan, canonical_bytes(plan.model_dump(mode="json")))
@@ -20,11 +36,5 @@ def write_plan(store: ArtifactStore, plan: Plan) -> None:
 
 def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
     key = ExperimentKeys(experiment_id).plan
-    try:
-        raw = read_complete(store, key)
-    except ArtifactMissingError:
-        raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
-    try:
-        return Plan.model_validate(json.loads(raw))
-    except ValidationError as e:  # a plan written by another version, or edited by hand
-        raise InputError(*render_validation_error(e, f"{store.uri}/{key}")) from None
+    return read_stored_model(store, key, Plan,
+                             f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)")
