@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from trading_runtime.config import load_model_bytes, read_file_bytes
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
 from trading_runtime.provenance import runtime_provenance
+from trading_runtime.store import is_uri, read_object
+
+M = TypeVar("M", bound=BaseModel)
 
 STRATEGY_PREFIXES_ENV = "TRADING_RUNTIME_STRATEGY_PREFIXES"
 
@@ -31,3 +39,31 @@ def provenance() -> dict[str, Any]:
         stamped_runtime_commit=os.environ.get("TRADING_RUNTIME_COMMIT") or None,
         stamped_framework_commit=os.environ.get("TRADING_FRAMEWORK_COMMIT") or None,
     )
+
+
+STDIN = "-"
+
+
+def config_argument(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """``--config``: a file, a store URI (s3://…, file://…, e.g. printed by ``stage``) or ``-`` for stdin."""
+    parser.add_argument("--config", required=required, default=None, metavar="FILE|URI|-",
+                        help=f"{what}: a file, a store URI (s3://..., file://...) or - for stdin")
+
+
+def read_config_bytes(source: str) -> bytes:
+    """The bytes of ``--config``: stdin for ``-``, an object for a store URI, else a local file."""
+    if source == STDIN:
+        return sys.stdin.buffer.read()
+    if is_uri(source):
+        return read_object(source)
+    return read_file_bytes(Path(source), source)
+
+
+def config_name(source: str) -> str:
+    """How error messages name the config: its path or URI, ``<stdin>`` for ``-``."""
+    return "<stdin>" if source == STDIN else source
+
+
+def load_config(model: type[M], source: str) -> M:
+    """The config ``--config`` names, validated as ``model`` (errors name the file or URI, exit 2)."""
+    return load_model_bytes(model, read_config_bytes(source), config_name(source))

@@ -20,6 +20,7 @@ from trading_runtime.cli import (
     report,
     run_shard,
     schema,
+    stage,
     sweep,
     validate,
 )
@@ -42,6 +43,7 @@ SUBCOMMANDS: dict[str, ModuleType] = {
     "sweep": sweep,
     "optimize": optimize,
     "schema": schema,
+    "stage": stage,
 }
 
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from trading_runtime.cli import optimize_steps as steps_
-from trading_runtime.cli.common import add_strategy_prefix_argument
+from trading_runtime.cli.common import add_strategy_prefix_argument, config_argument
 from trading_runtime.cli.optimize_local import cmd_run
 from trading_runtime.errors import InputError
 from trading_runtime.optimize.study import configure_optuna_logging
@@ -46,7 +45,7 @@ def _step_flags() -> argparse.ArgumentParser:
 
 
 def _all_in_one_arguments(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--config", required=required, type=Path, default=None, help="experiment config JSON (kind optuna)")
+    config_argument(p, "experiment config JSON (kind optuna)", required)
     p.add_argument("--workers", type=int, default=None, help="processes evaluating shards (default: CPU count)")
     p.add_argument("--store", default=None, help="store URI (default: the config's store)")
     p.add_argument("--max-generations", type=int, default=None, metavar="K",
@@ -98,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strategy_prefix_argument(p)
 
     p = step("init", "create the study in the store (idempotent); prints the study id")
-    p.add_argument("--config", required=True, type=Path, help="experiment config JSON (kind optuna)")
+    config_argument(p, "experiment config JSON (kind optuna)")
     p.add_argument("--store", default=None, help="store URI (default: the config's store)")
     p.add_argument("--storage-format", choices=("journal", "sqlite"), default="journal",
                    help="Optuna journal (default) or SQLite file, kept in the store")
@@ -126,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strategy_prefix_argument(p)
 
     p = step("worker", "async mode: run trials on a shared storage (non-deterministic trial order)")
-    p.add_argument("--config", required=True, type=Path, help="experiment config JSON (kind optuna)")
+    config_argument(p, "experiment config JSON (kind optuna)")
     p.add_argument("--storage", required=True,
                    help="postgresql://user@host:port/db, sqlite:///path or journal:path (shared by the workers)")
     p.add_argument("--n-trials", required=True, type=_positive, help="trials this worker runs at most")
@@ -135,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strategy_prefix_argument(p)
 
     p = step("verify", "re-evaluate a seeded sample of finished trials and compare exactly (exit 3 on a difference)")
-    p.add_argument("--config", type=Path, default=None, help="with --storage: the experiment config")
+    config_argument(p, "with --storage: the experiment config", required=False)
     p.add_argument("--storage", default=None, help="async storage URL (with --config)")
     p.add_argument("--store", default=None, help="generation mode: the store holding the study (with --study)")
     p.add_argument("--study", default=None, help="generation mode: the study id")

@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import allowed_prefixes
+from trading_runtime.cli.common import allowed_prefixes, config_name
 from trading_runtime.cli.optimize_steps import _ask, _load_config, _manifest, _tell, finalize_study
 from trading_runtime.cli.pool import drain, pending_shards, pool_context, setup_worker
 from trading_runtime.data import LoadedBars
@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     prefixes = allowed_prefixes(args)
     config = _load_config(args.config)
-    inputs = load_inputs(config, str(args.config), cwd, prefixes)
+    inputs = load_inputs(config, config_name(args.config), cwd, prefixes)
     store = open_store(args.store or config.store, cwd)
     manifest, created = init_study(store, _manifest(inputs, args.storage_format))
     status = study_status(store, manifest)
@@ -144,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              "new" if created else "resumed", status["told"], manifest.n_trials, manifest.n_generations,
              manifest.batch_size, manifest.sweep.sampler.name, manifest.sweep.sampler.seed, extra=ctx)
     nxt = None if status["done"] else int(status["next_generation"])
-    check = params_check(inputs.strategy_cls, str(args.config))
+    check = params_check(inputs.strategy_cls, config_name(args.config))
     per = config.shards.runs_per_shard
     evaluator = _Evaluator(store, inputs, args.workers or os.cpu_count() or 1, cwd, prefixes)
     bar = _TrialBar(manifest, status["told"])

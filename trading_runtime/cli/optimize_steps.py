@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import allowed_prefixes, provenance
+from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
 from trading_runtime.cli.progress import PeriodicProgress
-from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
+    data_ref,
     inputs_for_plan,
     load_inputs,
     params_check,
@@ -55,7 +55,7 @@ from trading_runtime.optimize import (
     verify_trials,
 )
 from trading_runtime.optimize.study import create_or_load, stored_study
-from trading_runtime.planning import DataRef, Plan
+from trading_runtime.planning import Plan
 from trading_runtime.store import ArtifactStore, is_complete, open_store, write_complete
 
 log = logging.getLogger(__name__)
@@ -66,17 +66,14 @@ STEPS = ("run", "init", "status", "ask", "tell", "finalize", "worker", "verify")
 
 # ---------------------------------------------------------------------------------------------- shared
 
-def _load_config(path: Path) -> ExperimentConfig:
-    return load_model(ExperimentConfig, path, str(path))
+def _load_config(source: str) -> ExperimentConfig:
+    return load_config(ExperimentConfig, source)
 
 
 def _manifest(inputs: ExperimentInputs, storage_format: str = "journal") -> StudyManifest:
-    cfg, data = inputs.config, inputs.data
-    bars = data.bars
-    ref = DataRef(path=cfg.data.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                  last_ts=int(bars.ts[-1]), timeframe=cfg.data.timeframe)
+    cfg, bars = inputs.config, inputs.data.bars
     cls = inputs.strategy_cls
-    return plan_study(cfg, inputs.source, ref, bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
+    return plan_study(cfg, inputs.source, data_ref(inputs), bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
                       params_check(cls, inputs.source), warmup_of(cls),
                       "sqlite" if storage_format == "sqlite" else "journal")
 
@@ -142,7 +139,7 @@ def _read_generation_plan(store: ArtifactStore, manifest: StudyManifest, g: int)
 
 def cmd_init(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
-    inputs = load_inputs(config, str(args.config), Path.cwd(), allowed_prefixes(args))
+    inputs = load_inputs(config, config_name(args.config), Path.cwd(), allowed_prefixes(args))
     manifest = _manifest(inputs, args.storage_format)
     store = open_store(args.store or config.store, Path.cwd())
     stored, created = init_study(store, manifest)
@@ -263,7 +260,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     prefixes = allowed_prefixes(args)
     config = _load_config(args.config)
-    inputs = load_inputs(config, str(args.config), Path.cwd(), prefixes)
+    inputs = load_inputs(config, config_name(args.config), Path.cwd(), prefixes)
     manifest = _manifest(inputs)
     storage = open_url_storage(args.storage, Path.cwd())
     ctx = {"experiment": manifest.study_id}
@@ -283,7 +280,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.config is None:
             raise InputError("optimize verify: --storage needs --config (the experiment config of the study)")
         config = _load_config(args.config)
-        inputs = load_inputs(config, str(args.config), Path.cwd(), prefixes)
+        inputs = load_inputs(config, config_name(args.config), Path.cwd(), prefixes)
         manifest = _manifest(inputs)
         storage = open_url_storage(args.storage, Path.cwd())
         study = create_or_load(storage, manifest)

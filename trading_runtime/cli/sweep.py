@@ -12,14 +12,19 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
+from trading_runtime.cli.common import (
+    add_strategy_prefix_argument,
+    allowed_prefixes,
+    config_argument,
+    config_name,
+    load_config,
+)
 from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
-from trading_runtime.cli.plan import describe
+from trading_runtime.cli.plan import describe, log_sharding
 from trading_runtime.cli.pool import drain, pending_shards, pool_context, setup_worker
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
-from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
@@ -40,7 +45,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="experiment config JSON")
+    config_argument(parser, "experiment config JSON")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     add_strategy_prefix_argument(parser)
@@ -92,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
     prefixes = allowed_prefixes(args)
-    config = load_model(ExperimentConfig, args.config, str(args.config))
-    inputs = load_inputs(config, str(args.config), cwd, prefixes)
+    config = load_config(ExperimentConfig, args.config)
+    inputs = load_inputs(config, config_name(args.config), cwd, prefixes)
     plan = build_plan(inputs)
+    log_sharding(plan)
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
     keys = plan.keys

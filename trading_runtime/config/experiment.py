@@ -190,8 +190,15 @@ class WalkForwardValidation(StrictConfig):
 Validation = Annotated[FullValidation | HoldoutValidation | WalkForwardValidation, Field(discriminator="kind")]
 
 
+DEFAULT_MAX_SHARDS = 1000
+"""Shards per plan at most: Argo keeps every node's status in the Workflow object (etcd, 1.5 MB by
+default) and a shard with a retryStrategy adds two nodes; past this runs per shard grow instead."""
+
+
 class ShardsConfig(StrictConfig):
     runs_per_shard: int = Field(50, ge=1, le=1_000_000, description="runs evaluated by one run-shard")
+    max_shards: int = Field(DEFAULT_MAX_SHARDS, ge=1, le=100_000,
+                            description="shards per plan at most (one Argo workflow); runs per shard grow to fit")
 
 
 class ObjectiveConfig(StrictConfig):

@@ -82,16 +82,27 @@ def render_validation_error(
 def read_json_file(path: Path, display: str | None = None) -> Any:
     """Parse a JSON file; errors name the file, line and column."""
     name = display or str(path)
+    return parse_json_bytes(read_file_bytes(path, name), name)
+
+
+def read_file_bytes(path: Path, name: str) -> bytes:
+    """The bytes of a local config file; a missing or unreadable one is one InputError line naming ``name``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{name}: file not found") from None
     except IsADirectoryError:
         raise InputError(f"{name}: is a directory, expected a JSON file") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise InputError(f"{name}: cannot read: {e.strerror}") from None
+
+
+def parse_json_bytes(content: bytes, name: str) -> Any:
+    """Parse JSON text read from ``name`` (a file, a store URI, stdin); errors name it, the line and column."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
@@ -112,6 +123,11 @@ def load_model(model: type[M], path: Path, display: str | None = None) -> M:
     name = display or str(path)
     raw = read_json_file(path, name)
     return validate_model(model, raw, name)
+
+
+def load_model_bytes(model: type[M], content: bytes, name: str) -> M:
+    """Validate JSON text read from ``name`` as ``model``; every problem becomes one InputError line."""
+    return validate_model(model, parse_json_bytes(content, name), name)
 
 
 def validate_model(model: type[M], raw: Any, source: str, prefix: str = "") -> M:

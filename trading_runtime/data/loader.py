@@ -47,6 +47,8 @@ Window
 Digest
     ``LoadedBars.sha256`` is the SHA-256 of the file's bytes exactly as read (compressed bytes for
     ``.csv.gz``); the bars are parsed from those same bytes, so the digest names what was loaded.
+    A pinned digest (``sha256=``, the config's ``data.sha256``) that differs is
+    ``{name}: sha256 {actual} does not match data.sha256 {pinned}``.
 """
 
 from __future__ import annotations
@@ -110,6 +112,26 @@ def infer_format(path: Path, name: str | None = None) -> BarsFormat:
             return fmt
     known = ", ".join(suffix for suffix, _ in SUFFIXES)
     raise InputError(f"{name or path}: cannot tell the format from the file name (expected a suffix {known})")
+
+
+def data_suffix(name: str, fmt: BarsFormat | None = None) -> str:
+    """The bars suffix ``name`` ends with (``.csv.gz``, ``.parquet``, ...; lower-case), else ``.<fmt>`` or ""."""
+    lowered = name.lower()
+    matches = [suffix for suffix, _ in SUFFIXES if lowered.endswith(suffix)]
+    if matches:
+        return max(matches, key=len)
+    return f".{fmt}" if fmt is not None else ""
+
+
+def check_sha256(name: str, actual: str, pinned: str | None, pinned_by: str = "data.sha256") -> None:
+    """InputError naming both digests when the bytes read are not the pinned ones."""
+    if pinned is not None and actual != pinned:
+        raise InputError(f"{name}: sha256 {actual} does not match {pinned_by} {pinned}")
+
+
+def read_bars_file(path: Path, name: str) -> bytes:
+    """The bytes of a bars file; a missing or unreadable file is one InputError line naming ``name``."""
+    return _read_bytes(path, name)
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
@@ -218,8 +240,13 @@ def load_bars(
     start: str | None = None,
     end: str | None = None,
     display_name: str | None = None,
+    sha256: str | None = None,
+    pinned_by: str = "data.sha256",
 ) -> LoadedBars:
-    """Read, check and window one bars file (see the module docstring); every problem raises InputError."""
+    """Read, check and window one bars file (see the module docstring); every problem raises InputError.
+
+    ``sha256`` pins the file's bytes: other bytes are an InputError naming both digests and ``pinned_by``.
+    """
     name = display_name if display_name is not None else str(path)
     start_ns, end_ns = _instant_ns("start", start), _instant_ns("end", end)
     if start_ns is not None and end_ns is not None and start_ns >= end_ns:
@@ -230,6 +257,7 @@ def load_bars(
     elif fmt not in get_args(BarsFormat):
         raise InputError(f"{name}: unknown format {quote(fmt)} (expected one of csv, parquet)")
     digest = hashlib.sha256(content).hexdigest()
+    check_sha256(name, digest, sha256, pinned_by)
 
     report = ProblemReport(name)
     wanted = (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN)

@@ -95,7 +95,7 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     summary: dict[str, Any] = {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "experiment_id": plan.experiment_id,
-        "data": plan.data.model_dump(mode="json"),
+        "data": plan.data.model_dump(mode="json", exclude={"path"}),  # the location is provenance (plan.json)
         "strategy": config.strategy.class_path,
         "objective": objective.model_dump(mode="json"),
         "validation": config.validation.model_dump(mode="json"),

@@ -7,12 +7,14 @@ from trading_runtime.planning.plan import (
     Plan,
     PlannedRun,
     Segment,
+    Sharding,
     ShardSpec,
     experiment_id,
     plan_experiment,
+    shard_runs,
 )
 
 __all__ = [
-    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "experiment_id",
-    "plan_experiment",
+    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "experiment_id",
+    "plan_experiment", "shard_runs",
 ]
