@@ -135,3 +135,30 @@ def test_a_failed_shard_still_runs_finalize_which_names_it_and_fails_the_workflo
     finalize = next(n for n in run.nodes if n.template == "finalize")
     assert "shard-00003" in finalize.stderr
     assert status_record(store, "bad-1")["status"] == "Failed"
+
+
+def test_a_staged_config_runs_through_the_backtest_template_from_an_empty_working_directory(tmp_path):
+    """The user's own experiment: `stage` puts config and data into the store, the template's `config`
+    parameter takes the printed URI, and the pods (working directory empty: nothing from the image's
+    examples can be read) produce the golden summary, validated by the template's own validate step
+    against a golden folder the test copies in."""
+    import shutil
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    staged = subprocess.run(
+        [sys.executable, "-m", "trading_runtime", "stage", "--config", "trading_runtime/local/sweep.json",
+         "--store", str(store)], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
+    assert staged.returncode == 0, staged.stderr
+    config_uri = staged.stdout.strip().splitlines()[-1]
+    assert config_uri.startswith("file://") or config_uri.startswith(str(store)), config_uri
+    workdir = tmp_path / "pod-workdir"
+    shutil.copytree(ROOT / SMOKE_GOLDEN, workdir / "golden")
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
+                       {"digest": DIGEST, "store": str(store), "config": config_uri, "golden": "golden"},
+                       workdir, tmp_path / "pods", runner=run_cli_forked, parallelism=1, workflow_name="staged-1")
+    assert run.run() == "Succeeded"
+    validate = next(n for n in run.nodes if n.template == "validate")
+    assert validate.stdout == "validate: summary.json match golden\n"
+    assert sorted(p.name for p in workdir.iterdir()) == ["golden"]
