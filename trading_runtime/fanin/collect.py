@@ -1,11 +1,18 @@
-"""Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones."""
+"""Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones.
+
+Equity blobs are verified as they are read and then dropped: fan-in holds one blob at a time, so
+its memory does not grow with the number of shards. ``ShardStatus.equity`` reads a completed
+shard's blob again (checked against its result's sha256 again) when a caller needs its series.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading_runtime.errors import VerificationError
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.store import (
@@ -23,7 +30,12 @@ class ShardStatus:
     state: str  # completed | failed | missing
     reason: str | None = None
     result: dict[str, Any] | None = None
-    equity: bytes | None = None
+    load_equity: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def equity(self) -> bytes | None:
+        """The shard's kept equity blob, read from the store and verified (None unless completed)."""
+        return None if self.load_equity is None else self.load_equity()
 
 
 @dataclass
@@ -98,7 +110,22 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
         return ShardStatus(shard_id, "failed", "equity series missing")
     if sha256_hex(equity) != result["equity"]["sha256"]:
         return ShardStatus(shard_id, "failed", "corrupt equity series: sha256 mismatch")
-    return ShardStatus(shard_id, "completed", result=result, equity=equity)
+    del equity  # verified; read again only where a series is needed (memory stays one blob)
+    return ShardStatus(shard_id, "completed", result=result,
+                       load_equity=lambda: _verified_equity(store, keys, shard_id, result["equity"]["sha256"]))
+
+
+def _verified_equity(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str) -> bytes:
+    key = keys.shard_equity(shard_id)
+    try:
+        blob = store.get_bytes(key)
+    except ArtifactNotFoundError:
+        raise VerificationError(f"{store.uri}: {key}: equity series missing "
+                                f"(it verified when fan-in started)") from None
+    if sha256_hex(blob) != sha256:
+        raise VerificationError(f"{store.uri}: {key}: corrupt equity series: sha256 mismatch "
+                                f"(it verified when fan-in started)")
+    return blob
 
 
 def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.fanin.collect import FanIn
+from trading_runtime.fanin.collect import FanIn, ShardStatus
 from trading_runtime.planning.equity_blob import read_series
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -48,13 +48,13 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     objective = config.objective
     top_k = config.report.top_k
     records: dict[str, dict[str, Any]] = {}
-    series: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
+    series: dict[tuple[str, str], tuple[ShardStatus, dict[str, Any]]] = {}
     for status in fan.shards:
-        assert status.result is not None and status.equity is not None
+        assert status.result is not None
         for rec in status.result["runs"]:
             records[rec["run_id"]] = rec
         for item in status.result["equity"]["series"]:
-            series[(item["run_id"], item["segment"])] = (status.equity, item)
+            series[(item["run_id"], item["segment"])] = (status, item)
     folds_out = []
     winners: list[tuple[Any, dict[str, Any] | None]] = []
     for fold in plan.folds:
@@ -127,8 +127,11 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
                 fold_rows.append({"fold": fold.id, "run_id": None})
                 growth_defined = False
                 continue
-            blob, where = series[(best["run_id"], "out_of_sample")]
-            ts, eq = read_series(blob, where)
+            status, where = series[(best["run_id"], "out_of_sample")]
+            blob = status.equity  # read when needed, one shard's blob at a time
+            assert blob is not None
+            ts, eq = (np.array(a) for a in read_series(blob, where))
+            del blob
             pieces.append(eq * (level / cash))
             ts_pieces.append(ts)
             level = float(pieces[-1][-1])

@@ -79,8 +79,9 @@ class ExperimentResults:
     fanin: dict[str, Any] | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
-    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # the last shard blob read (one at most)
     _index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _sha256: dict[str, str] = field(default_factory=dict, repr=False)  # each shard's equity blob, from its result
 
     @property
     def experiment_id(self) -> str:
@@ -91,7 +92,13 @@ class ExperimentResults:
         where = self._index.get((run_id, segment))
         if where is None:
             return None
-        ts, eq = read_equity_series(self._blobs[where[0]], where[1])
+        shard_id = where[0]
+        blob = self._blobs.get(shard_id)
+        if blob is None:  # read again and re-verified: memory holds one shard's blob, not every shard's
+            blob = _verified_blob(self.store, self.plan.keys.shard_equity(shard_id), shard_id, self._sha256[shard_id])
+            self._blobs.clear()
+            self._blobs[shard_id] = blob
+        ts, eq = read_equity_series(blob, where[1])
         return EquityCurve(np.array(ts), np.array(eq), self.config.execution.initial_cash)
 
     def oos_curve(self) -> EquityCurve | None:
@@ -302,15 +309,12 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
     config = ExperimentConfig.model_validate(plan.config)
     runs: dict[str, dict[str, Any]] = {}
-    blobs: dict[str, bytes] = {}
+    sha256: dict[str, str] = {}
     index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for shard in plan.shards:
         result = json.loads(read_complete(store, keys.shard_result(shard.shard_id)))
-        blob = store.get_bytes(keys.shard_equity(shard.shard_id))
-        if sha256_hex(blob) != result["equity"]["sha256"]:
-            raise VerificationError(f"{store.uri}: shard {shard.shard_id}: equity blob sha256 does not match its "
-                                    f"result")
-        blobs[shard.shard_id] = blob
+        sha256[shard.shard_id] = result["equity"]["sha256"]
+        _verified_blob(store, keys.shard_equity(shard.shard_id), shard.shard_id, sha256[shard.shard_id])
         for rec in result["runs"]:
             runs[rec["run_id"]] = rec
         for item in result["equity"]["series"]:
@@ -321,4 +325,11 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     provenance = json.loads(read_complete(store, keys.provenance)) \
         if store.exists(keys.provenance + MARKER_SUFFIX) else summary.get("provenance")
     return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, plan, config, runs, fanin, oos, provenance,
-                             blobs, index)
+                             {}, index, sha256)
+
+
+def _verified_blob(store: ArtifactStore, key: str, shard_id: str, sha256: str) -> bytes:
+    blob = store.get_bytes(key)
+    if sha256_hex(blob) != sha256:
+        raise VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
+    return blob
