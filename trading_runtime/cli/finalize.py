@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import provenance
+from trading_runtime.cli.common import artifact_id, provenance
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.config.experiment import ExperimentConfig
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the experiment")
-    parser.add_argument("--experiment", required=True, help="experiment id")
+    parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id")
 
 
 def finalize(store: ArtifactStore, experiment_id: str) -> str:

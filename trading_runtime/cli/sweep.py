@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
+from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes, positive_int
 from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
@@ -41,7 +41,7 @@ _WORKER: dict[str, Any] = {}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, help="experiment config JSON")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     add_strategy_prefix_argument(parser)
     add_progress_arguments(parser)

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from trading_runtime.cli.common import artifact_id
 from trading_runtime.config.loading import read_json_file
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.compare import compare
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="URI of an experiment's results, <store>/experiments/<id>, e.g. "
                              ".runtime/experiments/experiments/<id> or s3://bucket/prefix/experiments/<id>")
     parser.add_argument("--store", default=None, help="store URI (with --experiment, instead of --results)")
-    parser.add_argument("--experiment", default=None, help="experiment id (with --store)")
+    parser.add_argument("--experiment", default=None, type=artifact_id, help="experiment id (with --store)")
     parser.add_argument("--golden", required=True, type=Path, help="folder of golden JSON files (summary.json, ...)")
 
 

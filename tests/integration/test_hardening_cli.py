@@ -1,0 +1,133 @@
+"""Inputs and results that used to end in a traceback or a wrong exit code (issue 10): each case runs the real
+CLI and asserts the exit code and the one line a user reads."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.experiment_support import write_json
+from tests.report_support import run_main
+
+STRATEGIES = "tests.experiment_strategies"
+
+
+def run(*argv: str) -> tuple[int, list[str], str]:
+    """(exit code, stderr lines that are not JSON logs, stdout) of the CLI in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = run_main("--log-format", "json", *argv)
+        except SystemExit as e:  # argparse usage errors
+            code = int(e.code or 0)
+    lines = [ln for ln in err.getvalue().splitlines() if ln.strip() and not ln.startswith("{")]
+    return code, lines, out.getvalue()
+
+
+# -- bug 6: ids are ids, never paths --------------------------------------------------------------------
+
+BAD_IDS = ["../../etc", "/etc", "", "a" * 5000, "a/b", "..", ".trstore-tmp-x"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=["dotdot", "absolute", "empty", "5000", "slash", "parent", "reserved"])
+@pytest.mark.parametrize("argv", [
+    ("finalize", "--store", "S", "--experiment", "{}"),
+    ("run-shard", "--store", "S", "--experiment", "{}", "--shard", "shard-00000"),
+    ("run-shard", "--store", "S", "--experiment", "e", "--shard", "{}"),
+    ("validate", "--store", "S", "--experiment", "{}", "--golden", "g"),
+    ("optimize", "status", "--store", "S", "--study", "{}"),
+    ("optimize", "tell", "--store", "S", "--study", "{}", "--generation", "0"),
+    ("optimize", "finalize", "--store", "S", "--study", "{}"),
+], ids=lambda a: "-".join(x for x in a[:2] if not x.startswith("-")))
+def test_an_invalid_experiment_study_or_shard_id_is_a_usage_error(tmp_path, argv, bad):
+    argv = tuple(str(tmp_path / "store") if a == "S" else a.replace("{}", bad) for a in argv)
+    code, lines, _ = run(*argv)
+    assert code == 2
+    assert len(lines) == 1 and "error: argument --" in lines[0], lines
+    assert "expected an id of 1-200 letters, digits, '.', '_' or '-'" in lines[0]
+    assert len(lines[0]) < 300
+    assert not (tmp_path / "store").exists()
+
+
+# -- weak spot: numeric flags ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (("sweep", "--config", "c.json", "--workers", "0"), "argument --workers: expected an integer >= 1 (got '0')"),
+    (("sweep", "--config", "c.json", "--workers", "-3"), "argument --workers: expected an integer >= 1 (got '-3')"),
+    (("optimize", "--config", "c.json", "--workers", "0"), "argument --workers: expected an integer >= 1 (got '0')"),
+    (("optimize", "run", "--config", "c.json", "--max-generations", "0"),
+     "argument --max-generations: expected an integer >= 1 (got '0')"),
+    (("sweep", "--config", "c.json", "--progress-every", "0"),
+     "argument --progress-every: expected an integer >= 1 (got '0')"),
+    (("run-shard", "--store", "s", "--experiment", "e", "--shard", "s", "--progress-seconds", "nan"),
+     "argument --progress-seconds: expected a finite number of seconds > 0 (got 'nan')"),
+    (("run-shard", "--store", "s", "--experiment", "e", "--shard", "s", "--progress-seconds", "-1"),
+     "argument --progress-seconds: expected a finite number of seconds > 0 (got '-1')"),
+    (("run-shard", "--store", "s", "--experiment", "e", "--shard", "s", "--progress-seconds", "inf"),
+     "argument --progress-seconds: expected a finite number of seconds > 0 (got 'inf')"),
+])
+def test_numeric_flags_out_of_range_are_usage_errors(argv, expected):
+    code, lines, _ = run(*argv)
+    assert code == 2
+    assert len(lines) == 1 and lines[0].endswith(expected), lines
+
+
+# -- bug 8: the abstract base is not a strategy --------------------------------------------------------
+
+def test_the_abstract_strategy_base_is_refused(tmp_path, base_config):
+    base_config["strategy"] = {"class_path": "trading_runtime.strategies.sma_cross:Strategy", "params": {}}
+    base_config["output"] = {"dir": str(tmp_path / "out")}
+    config = write_json(tmp_path / "abstract.json", base_config)
+    code, lines, _ = run("backtest", "--config", str(config))
+    assert code == 2
+    assert lines == [f"{config}: strategy.class_path: 'trading_runtime.strategies.sma_cross:Strategy' is abstract "
+                     "(it does not define target); expected a concrete Strategy subclass such as "
+                     "trading_runtime.strategies.sma_cross:SmaCross"]
+    assert not (tmp_path / "out").exists()
+
+
+# -- bug 4: a total loss is a result ------------------------------------------------------------------
+
+LOSS_BARS = """timestamp,open,high,low,close,volume
+2024-01-01T00:00:00Z,100,100,100,100,1
+2024-01-02T00:00:00Z,100,200,100,200,1
+2024-01-03T00:00:00Z,200,200,200,200,1
+2024-01-04T00:00:00Z,200,200,200,200,1
+"""
+
+
+def loss_config(tmp_path: Path, name: str, exposure: float) -> Path:
+    """A short of the whole account held while the price doubles: final equity exactly 0 (exposure -1)."""
+    (tmp_path / "bars.csv").write_text(LOSS_BARS)
+    return write_json(tmp_path / f"{name}.json", {
+        "schema_version": 1, "id": name, "seed": 1,
+        "data": {"path": str(tmp_path / "bars.csv"), "timeframe": "1d"},
+        "strategy": {"class_path": f"{STRATEGIES}:Constant", "params": {"exposure": exposure}},
+        "execution": {"fee_bps": 0, "slippage_bps": 0}, "risk": {"allow_short": True},
+        "output": {"dir": str(tmp_path / name)}})
+
+
+def test_a_backtest_that_loses_everything_is_a_result(tmp_path):
+    ruin = loss_config(tmp_path, "ruin", -1.0)
+    flat = loss_config(tmp_path, "flat", 0.0)
+    code, lines, _ = run("backtest", "--config", str(ruin), "--allow-strategy-prefix", STRATEGIES)
+    assert code == 0, lines
+    stats = json.loads((tmp_path / "ruin" / "stats.json").read_text())
+    assert (stats["final_equity"], stats["total_return"]) == (0.0, -1.0)
+    assert (tmp_path / "ruin" / "report.html").is_file()
+    code, lines, out = run("report", "--results", str(tmp_path / "ruin"), "--output", str(tmp_path / "r.html"))
+    assert (code, out) == (0, f"{tmp_path / 'r.html'}\n"), lines
+    assert "100,000" in (tmp_path / "r.html").read_text()  # the initial cash, recovered from the equity
+    for a, b in ((ruin, flat), (tmp_path / "ruin", tmp_path / "ruin")):
+        code, lines, out = run("compare", str(a), str(b), "--output-dir", str(tmp_path / "cmp"),
+                               "--allow-strategy-prefix", STRATEGIES)
+        assert code == 0, lines
+        assert "final_equity                0.00" in out
+    doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    # the ruin compared with itself: after the ruin bar nothing is left to gain or lose
+    assert doc["paired_t_test"]["mean_difference"] == 0.0
+    assert doc["verdict"].startswith("no evidence of a difference")
