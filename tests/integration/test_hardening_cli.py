@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.experiment_support import write_json
+from tests.experiment_support import experiment_config, write_json
 from tests.report_support import run_main
+from trading_runtime.store import ArtifactStore, open_store, read_complete, write_complete
 
 STRATEGIES = "tests.experiment_strategies"
 
@@ -131,3 +133,97 @@ def test_a_backtest_that_loses_everything_is_a_result(tmp_path):
     # the ruin compared with itself: after the ruin bar nothing is left to gain or lose
     assert doc["paired_t_test"]["mean_difference"] == 0.0
     assert doc["verdict"].startswith("no evidence of a difference")
+
+
+# -- bug 7: content that passes its marker but is malformed ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, str, Path]:
+    """(store, experiment id, config) of a finalized 2-shard sweep."""
+    d = tmp_path_factory.mktemp("finished")
+    config = write_json(d / "exp.json", experiment_config(
+        data={"end": "2024-01-02T00:00:00Z"}, sweep={"kind": "grid", "params": {"fast": [5, 10], "slow": [30]}},
+        validation={"kind": "holdout", "test_fraction": 0.5}, shards={"runs_per_shard": 1}))
+    code, lines, _ = run("sweep", "--config", str(config), "--store", str(d / "store"), "--workers", "1")
+    assert code == 0, lines
+    (experiment,) = [p.name for p in (d / "store" / "experiments").iterdir()]
+    return d / "store", experiment, config
+
+
+@pytest.fixture
+def store_copy(finished, tmp_path) -> tuple[ArtifactStore, str]:
+    shutil.copytree(finished[0], tmp_path / "store")
+    return open_store(str(tmp_path / "store")), finished[1]
+
+
+RESULT = "shards/rps-1/shard-00001/result.json"
+
+
+@pytest.mark.parametrize(("mangle", "reason"), [
+    (lambda doc: [doc], "expected a JSON object (got list)"),
+    (lambda doc: {**doc, "runs": [{k: v for k, v in doc["runs"][0].items() if k != "in_sample"}]},
+     "runs[0].in_sample: missing"),
+    (lambda doc: {**doc, "runs": [{**doc["runs"][0], "in_sample": {"sharpe": 1.0}}]},
+     "runs[0].in_sample: metric 'final_equity' missing"),
+    (lambda doc: {**doc, "runs": [{**doc["runs"][0], "in_sample": {**doc["runs"][0]["in_sample"], "sharpe": "1"}}]},
+     "runs[0].in_sample.sharpe: expected a number or null (got '1')"),
+    (lambda doc: {**doc, "runs": "all of them"}, "runs: expected a list"),
+    (lambda doc: {**doc, "equity": None}, "equity: expected an object with sha256 and series"),
+], ids=["list", "no-in-sample", "no-metric", "string-metric", "runs-text", "no-equity"])
+def test_a_marked_but_malformed_result_fails_finalize_with_exit_3_naming_the_shard(store_copy, mangle, reason):
+    store, experiment = store_copy
+    key = f"experiments/{experiment}/{RESULT}"
+    doc = json.loads(read_complete(store, key))
+    write_complete(store, key, json.dumps(mangle(doc)).encode())  # a valid marker for bad content
+    code, lines, _ = run("finalize", "--store", store.uri, "--experiment", experiment)
+    assert code == 3, lines
+    assert lines == [f"experiment {experiment}: 1 of 2 shards complete (1 failed, 0 missing); runs 1 of 2",
+                     f"shard shard-00001: failed: malformed result experiments/{experiment}/{RESULT}: {reason}"]
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\xff not json", b"[1, 2]", b'{"error": 5}'])
+def test_a_garbage_failed_json_is_reported_not_a_traceback(store_copy, garbage):
+    store, experiment = store_copy
+    key = f"experiments/{experiment}/{RESULT}"
+    store.delete(key + ".SUCCESS")
+    store.put_bytes(key.replace("result.json", "failed.json"), garbage)
+    code, lines, _ = run("finalize", "--store", store.uri, "--experiment", experiment)
+    assert code == 3, lines
+    assert lines[1] == (f"shard shard-00001: failed: failed (unreadable experiments/{experiment}/"
+                        "shards/rps-1/shard-00001/failed.json: expected a JSON object with an 'error' text)")
+
+
+def test_a_marked_plan_of_the_wrong_schema_is_exit_3(store_copy):
+    store, experiment = store_copy
+    write_complete(store, f"experiments/{experiment}/plan.json", b'{"schema_version": 1, "runs": 3}')
+    for argv in (("finalize", "--store", store.uri, "--experiment", experiment),
+                 ("run-shard", "--store", store.uri, "--experiment", experiment, "--shard", "shard-00000")):
+        code, lines, _ = run(*argv)
+        assert code == 3, lines
+        assert len(lines) == 1
+        assert lines[0].startswith(f"{store.uri}: experiment '{experiment}': malformed plan (it passed its marker): "
+                                   f"experiments/{experiment}/plan.json: ")
+
+
+# -- validate -----------------------------------------------------------------------------------------
+
+def test_validate_of_a_path_without_results_is_bad_input(tmp_path):
+    golden = tmp_path / "golden"
+    golden.mkdir()
+    (golden / "summary.json").write_text("{}")
+    code, lines, _ = run("validate", "--results", str(tmp_path / "nope"), "--golden", str(golden))
+    assert code == 2
+    assert lines == [f"validate: no results at {(tmp_path / 'nope').as_uri()}/ (expected <store>/experiments/<id> "
+                     "of a finalized experiment, or --store URI --experiment ID)"]
+
+
+def test_validate_reads_fanin_json_through_its_marker(finished, tmp_path):
+    store, experiment, _ = finished
+    golden = tmp_path / "golden"
+    golden.mkdir()
+    fanin = store / "experiments" / experiment / "fanin.json"
+    assert (store / "experiments" / experiment / "fanin.json.SUCCESS").is_file()
+    (golden / "fanin.json").write_bytes(fanin.read_bytes())
+    code, lines, out = run("validate", "--results", str(store / "experiments" / experiment), "--golden", str(golden))
+    assert (code, lines) == (0, [])
+    assert out == f"validate: fanin.json match {golden}\n"

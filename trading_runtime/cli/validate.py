@@ -34,7 +34,11 @@ def results_location(args: argparse.Namespace) -> tuple[ArtifactStore, str]:
         m = _RESULTS_URI.match(args.results)
         if m is None:  # a store whose root holds the results (and their markers) itself
             return open_store(args.results, Path.cwd()), ""
-        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(m["experiment"]).root + "/"
+        try:
+            experiment = artifact_id(m["experiment"])
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"validate: --results {args.results!r}: experiment id: {e}") from None
+        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(experiment).root + "/"
     if args.results is None and args.store is not None and args.experiment is not None:
         return open_store(args.store, Path.cwd()), ExperimentKeys(args.experiment).root + "/"
     raise InputError("validate: give --results URI, or --store URI and --experiment ID (not both)")
@@ -48,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     names = sorted(p.name for p in golden_dir.glob("*.json"))
     if not names:
         raise InputError(f"{golden_dir}: no golden *.json files")
+    if not store.list_keys(prefix):  # nothing there at all: a wrong path, not a failed verification
+        raise InputError(f"validate: no results at {store.uri.rstrip('/')}/{prefix} (expected <store>/experiments/<id> "
+                         "of a finalized experiment, or --store URI --experiment ID)")
     lines: list[str] = []
     for name in names:
         expected = read_json_file(golden_dir / name)

@@ -16,7 +16,7 @@ from trading_framework import FeatureCache, Strategy, bars_per_year, compute_met
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars, load_bars
-from trading_runtime.errors import InputError, TransientError
+from trading_runtime.errors import InputError, TransientError, VerificationError
 from trading_runtime.execution.backtest import execution_spec, resolve_path
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
@@ -90,7 +90,12 @@ def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
         raw = read_complete(store, key)
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
-    return Plan.model_validate(json.loads(raw))
+    try:
+        return Plan.model_validate(json.loads(raw))
+    except ValueError as e:  # not JSON, or not a plan (pydantic's ValidationError is a ValueError)
+        first = render_validation_error(e, key)[0] if isinstance(e, ValidationError) else f"{key}: not JSON ({e})"
+        raise VerificationError(f"{store.uri}: experiment '{experiment_id}': malformed plan (it passed its "
+                                f"marker): {first}") from None
 
 
 def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
