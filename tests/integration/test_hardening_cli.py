@@ -227,3 +227,39 @@ def test_validate_reads_fanin_json_through_its_marker(finished, tmp_path):
     code, lines, out = run("validate", "--results", str(store / "experiments" / experiment), "--golden", str(golden))
     assert (code, lines) == (0, [])
     assert out == f"validate: fanin.json match {golden}\n"
+
+
+# -- bug 5: local-store I/O errors are one line with a documented exit code --------------------------------
+
+def test_backtest_output_errors_are_one_line(tmp_path, base_config, write_config):
+    config = write_config(base_config)
+    (tmp_path / "file").write_text("")
+    code, lines, _ = run("backtest", "--config", str(config), "--output-dir", str(tmp_path / "file"))
+    assert code == 2
+    assert lines == [f"store: cannot write 'equity.parquet' in {(tmp_path / 'file').as_uri()}: {tmp_path / 'file'} "
+                     "is a file, expected a directory (or a path to create)"]
+    code, lines, _ = run("finalize", "--store", f"file://{tmp_path}/x%00y", "--experiment", "e")
+    assert code == 2
+    assert lines == [f"store: invalid local store path '{tmp_path}/x\\x00y': NUL character"]
+
+
+def test_a_full_disk_is_exit_75_and_one_line(tmp_path, base_config, write_config):
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    config = write_config(base_config)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    proc = subprocess.run([sys.executable, "-m", "trading_runtime", "--log-format", "json", "backtest", "--config",
+                           str(config), "--output-dir", str(tmp_path / "out")], cwd=ROOT, capture_output=True,
+                          text=True, check=False, timeout=120, preexec_fn=small_files)
+    lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("{")]
+    assert proc.returncode == 75, proc.stderr
+    assert lines == [f"store: cannot write 'equity.parquet' in {(tmp_path / 'out').as_uri()}: no space left "
+                     "(File too large); nothing was written, free some space and run the step again"]
+    assert list((tmp_path / "out").iterdir()) == []
