@@ -263,3 +263,48 @@ def test_a_full_disk_is_exit_75_and_one_line(tmp_path, base_config, write_config
     assert lines == [f"store: cannot write 'equity.parquet' in {(tmp_path / 'out').as_uri()}: no space left "
                      "(File too large); nothing was written, free some space and run the step again"]
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- weak spots: silent ambiguity, loose bounds and error text in configs -----------------------------------
+
+def plan_lines(tmp_path: Path, config_text: str) -> tuple[int, list[str]]:
+    path = tmp_path / "exp.json"
+    path.write_text(config_text)
+    code, lines, _ = run("plan", "--config", str(path), "--store", str(tmp_path / "store"), "--dry-run")
+    return code, [line.replace(str(path), "exp.json") for line in lines]
+
+
+def exp_text(**overrides: object) -> str:
+    return json.dumps(experiment_config(**overrides))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"schema_version": 1, "id": "x", "seed": 1, "seed": 2}',
+     'exp.json: duplicate key "seed" in an object with keys ["schema_version", "id", "seed", "seed"] '
+     "(each key once: which value was meant?)"),
+    (exp_text(sweep={"kind": "grid", "params": {"fast": [5, None], "slow": [30]}}),
+     "exp.json: sweep.params.fast[1]: Input should be a valid integer, number, string or boolean (got null)"),
+    (exp_text(warmup_bars=-1), 'exp.json: warmup_bars: warmup_bars must be >= 0 or "auto" (got -1)'),
+    (exp_text(strategy={"params": {"fast": 10}}),
+     "exp.json: sweep.params.fast is searched and also fixed in strategy.params.fast (= 10): remove one of the two"),
+    (exp_text(sweep={"kind": "optuna", "n_trials": 40, "sampler": {"name": "tpe", "seed": 1}, "space": {}}),
+     "exp.json: sweep.space is empty: every trial would be the same run (give at least one parameter, or null "
+     "for the strategy's declared bounds)"),
+    (exp_text(data={"timeframe": "99999999999999999999w"}),
+     "exp.json: data.timeframe: timeframe '99999999999999999999w': expected a bar of 1s up to 366d (e.g. 1m, 4h, 1d) "
+     '(got "99999999999999999999w")'),
+    (exp_text(validation={"kind": "walk_forward", "train": "1d", "test": "1h", "step": "1m"}),
+     "exp.json: validation: walk-forward train 1d, test 1h, step 1m makes 4,141 folds on this data; at most 1,000 "
+     "(use a longer step)"),
+], ids=["duplicate-key", "union-path", "got-once", "fixed-and-swept", "empty-space", "timeframe", "folds"])
+def test_ambiguous_or_absurd_configs_are_one_clear_line(tmp_path, text, expected):
+    code, lines = plan_lines(tmp_path, text)
+    assert (code, lines) == (2, [expected])
+
+
+def test_an_unterminated_csv_quote_keeps_its_capitals(tmp_path, base_config, write_config):
+    bars = tmp_path / "bars.csv"
+    bars.write_text('timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,100,100,100,"100,1\n')
+    base_config["data"]["path"] = str(bars)
+    code, lines, _ = run("backtest", "--config", str(write_config(base_config)))
+    assert (code, lines) == (2, [f"{bars}: cannot read CSV: EOF inside string starting at row 1"])

@@ -13,6 +13,10 @@ from trading_runtime.config.base import StrictConfig
 DEFAULT_OUTPUT_DIR = ".runtime/local/results"
 
 
+# Longest bar accepted: a bar longer than a year cannot annualise anything (seconds).
+MAX_TIMEFRAME_SECONDS = 366 * 86400
+
+
 class DataConfig(StrictConfig):
     path: str = Field(min_length=1, description="bars file; relative paths resolve against the working directory")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
@@ -23,7 +27,8 @@ class DataConfig(StrictConfig):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, v: str) -> str:
-        timeframe_seconds(v)
+        if not 0 < timeframe_seconds(v) <= MAX_TIMEFRAME_SECONDS:
+            raise ValueError(f"timeframe {v!r}: expected a bar of 1s up to 366d (e.g. 1m, 4h, 1d)")
         return v
 
     @property

@@ -38,7 +38,7 @@ def _short(error: BaseException) -> str:
         text = text.removeprefix(prefix)
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 3] + "..."
-    return text[:1].lower() + text[1:]
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]  # "EOF ..." keeps its capitals
 
 
 def read_csv(content: bytes, report: ProblemReport, numeric: tuple[str, ...] = ()) -> RawTable | None:
