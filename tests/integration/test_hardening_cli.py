@@ -308,3 +308,67 @@ def test_an_unterminated_csv_quote_keeps_its_capitals(tmp_path, base_config, wri
     base_config["data"]["path"] = str(bars)
     code, lines, _ = run("backtest", "--config", str(write_config(base_config)))
     assert (code, lines) == (2, [f"{bars}: cannot read CSV: EOF inside string starting at row 1"])
+
+
+# -- weak spots: data files -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["fifo", "char-device"])
+def test_data_path_must_be_a_regular_file(tmp_path, base_config, write_config, kind):
+    import os
+
+    if kind == "fifo":
+        path = tmp_path / "bars.csv"
+        os.mkfifo(path)  # reading it would block forever
+        got = "a FIFO"
+    else:
+        path = Path("/dev/zero")  # only stat'ed: reading it would never end
+        got = "a character device"
+    base_config["data"]["path"] = str(path)
+    base_config["data"]["format"] = "csv"
+    code, lines, _ = run("backtest", "--config", str(write_config(base_config)))
+    assert (code, lines) == (2, [f"{path}: expected a regular file (got {got})"])
+
+
+def test_parquet_prices_stored_as_text_are_refused(tmp_path, base_config, write_config):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bars.parquet"
+    table = pa.table({"timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z"],
+                      "open": ["100", "101"], "high": [101.0, 102.0], "low": [99.0, 100.0],
+                      "close": [100.5, 101.5], "volume": [1.0, 1.0]})
+    pq.write_table(table, path)
+    base_config["data"]["path"] = str(path)
+    base_config["data"]["format"] = "parquet"
+    code, lines, _ = run("backtest", "--config", str(write_config(base_config)))
+    assert code == 2
+    assert f"{path}: open: expected a column of numbers (got string: store prices and volume as numbers, " \
+           "not text)" in lines
+
+
+# -- weak spots: plan ---------------------------------------------------------------------------------
+
+def test_replanning_with_another_shard_size_is_refused_naming_both(finished, tmp_path):
+    store, experiment, config = finished
+    shutil.copytree(store, tmp_path / "store")
+    before = {p: p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file()}
+    code, lines, _ = run("plan", "--config", str(config), "--store", str(tmp_path / "store"))
+    assert code == 0, lines  # the same plan again: byte-identical, fine
+    doc = json.loads(config.read_text())
+    doc["shards"] = {"runs_per_shard": 2}
+    other = write_json(tmp_path / "other.json", doc)
+    for command in ("plan", "sweep"):
+        code, lines, _ = run(command, "--config", str(other), "--store", str(tmp_path / "store"))
+        assert code == 2
+        assert lines[-1] == (f"{(tmp_path / 'store').as_uri()}: experiment '{experiment}' is already planned at "
+                             f"experiments/{experiment}/plan.json with runs_per_shard 1 (this plan: 2); finish or "
+                             "remove it, or plan with runs_per_shard 1")
+    assert {p: p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file()} == before
+
+
+def test_plan_into_a_memory_store_is_refused(finished):
+    _, _, config = finished
+    code, lines, out = run("plan", "--config", str(config), "--store", "memory://plan-test")
+    assert (code, out) == (2, "")
+    assert lines[-1] == ("plan: store memory://plan-test is in memory and ends with this process (use a path, "
+                         "file:// or s3://bucket/prefix)")

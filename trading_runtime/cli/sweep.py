@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
     keys = plan.keys
-    write_plan(store, plan)
+    write_plan(store, plan, exclusive=True)
     workers = args.workers or os.cpu_count() or 1
     every = progress_settings(args, max(1, len(plan.runs) // 20), 5.0)
     with log_context(experiment=plan.experiment_id):

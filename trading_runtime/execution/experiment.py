@@ -22,7 +22,13 @@ from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import DataRef, ExperimentKeys, Plan, plan_experiment
-from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
+from trading_runtime.store import (
+    ArtifactMissingError,
+    ArtifactStore,
+    CorruptArtifactError,
+    read_complete,
+    write_complete,
+)
 
 log = logging.getLogger(__name__)
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
@@ -80,8 +86,26 @@ def build_plan(inputs: ExperimentInputs) -> Plan:
     )
 
 
-def write_plan(store: ArtifactStore, plan: Plan) -> None:
-    write_complete(store, ExperimentKeys(plan.experiment_id).plan, canonical_bytes(plan.model_dump(mode="json")))
+def write_plan(store: ArtifactStore, plan: Plan, *, exclusive: bool = False) -> None:
+    """Write the plan. ``exclusive`` (plan, sweep): an existing complete plan of the experiment must be
+    byte-identical — one with another shard layout would orphan the finished shards and make two workflows
+    overwrite each other's plan. (An Optuna generation may be re-asked with another shard size: not exclusive.)"""
+    key = ExperimentKeys(plan.experiment_id).plan
+    payload = canonical_bytes(plan.model_dump(mode="json"))
+    try:
+        existing = read_complete(store, key) if exclusive else None
+    except (ArtifactMissingError, CorruptArtifactError):
+        existing = None
+    if existing is not None and existing != payload:
+        try:
+            old = json.loads(existing)["config"]["shards"]["runs_per_shard"]
+        except (ValueError, KeyError, TypeError):
+            old = None
+        new = plan.config["shards"]["runs_per_shard"]
+        what = (f"with runs_per_shard {old} (this plan: {new}); finish or remove it, or plan with runs_per_shard {old}"
+                if old is not None and old != new else "with different content; remove it to plan again")
+        raise InputError(f"{store.uri}: experiment '{plan.experiment_id}' is already planned at {key} {what}")
+    write_complete(store, key, payload)
 
 
 def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
