@@ -372,3 +372,67 @@ def test_plan_into_a_memory_store_is_refused(finished):
     assert (code, out) == (2, "")
     assert lines[-1] == ("plan: store memory://plan-test is in memory and ends with this process (use a path, "
                          "file:// or s3://bucket/prefix)")
+
+
+# -- weak spot: pool workers die with their parent --------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc/*/stat)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_kill_9_of_the_sweep_parent_ends_its_pool_workers(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+    from tests.experiment_support import cli_env
+
+    config = write_json(tmp_path / "exp.json", experiment_config(
+        data={"end": "2024-01-02T00:00:00Z"}, validation={"kind": "full"}, shards={"runs_per_shard": 1},
+        sweep={"kind": "grid", "params": {"fast": {"start": 2, "stop": 20, "step": 1},
+                                          "slow": {"start": 30, "stop": 120, "step": 5}}}))
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "trading_runtime", "sweep", "--config", str(config), "--store",
+                             str(store), "--workers", "2", "--log-format", "json"], cwd=ROOT, env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (any(store.rglob("result.json.SUCCESS")) and len(workers := _children(proc.pid)) >= 2):
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers):
+            assert time.monotonic() < deadline, f"workers {[w for w in workers if _alive(w)]} outlived the parent"
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        for pid in workers:  # only a worker of this sweep still alive (never a pid reused by another process)
+            if _alive(pid) and b"trading_runtime" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
