@@ -436,3 +436,27 @@ def test_kill_9_of_the_sweep_parent_ends_its_pool_workers(tmp_path):
             if _alive(pid) and b"trading_runtime" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_credentials_in_aws_endpoint_url_are_never_shown(monkeypatch):
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connections are refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://admin:SECRET@127.0.0.1:{port}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("TRADING_RUNTIME_S3_MAX_ATTEMPTS", "2")
+        monkeypatch.setenv("TRADING_RUNTIME_S3_BACKOFF_SECONDS", "0")
+        for fmt in ("json", "text"):
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                code = run_main("--log-format", fmt, "finalize", "--store", "s3://bucket/p", "--experiment", "e")
+            assert code == 75
+            assert "SECRET" not in err.getvalue() and "admin" not in err.getvalue()
+            last = err.getvalue().splitlines()[-1]
+            assert last == ("store: s3 get_object s3://bucket/p/experiments/e/plan.json.SUCCESS failed after 2 "
+                            "attempts: EndpointConnectionError: Could not connect to the endpoint URL: "
+                            f'"http://***@127.0.0.1:{port}/bucket/p/experiments/e/plan.json.SUCCESS"')

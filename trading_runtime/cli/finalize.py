@@ -14,7 +14,7 @@ from trading_runtime.cli.common import artifact_id, provenance
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.errors import VerificationError
+from trading_runtime.errors import TradingRuntimeError, VerificationError
 from trading_runtime.execution.experiment import read_plan
 from trading_runtime.fanin import collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
@@ -58,7 +58,7 @@ def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | 
     try:
         doc: dict[str, Any] = json.loads(store.get_bytes(ExperimentKeys(experiment_id).fanin))
         return doc
-    except (KeyError, ValueError):  # ArtifactNotFoundError is a KeyError
+    except (KeyError, ValueError, TradingRuntimeError):  # absent, unreadable, or the store is down: no counts
         return None
 
 
