@@ -268,9 +268,12 @@ def initial_cash_of(stats: dict[str, Any], first_equity: float | None = None) ->
 
 
 def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(data))
+    # ParquetFile.read without threads starts no Arrow thread pool (read_table would start its I/O pool):
+    # pool threads alive at interpreter exit can abort the process (exit 134).
+    table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     ts = np.asarray(table.column("ts").cast("int64").to_numpy(), dtype=np.int64)
     eq = np.asarray(table.column("equity").to_numpy(), dtype=np.float64)
     pos = np.asarray(table.column("position").to_numpy(), dtype=np.float64)
