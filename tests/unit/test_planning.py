@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from tests.experiment_support import PARQUET, experiment_config, write_json
 from trading_runtime.cli.main import main
@@ -109,10 +110,17 @@ def test_dropped_combinations_are_counted_with_their_reasons():
     ]
 
 
-def test_base_params_are_overridden_by_the_grid():
-    p = plan(config(strategy={"params": {"fast": 3, "slow": 40}},
+def test_base_params_complete_the_grid():
+    p = plan(config(strategy={"params": {"fast": 3}},
                     sweep={"kind": "grid", "params": {"slow": [20, 30]}}, validation={"kind": "full"}))
     assert [r.params for r in p.runs] == [{"fast": 3, "slow": 20}, {"fast": 3, "slow": 30}]
+
+
+def test_a_param_both_fixed_and_swept_is_refused():
+    """Issue 10: the grid used to win silently over strategy.params; which one was meant is ambiguous."""
+    with pytest.raises(ValidationError, match=r"sweep\.params\.slow is searched and also fixed in "
+                                              r"strategy\.params\.slow \(= 40\): remove one of the two"):
+        config(strategy={"params": {"fast": 3, "slow": 40}}, sweep={"kind": "grid", "params": {"slow": [20, 30]}})
 
 
 def test_every_combination_dropped_is_a_config_error():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +20,43 @@ from trading_runtime.store import is_uri, read_object
 M = TypeVar("M", bound=BaseModel)
 
 STRATEGY_PREFIXES_ENV = "TRADING_RUNTIME_STRATEGY_PREFIXES"
+
+# An experiment, study or shard id is one store key segment: what plan/init print (config id, hash,
+# suffixes such as .g0003), never a path. 200 characters leave room below the 255 of a file name.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+ID_MAX_LENGTH = 200
+
+
+def artifact_id(text: str) -> str:
+    """argparse type of --experiment/--study/--shard: one id, never a path (usage error, exit 2)."""
+    shown = text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
+    if not ID_PATTERN.fullmatch(text) or ".." in text or text.startswith(".trstore-tmp-"):
+        raise argparse.ArgumentTypeError(
+            f"expected an id of 1-{ID_MAX_LENGTH} letters, digits, '.', '_' or '-' starting with a letter or "
+            f"digit, as printed by plan/optimize init (got {shown!r})")
+    return text
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        n = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})")
+    return n
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0 (got {text!r})")
+    return x
 
 
 def add_strategy_prefix_argument(parser: argparse.ArgumentParser) -> None:

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import provenance
+from trading_runtime.cli.common import artifact_id, provenance
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.errors import VerificationError
+from trading_runtime.errors import TradingRuntimeError, VerificationError
 from trading_runtime.execution.experiment import read_plan
 from trading_runtime.fanin import collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the experiment")
-    parser.add_argument("--experiment", required=True, help="experiment id")
+    parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id")
 
 
 def finalize(store: ArtifactStore, experiment_id: str) -> str:
@@ -35,7 +35,7 @@ def finalize(store: ArtifactStore, experiment_id: str) -> str:
     keys = plan.keys
     fan = collect_shards(store, plan)
     doc = fan.document()
-    store.put_bytes(keys.fanin, canonical_bytes(doc))
+    write_complete(store, keys.fanin, canonical_bytes(doc))  # with a marker: validate reads it like the rest
     s, r = doc["shards"], doc["runs"]
     log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
              experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],
@@ -58,7 +58,7 @@ def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | 
     try:
         doc: dict[str, Any] = json.loads(store.get_bytes(ExperimentKeys(experiment_id).fanin))
         return doc
-    except (KeyError, ValueError):  # ArtifactNotFoundError is a KeyError
+    except (KeyError, ValueError, TradingRuntimeError):  # absent, unreadable, or the store is down: no counts
         return None
 
 

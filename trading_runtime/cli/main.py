@@ -14,6 +14,7 @@ from trading_runtime import __version__
 from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.cli.logs import configure_logging
 from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
+from trading_runtime.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         for line in e.lines:
-            print(line, file=sys.stderr)
+            print(redact(line), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

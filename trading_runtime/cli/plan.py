@@ -16,6 +16,7 @@ from trading_runtime.cli.common import (
     load_config,
 )
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.errors import InputError
 from trading_runtime.execution.experiment import build_plan, load_inputs, write_plan
 from trading_runtime.planning import Plan
 from trading_runtime.store import open_store
@@ -71,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     store = open_store(args.store or config.store, Path.cwd())
-    write_plan(store, plan)
+    if store.uri.startswith("memory://"):  # lives in this process only: the plan would vanish at exit
+        raise InputError(f"plan: store {store.uri} is in memory and ends with this process (use a path, "
+                         "file:// or s3://bucket/prefix)")
+    write_plan(store, plan, exclusive=True)
     sys.stderr.write(f"  plan {store.uri.rstrip('/')}/experiments/{plan.experiment_id}/plan.json\n")
     if args.experiment_id_file is not None:
         args.experiment_id_file.write_text(plan.experiment_id, encoding="utf-8")

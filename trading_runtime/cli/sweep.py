@@ -18,6 +18,7 @@ from trading_runtime.cli.common import (
     config_argument,
     config_name,
     load_config,
+    positive_int,
 )
 from trading_runtime.cli.finalize import finalize
 from trading_runtime.cli.integrations import track_experiment
@@ -46,7 +47,7 @@ _WORKER: dict[str, Any] = {}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_argument(parser, "experiment config JSON")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     add_strategy_prefix_argument(parser)
     add_progress_arguments(parser)
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
     keys = plan.keys
-    write_plan(store, plan)
+    write_plan(store, plan, exclusive=True)
     workers = args.workers or os.cpu_count() or 1
     every = progress_settings(args, max(1, len(plan.runs) // 20), 5.0)
     with log_context(experiment=plan.experiment_id):

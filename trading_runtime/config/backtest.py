@@ -14,6 +14,8 @@ DEFAULT_OUTPUT_DIR = ".runtime/local/results"
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Longest bar accepted: a bar longer than a year cannot annualise anything (seconds).
+MAX_TIMEFRAME_SECONDS = 366 * 86400
 
 
 class DataConfig(StrictConfig):
@@ -36,7 +38,8 @@ class DataConfig(StrictConfig):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, v: str) -> str:
-        timeframe_seconds(v)
+        if not 0 < timeframe_seconds(v) <= MAX_TIMEFRAME_SECONDS:
+            raise ValueError(f"timeframe {v!r}: expected a bar of 1s up to 366d (e.g. 1m, 4h, 1d)")
         return v
 
     @property

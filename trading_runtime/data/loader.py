@@ -54,6 +54,7 @@ Digest
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,12 @@ def infer_format(path: Path, name: str | None = None) -> BarsFormat:
     raise InputError(f"{name or path}: cannot tell the format from the file name (expected a suffix {known})")
 
 
+# Largest bars file read (bytes): the whole file is read into memory and hashed.
+MAX_FILE_BYTES = 8 * 1024**3
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
 def data_suffix(name: str, fmt: BarsFormat | None = None) -> str:
     """The bars suffix ``name`` ends with (``.csv.gz``, ``.parquet``, ...; lower-case), else ``.<fmt>`` or ""."""
     lowered = name.lower()
@@ -135,6 +142,18 @@ def read_bars_file(path: Path, name: str) -> bytes:
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes; only a regular file of at most MAX_FILE_BYTES (a FIFO would block, /dev/zero never end)."""
+    try:
+        info = path.stat()
+    except OSError:
+        info = None  # reported by the read below, with its reason
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "not a regular file")
+            raise InputError(f"{name}: expected a regular file (got {kind})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"{name}: {info.st_size:,} bytes; at most {MAX_FILE_BYTES:,} bytes are read "
+                             "(split the data or narrow it with data.start/data.end before writing the file)")
     try:
         return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):

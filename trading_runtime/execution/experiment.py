@@ -16,14 +16,20 @@ from trading_framework import FeatureCache, Strategy, bars_per_year, compute_met
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars
-from trading_runtime.errors import InputError, TransientError
+from trading_runtime.errors import InputError, TransientError, VerificationError
 from trading_runtime.execution.backtest import execution_spec
 from trading_runtime.execution.data_source import load_data
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import DataRef, ExperimentKeys, Plan, plan_experiment
-from trading_runtime.store import ArtifactMissingError, ArtifactStore, read_complete, write_complete
+from trading_runtime.store import (
+    ArtifactMissingError,
+    ArtifactStore,
+    CorruptArtifactError,
+    read_complete,
+    write_complete,
+)
 
 log = logging.getLogger(__name__)
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
@@ -85,8 +91,26 @@ def build_plan(inputs: ExperimentInputs) -> Plan:
     )
 
 
-def write_plan(store: ArtifactStore, plan: Plan) -> None:
-    write_complete(store, ExperimentKeys(plan.experiment_id).plan, canonical_bytes(plan.model_dump(mode="json")))
+def write_plan(store: ArtifactStore, plan: Plan, *, exclusive: bool = False) -> None:
+    """Write the plan. ``exclusive`` (plan, sweep): an existing complete plan of the experiment must be
+    byte-identical — one with another shard layout would orphan the finished shards and make two workflows
+    overwrite each other's plan. (An Optuna generation may be re-asked with another shard size: not exclusive.)"""
+    key = ExperimentKeys(plan.experiment_id).plan
+    payload = canonical_bytes(plan.model_dump(mode="json"))
+    try:
+        existing = read_complete(store, key) if exclusive else None
+    except (ArtifactMissingError, CorruptArtifactError):
+        existing = None
+    if existing is not None and existing != payload:
+        try:
+            old = json.loads(existing)["config"]["shards"]["runs_per_shard"]
+        except (ValueError, KeyError, TypeError):
+            old = None
+        new = plan.config["shards"]["runs_per_shard"]
+        what = (f"with runs_per_shard {old} (this plan: {new}); finish or remove it, or plan with runs_per_shard {old}"
+                if old is not None and old != new else "with different content; remove it to plan again")
+        raise InputError(f"{store.uri}: experiment '{plan.experiment_id}' is already planned at {key} {what}")
+    write_complete(store, key, payload)
 
 
 def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
@@ -95,7 +119,12 @@ def read_plan(store: ArtifactStore, experiment_id: str) -> Plan:
         raw = read_complete(store, key)
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment '{experiment_id}': no plan at {key} (run 'plan' first)") from None
-    return Plan.model_validate(json.loads(raw))
+    try:
+        return Plan.model_validate(json.loads(raw))
+    except ValueError as e:  # not JSON, or not a plan (pydantic's ValidationError is a ValueError)
+        first = render_validation_error(e, key)[0] if isinstance(e, ValidationError) else f"{key}: not JSON ({e})"
+        raise VerificationError(f"{store.uri}: experiment '{experiment_id}': malformed plan (it passed its "
+                                f"marker): {first}") from None
 
 
 def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,

@@ -175,6 +175,10 @@ def _segment(ts: npt.NDArray[np.int64], start: int, stop: int, warmup: int) -> S
                    start_ts=int(ts[start]), stop_ts=int(ts[stop - 1]))
 
 
+# Most walk-forward folds an experiment may have (fold ids wf-000 … wf-999 sort as text).
+MAX_FOLDS = 1000
+
+
 def plan_folds(config: ExperimentConfig, ts: npt.NDArray[np.int64], warmup: int, bar_seconds: int,
                source: str) -> list[Fold]:
     n = len(ts)
@@ -202,6 +206,10 @@ def plan_folds(config: ExperimentConfig, ts: npt.NDArray[np.int64], warmup: int,
     step = duration_seconds(v.step or v.test) * _NS
     t0 = int(ts[warmup])
     data_end = int(ts[-1]) + bar_seconds * _NS
+    n_folds = (data_end - t0 - train - test) // step + 1
+    if n_folds > MAX_FOLDS:
+        raise InputError(f"{source}: validation: walk-forward train {v.train}, test {v.test}, step {v.step or v.test} "
+                         f"makes {n_folds:,} folds on this data; at most {MAX_FOLDS:,} (use a longer step)")
     folds = []
     for k in itertools.count():
         is_start_t = t0 if v.anchored else t0 + k * step

@@ -260,18 +260,27 @@ def _json(store: ArtifactStore, key: str) -> Any:
         raise InputError(f"{store.uri}: {key}: not valid JSON ({e})") from None
 
 
-def initial_cash_of(stats: dict[str, Any]) -> float:
-    """The backtest's starting cash, recovered from final_equity / (1 + total_return)."""
+def initial_cash_of(stats: dict[str, Any], first_equity: float | None = None) -> float:
+    """The backtest's starting cash, recovered from final_equity / (1 + total_return).
+
+    A total loss (total_return -1, final equity 0) is a result, not an error: the cash is then the
+    equity at the first close (nothing is filled before the next open, so it is the starting cash).
+    """
     final, ret = stats.get("final_equity"), stats.get("total_return")
-    if final is None or ret is None or ret == -1:
-        raise InputError("stats.json: final_equity and total_return are needed to recover the initial cash")
-    return float(final) / (1.0 + float(ret))
+    if final is not None and ret is not None and ret != -1:
+        return float(final) / (1.0 + float(ret))
+    if ret == -1 and first_equity is not None and first_equity > 0:
+        return float(first_equity)
+    raise InputError("stats.json: final_equity and total_return are needed to recover the initial cash")
 
 
 def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(data))
+    # ParquetFile.read without threads starts no Arrow thread pool (read_table would start its I/O pool):
+    # pool threads alive at interpreter exit can abort the process (exit 134).
+    table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     ts = np.asarray(table.column("ts").cast("int64").to_numpy(), dtype=np.int64)
     eq = np.asarray(table.column("equity").to_numpy(), dtype=np.float64)
     pos = np.asarray(table.column("position").to_numpy(), dtype=np.float64)
@@ -290,7 +299,7 @@ def load_backtest(store: ArtifactStore) -> BacktestResults:
         trades = list(csv.DictReader(io.StringIO(text)))
     except ArtifactNotFoundError:
         trades = []
-    curve = EquityCurve(ts, eq, initial_cash_of(stats))
+    curve = EquityCurve(ts, eq, initial_cash_of(stats, float(eq[0]) if len(eq) else None))
     return BacktestResults(store, REPORT_NAME, stats, manifest, curve, pos, trades)
 
 
