@@ -30,7 +30,7 @@ from trading_runtime.execution import outputs
 
 threads = lambda: len(os.listdir("/proc/self/task"))
 before = threads()
-bars = load_bars(Path("tests/data/bars/synthetic_1m.parquet"))
+bars = load_bars(Path("tests/data/parts/synthetic_1m.parquet"))
 import pyarrow as pa, pyarrow.parquet as pq, io
 sink = io.BytesIO()
 n = 1000
