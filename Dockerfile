@@ -16,7 +16,7 @@
 #
 # Runtime contract: runs as uid 10001, read-only root filesystem; the only writable path it needs is
 # /tmp (HOME, TMPDIR, NUMBA_CACHE_DIR): mount an emptyDir there. Working directory /opt/trading-runtime
-# holds the shipped examples in the repository layout (trading_runtime/local/*.json, tests/data/bars/,
+# holds the shipped examples in the repository layout (trading_runtime/local/*.json, tests/data/parts/,
 # tests/golden/cases/) so the repository's relative paths work unchanged.
 
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -70,7 +70,7 @@ COPY scripts/image-entrypoint.sh /opt/trading-runtime/bin/trading-runtime
 COPY scripts/smoke.sh /opt/trading-runtime/bin/smoke
 COPY trading_runtime/local/local.json trading_runtime/local/sweep.json trading_runtime/local/optimize.json \
      /opt/trading-runtime/trading_runtime/local/
-COPY tests/data/bars/ /opt/trading-runtime/tests/data/bars/
+COPY tests/data/parts/ /opt/trading-runtime/tests/data/parts/
 COPY tests/golden/cases/ /opt/trading-runtime/tests/golden/cases/
 
 # Fast checks, which also warm the JIT cache shipped in the runtime stage.

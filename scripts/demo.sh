@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: same setup as the tests, then on the embedded defaults (local store, local processes):
-#  1. the local backtest (prints its results folder and report.html),
+#  1. the local backtest, the seed command: rewrites the committed tests/data/results/ with the same bytes
+#     (git status stays clean; prints its results folder and report.html),
 #  2. the example experiment: SMA grid × walk-forward, sharded on a process pool (prints summary.json),
 #  3. the example Optuna search: 40 trials in 5 generations (prints its results folder and report).
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The smoke experiment: sweep the synthetic walk-forward example (trading_runtime/local/sweep.json)
 # into a fresh store and validate its summary against the golden files. Run from a folder holding
-# trading_runtime/local/, tests/data/bars/ and tests/golden/cases/ — the repository root, or the
+# trading_runtime/local/, tests/data/parts/ and tests/golden/cases/ — the repository root, or the
 # image's working directory (/opt/trading-runtime), where the image build and CI run it.
 # Usage: scripts/smoke.sh [STORE_DIR]   (default: a new temporary folder, removed afterwards)
 # Exit: 0 match · 3 golden mismatch · anything else: the failing step's code.

@@ -26,7 +26,7 @@ from tests.s3_server import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_CSV = ROOT / "tests" / "data" / "bars" / "synthetic_1m.csv"
+DATA_CSV = ROOT / "tests" / "data" / "parts" / "synthetic_1m.csv"
 LOCAL_CONFIG = ROOT / "trading_runtime" / "local" / "local.json"
 
 

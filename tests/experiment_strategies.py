@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
-from trading_framework import Bars, FeatureCache
+from trading_framework import Bars, FeatureCache, Strategy, StrategyParams
 from trading_framework.bars import FloatArray
 from trading_runtime.strategies.sma_cross import SmaCross, SmaCrossParams
 
@@ -27,3 +28,17 @@ class LabelledSmaCross(SmaCross):
 
     Params = LabelledSmaCrossParams
     params: LabelledSmaCrossParams
+
+
+class ConstantParams(StrategyParams):
+    exposure: float = Field(-1.0, ge=-1.0, le=1.0, description="the target exposure of every bar")
+
+
+class Constant(Strategy):
+    """The same target exposure on every bar (a short held through a doubling loses everything)."""
+
+    Params = ConstantParams
+    params: ConstantParams
+
+    def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
+        return np.full(len(bars), self.params.exposure, dtype=np.float64)

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from trading_runtime.planning import ExperimentKeys
 from trading_runtime.store import ArtifactStore, read_complete
 
-PARQUET = ROOT / "tests" / "data" / "bars" / "synthetic_1m.parquet"
+PARQUET = ROOT / "tests" / "data" / "parts" / "synthetic_1m.parquet"
 
 # Environment that would make a step talk to something other than the test's store.
 _INTEGRATION_ENV = ("PROMETHEUS_PUSHGATEWAY_URL", "MLFLOW_TRACKING_URI", "TRADING_RUNTIME_STRATEGY_PREFIXES")

@@ -20,7 +20,7 @@ from trading_runtime.config.experiment import OBJECTIVE_METRICS, ExperimentConfi
 from trading_runtime.optimize import StudyManifest, plan_study, trial_run_id
 from trading_runtime.planning import DataRef
 
-PARQUET = ROOT / "tests" / "data" / "bars" / "synthetic_1m.parquet"
+PARQUET = ROOT / "tests" / "data" / "parts" / "synthetic_1m.parquet"
 EXAMPLE = ROOT / "trading_runtime" / "local" / "optimize.json"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.conftest import ROOT
 
-DATA_CSV = ROOT / "tests" / "data" / "bars" / "synthetic_1m.csv"
+DATA_CSV = ROOT / "tests" / "data" / "parts" / "synthetic_1m.csv"
 SWEEP_CONFIG = ROOT / "trading_runtime" / "local" / "sweep.json"
 OPTIMIZE_CONFIG = ROOT / "trading_runtime" / "local" / "optimize.json"
 LOCAL_CONFIG = ROOT / "trading_runtime" / "local" / "local.json"

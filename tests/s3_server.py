@@ -76,6 +76,9 @@ class HoldingProxy:
     ``hold(suffix)``: the next PUT whose key ends with ``suffix`` is read in full but never forwarded
     nor answered (the client waits for a reply that does not come) and ``held`` is set, so a test can
     kill the writer while that write is in flight, deterministically. ``release()`` drops it.
+
+    ``fail(method, pattern)``: every request with that method whose key contains ``pattern`` is answered
+    ``503 ServiceUnavailable`` without being forwarded (an outage of one key kind), until ``fail_none()``.
     """
 
     upstream: str
@@ -83,6 +86,8 @@ class HoldingProxy:
     requests: list[tuple[str, str]] = field(default_factory=list)
     held: threading.Event = field(default_factory=threading.Event)
     _hold_suffix: str | None = None
+    _fail: tuple[str, str] | None = None
+    failed: list[str] = field(default_factory=list)
     _release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +99,16 @@ class HoldingProxy:
     def release(self) -> None:
         self._hold_suffix = None
         self._release.set()
+
+    def fail(self, method: str, pattern: str) -> None:
+        self._fail = (method, pattern)
+
+    def fail_none(self) -> None:
+        self._fail = None
+
+    def _should_fail(self, method: str, path: str) -> bool:
+        rule = self._fail
+        return rule is not None and method == rule[0] and rule[1] in urlsplit(path).path
 
     def puts(self) -> list[str]:
         """Paths of the PUT requests relayed or held so far."""
@@ -137,6 +152,11 @@ class HoldingProxy:
                     proxy._release.wait(timeout=120)
                     self.close_connection = True
                     return
+                if proxy._should_fail(self.command, self.path):
+                    with proxy._lock:
+                        proxy.failed.append(f"{self.command} {self.path}")
+                    self._answer_503()
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 if body or self.command in ("PUT", "POST"):
                     headers["Content-Length"] = str(len(body))
@@ -156,6 +176,16 @@ class HoldingProxy:
                         self.wfile.write(data)
                 finally:
                     conn.close()
+
+            def _answer_503(self) -> None:
+                body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code>'
+                        b"<Message>injected by the test proxy</Message></Error>")
+                self.send_response_only(503, "Service Unavailable")
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
             do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _relay
 

@@ -42,12 +42,18 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def simple_returns(equity: npt.ArrayLike, initial: float | None = None) -> FloatArray:
-    """Per-bar simple returns; with ``initial`` the first bar's return is relative to it."""
+    """Per-bar simple returns; with ``initial`` the first bar's return is relative to it.
+
+    After a total loss (equity at or below 0 at the previous bar) nothing is left to gain or lose:
+    those bars return 0, so a ruined backtest still compares (its ruin bar returned -100%).
+    """
     eq = np.asarray(equity, dtype=np.float64)
-    if initial is not None:
-        prev = np.concatenate(([float(initial)], eq[:-1]))
-        return np.asarray(eq / prev - 1.0, dtype=np.float64)
-    return np.asarray(eq[1:] / eq[:-1] - 1.0, dtype=np.float64)
+    prev = np.concatenate(([float(initial)], eq[:-1])) if initial is not None else eq[:-1]
+    cur = eq if initial is not None else eq[1:]
+    ruined = prev <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = cur / np.where(ruined, 1.0, prev) - 1.0
+    return np.asarray(np.where(ruined, 0.0, out), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ import io
 
 import pytest
 
-from tests.cluster.argo_check import container_commands, load_manifests, placeholder_args
+from tests.cluster.argo_commands import container_commands, placeholder_args
+from tests.cluster.argo_manifests import load_manifests
 from trading_runtime.cli.main import build_parser
 
 COMMANDS = container_commands(load_manifests())
-RUNTIME = [c for c in COMMANDS if c.image == "{{workflow.parameters.image}}:{{workflow.parameters.revision}}"]
+RUNTIME = [c for c in COMMANDS if c.image == "{{workflow.parameters.image}}@{{workflow.parameters.digest}}"]
 
 
 def parse(args: list[str]) -> tuple[int | None, str]:
@@ -26,9 +27,10 @@ def parse(args: list[str]) -> tuple[int | None, str]:
     return None, err.getvalue()
 
 
-def test_every_container_is_either_the_runtime_image_or_the_kaniko_build():
+def test_every_container_is_either_the_runtime_image_or_the_build():
     others = [c for c in COMMANDS if c not in RUNTIME]
-    assert [(c.source, c.template) for c in others] == [("workflowtemplate-build-push-ghcr.yaml", "kaniko")]
+    assert [(c.source, c.template) for c in others] == [
+        ("workflowtemplate-build-push-ghcr.yaml", "crane-digest"), ("workflowtemplate-build-push-ghcr.yaml", "kaniko")]
     assert len(RUNTIME) == 12  # backtest: 5, optuna: 7
     assert all(c.command == ("trading-runtime",) for c in RUNTIME)
 

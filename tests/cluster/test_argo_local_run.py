@@ -1,9 +1,10 @@
-"""The backtest and optuna WorkflowTemplates executed locally (tests/cluster/argo_check.LocalArgoRun).
+"""The backtest and optuna WorkflowTemplates executed locally (tests/cluster/argo_local_run.LocalArgoRun).
 
 The DAG and steps are walked in dependency order with Argo's parameter substitution, withParam
 expanded from the previous step's stdout, the optuna generations by the template's own recursion,
-each container command run as its own local process against a local store, retries on exit 75 only,
-and the exit handler; the final results must equal the golden ones.
+each container command run as its own local process against a local store, retries where the
+retryStrategy expression says (exit 75, a lost pod), fan-in after failed shards, and the exit
+handler; the final results must equal the golden ones.
 """
 
 from __future__ import annotations
@@ -14,14 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.argo_check import (
-    ROOT,
-    LocalArgoRun,
-    WorkflowFailedError,
-    load_manifests,
-    run_cli_forked,
-    run_cli_subprocess,
-)
+from tests.cluster.argo_local_run import LocalArgoRun, PodLost, run_cli_forked, run_cli_subprocess
+from tests.cluster.argo_manifests import ROOT, load_manifests
 from tests.golden.golden_files import GOLDEN
 from trading_runtime.golden.compare import compare
 from trading_runtime.store import open_store, read_complete
@@ -31,6 +26,7 @@ pytestmark = pytest.mark.slow
 DOCS = load_manifests()
 SMOKE = DOCS["run-smoke.yaml"]["spec"]["arguments"]["parameters"]
 SMOKE_GOLDEN = next(p["value"] for p in SMOKE if p["name"] == "golden")
+DIGEST = "sha256:" + "0" * 64
 OPTUNA_NAMES = ["best_parameters.json", "metadata.json", "optimization_history.json", "param_importances.json",
                 "performance_metrics.json"]
 
@@ -55,14 +51,17 @@ def test_backtest_template_runs_locally_and_matches_golden(tmp_path):
     failed_once: set[str] = set()
 
     def flaky(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-        # The first run-shard attempt dies of a transient error (exit 75): Argo retries it.
-        if argv[0] == "run-shard" and not failed_once:
+        # The first run-shard attempt dies of a transient error (exit 75), the second shard's first
+        # pod is deleted (no exit code: -1, Error): Argo retries both.
+        if argv[0] == "run-shard" and argv[-1] not in failed_once and len(failed_once) < 2:
             failed_once.add(argv[-1])
+            if len(failed_once) == 2:
+                raise PodLost("pod deleted")
             return 75, "", "store: S3 unavailable (transient)"
         return run_cli_forked(argv, cwd, env)
 
     run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
-                       {"revision": "0" * 40, "store": str(store), "golden": SMOKE_GOLDEN},
+                       {"digest": DIGEST, "store": str(store), "golden": SMOKE_GOLDEN},
                        ROOT, tmp_path / "pods", runner=flaky, parallelism=1, workflow_name="smoke-1")
     assert run.run() == "Succeeded"
     by_template: dict[str, list[Any]] = {}
@@ -70,7 +69,7 @@ def test_backtest_template_runs_locally_and_matches_golden(tmp_path):
         by_template.setdefault(node.template, []).append(node)
     assert {k: len(v) for k, v in by_template.items()} == {
         "plan": 1, "run-shard": 9, "finalize": 1, "validate": 1, "record-status": 1}
-    assert [n.attempts for n in by_template["run-shard"]] == [2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert [n.attempts for n in by_template["run-shard"]] == [2, 2, 1, 1, 1, 1, 1, 1, 1]
     assert by_template["validate"][0].stdout == f"validate: summary.json match {SMOKE_GOLDEN}\n"
     experiment = by_template["plan"][0].stdout and json.loads(by_template["plan"][0].stdout)
     assert experiment == [f"shard-{i:05d}" for i in range(9)]
@@ -83,7 +82,7 @@ def test_backtest_template_runs_locally_and_matches_golden(tmp_path):
 
 def test_optuna_template_recurses_through_the_generations_and_matches_golden(tmp_path):
     store = tmp_path / "store"
-    run = LocalArgoRun(DOCS["workflowtemplate-optuna.yaml"], {"revision": "0" * 40, "store": str(store)},
+    run = LocalArgoRun(DOCS["workflowtemplate-optuna.yaml"], {"digest": DIGEST, "store": str(store)},
                        ROOT, tmp_path / "pods", runner=run_cli_forked, parallelism=1, workflow_name="optuna-1")
     assert run.run() == "Succeeded"
     templates = [n.template for n in run.nodes]
@@ -108,12 +107,58 @@ def test_a_failing_step_is_not_retried_and_the_exit_handler_records_failure(tmp_
     # The real console entry (python -m trading_runtime in a subprocess) for every pod here.
     store = tmp_path / "store"
     run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
-                       {"revision": "0" * 40, "store": str(store), "config": "no/such/config.json"},
+                       {"digest": DIGEST, "store": str(store), "config": "no/such/config.json"},
                        ROOT, tmp_path / "pods", runner=run_cli_subprocess, workflow_name="broken-1")
-    with pytest.raises(WorkflowFailedError, match="template plan: exit 2 after 1 attempt"):
-        run.run()
+    assert run.run() == "Failed"
     assert [(n.template, n.exit_code, n.attempts) for n in run.nodes] == [("plan", 2, 1), ("record-status", 0, 1)]
     assert "no/such/config.json" in run.nodes[0].stderr
     assert "Traceback" not in run.nodes[0].stderr
     record = status_record(store, "broken-1")
     assert (record["status"], record["details"]["config"]) == ("Failed", "no/such/config.json")
+
+
+def test_a_failed_shard_still_runs_finalize_which_names_it_and_fails_the_workflow(tmp_path):
+    store = tmp_path / "store"
+
+    def one_bad_shard(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+        if argv[0] == "run-shard" and argv[-1] == "shard-00003":
+            return 1, "", "a bug in shard 3 (exit 1: not retried)"
+        return run_cli_forked(argv, cwd, env)
+
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
+                       {"digest": DIGEST, "store": str(store), "golden": SMOKE_GOLDEN},
+                       ROOT, tmp_path / "pods", runner=one_bad_shard, parallelism=1, workflow_name="bad-1")
+    assert run.run() == "Failed"
+    ran = [(n.template, n.exit_code, n.attempts) for n in run.nodes if n.template != "run-shard"]
+    assert ran == [("plan", 0, 1), ("finalize", 3, 1), ("record-status", 0, 1)]  # validate: Omitted
+    assert [n.phase for n in run.nodes if n.template == "run-shard"].count("Failed") == 1
+    finalize = next(n for n in run.nodes if n.template == "finalize")
+    assert "shard-00003" in finalize.stderr
+    assert status_record(store, "bad-1")["status"] == "Failed"
+
+
+def test_a_staged_config_runs_through_the_backtest_template_from_an_empty_working_directory(tmp_path):
+    """The user's own experiment: `stage` puts config and data into the store, the template's `config`
+    parameter takes the printed URI, and the pods (working directory empty: nothing from the image's
+    examples can be read) produce the golden summary, validated by the template's own validate step
+    against a golden folder the test copies in."""
+    import shutil
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    staged = subprocess.run(
+        [sys.executable, "-m", "trading_runtime", "stage", "--config", "trading_runtime/local/sweep.json",
+         "--store", str(store)], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
+    assert staged.returncode == 0, staged.stderr
+    config_uri = staged.stdout.strip().splitlines()[-1]
+    assert config_uri.startswith("file://") or config_uri.startswith(str(store)), config_uri
+    workdir = tmp_path / "pod-workdir"
+    shutil.copytree(ROOT / SMOKE_GOLDEN, workdir / "golden")
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"],
+                       {"digest": DIGEST, "store": str(store), "config": config_uri, "golden": "golden"},
+                       workdir, tmp_path / "pods", runner=run_cli_forked, parallelism=1, workflow_name="staged-1")
+    assert run.run() == "Succeeded"
+    validate = next(n for n in run.nodes if n.template == "validate")
+    assert validate.stdout == "validate: summary.json match golden\n"
+    assert sorted(p.name for p in workdir.iterdir()) == ["golden"]

@@ -1,4 +1,4 @@
-"""argo/*.yaml: Argo's schema made strict, hera's models, the reference check, and pod policy.
+"""argo/*.yaml: Argo's full CRD and strict JSON schema, hera's models, the reference check, core objects, pod policy.
 
 Each check is shown to catch one planted error of each kind it is responsible for.
 """
@@ -6,36 +6,32 @@ Each check is shown to catch one planted error of each kind it is responsible fo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.cluster.argo_check import (
-    ARGO_DIR,
-    SCHEMA_PATH,
-    hera_roundtrip_diff,
-    load_manifests,
-    load_strict_schema,
-    reference_errors,
-    schema_errors,
-    strict_schema,
-    templates_by_name,
-)
+from tests.cluster.argo_hera import hera_roundtrip_diff
+from tests.cluster.argo_manifests import ARGO_DIR, argo_documents, core_documents, load_manifests, templates_by_name
+from tests.cluster.argo_references import reference_errors
+from tests.cluster.argo_schema import crd_errors, load_strict_schema, schema_errors, strict_schema
+from tests.cluster.kube_core import KUBERNETES_VERSION, core_errors, namespace_errors
 
-DOCS = load_manifests()
+ALL = load_manifests()
+DOCS = argo_documents(ALL)
+CORE = core_documents(ALL)
 WFTS = templates_by_name(DOCS)
 RUNTIME_TEMPLATES = ("workflowtemplate-backtest.yaml", "workflowtemplate-optuna.yaml")
 EXPECTED_FILES = {
     "workflowtemplate-build-push-ghcr.yaml", "workflowtemplate-backtest.yaml", "workflowtemplate-optuna.yaml",
     "run-build.yaml", "run-backtest.yaml", "run-optuna.yaml", "run-smoke.yaml",
 }
+CORE_FILES = {"namespace.yaml", "namespace-build.yaml", "serviceaccount.yaml", "role.yaml", "rolebinding.yaml"}
 
 
 def fresh(name: str) -> dict[str, Any]:
     """A deep copy without YAML aliases (anchored mappings are shared objects after loading)."""
-    copied: dict[str, Any] = json.loads(json.dumps(DOCS[name]))
+    copied: dict[str, Any] = json.loads(json.dumps(ALL[name]))
     return copied
 
 
@@ -49,6 +45,7 @@ def task(doc: dict[str, Any], dag: str, name: str) -> dict[str, Any]:
 
 def test_the_manifests_are_all_there():
     assert set(DOCS) == EXPECTED_FILES
+    assert set(CORE) == CORE_FILES
     assert set(WFTS) == {"trading-runtime-backtest", "trading-runtime-optuna", "trading-runtime-build-push-ghcr"}
 
 
@@ -56,13 +53,7 @@ def test_the_manifests_are_all_there():
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    loaded = load_strict_schema()
-    if loaded is None:
-        message = f"{SCHEMA_PATH} is absent"
-        if os.environ.get("CI"):  # CI always has ../shared beside the checkout
-            pytest.fail(message)
-        pytest.skip(f"{message} (a user's clone without ../shared): hera's round trip still runs")
-    return loaded
+    return load_strict_schema()  # vendored: tests/cluster/schemas/ (SOURCE.md)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FILES))
@@ -97,6 +88,65 @@ def test_strict_schema_patches_only_object_definitions_with_properties():
     assert "additionalProperties" not in strict["definitions"]["c"]
     assert strict["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] == {"type": ["string", "integer"]}
     assert raw["definitions"]["a"] == {"type": "object", "properties": {"x": {"type": "string"}}}  # a copy
+
+
+# ---------------------------------------------------------------------------------------------- full CRD
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FILES))
+def test_manifest_matches_argos_full_crd(name):
+    assert crd_errors(DOCS[name], name) == []
+
+
+def test_full_crd_rejects_a_parameter_as_a_resource_quantity():
+    # The defect of the shipped templates before: argo submit fails with "quantities must match the
+    # regular expression" (argoproj/argo-workflows #3058, #6939).
+    doc = fresh("workflowtemplate-backtest.yaml")
+    template(doc, "run-shard")["container"]["resources"] = {"requests": {"cpu": "{{workflow.parameters.shard-cpu}}"}}
+    assert crd_errors(doc, "x") == [
+        "x: spec/templates/2/container/resources/requests/cpu: '{{workflow.parameters.shard-cpu}}' "
+        "is not valid under any of the given schemas"]
+    template(doc, "run-shard")["container"]["resources"] = {"requests": {"cpu": "500m", "memory": 2}}
+    assert crd_errors(doc, "x") == []  # int-or-string: a literal quantity or an integer
+
+
+def test_full_crd_rejects_unknown_keys_and_takes_int_or_string_deadlines():
+    doc = fresh("workflowtemplate-optuna.yaml")
+    template(doc, "tell")["retryStrategy"]["backof"] = {}
+    assert crd_errors(doc, "x") == [
+        "x: spec/templates/6/retryStrategy: Additional properties are not allowed ('backof' was unexpected)"]
+    doc = fresh("workflowtemplate-optuna.yaml")
+    template(doc, "tell")["activeDeadlineSeconds"] = "{{workflow.parameters.step-deadline-seconds}}"
+    assert crd_errors(doc, "x") == []  # IntOrString with no pattern: Argo substitutes it later
+
+
+# ---------------------------------------------------------------------------------------------- core objects
+
+@pytest.mark.parametrize("name", sorted(CORE_FILES))
+def test_core_object_passes_kubernetes_validate_strict(name):
+    assert core_errors(CORE[name], name) == []
+
+
+def test_kubernetes_validate_catches_planted_errors():
+    assert KUBERNETES_VERSION == "1.32.0"
+    role = fresh("role.yaml")
+    role["rules"][0]["verb"] = role["rules"][0].pop("verbs")
+    assert core_errors(role, "x") == ["x: rules/0: 'verbs' is a required property"]
+    sa = fresh("serviceaccount.yaml")
+    sa["automountToken"] = False  # a misspelled key (strict)
+    assert core_errors(sa, "x") == [
+        "x: (top level): Additional properties are not allowed ('automountToken' was unexpected)"]
+    binding = fresh("rolebinding.yaml")
+    del binding["roleRef"]["name"]
+    assert core_errors(binding, "x") == ["x: roleRef: 'name' is a required property"]
+
+
+def test_namespaces_enforce_restricted_except_the_build_namespace():
+    for name in ("namespace.yaml", "namespace-build.yaml"):
+        assert namespace_errors(CORE[name], name) == []
+    ns = fresh("namespace.yaml")
+    ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
+    assert namespace_errors(ns, "x") == [
+        "x: metadata.labels: pod-security.kubernetes.io/enforce is 'baseline', expected 'restricted'"]
 
 
 # ---------------------------------------------------------------------------------------------- hera round trip
@@ -248,19 +298,21 @@ def test_runtime_pods_follow_the_cluster_contract(name):
     assert len(containers) >= 5
     for t in containers:
         c, where = t["container"], f"{name}: {t['name']}"
-        assert c["image"] == "{{workflow.parameters.image}}:{{workflow.parameters.revision}}", where
+        assert c["image"] == "{{workflow.parameters.image}}@{{workflow.parameters.digest}}", where
         assert c["command"] == ["trading-runtime"], where
         sc = c["securityContext"]
         assert sc["runAsNonRoot"] is True and sc["readOnlyRootFilesystem"] is True, where
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}, where
         assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
-        for kind in ("requests", "limits"):
-            for resource in ("cpu", "memory"):
-                assert c["resources"][kind][resource].startswith("{{workflow.parameters."), (where, kind, resource)
+        assert "resources" not in c, where  # set through podSpecPatch (argo_semantics.resource_errors)
+        kind = "shard" if t["name"] == "run-shard" else "step"
+        assert json.loads(t["podSpecPatch"])["containers"][0]["resources"]["requests"]["cpu"] == \
+            f"{{{{workflow.parameters.{kind}-cpu}}}}", where
         assert c["envFrom"] == [{"secretRef": {"name": "{{workflow.parameters.s3-secret}}"}}], where
         assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"], where
         retry = t["retryStrategy"]
-        assert retry["expression"] == "asInt(lastRetry.exitCode) == 75", where
+        assert retry["expression"].startswith(
+            "asInt(lastRetry.exitCode) == 75 || asInt(lastRetry.exitCode) == -1"), where
         assert retry["retryPolicy"] == "Always", where
         assert t["activeDeadlineSeconds"], where
 
@@ -281,13 +333,15 @@ def test_build_tags_sha_branch_and_latest_on_main_with_ghcr_credentials():
     assert "--destination={{workflow.parameters.image}}:{{workflow.parameters.revision}}" in args
     assert "--destination={{workflow.parameters.image}}:{{workflow.parameters.branch-tag}}" in args
     main = task(doc, "build", "build-main")
-    assert main["when"] == "'{{workflow.parameters.branch}}' == 'main'"
+    assert main["when"] == "'{{tasks.lookup.outputs.parameters.digest}}' == '' && " \
+        "'{{workflow.parameters.branch}}' == 'main'"  # an existing <image>:<revision> is not rebuilt
     assert main["arguments"]["parameters"][0]["value"] == "{{workflow.parameters.image}}:latest"
     assert "latest" not in json.dumps(task(doc, "build", "build-branch"))
     assert any(a.startswith("--context=git://") and "{{workflow.parameters.revision}}" in a for a in args)
     assert "--build-arg=TRADING_FRAMEWORK_COMMIT={{workflow.parameters.framework-commit}}" in args
-    assert {v["name"]: v for v in doc["spec"]["volumes"]}["registry-credentials"]["secret"]["secretName"] == \
-        "ghcr-secret"
+    assert {v["name"]: v for v in doc["spec"]["volumes"]}["push-credentials"]["secret"]["secretName"] == "ghcr-push"
+    assert {m["name"] for m in kaniko["container"]["volumeMounts"]} == {"push-credentials", "out"}
+    assert task(doc, "build", "verify")["depends"] == "build-main && build-branch"
     assert kaniko["container"]["securityContext"]["allowPrivilegeEscalation"] is False
     assert set(kaniko["container"]["resources"]) == {"requests", "limits"}
 

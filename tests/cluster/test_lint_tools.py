@@ -86,3 +86,16 @@ def test_shellcheck_passes_on_the_scripts():
     scripts = sorted(str(p) for p in (ROOT / "scripts").glob("*.sh"))
     proc = run(tool("shellcheck"), *scripts)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_branch_namespace_is_prod_for_main_and_a_dns_label_otherwise():
+    def ns(branch: str) -> str:
+        proc = run("bash", "scripts/branch-namespace.sh", branch)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert ns("main") == "prod"
+    assert ns("Feature/ABC_def..x") == "tr-feature-abc-def-x-22880f8e"
+    assert ns("feature/abc-def-x") != ns("Feature/ABC_def..x")  # same sanitised name, other hash
+    long = ns("x" * 300)
+    assert len(long) <= 63 and long.startswith("tr-x")

@@ -20,6 +20,7 @@ from trading_runtime.store import (
     read_complete,
     write_complete,
 )
+from trading_runtime.store.markers import staged_key
 
 SHARD_KEY = "experiments/exp-1/shards/shard-00003/result.json"
 
@@ -262,3 +263,85 @@ def test_marker_keys_cannot_be_artifacts(store: ArtifactStore) -> None:
     with pytest.raises(ValueError, match="store: invalid key"):
         read_complete(store, "../result.json")
     assert store.list_keys() == []
+
+
+# -- replace-safe rewrites: the old version stays readable until the new one is complete ----------
+
+
+class _StepFailedError(Exception):
+    pass
+
+
+class _FailingAt:
+    """``store`` whose ``n``-th mutating call (put_bytes/delete, counted from 1) raises instead of running."""
+
+    def __init__(self, store: ArtifactStore, n: int) -> None:
+        self.inner, self.n, self.calls = store, n, 0
+
+    @property
+    def uri(self) -> str:
+        return self.inner.uri
+
+    def _step(self) -> None:
+        self.calls += 1
+        if self.calls == self.n:
+            raise _StepFailedError(self.n)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._step()
+        self.inner.put_bytes(key, data)
+
+    def delete(self, key: str) -> None:
+        self._step()
+        self.inner.delete(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.inner.get_bytes(key)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        return self.inner.list_keys(prefix)
+
+
+REWRITE_STEPS = 5  # staged put, marker switch, payload put, plain marker, staged delete
+
+
+def test_a_rewrite_has_the_documented_number_of_steps(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b"old version")
+    counting = _FailingAt(store, 0)
+    write_complete(counting, SHARD_KEY, b"new version, longer")
+    assert counting.calls == REWRITE_STEPS
+    assert store.list_keys("experiments/") == [SHARD_KEY, SHARD_KEY + ".SUCCESS"]
+    assert store.get_bytes(SHARD_KEY) == b"new version, longer"
+
+
+@pytest.mark.parametrize("failing_step", range(1, REWRITE_STEPS + 1))
+def test_a_rewrite_failing_at_any_step_leaves_a_complete_version(store: ArtifactStore, failing_step: int) -> None:
+    old, new, newer = b"old version", b"new version, longer", b"third"
+    write_complete(store, SHARD_KEY, old)
+    with pytest.raises(_StepFailedError):
+        write_complete(_FailingAt(store, failing_step), SHARD_KEY, new)
+    # The old version until the marker switched (after step 2), the new one from then on.
+    assert read_complete(store, SHARD_KEY) == (old if failing_step <= 2 else new)
+    # Retrying the same write completes it; a staged copy is left only when its deletion (step 5) failed.
+    write_complete(store, SHARD_KEY, new)
+    assert read_complete(store, SHARD_KEY) == new
+    leftover = [staged_key(SHARD_KEY, hashlib.sha256(new).hexdigest())] if failing_step == REWRITE_STEPS else []
+    assert store.list_keys("experiments/") == [SHARD_KEY, SHARD_KEY + ".SUCCESS", *leftover]
+    # So does a later rewrite with other bytes after an interruption.
+    with pytest.raises(_StepFailedError):
+        write_complete(_FailingAt(store, failing_step), SHARD_KEY, old)
+    write_complete(store, SHARD_KEY, newer)  # the next rewrite removes every staged copy
+    assert read_complete(store, SHARD_KEY) == newer
+    assert store.list_keys("experiments/") == [SHARD_KEY, SHARD_KEY + ".SUCCESS"]
+
+
+def test_a_marker_naming_a_foreign_staged_payload_is_corrupt(store: ArtifactStore) -> None:
+    write_complete(store, SHARD_KEY, b"data")
+    digest = hashlib.sha256(b"data").hexdigest()
+    marker = {"key": SHARD_KEY, "payload": "elsewhere/result.json", "sha256": digest, "size": 4}
+    store.put_bytes(marker_key(SHARD_KEY), json.dumps(marker).encode())
+    with pytest.raises(CorruptArtifactError, match="names payload"):
+        read_complete(store, SHARD_KEY)

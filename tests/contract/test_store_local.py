@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trading_runtime.errors import InputError
 from trading_runtime.store import RESERVED_SEGMENT_PREFIX, ArtifactNotFoundError, LocalStore
+from trading_runtime.store.local import STALE_TMP_SECONDS
 
 from .conftest import REPO_ROOT
 
@@ -139,3 +144,103 @@ def test_uri_is_a_file_uri_of_the_absolute_root(tmp_path: Path, monkeypatch: pyt
     assert store.root == tmp_path / "rel dir"
     assert store.uri == (tmp_path / "rel dir").as_uri()
     assert store.uri.startswith("file:///") and "rel%20dir" in store.uri
+
+
+# -- issue 10: symlinks, stray temporaries, I/O errors ---------------------------------------------------
+
+
+def test_a_symlink_below_the_root_is_never_followed_by_a_write(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "store"
+    (root / "experiments").mkdir(parents=True)
+    (root / "experiments" / "e1").symlink_to(outside, target_is_directory=True)
+    (root / "plan.json").symlink_to(outside / "plan.json")
+    store = LocalStore(root)
+    for key in ("experiments/e1/result.json", "plan.json"):
+        with pytest.raises(InputError, match="is a symbolic link") as info:
+            store.put_bytes(key, b"x")
+        assert info.value.exit_code == 2
+    with pytest.raises(InputError, match="'experiments/e1' is a symbolic link"):
+        store.delete("experiments/e1/result.json")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_symlinked_root_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    LocalStore(tmp_path / "link").put_bytes("a/b.json", b"{}")
+    assert (tmp_path / "real" / "a" / "b.json").read_bytes() == b"{}"
+
+
+def test_stale_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put_bytes("exp/plan.json", b"{}")
+    stale = tmp_path / "exp" / f"{RESERVED_SEGMENT_PREFIX}0123456789abcdef"
+    fresh = tmp_path / "exp" / f"{RESERVED_SEGMENT_PREFIX}fedcba9876543210"
+    for p in (stale, fresh):
+        p.write_bytes(b"half")
+    old = time.time() - STALE_TMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    store.put_bytes("exp/summary.json", b"{}")
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == [fresh.name, "plan.json", "summary.json"]
+
+
+def test_no_space_left_is_transient_and_leaves_nothing(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE in a child: the write fails with EFBIG as a full disk fails with ENOSPC."""
+    code = textwrap.dedent(
+        """
+        import resource, sys
+        from trading_runtime.errors import TransientError
+        from trading_runtime.store import LocalStore
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        try:
+            LocalStore(sys.argv[1]).put_bytes("exp/result.json", b"x" * 5000)
+        except TransientError as e:
+            print(e.exit_code, e)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True,
+                          cwd=REPO_ROOT, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (f"75 store: cannot write 'exp/result.json' in {(tmp_path / 'store').as_uri()}: no space "
+                           "left (File too large); nothing was written, free some space and run the step again\n")
+    assert list((tmp_path / "store" / "exp").iterdir()) == []
+
+
+@contextlib.contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """A directory even root cannot write into: immutable (chattr +i) as root, mode 0o500 otherwise."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+    else:
+        directory.chmod(0o500)
+        try:
+            yield
+        finally:
+            directory.chmod(0o700)
+
+
+def test_an_unwritable_store_is_bad_input_naming_the_directory(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    with unwritable(root), pytest.raises(InputError) as info:
+        LocalStore(root).put_bytes("plan.json", b"{}")
+    assert str(info.value) in (
+        f"store: cannot write 'plan.json' in {root.as_uri()}: {why} ({root}); expected a writable directory"
+        for why in ("permission denied", "operation not permitted"))
+    assert list(root.iterdir()) == []
+
+
+def test_a_store_path_through_a_file_a_long_name_or_a_nul_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match=f"{tmp_path / 'file'} is a file, expected a directory"):
+        LocalStore(tmp_path / "file").put_bytes("a.json", b"{}")
+    with pytest.raises(InputError, match=r"file name too long"):
+        LocalStore(tmp_path / ("n" * 300)).put_bytes("a.json", b"{}")
+    with pytest.raises(InputError, match="NUL character"):
+        LocalStore(str(tmp_path) + "/x\x00y")

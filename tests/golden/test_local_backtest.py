@@ -48,7 +48,7 @@ def test_manifest_has_provenance_and_file_digests(local_results):
     import hashlib
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config_id"] == "local-sma-cross"
-    data = ROOT / "tests" / "data" / "bars" / "synthetic_1m.csv"
+    data = ROOT / "tests" / "data" / "parts" / "synthetic_1m.csv"
     assert manifest["data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     assert manifest["data"]["n_bars"] == 20160
     for name in ("stats.json", "trades.csv", "equity.parquet"):

@@ -72,7 +72,7 @@ def test_the_example_is_five_generations_of_eight_with_provenance(example):
 
 
 def _bars():
-    table = pq.read_table(ROOT / "tests" / "data" / "bars" / "synthetic_1m.parquet")
+    table = pq.read_table(ROOT / "tests" / "data" / "parts" / "synthetic_1m.parquet")
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     ts_col = next(c for c in ("ts", "timestamp") if c in cols)
     ts = [int(v.timestamp() * 1_000_000_000) if hasattr(v, "timestamp") else int(v) for v in cols[ts_col]]

@@ -38,7 +38,7 @@ def configs(tmp_path_factory):
     b.write_text(json.dumps(cfg_b))
     cfg_c = json.loads(json.dumps(cfg))
     cfg_c["id"] = "other-data"
-    cfg_c["data"]["path"] = str(ROOT / "tests/data/bars/synthetic_1m.parquet")
+    cfg_c["data"]["path"] = str(ROOT / "tests/data/parts/synthetic_1m.parquet")
     cfg_c["data"]["format"] = None
     c = d / "c.json"
     c.write_text(json.dumps(cfg_c))
@@ -108,7 +108,7 @@ def test_different_data_is_exit_2_with_one_line(configs):
     proc = cli("compare", str(a), str(c), "--output-dir", str(d / "bad"), "--log-format", "json", "-q")
     assert proc.returncode == 2
     assert proc.stdout == ""
-    csv, parquet = ROOT / "tests/data/bars/synthetic_1m.csv", ROOT / "tests/data/bars/synthetic_1m.parquet"
+    csv, parquet = ROOT / "tests/data/parts/synthetic_1m.csv", ROOT / "tests/data/parts/synthetic_1m.parquet"
     sha = {p: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in (csv, parquet)}
     assert proc.stderr.splitlines() == [
         f"compare: A and B use different data: A {csv} (sha256 {sha[csv]}), "

@@ -35,9 +35,11 @@ VALIDATIONS = {
 ALL = 1_000_000  # runs per shard: every run in one shard
 
 
-def sweep(tmp: Path, name: str, validation: str, runs_per_shard: int, workers: int) -> tuple[str, bytes, Any]:
+def sweep(tmp: Path, name: str, validation: str, runs_per_shard: int, workers: int,
+          max_shards: int = 1000) -> tuple[str, bytes, Any]:
     """Run ``sweep`` into a fresh store; (experiment id, summary.json bytes, the store)."""
-    cfg = experiment_config(validation=VALIDATIONS[validation], shards={"runs_per_shard": runs_per_shard})
+    cfg = experiment_config(validation=VALIDATIONS[validation],
+                            shards={"runs_per_shard": runs_per_shard, "max_shards": max_shards})
     path = write_json(tmp / f"{name}.json", cfg)
     store_dir = tmp / f"store-{name}"
     code = main(["sweep", "--config", str(path), "--store", str(store_dir), "--workers", str(workers),
@@ -56,6 +58,7 @@ def walk_forward_sweeps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, t
         "w2-rps7": sweep(tmp, "w2-rps7", "walk_forward", 7, 2),
         "w1-rps1": sweep(tmp, "w1-rps1", "walk_forward", 1, 1),
         "w2-all": sweep(tmp, "w2-all", "walk_forward", ALL, 2),
+        "w1-max4": sweep(tmp, "w1-max4", "walk_forward", 1, 1, max_shards=4),  # grown to 15 runs per shard
     }
 
 
@@ -86,6 +89,12 @@ def test_shard_split_is_what_the_plan_says(walk_forward_sweeps):
     _, _, store = walk_forward_sweeps["w2-all"]
     fanin = json.loads(store.get_bytes(ExperimentKeys(eid).fanin))
     assert fanin["shards"]["completed_ids"] == ["shard-00000"]
+    _, _, store = walk_forward_sweeps["w1-max4"]
+    plan = json.loads(read_complete(store, ExperimentKeys(eid).plan))
+    assert plan["sharding"] == {"runs_per_shard": 15, "requested_runs_per_shard": 1, "max_shards": 4, "grown": True}
+    assert [len(s["run_ids"]) for s in plan["shards"]] == [15, 15, 15, 15]
+    fanin = json.loads(store.get_bytes(ExperimentKeys(eid).fanin))
+    assert fanin["shards"]["expected"] == fanin["shards"]["completed"] == 4
 
 
 @pytest.mark.parametrize("validation", ["holdout", "full"])

@@ -109,3 +109,20 @@ def test_mlflow_is_not_imported_unless_configured(experiment):
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "0 False"
+
+
+def test_credentials_in_the_tracking_uri_are_never_logged(experiment, monkeypatch):
+    _, store, exp = experiment
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connections are refused at once
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://admin:SECRET@127.0.0.1:{closed.getsockname()[1]}")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            assert run_main("finalize", "--store", str(store), "--experiment", exp, "-q", "--log-format", "json") == 0
+    assert "mlflow: could not log experiment" in err.getvalue()
+    assert "SECRET" not in err.getvalue()
+    assert "http://admin:***@127.0.0.1:" in err.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import socket
@@ -189,3 +190,32 @@ def test_a_failed_shard_pushes_a_failure_and_an_unreachable_gateway_fails_nothin
     with contextlib.redirect_stderr(io.StringIO()):
         code = run_main("run-shard", "--store", str(store), "--experiment", exp, "--shard", "shard-00001", "-q")
     assert code == 0
+
+
+@pytest.mark.parametrize("url", ["not a url", "pushgateway:9091", "http://[::1", "http://host:99999999",
+                                 "http://host\n:9091"])
+def test_a_malformed_gateway_url_is_a_warning_and_the_steps_succeed(planned, monkeypatch, url):
+    store, exp = planned
+    monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", url)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert run_main("run-shard", "--store", str(store), "--experiment", exp, "--shard", "shard-00000",
+                        "--log-format", "json") == 0
+        assert run_main("finalize", "--store", str(store), "--experiment", exp, "--log-format", "json") == 0
+    warnings = [json.loads(line) for line in err.getvalue().splitlines() if '"warning"' in line]
+    assert [w["message"].split(" failed: ")[0] for w in warnings] == ["pushgateway: push to " + url.rstrip("/") +
+                                                                         f"/metrics/job/trading_runtime/experiment/{exp}"
+                                                                         + tail for tail in ("/shard/shard-00000",
+                                                                                             "/step/finalize")]
+
+
+def test_credentials_in_the_gateway_url_are_never_logged(planned, monkeypatch):
+    store, exp = planned
+    monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", f"http://admin:SECRET@127.0.0.1:{free_port()}")
+    for fmt in ("json", "text"):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            assert run_main("run-shard", "--store", str(store), "--experiment", exp, "--shard", "shard-00000",
+                            "--log-format", fmt) == 0
+        assert "SECRET" not in err.getvalue()
+        assert "pushgateway: push to http://admin:***@127.0.0.1:" in err.getvalue()

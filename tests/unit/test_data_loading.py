@@ -19,7 +19,7 @@ from trading_framework import Bars
 from trading_runtime.data import LoadedBars, infer_format, load_bars
 from trading_runtime.errors import EXIT_INPUT, InputError
 
-BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "bars"
+BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "parts"
 CSV = BARS_DIR / "synthetic_1m.csv"
 PARQUET = BARS_DIR / "synthetic_1m.parquet"
 HEADER = "timestamp,open,high,low,close,volume\n"

@@ -1,4 +1,4 @@
-"""The synthetic bars generator and the committed data it wrote (tests/data/bars)."""
+"""The synthetic bars generator and the committed data it wrote (tests/data/parts)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from tests.data.scripts import synthetic
 from trading_framework import Bars, validate_bars
 
-BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "bars"
-REGENERATE = "python tests/data/scripts/synthetic.py --out tests/data/bars"
+BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "parts"
+REGENERATE = "python tests/data/scripts/synthetic.py --out tests/data/parts"
 N_COMMITTED = 14 * 24 * 60
 
 

@@ -6,12 +6,14 @@ minute i), so a duration of m minutes is m bars and every expected index below i
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from tests.experiment_support import PARQUET, experiment_config, write_json
 from trading_runtime.cli.main import main
@@ -23,9 +25,11 @@ from trading_runtime.planning import (
     DataRef,
     Fold,
     Segment,
+    Sharding,
     experiment_id,
     plan_experiment,
     read_plan,
+    shard_runs,
     validation,
     write_plan,
 )
@@ -119,10 +123,17 @@ def test_dropped_combinations_are_counted_with_their_reasons():
     ]
 
 
-def test_base_params_are_overridden_by_the_grid():
-    p = plan(config(strategy={"params": {"fast": 3, "slow": 40}},
+def test_base_params_complete_the_grid():
+    p = plan(config(strategy={"params": {"fast": 3}},
                     sweep={"kind": "grid", "params": {"slow": [20, 30]}}, validation={"kind": "full"}))
     assert [r.params for r in p.runs] == [{"fast": 3, "slow": 20}, {"fast": 3, "slow": 30}]
+
+
+def test_a_param_both_fixed_and_swept_is_refused():
+    """Issue 10: the grid used to win silently over strategy.params; which one was meant is ambiguous."""
+    with pytest.raises(ValidationError, match=r"sweep\.params\.slow is searched and also fixed in "
+                                              r"strategy\.params\.slow \(= 40\): remove one of the two"):
+        config(strategy={"params": {"fast": 3, "slow": 40}}, sweep={"kind": "grid", "params": {"slow": [20, 30]}})
 
 
 def test_every_combination_dropped_is_a_config_error():
@@ -254,13 +265,49 @@ def test_shards_are_zero_padded_and_cover_every_run_once_in_order():
     assert [len(s.run_ids) for s in ragged.shards] == [50, 34]
 
 
+def test_shard_runs_grow_to_keep_to_max_shards():
+    ids = [f"run-{i:04d}" for i in range(1001)]
+    shards, sharding = shard_runs(ids, 10, 100)  # 101 shards at 10 → 11 runs per shard: 91 shards
+    assert sharding == Sharding(runs_per_shard=11, requested_runs_per_shard=10, max_shards=100, grown=True)
+    assert len(shards) == 91 and [rid for s in shards for rid in s.run_ids] == ids
+    assert sharding.describe() == "11 runs per shard, grown from 10 to keep to shards.max_shards 100"
+    shards, sharding = shard_runs(ids, 11, 100)  # fits: unchanged
+    assert not sharding.grown and len(shards) == 91
+    shards, sharding = shard_runs(ids[:1000], 10, 100)  # exactly max_shards
+    assert not sharding.grown and len(shards) == 100
+
+
+def test_a_75000_run_grid_keeps_to_1000_shards():
+    """Issue 9 §4: 75,000 runs at runs_per_shard 10 planned 7,500 shards (15,000 Argo nodes with retries)."""
+    grid = {"kind": "grid", "params": {"fast": {"start": 2, "stop": 151, "step": 1},
+                                       "slow": {"start": 200, "stop": 699, "step": 1}}}
+    p = plan(config(sweep=grid, validation={"kind": "full"}, shards={"runs_per_shard": 10}))
+    assert len(p.runs) == 75_000
+    assert len(p.shards) == 1000 and {len(s.run_ids) for s in p.shards} == {75}
+    assert p.sharding == Sharding(runs_per_shard=75, requested_runs_per_shard=10, max_shards=1000, grown=True)
+    assert p.split == "rps-75"
+    assert [rid for s in p.shards for rid in s.run_ids] == [r.run_id for r in p.runs]
+
+
+def test_plan_dry_run_says_when_runs_per_shard_grew(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = write_json(tmp_path / "big.json", experiment_config(
+        sweep={"kind": "grid", "params": {"fast": {"start": 5, "stop": 24, "step": 1}, "slow": [30, 60, 90, 120]}},
+        shards={"runs_per_shard": 1, "max_shards": 50}))  # 80 pairs × 5 folds = 400 runs
+    assert main(["plan", "--config", str(path), "--dry-run", "--log-format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert "  shards 50 (8 runs per shard, grown from 1 to keep to shards.max_shards 50)\n" in err
+    warning = [json.loads(ln) for ln in err.splitlines() if ln.startswith("{") and "max_shards" in ln]
+    assert [w["level"] for w in warning] == ["warning"]
+
+
 def test_experiment_id_ignores_how_work_is_split_and_where_it_is_stored():
     ref = config()
     sha = "cd" * 32
     base = experiment_id(ref, sha)
     assert re.fullmatch(r"exp-test-[0-9a-f]{12}", base)
-    for same in (config(shards={"runs_per_shard": 1}), config(store="s3://bucket/elsewhere"),
-                 config(description="other words")):
+    for same in (config(shards={"runs_per_shard": 1}), config(shards={"max_shards": 3}),
+                 config(store="s3://bucket/elsewhere"), config(description="other words"),
+                 config(data={"path": "s3://bucket/datasets/x.parquet"}), config(data={"sha256": sha})):
         assert experiment_id(same, sha) == base
     for other in (config(execution={"fee_bps": 2.0}), config(seed=8),
                   config(objective={"metric": "sortino"}), config(report={"top_k": 3})):

@@ -12,9 +12,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes, provenance
-from trading_runtime.config import BacktestConfig, config_sha256, load_model
-from trading_runtime.execution.backtest import resolve_path, run_backtest_config
+from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
+from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument
+from trading_runtime.config import BacktestConfig, config_sha256
+from trading_runtime.execution.backtest import run_backtest_config
+from trading_runtime.execution.data_source import resolve_path
 from trading_runtime.execution.outputs import backtest_files
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.report import load_backtest, write_report
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="backtest config JSON")
+    config_argument(parser, "backtest config JSON")
     parser.add_argument("--output-dir", default=None, help="override output.dir of the config")
     add_strategy_prefix_argument(parser)
 
@@ -32,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.time()
     t0 = time.perf_counter()
-    source = str(args.config)
-    config = load_model(BacktestConfig, args.config, source)
+    source = config_name(args.config)
+    config = load_config(BacktestConfig, args.config)
     digest = config_sha256(config)
     log.info("backtest %s: config %s seed %d", config.id, digest[:12], config.seed,
              extra={"config_sha256": digest})

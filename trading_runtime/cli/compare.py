@@ -12,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes, provenance
+from trading_runtime.cli.common import allowed_prefixes, provenance
+from trading_runtime.cli.flags import add_strategy_prefix_argument
 from trading_runtime.config import BacktestConfig, config_sha256, load_model
 from trading_runtime.errors import InputError
 from trading_runtime.execution.backtest import run_backtest_config

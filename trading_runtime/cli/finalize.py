@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from trading_runtime.cli.common import provenance
+from trading_runtime.cli.flags import artifact_id
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
+from trading_runtime.errors import TradingRuntimeError
 from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.planning import ExperimentKeys
 from trading_runtime.store import ArtifactStore, open_store
@@ -22,14 +24,14 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the experiment")
-    parser.add_argument("--experiment", required=True, help="experiment id")
+    parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id")
 
 
 def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | None:
     try:
         doc: dict[str, Any] = json.loads(store.get_bytes(ExperimentKeys(experiment_id).fanin))
         return doc
-    except (KeyError, ValueError):  # ArtifactNotFoundError is a KeyError
+    except (KeyError, ValueError, TradingRuntimeError):  # absent, unreadable, or the store is down: no counts
         return None
 
 

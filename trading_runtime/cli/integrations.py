@@ -15,6 +15,7 @@ import logging
 import os
 from typing import Any
 
+from trading_runtime.redaction import redact
 from trading_runtime.store import ArtifactStore
 from trading_runtime.tracking import Sample, push_metrics
 
@@ -88,6 +89,6 @@ def track_experiment(store: ArtifactStore, experiment_id: str) -> str | None:
                 "trading_runtime.validation": results.config.validation.kind}
         return log_experiment_run(uri, name, experiment_id, params, headline_metrics(results), artifacts, tags)
     except Exception as e:  # tracking is optional: never fail the finalize that already succeeded
-        log.warning("mlflow: could not log experiment %s to %s: %s: %s", experiment_id, uri, type(e).__name__, e,
-                    exc_info=log.isEnabledFor(logging.DEBUG))
+        log.warning("mlflow: could not log experiment %s to %s: %s: %s", experiment_id, redact(uri), type(e).__name__,
+                    redact(str(e)), exc_info=log.isEnabledFor(logging.DEBUG))
         return None

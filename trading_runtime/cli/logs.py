@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from trading_runtime.redaction import redact
+
 # Fields carried from ``extra=…`` or from log_context() into JSON lines (ids first, then progress).
 CONTEXT_FIELDS = ("experiment", "shard", "run", "generation", "trial", "step", "config_sha256",
                   "done", "total", "unit", "rate", "seconds")
@@ -53,7 +55,14 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = getattr(record, key)
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, sort_keys=True, default=str)
+        return redact(json.dumps(doc, sort_keys=True, default=str))
+
+
+class RedactingFormatter(logging.Formatter):
+    """The text format, with URL credentials masked (as in JSON lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(verbosity: int, log_format: str | None) -> None:
@@ -64,7 +73,7 @@ def configure_logging(verbosity: int, log_format: str | None) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

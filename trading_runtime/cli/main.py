@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
@@ -10,40 +11,44 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from trading_runtime import __version__
-from trading_runtime.cli import (
-    backtest,
-    compare,
-    finalize,
-    optimize,
-    plan,
-    record_status,
-    report,
-    run_shard,
-    schema,
-    sweep,
-    validate,
-)
 from trading_runtime.cli.allocator import tune_allocator
 from trading_runtime.cli.flags import shared_flags
 from trading_runtime.cli.logs import configure_logging
 from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
+from trading_runtime.redaction import redact
 
 log = logging.getLogger(__name__)
 
-# name → module with add_arguments(parser) and run(args) -> int; the table is the CLI.
-SUBCOMMANDS: dict[str, ModuleType] = {
-    "backtest": backtest,
-    "plan": plan,
-    "run-shard": run_shard,
-    "finalize": finalize,
-    "validate": validate,
-    "record-status": record_status,
-    "report": report,
-    "compare": compare,
-    "sweep": sweep,
-    "optimize": optimize,
-    "schema": schema,
+# name → (module under trading_runtime.cli with add_arguments(parser) and run(args) -> int, one-line help);
+# the table is the CLI. Only the module of the subcommand that runs is imported (start-up time: a
+# sweep does not load Optuna); the help line is the module docstring's first line (a test checks).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "backtest": ("backtest", "Run one backtest from a config file and write stats, equity, trades, manifest and meta."),
+    "plan": ("plan", "Plan an experiment: write plan.json to the store, print the shard ids (JSON) on stdout."),
+    "run-shard": ("run_shard", "Evaluate one shard of a planned experiment and write its result and completion "
+                  "marker."),
+    "finalize": ("finalize", "Fan-in: verify every planned shard, write fanin.json and summary.json (exit 3 naming "
+                 "what is missing)."),
+    "validate": ("validate", "Compare results with golden files (declared tolerances), each difference with its JSON "
+                 "path; exit 3."),
+    "record-status": ("record_status", "Record a workflow's final status in the store: "
+                      "workflows/<workflow>/status.json (an Argo exit handler)."),
+    "report": ("report", "Write a self-contained report.html (inline SVG charts, no network) for a backtest or an "
+               "experiment."),
+    "compare": ("compare", "Compare two strategies on the same data (the A/B test): two backtest configs or two "
+                "backtest results."),
+    "sweep": ("sweep", "Local all-in-one: plan → every pending shard on a process pool → finalize (resumable)."),
+    "optimize": ("optimize", "Optuna search in deterministic generations (init, status, ask, tell, finalize), async "
+                 "workers, verify."),
+    "schema": ("schema", "Print the JSON schema of a config file kind."),
+    "stage": ("stage", "Put a config and its data into a store for the cluster; prints the staged config's URI "
+              "(last stdout line)."),
 }
+
+
+def subcommand_module(name: str) -> ModuleType:
+    """The module of subcommand ``name`` (imported on first use)."""
+    return importlib.import_module(f"trading_runtime.cli.{SUBCOMMANDS[name][0]}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,23 +58,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser. With ``argv``, only the subcommand it names gets its arguments (and only its
+    module is imported); without, every subcommand does."""
+    chosen = _chosen(argv)
     shared = shared_flags(with_defaults=False)
     parser: argparse.ArgumentParser = _Parser(prog="trading-runtime", description=__doc__,
                                               parents=[shared_flags(with_defaults=True)])
     parser.add_argument("--version", action="version", version=f"trading-runtime {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0], parents=[shared],
-                           description=module.__doc__)
+    for name, (_, help_line) in SUBCOMMANDS.items():
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=help_line, parents=[shared])
+            continue
+        module = subcommand_module(name)
+        p = sub.add_parser(name, help=help_line, parents=[shared], description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
+def _chosen(argv: Sequence[str] | None) -> str | None:
+    """The subcommand ``argv`` names (its first word that is one), or None (build every subcommand)."""
+    if argv is None:
+        return None
+    return next((word for word in argv if word in SUBCOMMANDS), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words if _chosen(words) is not None else None)
+    args = parser.parse_args(words)
     configure_logging(-1 if args.quiet else args.verbose, args.log_format)
     tune_allocator()
     try:
@@ -79,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         for line in e.lines:
-            print(line, file=sys.stderr)
+            print(redact(line), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from trading_runtime.cli import optimize_steps as steps_
-from trading_runtime.cli.common import add_strategy_prefix_argument
-from trading_runtime.cli.flags import shared_flags
+from trading_runtime.cli.flags import (
+    add_strategy_prefix_argument,
+    artifact_id,
+    config_argument,
+    positive_int,
+    shared_flags,
+)
 from trading_runtime.cli.optimize_local import cmd_run
 from trading_runtime.errors import InputError
 from trading_runtime.optimize.study import configure_optuna_logging
@@ -37,10 +41,11 @@ STEPS = ("run", "init", "status", "ask", "tell", "finalize", "worker", "verify")
 # ---------------------------------------------------------------------------------------------- arguments
 
 def _all_in_one_arguments(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--config", required=required, type=Path, default=None, help="experiment config JSON (kind optuna)")
-    p.add_argument("--workers", type=int, default=None, help="processes evaluating shards (default: CPU count)")
+    config_argument(p, "experiment config JSON (kind optuna)", required)
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="processes evaluating shards (default: CPU count)")
     p.add_argument("--store", default=None, help="store URI (default: the config's store)")
-    p.add_argument("--max-generations", type=int, default=None, metavar="K",
+    p.add_argument("--max-generations", type=positive_int, default=None, metavar="K",
                    help="stop after K generations of this invocation (rerun to continue)")
     p.add_argument("--storage-format", choices=("journal", "sqlite"), default="journal",
                    help="the study's storage in the store, for a new study (default: journal)")
@@ -48,7 +53,7 @@ def _all_in_one_arguments(p: argparse.ArgumentParser, required: bool) -> None:
 
 def _study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", required=True, help="store URI holding the study")
-    p.add_argument("--study", required=True, help="study id (printed by optimize init)")
+    p.add_argument("--study", required=True, type=artifact_id, help="study id (printed by optimize init)")
 
 
 def _generation(text: str) -> int:
@@ -59,16 +64,6 @@ def _generation(text: str) -> int:
     if g < 0:
         raise argparse.ArgumentTypeError(f"expected a generation number >= 0 (got {text!r})")
     return g
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
-    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strategy_prefix_argument(p)
 
     p = step("init", "create the study in the store (idempotent); prints the study id")
-    p.add_argument("--config", required=True, type=Path, help="experiment config JSON (kind optuna)")
+    config_argument(p, "experiment config JSON (kind optuna)")
     p.add_argument("--store", default=None, help="store URI (default: the config's store)")
     p.add_argument("--storage-format", choices=("journal", "sqlite"), default="journal",
                    help="Optuna journal (default) or SQLite file, kept in the store")
@@ -102,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = step("ask", "ask a generation's trials, write its plan; prints its shard ids (JSON list)")
     _study_arguments(p)
     p.add_argument("--generation", required=True, type=_generation, help="generation number (e.g. 0003)")
-    p.add_argument("--runs-per-shard", type=_positive, default=None,
+    p.add_argument("--runs-per-shard", type=positive_int, default=None,
                    help="runs per shard (default: the config's shards.runs_per_shard)")
     p.add_argument("--pending-only", action="store_true", help="print only shards without a complete result")
     add_strategy_prefix_argument(p)
@@ -117,20 +112,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strategy_prefix_argument(p)
 
     p = step("worker", "async mode: run trials on a shared storage (non-deterministic trial order)")
-    p.add_argument("--config", required=True, type=Path, help="experiment config JSON (kind optuna)")
+    config_argument(p, "experiment config JSON (kind optuna)")
     p.add_argument("--storage", required=True,
                    help="postgresql://user@host:port/db, sqlite:///path or journal:path (shared by the workers)")
-    p.add_argument("--n-trials", required=True, type=_positive, help="trials this worker runs at most")
+    p.add_argument("--n-trials", required=True, type=positive_int, help="trials this worker runs at most")
     p.add_argument("--worker-index", type=int, default=0,
                    help="this worker's index: seeds its sampler (give each worker its own)")
     add_strategy_prefix_argument(p)
 
     p = step("verify", "re-evaluate a seeded sample of finished trials and compare exactly (exit 3 on a difference)")
-    p.add_argument("--config", type=Path, default=None, help="with --storage: the experiment config")
+    config_argument(p, "with --storage: the experiment config", required=False)
     p.add_argument("--storage", default=None, help="async storage URL (with --config)")
     p.add_argument("--store", default=None, help="generation mode: the store holding the study (with --study)")
-    p.add_argument("--study", default=None, help="generation mode: the study id")
-    p.add_argument("--sample", type=_positive, default=8, help="trials to re-evaluate (default 8)")
+    p.add_argument("--study", default=None, type=artifact_id, help="generation mode: the study id")
+    p.add_argument("--sample", type=positive_int, default=8, help="trials to re-evaluate (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     add_strategy_prefix_argument(p)
 

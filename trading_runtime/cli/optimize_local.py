@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trading_runtime.cli.common import allowed_prefixes, provenance
-from trading_runtime.cli.optimize_steps import load_config
+from trading_runtime.cli.common import allowed_prefixes, config_name, provenance
+from trading_runtime.cli.optimize_steps import load_experiment_config
 from trading_runtime.optimize import StudyManifest, Told, generation_label
 from trading_runtime.orchestration.search import run_search
 from trading_runtime.store import open_store
@@ -63,7 +63,7 @@ class _TrialBar:
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
-    config = load_config(args.config)
+    config = load_experiment_config(args.config)
     store = open_store(args.store or config.store, cwd)
     with contextlib.ExitStack() as stack:
         bars: list[_TrialBar] = []
@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_told(told: Told) -> None:
             bars[0].update(told)
 
-        result = run_search(config, str(args.config), store, cwd, allowed_prefixes(args),
+        result = run_search(config, config_name(args.config), store, cwd, allowed_prefixes(args),
                             args.workers or os.cpu_count() or 1, args.storage_format, args.max_generations,
                             provenance(), on_start, on_told)
     manifest = result.manifest

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from trading_runtime.cli.common import allowed_prefixes, provenance
+from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
 from trading_runtime.cli.progress import PeriodicProgress
-from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.optimize import StudyManifest, generation_label, read_manifest, study_status
@@ -32,8 +31,9 @@ from trading_runtime.store import open_store
 log = logging.getLogger(__name__)
 
 
-def load_config(path: Path) -> ExperimentConfig:
-    return load_model(ExperimentConfig, path, str(path))
+def load_experiment_config(source: str) -> ExperimentConfig:
+    """The experiment config ``--config`` names (a file, a store URI or - for stdin)."""
+    return load_config(ExperimentConfig, source)
 
 
 def next_generation_text(nxt: int | None) -> str:
@@ -41,9 +41,10 @@ def next_generation_text(nxt: int | None) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_experiment_config(args.config)
     store = open_store(args.store or config.store, Path.cwd())
-    manifest = create_study(config, str(args.config), store, Path.cwd(), allowed_prefixes(args), args.storage_format)
+    manifest = create_study(config, config_name(args.config), store, Path.cwd(), allowed_prefixes(args),
+                            args.storage_format)
     sys.stdout.write(manifest.study_id + "\n")
     return 0
 
@@ -83,13 +84,13 @@ def cmd_finalize(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_experiment_config(args.config)
 
     def progress(manifest: StudyManifest) -> Callable[[int], None]:
         ctx = {"experiment": manifest.study_id}
         return PeriodicProgress(log, args.n_trials, "trials", ctx, every_items=max(1, args.n_trials // 10)).update
 
-    manifest, n = run_async_worker(config, str(args.config), args.storage, Path.cwd(), allowed_prefixes(args),
+    manifest, n = run_async_worker(config, config_name(args.config), args.storage, Path.cwd(), allowed_prefixes(args),
                                    args.n_trials, args.worker_index, progress)
     sys.stdout.write(json.dumps({"study": manifest.study_id, "trials": n}) + "\n")
     return 0
@@ -100,8 +101,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.storage is not None:
         if args.config is None:
             raise InputError("optimize verify: --storage needs --config (the experiment config of the study)")
-        report = verify_async_study(load_config(args.config), str(args.config), args.storage, Path.cwd(), prefixes,
-                                    args.sample, args.seed)
+        report = verify_async_study(load_experiment_config(args.config), config_name(args.config), args.storage,
+                                    Path.cwd(), prefixes, args.sample, args.seed)
     else:
         if args.store is None or args.study is None:
             raise InputError("optimize verify: give --storage URL --config F (async) or --store S --study ID")

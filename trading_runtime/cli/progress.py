@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+from trading_runtime.cli.flags import positive_int, positive_seconds
+
 DEFAULT_EVERY_ITEMS = 100  # runs: a few lines per shard of the default 50–1000 runs
 DEFAULT_EVERY_SECONDS = 30.0  # seconds: a live pod shows life at least this often
 EVERY_ITEMS_ENV = "TRADING_RUNTIME_PROGRESS_EVERY"
@@ -23,10 +25,10 @@ EVERY_SECONDS_ENV = "TRADING_RUNTIME_PROGRESS_SECONDS"
 
 
 def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--progress-every", type=int, default=None, metavar="N",
+    parser.add_argument("--progress-every", type=positive_int, default=None, metavar="N",
                         help=f"without a terminal: a progress line every N runs (env {EVERY_ITEMS_ENV}; "
                              f"default {DEFAULT_EVERY_ITEMS})")
-    parser.add_argument("--progress-seconds", type=float, default=None, metavar="T",
+    parser.add_argument("--progress-seconds", type=positive_seconds, default=None, metavar="T",
                         help=f"without a terminal: a progress line at least every T seconds (env "
                              f"{EVERY_SECONDS_ENV}; default {DEFAULT_EVERY_SECONDS:g})")
 

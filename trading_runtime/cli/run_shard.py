@@ -7,7 +7,8 @@ import logging
 import time
 from pathlib import Path
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes
+from trading_runtime.cli.common import allowed_prefixes
+from trading_runtime.cli.flags import add_strategy_prefix_argument, artifact_id
 from trading_runtime.cli.integrations import push_shard_metrics
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
@@ -20,8 +21,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the plan")
-    parser.add_argument("--experiment", required=True, help="experiment id (printed by plan)")
-    parser.add_argument("--shard", required=True, help="shard id, e.g. shard-00003")
+    parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id (printed by plan)")
+    parser.add_argument("--shard", required=True, type=artifact_id, help="shard id, e.g. shard-00003")
     add_strategy_prefix_argument(parser)
     add_progress_arguments(parser)
 

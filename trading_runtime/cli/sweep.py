@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from trading_runtime.cli.common import add_strategy_prefix_argument, allowed_prefixes, provenance
+from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
+from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument, positive_int
 from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
-from trading_runtime.cli.plan import describe
+from trading_runtime.cli.plan import describe, log_sharding
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
-from trading_runtime.config import load_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
 from trading_runtime.store import open_store
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="experiment config JSON")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    config_argument(parser, "experiment config JSON")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: CPU count)")
     parser.add_argument("--store", default=None, help="store URI (default: the config's store)")
     add_strategy_prefix_argument(parser)
     add_progress_arguments(parser)
@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
-    config = load_model(ExperimentConfig, args.config, str(args.config))
-    plan, inputs = plan_sweep(config, str(args.config), cwd, allowed_prefixes(args))
+    config = load_config(ExperimentConfig, args.config)
+    plan, inputs = plan_sweep(config, config_name(args.config), cwd, allowed_prefixes(args))
+    log_sharding(plan)
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
     workers = args.workers or os.cpu_count() or 1

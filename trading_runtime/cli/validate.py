@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from trading_runtime.cli.flags import artifact_id
 from trading_runtime.config.loading import read_json_file
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.compare import compare
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="URI of an experiment's results, <store>/experiments/<id>, e.g. "
                              ".runtime/experiments/experiments/<id> or s3://bucket/prefix/experiments/<id>")
     parser.add_argument("--store", default=None, help="store URI (with --experiment, instead of --results)")
-    parser.add_argument("--experiment", default=None, help="experiment id (with --store)")
+    parser.add_argument("--experiment", default=None, type=artifact_id, help="experiment id (with --store)")
     parser.add_argument("--golden", required=True, type=Path, help="folder of golden JSON files (summary.json, ...)")
 
 
@@ -33,7 +34,11 @@ def results_location(args: argparse.Namespace) -> tuple[ArtifactStore, str]:
         m = _RESULTS_URI.match(args.results)
         if m is None:  # a store whose root holds the results (and their markers) itself
             return open_store(args.results, Path.cwd()), ""
-        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(m["experiment"]).root + "/"
+        try:
+            experiment = artifact_id(m["experiment"])
+        except argparse.ArgumentTypeError as e:
+            raise InputError(f"validate: --results {args.results!r}: experiment id: {e}") from None
+        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(experiment).root + "/"
     if args.results is None and args.store is not None and args.experiment is not None:
         return open_store(args.store, Path.cwd()), ExperimentKeys(args.experiment).root + "/"
     raise InputError("validate: give --results URI, or --store URI and --experiment ID (not both)")
@@ -47,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     names = sorted(p.name for p in golden_dir.glob("*.json"))
     if not names:
         raise InputError(f"{golden_dir}: no golden *.json files")
+    if not store.list_keys(prefix):  # nothing there at all: a wrong path, not a failed verification
+        raise InputError(f"validate: no results at {store.uri.rstrip('/')}/{prefix} (expected <store>/experiments/<id> "
+                         "of a finalized experiment, or --store URI --experiment ID)")
     lines: list[str] = []
     for name in names:
         expected = read_json_file(golden_dir / name)

@@ -13,17 +13,33 @@ from trading_runtime.config.base import StrictConfig
 DEFAULT_OUTPUT_DIR = ".runtime/local/results"
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Longest bar accepted: a bar longer than a year cannot annualise anything (seconds).
+MAX_TIMEFRAME_SECONDS = 366 * 86400
+
+
 class DataConfig(StrictConfig):
-    path: str = Field(min_length=1, description="bars file; relative paths resolve against the working directory")
+    path: str = Field(min_length=1, description="bars file: a local path (relative: against the working directory) "
+                                                "or a store URI (s3://bucket/key, file:///abs/path)")
+    sha256: str | None = Field(None, description="pins the file's content: sha256 of its bytes, 64 lower-case hex "
+                                                 "characters; a different file is an error (exit 2)")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
     timeframe: str = Field("1m", description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino/CAGR")
     start: str | None = Field(None, description="first bar to use (ISO 8601, inclusive, UTC)")
     end: str | None = Field(None, description="end of the bars to use (ISO 8601, exclusive, UTC)")
 
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
+            raise ValueError("expected 64 lower-case hex characters (the sha256 of the file's bytes)")
+        return v
+
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, v: str) -> str:
-        framework_timeframe.timeframe_seconds(v)
+        if not 0 < framework_timeframe.timeframe_seconds(v) <= MAX_TIMEFRAME_SECONDS:
+            raise ValueError(f"timeframe {v!r}: expected a bar of 1s up to 366d (e.g. 1m, 4h, 1d)")
         return v
 
     @property

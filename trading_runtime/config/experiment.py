@@ -18,11 +18,18 @@ _DURATION = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+# Longest duration accepted (walk-forward train/test/step): 100 years of 365 days, in seconds.
+MAX_DURATION_SECONDS = 100 * 365 * 86400
+
+
 def duration_seconds(text: str) -> int:
     m = _DURATION.match(text)
     if m is None:
         raise ValueError(f"duration {text!r}: expected a number and a unit m, h, d or w (e.g. 30d)")
-    return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+    seconds = int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {text!r}: expected more than 0 and at most 100 years (e.g. 30d)")
+    return seconds
 
 
 Scalar = int | float | str | bool
@@ -190,8 +197,15 @@ class WalkForwardValidation(StrictConfig):
 Validation = Annotated[FullValidation | HoldoutValidation | WalkForwardValidation, Field(discriminator="kind")]
 
 
+DEFAULT_MAX_SHARDS = 1000
+"""Shards per plan at most: Argo keeps every node's status in the Workflow object (etcd, 1.5 MB by
+default) and a shard with a retryStrategy adds two nodes; past this runs per shard grow instead."""
+
+
 class ShardsConfig(StrictConfig):
     runs_per_shard: int = Field(50, ge=1, le=1_000_000, description="runs evaluated by one run-shard")
+    max_shards: int = Field(DEFAULT_MAX_SHARDS, ge=1, le=100_000,
+                            description="shards per plan at most (one Argo workflow); runs per shard grow to fit")
 
 
 class ObjectiveConfig(StrictConfig):
@@ -241,3 +255,19 @@ class ExperimentConfig(BacktestConfig):
         if isinstance(v, int) and v < 0:
             raise ValueError(f"warmup_bars must be >= 0 or \"auto\" (got {v})")
         return v
+
+    @model_validator(mode="after")
+    def _unambiguous_search(self) -> ExperimentConfig:
+        """A searched parameter is not also fixed in strategy.params; an Optuna space is not empty."""
+        sweep = self.sweep
+        if isinstance(sweep, OptunaSweep) and sweep.space is not None and not sweep.space:
+            raise ValueError("sweep.space is empty: every trial would be the same run (give at least one "
+                             "parameter, or null for the strategy's declared bounds)")
+        searched = sweep.params if isinstance(sweep, GridSweep) else (sweep.space or {})
+        where = "sweep.params" if isinstance(sweep, GridSweep) else "sweep.space"
+        both = sorted(set(searched) & set(self.strategy.params))
+        if both:
+            name = both[0]
+            raise ValueError(f"{where}.{name} is searched and also fixed in strategy.params.{name} "
+                             f"(= {self.strategy.params[name]!r}): remove one of the two")
+        return self

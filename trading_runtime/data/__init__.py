@@ -7,6 +7,18 @@ bytes, path, row counts). The accepted formats and messages are in ``trading_run
 
 from __future__ import annotations
 
-from trading_runtime.data.loader import BarsFormat, LoadedBars, infer_format, load_bars
+from trading_runtime.data.cache import cached_file, default_cache_dir, store_in_cache
+from trading_runtime.data.loader import (
+    BarsFormat,
+    LoadedBars,
+    check_sha256,
+    data_suffix,
+    infer_format,
+    load_bars,
+    read_bars_file,
+)
 
-__all__ = ["BarsFormat", "LoadedBars", "infer_format", "load_bars"]
+__all__ = [
+    "BarsFormat", "LoadedBars", "cached_file", "check_sha256", "data_suffix", "default_cache_dir", "infer_format",
+    "load_bars", "read_bars_file", "store_in_cache",
+]

@@ -81,8 +81,10 @@ class ColumnParser:
             return self._floats_from_text(column, order, source)
         source = _decoded(source)
         kind = source.type
-        if _is_text(kind):
-            return self._floats_from_text(column, order, _arrow_text(source))
+        if _is_text(kind):  # a typed file (Parquet) whose numbers are text: refused, as with any other type
+            self.report.file(f"{column}: expected a column of numbers (got {kind}: store prices and volume as "
+                             "numbers, not text)")
+            return None
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
             self.report.file(f"{column}: expected a column of numbers (got {kind})")
             return None

@@ -38,7 +38,7 @@ def _short(error: BaseException) -> str:
         text = text.removeprefix(prefix)
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 3] + "..."
-    return text[:1].lower() + text[1:]
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]  # "EOF ..." keeps its capitals
 
 
 def read_csv(content: bytes, report: ProblemReport, numeric: tuple[str, ...] = ()) -> RawTable | None:
@@ -127,7 +127,8 @@ def read_parquet(content: bytes, report: ProblemReport, wanted: tuple[str, ...])
         parquet = pq.ParquetFile(pa.BufferReader(content))
         names = tuple(parquet.schema_arrow.names)
         present = [name for name in wanted if name in names and names.count(name) == 1]
-        table = parquet.read(columns=present)
+        # No Arrow thread pool: its threads, still alive at interpreter exit, can abort the process (exit 134).
+        table = parquet.read(columns=present, use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as error:
         report.file(f"cannot read Parquet: {_short(error)}")
         return None

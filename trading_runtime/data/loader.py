@@ -47,11 +47,14 @@ Window
 Digest
     ``LoadedBars.sha256`` is the SHA-256 of the file's bytes exactly as read (compressed bytes for
     ``.csv.gz``); the bars are parsed from those same bytes, so the digest names what was loaded.
+    A pinned digest (``sha256=``, the config's ``data.sha256``) that differs is
+    ``{name}: sha256 {actual} does not match data.sha256 {pinned}``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,7 +115,45 @@ def infer_format(path: Path, name: str | None = None) -> BarsFormat:
     raise InputError(f"{name or path}: cannot tell the format from the file name (expected a suffix {known})")
 
 
+# Largest bars file read (bytes): the whole file is read into memory and hashed.
+MAX_FILE_BYTES = 8 * 1024**3
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def data_suffix(name: str, fmt: BarsFormat | None = None) -> str:
+    """The bars suffix ``name`` ends with (``.csv.gz``, ``.parquet``, ...; lower-case), else ``.<fmt>`` or ""."""
+    lowered = name.lower()
+    matches = [suffix for suffix, _ in SUFFIXES if lowered.endswith(suffix)]
+    if matches:
+        return max(matches, key=len)
+    return f".{fmt}" if fmt is not None else ""
+
+
+def check_sha256(name: str, actual: str, pinned: str | None, pinned_by: str = "data.sha256") -> None:
+    """InputError naming both digests when the bytes read are not the pinned ones."""
+    if pinned is not None and actual != pinned:
+        raise InputError(f"{name}: sha256 {actual} does not match {pinned_by} {pinned}")
+
+
+def read_bars_file(path: Path, name: str) -> bytes:
+    """The bytes of a bars file; a missing or unreadable file is one InputError line naming ``name``."""
+    return _read_bytes(path, name)
+
+
 def _read_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes; only a regular file of at most MAX_FILE_BYTES (a FIFO would block, /dev/zero never end)."""
+    try:
+        info = path.stat()
+    except OSError:
+        info = None  # reported by the read below, with its reason
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)), "not a regular file")
+            raise InputError(f"{name}: expected a regular file (got {kind})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"{name}: {info.st_size:,} bytes; at most {MAX_FILE_BYTES:,} bytes are read "
+                             "(split the data or narrow it with data.start/data.end before writing the file)")
     try:
         return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
@@ -218,8 +259,13 @@ def load_bars(
     start: str | None = None,
     end: str | None = None,
     display_name: str | None = None,
+    sha256: str | None = None,
+    pinned_by: str = "data.sha256",
 ) -> LoadedBars:
-    """Read, check and window one bars file (see the module docstring); every problem raises InputError."""
+    """Read, check and window one bars file (see the module docstring); every problem raises InputError.
+
+    ``sha256`` pins the file's bytes: other bytes are an InputError naming both digests and ``pinned_by``.
+    """
     name = display_name if display_name is not None else str(path)
     start_ns, end_ns = _instant_ns("start", start), _instant_ns("end", end)
     if start_ns is not None and end_ns is not None and start_ns >= end_ns:
@@ -230,6 +276,7 @@ def load_bars(
     elif fmt not in get_args(BarsFormat):
         raise InputError(f"{name}: unknown format {quote(fmt)} (expected one of csv, parquet)")
     digest = hashlib.sha256(content).hexdigest()
+    check_sha256(name, digest, sha256, pinned_by)
 
     report = ProblemReport(name)
     wanted = (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN)

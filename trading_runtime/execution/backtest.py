@@ -9,7 +9,8 @@ from typing import Any
 
 from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Strategy, run_backtest
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
-from trading_runtime.data import LoadedBars, load_bars
+from trading_runtime.data import LoadedBars
+from trading_runtime.execution.data_source import load_data
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
 from trading_runtime.planning import DataRef
 
@@ -63,12 +64,6 @@ def build_strategy(config: BacktestConfig, source: str,
     return cls(build_params(cls, config.strategy.params, source))
 
 
-def resolve_path(path: str, base_dir: Path) -> Path:
-    """Relative paths resolve against ``base_dir`` (the working directory): the one documented rule."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else base_dir / p
-
-
 def run_backtest_config(
     config: BacktestConfig,
     source: str,
@@ -77,10 +72,7 @@ def run_backtest_config(
 ) -> BacktestRun:
     """Validate the strategy first (cheap), then load the data and run."""
     strategy = build_strategy(config, source, allowed_prefixes)
-    data = load_bars(
-        resolve_path(config.data.path, base_dir), config.data.format, config.data.start, config.data.end,
-        display_name=config.data.path,
-    )
+    data = load_data(config.data, base_dir)
     result = run_backtest(
         data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
     )

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from trading_framework import FeatureCache, Strategy, bars_per_year, compute_metrics, simulate
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
-from trading_runtime.data import LoadedBars, load_bars
+from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError, TransientError
-from trading_runtime.execution.backtest import data_ref, execution_spec, resolve_path
+from trading_runtime.execution.backtest import data_ref, execution_spec
+from trading_runtime.execution.data_source import load_data
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
@@ -40,11 +41,11 @@ class ExperimentInputs:
 
 
 def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
-                allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> ExperimentInputs:
+                allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES, sha256: str | None = None,
+                pinned_by: str = "data.sha256") -> ExperimentInputs:
+    """The strategy class and the data (``sha256`` pins the data when the config does not)."""
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
-    data = load_bars(resolve_path(config.data.path, base_dir), config.data.format, config.data.start,
-                     config.data.end, display_name=config.data.path)
-    return ExperimentInputs(config, source, data, cls)
+    return ExperimentInputs(config, source, load_data(config.data, base_dir, sha256, pinned_by), cls)
 
 
 def params_check(cls: type[Strategy], source: str) -> Callable[[dict[str, Any]], str | None]:
@@ -71,8 +72,7 @@ def _reason(err: Any) -> str:
 
 
 def build_plan(inputs: ExperimentInputs) -> Plan:
-    cfg, data = inputs.config, inputs.data
-    bars = data.bars
+    cfg, bars = inputs.config, inputs.data.bars
     cls = inputs.strategy_cls
     return plan_experiment(
         cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
@@ -85,8 +85,9 @@ def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] 
     """Rebuild the inputs a plan was made from, and check the data is the one planned."""
     source = f"plan {plan.experiment_id}"
     config = plan.config
-    if data is None:
-        inputs = load_inputs(config, source, base_dir, allowed_prefixes)
+    if data is None:  # pinned to the planned bytes: a verified cached copy is used without a download
+        inputs = load_inputs(config, source, base_dir, allowed_prefixes, plan.data.sha256,
+                             f"the plan's data sha256 (experiment {plan.experiment_id})")
     else:
         inputs = ExperimentInputs(config, source, data,
                                   load_strategy_class(config.strategy.class_path, source, allowed_prefixes))

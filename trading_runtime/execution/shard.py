@@ -101,7 +101,7 @@ def evaluate_shard(
         if progress is not None:
             progress(i + 1)
     keep = [rid for fold_id in sorted(leaders) for _, rid in leaders[fold_id]]
-    chunks: list[bytes] = []
+    chunks: list[memoryview] = []  # views of the arrays: the blob is copied once, by the join
     index = []
     offset = 0
     ts_offsets: dict[tuple[str, str], int] = {}
@@ -113,11 +113,11 @@ def evaluate_shard(
             ts, equity = series[rid][name]
             window = (fold_of[rid], name)
             if window not in ts_offsets:  # a window's timestamps are written once
-                ts_b = np.ascontiguousarray(ts, dtype="<i8").tobytes()
+                ts_b = np.ascontiguousarray(ts, dtype="<i8").data.cast("B")
                 ts_offsets[window] = offset
                 chunks.append(ts_b)
                 offset += len(ts_b)
-            eq_b = np.ascontiguousarray(equity, dtype="<f8").tobytes()
+            eq_b = np.ascontiguousarray(equity, dtype="<f8").data.cast("B")
             index.append({"run_id": rid, "segment": name, "ts_offset": ts_offsets[window], "offset": offset,
                           "length": len(ts)})
             chunks.append(eq_b)

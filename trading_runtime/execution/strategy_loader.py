@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,10 @@ def load_strategy_class(
         raise InputError(f"{where}: module '{module_name}' has no class '{class_name}' (got \"{class_path}\")")
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise InputError(f"{where}: '{class_path}' is not a trading_framework.Strategy subclass")
+    if inspect.isabstract(cls) or not isinstance(getattr(cls, "Params", None), type):
+        missing = sorted(getattr(cls, "__abstractmethods__", ())) or ["Params"]
+        raise InputError(f"{where}: '{class_path}' is abstract (it does not define {', '.join(missing)}); expected "
+                         "a concrete Strategy subclass such as trading_runtime.strategies.sma_cross:SmaCross")
     return cls
 
 

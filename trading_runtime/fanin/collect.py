@@ -1,11 +1,18 @@
-"""Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones."""
+"""Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones.
+
+Equity blobs are verified as they are read and then dropped: fan-in holds one blob at a time, so
+its memory does not grow with the number of shards. ``ShardStatus.equity`` reads a completed
+shard's blob again (checked against its result's sha256 again) when a caller needs its series.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trading_runtime.config.experiment import OBJECTIVE_METRICS
 from trading_runtime.errors import VerificationError
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
@@ -24,7 +31,12 @@ class ShardStatus:
     state: str  # completed | failed | missing
     reason: str | None = None
     result: dict[str, Any] | None = None
-    equity: bytes | None = None
+    load_equity: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def equity(self) -> bytes | None:
+        """The shard's kept equity blob, read from the store and verified (None unless completed)."""
+        return None if self.load_equity is None else self.load_equity()
 
 
 @dataclass
@@ -91,14 +103,17 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
         return ShardStatus(shard_id, "failed", f"corrupt result: {e.lines[0] if e.lines else e}")
     except ArtifactMissingError:
         try:
-            failure = json.loads(store.get_bytes(keys.shard_failure(shard_id)))
-            return ShardStatus(shard_id, "failed", str(failure.get("error", "failed")))
+            raw_failure = store.get_bytes(keys.shard_failure(shard_id))
         except ArtifactNotFoundError:
             return ShardStatus(shard_id, "missing")
+        return ShardStatus(shard_id, "failed", _failure_reason(raw_failure, keys.shard_failure(shard_id)))
     try:
         result = json.loads(payload)
     except ValueError:
         return ShardStatus(shard_id, "failed", "corrupt result: not JSON")
+    malformed = malformed_result(result)
+    if malformed is not None:
+        return ShardStatus(shard_id, "failed", f"malformed result {keys.shard_result(shard_id)}: {malformed}")
     if result.get("experiment_id") != plan.experiment_id or result.get("shard_id") != shard_id:
         return ShardStatus(shard_id, "failed", "result belongs to another experiment or shard")
     if [r.get("run_id") for r in result.get("runs", [])] != expected_runs:
@@ -109,7 +124,81 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
         return ShardStatus(shard_id, "failed", "equity series missing")
     if sha256_hex(equity) != result["equity"]["sha256"]:
         return ShardStatus(shard_id, "failed", "corrupt equity series: sha256 mismatch")
-    return ShardStatus(shard_id, "completed", result=result, equity=equity)
+    del equity  # verified; read again only where a series is needed (memory stays one blob)
+    return ShardStatus(shard_id, "completed", result=result,
+                       load_equity=lambda: _verified_equity(store, keys, shard_id, result["equity"]["sha256"]))
+
+
+def _verified_equity(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str) -> bytes:
+    key = keys.shard_equity(shard_id)
+    try:
+        blob = store.get_bytes(key)
+    except ArtifactNotFoundError:
+        raise VerificationError(f"{store.uri}: {key}: equity series missing "
+                                f"(it verified when fan-in started)") from None
+    if sha256_hex(blob) != sha256:
+        raise VerificationError(f"{store.uri}: {key}: corrupt equity series: sha256 mismatch "
+                                f"(it verified when fan-in started)")
+    return blob
+
+
+def _failure_reason(raw: bytes, key: str) -> str:
+    """The error a failed.json records (it has no marker: whatever it holds is only a reason to show)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        return str(doc["error"])
+    return f"failed (unreadable {key}: expected a JSON object with an 'error' text)"
+
+
+def _is_metric(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _malformed_metrics(doc: Any, where: str) -> str | None:
+    if not isinstance(doc, dict):
+        return f"{where}: expected an object of metrics (got {type(doc).__name__})"
+    for name in OBJECTIVE_METRICS:
+        if name not in doc:
+            return f"{where}: metric {name!r} missing"
+        if not _is_metric(doc[name]):
+            return f"{where}.{name}: expected a number or null (got {doc[name]!r:.40})"
+    return None
+
+
+def malformed_result(result: Any) -> str | None:
+    """What is wrong with the structure of a shard's result.json (None: the shape fan-in reads), with its JSON path."""
+    if not isinstance(result, dict):
+        return f"expected a JSON object (got {type(result).__name__})"
+    runs = result.get("runs")
+    if not isinstance(runs, list):
+        return "runs: expected a list"
+    for i, rec in enumerate(runs):
+        where = f"runs[{i}]"
+        if not isinstance(rec, dict):
+            return f"{where}: expected an object (got {type(rec).__name__})"
+        if not isinstance(rec.get("run_id"), str):
+            return f"{where}.run_id: expected a text"
+        if not isinstance(rec.get("params"), dict):
+            return f"{where}.params: expected an object"
+        if "in_sample" not in rec:
+            return f"{where}.in_sample: missing"
+        problem = _malformed_metrics(rec["in_sample"], f"{where}.in_sample")
+        if problem is None and rec.get("out_of_sample") is not None:
+            problem = _malformed_metrics(rec["out_of_sample"], f"{where}.out_of_sample")
+        if problem is not None:
+            return problem
+    equity = result.get("equity")
+    if not isinstance(equity, dict) or not isinstance(equity.get("sha256"), str) \
+            or not isinstance(equity.get("series"), list):
+        return "equity: expected an object with sha256 and series"
+    for i, item in enumerate(equity["series"]):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("run_id", "segment")) \
+                or not all(isinstance(item.get(k), int) for k in ("ts_offset", "offset", "length")):
+            return f"equity.series[{i}]: expected run_id, segment, ts_offset, offset, length"
+    return None
 
 
 def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus:

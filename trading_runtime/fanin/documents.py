@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
-from trading_runtime.planning import DataRef
 
 # A metrics dict as the framework reports it (``METRIC_NAMES``): undefined values are None.
 Metrics = dict[str, float | int | None]
@@ -92,13 +91,23 @@ class WalkForwardSummary(_Document):
     walk_forward_efficiency: float | None
 
 
+class SummaryData(_Document):
+    """summary.json's ``data``: the plan's DataRef without its location (provenance, in plan.json only)."""
+
+    sha256: str
+    n_bars: int
+    first_ts: int
+    last_ts: int
+    timeframe: str
+
+
 class ExperimentSummary(_Document):
     """summary.json. ``leaderboard`` (full, holdout), ``holdout`` and ``walk_forward`` are the validation
     scheme's section (``planning/validation/``)."""
 
     schema_version: int
     experiment_id: str
-    data: DataRef
+    data: SummaryData
     strategy: str
     objective: ObjectiveConfig
     validation: Validation

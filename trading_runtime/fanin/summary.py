@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.fanin.collect import FanIn
+from trading_runtime.fanin.collect import FanIn, ShardStatus
 from trading_runtime.planning.validation import SummaryInputs, scheme_for
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -24,13 +24,13 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     objective = config.objective
     top_k = config.report.top_k
     records: dict[str, dict[str, Any]] = {}
-    series: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
+    series: dict[tuple[str, str], tuple[ShardStatus, dict[str, Any]]] = {}
     for status in fan.shards:
-        assert status.result is not None and status.equity is not None
+        assert status.result is not None
         for rec in status.result["runs"]:
             records[rec["run_id"]] = rec
         for item in status.result["equity"]["series"]:
-            series[(item["run_id"], item["segment"])] = (status.equity, item)
+            series[(item["run_id"], item["segment"])] = (status, item)
     folds_out = []
     winners: list[tuple[Any, dict[str, Any] | None]] = []
     for fold in plan.folds:
@@ -71,7 +71,7 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     summary: dict[str, Any] = {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "experiment_id": plan.experiment_id,
-        "data": plan.data.model_dump(mode="json"),
+        "data": plan.data.model_dump(mode="json", exclude={"path"}),  # the location is provenance (plan.json)
         "strategy": config.strategy.class_path,
         "objective": objective.model_dump(mode="json"),
         "validation": config.validation.model_dump(mode="json"),

@@ -14,7 +14,6 @@ re-telling a told one changes nothing. Steps out of order are refused (exit 2).
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from trading_runtime.optimize.sampler import build_sampler
 from trading_runtime.optimize.space import distributions, trial_params
 from trading_runtime.optimize.storage import stored_storage
 from trading_runtime.optimize.study import StudyManifest, load_study, next_generation, primary_objective
-from trading_runtime.planning import Plan, PlannedRun, ShardSpec
+from trading_runtime.planning import Plan, PlannedRun, shard_runs
 from trading_runtime.planning.plan import PLAN_SCHEMA_VERSION
 from trading_runtime.store import ArtifactStore
 
@@ -145,11 +144,7 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
     # Fold-major like plan_experiment: a shard's runs share each fold's feature cache.
     runs = [PlannedRun(run_id=trial_run_id(a.number, f.id), fold=f.id, params=a.params)
             for f in manifest.folds for a in valid]
-    n_shards = math.ceil(len(runs) / runs_per_shard)
-    width = max(5, len(str(n_shards - 1)))
-    shards = [ShardSpec(shard_id=f"shard-{i:0{width}d}",
-                        run_ids=[r.run_id for r in runs[i * runs_per_shard:(i + 1) * runs_per_shard]])
-              for i in range(n_shards)]
+    shards, sharding = shard_runs([r.run_id for r in runs], runs_per_shard, cfg.shards.max_shards)
     bars = 0
     for f in manifest.folds:
         for seg in (f.in_sample, f.out_of_sample):
@@ -168,8 +163,9 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
               "trials": [{"number": a.number, "params": a.params, "invalid": a.invalid} for a in trials]},
         folds=manifest.folds,
         runs=runs,
-        split=f"rps-{runs_per_shard}",
+        split=f"rps-{sharding.runs_per_shard}",
         shards=shards,
+        sharding=sharding,
         estimates={"bars_to_process": bars,
                    "peak_memory_bytes_per_shard": 150 * 2**20 + manifest.data.n_bars * 48 + span * 8 * 16},
     )

@@ -274,7 +274,7 @@ def result_documents(manifest: StudyManifest, study: optuna.Study, records: Sequ
         "initial_cash": cfg.execution.initial_cash,
         "strategy": cfg.strategy.class_path,
         "fixed_params": cfg.strategy.params,
-        "data": manifest.data.model_dump(mode="json"),
+        "data": manifest.data.model_dump(mode="json", exclude={"path"}),  # the location is provenance (manifest)
         "validation": cfg.validation.model_dump(mode="json"),
         "warmup_bars": manifest.warmup_bars,
         "folds": _fold_info(manifest),

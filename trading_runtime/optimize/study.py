@@ -84,10 +84,11 @@ class StudyManifest(BaseModel):
 
     def identity_sha256(self) -> str:
         """sha256 of what decides results: the manifest without the storage format, with the config's
-        identity document (no shards, store, output, description). Recorded in the study itself."""
+        identity document (no shards, store, output, description, data location). Recorded in the study itself."""
         doc = self.model_dump(mode="json")
         doc.pop("storage_format")
         doc.pop("config_sha256")
+        doc["data"].pop("path")  # where the data was read from is provenance
         doc["config"] = identity_document(self.config)
         return sha256_hex(canonical_bytes(doc))
 

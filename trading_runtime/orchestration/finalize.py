@@ -24,7 +24,7 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
     keys = plan.keys
     fan = collect_shards(store, plan)
     doc = fan.document()
-    store.put_bytes(keys.fanin, canonical_bytes(doc))
+    write_complete(store, keys.fanin, canonical_bytes(doc))  # with a marker: validate reads it like the rest
     s, r = doc["shards"], doc["runs"]
     log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
              experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],

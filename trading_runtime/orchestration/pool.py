@@ -4,11 +4,18 @@ fork on Linux: a worker inherits the parent's imported modules, loaded kernels a
 starts in milliseconds; spawn (re-import ≈1 s, arguments pickled) elsewhere. Ctrl-C reaches the
 whole process group: workers ignore it and finish the shard they are writing (complete or absent,
 never killed mid-write) while the parent stops handing out shards and waits for them.
+
+A worker never outlives its parent: on Linux it asks the kernel for SIGKILL when the parent dies
+(``prctl(PR_SET_PDEATHSIG)``), so a ``kill -9`` of ``sweep``/``optimize`` leaves no worker behind
+(a shard being written stays absent: the store's writes are complete or absent).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -33,14 +40,34 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The pid of the process that made the pool (inherited by forked workers).
+_POOL_PARENT: list[int] = []
+
+
 def pool_context() -> BaseContext:
+    _POOL_PARENT[:] = [os.getpid()]
     return get_context("fork" if sys.platform == "linux" else "spawn")
 
 
 def setup_worker() -> None:
-    """First thing in every worker: ignore Ctrl-C. (The CLI's allocator setting is inherited through
-    fork; spawn is used only off Linux, where there is no glibc to tune.)"""
+    """First thing in every worker: die with the parent, ignore Ctrl-C. (The CLI's allocator setting is
+    inherited through fork; spawn is used only off Linux, where there is no glibc to tune.)"""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.debug("prctl(PR_SET_PDEATHSIG) unavailable: a worker may outlive a killed parent")
+        return
+    if _POOL_PARENT and os.getppid() != _POOL_PARENT[0]:
+        os._exit(1)  # the parent died before the request took effect
 
 
 def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:

@@ -85,8 +85,9 @@ def plan_sweep(config: ExperimentConfig, source: str, cwd: Path,
 
 def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int, progress: ProgressFactory,
               provenance: Mapping[str, Any]) -> SweepResult:
-    """Write the plan, run its pending shards, finalize, write report.html."""
-    write_plan(store, plan)
+    """Write the plan (refused when another plan of the experiment is stored), run its pending shards,
+    finalize, write report.html."""
+    write_plan(store, plan, exclusive=True)
     t_shards = time.perf_counter()
     ran = execute(store, plan, inputs, workers, progress)
     shard_seconds = time.perf_counter() - t_shards

@@ -5,14 +5,16 @@ from trading_runtime.planning.plan import (
     DataRef,
     Plan,
     PlannedRun,
+    Sharding,
     ShardSpec,
     experiment_id,
     plan_experiment,
+    shard_runs,
 )
 from trading_runtime.planning.stored import read_plan, write_plan
 from trading_runtime.planning.windows import Fold, Segment
 
 __all__ = [
-    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "experiment_id",
-    "plan_experiment", "read_plan", "write_plan",
+    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "experiment_id",
+    "plan_experiment", "read_plan", "shard_runs", "write_plan",
 ]

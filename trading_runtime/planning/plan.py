@@ -46,7 +46,40 @@ class ShardSpec(_Frozen):
     run_ids: list[str]
 
 
+class Sharding(_Frozen):
+    """How runs were split: ``runs_per_shard`` as used, the config's request and its ``max_shards``."""
+
+    runs_per_shard: int
+    requested_runs_per_shard: int
+    max_shards: int
+    grown: bool  # runs per shard were raised so that the plan keeps to max_shards
+
+    def describe(self) -> str:
+        if not self.grown:
+            return f"{self.runs_per_shard} runs per shard"
+        return (f"{self.runs_per_shard} runs per shard, grown from {self.requested_runs_per_shard} to keep to "
+                f"shards.max_shards {self.max_shards}")
+
+
+def shard_runs(run_ids: list[str], runs_per_shard: int, max_shards: int) -> tuple[list[ShardSpec], Sharding]:
+    """Consecutive runs per shard; when ``runs_per_shard`` would give more than ``max_shards`` shards, the
+    smallest runs per shard that fits is used instead (the results do not depend on it)."""
+    per = runs_per_shard
+    if math.ceil(len(run_ids) / per) > max_shards:
+        per = math.ceil(len(run_ids) / max_shards)
+    n_shards = math.ceil(len(run_ids) / per)
+    width = max(5, len(str(n_shards - 1)))
+    shards = [ShardSpec(shard_id=f"shard-{i:0{width}d}", run_ids=run_ids[i * per:(i + 1) * per])
+              for i in range(n_shards)]
+    return shards, Sharding(runs_per_shard=per, requested_runs_per_shard=runs_per_shard, max_shards=max_shards,
+                            grown=per != runs_per_shard)
+
+
 class DataRef(_Frozen):
+    """The data a plan was made from. ``path`` (local path or store URI) is provenance: result documents
+    (summary.json, Optuna results) carry the other fields only, so the same bytes give the same results
+    wherever they were read from."""
+
     path: str
     sha256: str
     n_bars: int
@@ -68,6 +101,7 @@ class Plan(_Frozen):
     split: str
     shards: list[ShardSpec]
     estimates: dict[str, int]
+    sharding: Sharding | None = None
 
     @property
     def keys(self) -> ExperimentKeys:
@@ -84,10 +118,12 @@ class Plan(_Frozen):
 
 
 def identity_document(config: ExperimentConfig) -> dict[str, Any]:
-    """The part of the config that decides results."""
+    """The part of the config that decides results: not how work is split or where things are stored, nor
+    where the data was read from (``data.path``, ``data.sha256``: the data's sha256 is hashed beside it)."""
     doc = config.model_dump(mode="json")
     for key in ("shards", "store", "output", "description"):
         doc.pop(key, None)
+    doc["data"] = {k: v for k, v in doc["data"].items() if k not in ("path", "sha256")}
     return doc
 
 
@@ -172,11 +208,7 @@ def plan_experiment(
     warmup = (max(warmup_of(p) for p in combos) + 1 if config.warmup_bars == "auto" else int(config.warmup_bars))
     folds = plan_folds(config, ts, warmup, bar_seconds, source)
     runs = [PlannedRun(run_id=run_id(f.id, p), fold=f.id, params=p) for f in folds for p in combos]
-    per = config.shards.runs_per_shard
-    n_shards = math.ceil(len(runs) / per)
-    width = max(5, len(str(n_shards - 1)))
-    shards = [ShardSpec(shard_id=f"shard-{i:0{width}d}", run_ids=[r.run_id for r in runs[i * per:(i + 1) * per]])
-              for i in range(n_shards)]
+    shards, sharding = shard_runs([r.run_id for r in runs], config.shards.runs_per_shard, config.shards.max_shards)
     bars_to_process = 0
     for f in folds:
         for seg in (f.in_sample, f.out_of_sample):
@@ -200,7 +232,8 @@ def plan_experiment(
         grid=grid,
         folds=folds,
         runs=runs,
-        split=f"rps-{per}",
+        split=f"rps-{sharding.runs_per_shard}",
         shards=shards,
         estimates=estimates,
+        sharding=sharding,
     )

@@ -194,7 +194,8 @@ def render_comparison(c: Comparison) -> str:
               drawdown_chart(a_name, c.a.curve, title=f"Drawdown of A ({c.a.name})"),
               drawdown_chart(b_name, c.b.curve, title=f"Drawdown of B ({c.b.name})")]
     secs = np.asarray(c.ts // 1_000_000_000, dtype=np.float64)
-    cum = np.cumsum(np.log1p(c.returns_a) - np.log1p(c.returns_b))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a total loss is log 0: off the chart from there
+        cum = np.cumsum(np.log1p(c.returns_a) - np.log1p(c.returns_b))
     diff_chart = xy_chart([Series("log(A/B)", secs, cum, color="#9467bd", mode="area")],
                           title="Cumulative log return of A over B (above zero: A ahead)", x_time=True,
                           y_label="log(A / B)", zero_line=True, box=Box(height=240), legend=False)

@@ -113,7 +113,7 @@ def _summary(res: ExperimentResults) -> Section:
     facts: list[tuple[str, Any]] = [
         ("experiment", s.experiment_id),
         ("strategy", s.strategy),
-        ("data", f"{data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("data", f"{res.plan.data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
         ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("search", _search_text(res)),
         ("validation", _validation_text(s.validation)),
@@ -378,5 +378,5 @@ def render_experiment_report(res: ExperimentResults) -> str:
         sections.append(params)
     for hook in EXTRA_SECTIONS:
         sections.extend(hook(res))
-    subtitle = f"{s.strategy} · {s.data.path} · {_validation_text(s.validation)}"
+    subtitle = f"{s.strategy} · {res.plan.data.path} · {_validation_text(s.validation)}"
     return page(f"Experiment {s.experiment_id}", subtitle, sections)

@@ -80,7 +80,7 @@ def _summary(res: StudyResults) -> Section:
     facts = [
         ("study", md["study_id"]),
         ("strategy", md["strategy"]),
-        ("data", f"{data['path']} · {fmt(data['n_bars'], 'n_bars')} bars of {data['timeframe']}"),
+        ("data", f"sha256 {data['sha256'][:12]} · {fmt(data['n_bars'], 'n_bars')} bars of {data['timeframe']}"),
         ("period", f"{iso_utc(data['first_ts'])} → {iso_utc(data['last_ts'])}"),
         ("search space", _space_text(md.get("space") or {})),
         ("sampler", f"{sampler.get('name')} (seed {sampler.get('seed')})"),
@@ -315,5 +315,5 @@ def render_study_report(res: StudyResults) -> str:
     pareto = _pareto(res)
     if pareto is not None:
         sections.append(pareto)
-    subtitle = f"{md['strategy']} · {md['data']['path']} · Optuna {(md.get('sampler') or {}).get('name')}"
+    subtitle = f"{md['strategy']} · data {md['data']['sha256'][:12]} · Optuna {(md.get('sampler') or {}).get('name')}"
     return page(f"Optuna study {res.study_id}", subtitle, sections)

@@ -85,8 +85,9 @@ class ExperimentResults:
     fanin: dict[str, Any] | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
-    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # the last shard blob read (one at most)
     _index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _sha256: dict[str, str] = field(default_factory=dict, repr=False)  # each shard's equity blob, from its result
 
     @property
     def experiment_id(self) -> str:
@@ -97,7 +98,13 @@ class ExperimentResults:
         where = self._index.get((run_id, segment))
         if where is None:
             return None
-        ts, eq = read_equity_series(self._blobs[where[0]], where[1])
+        shard_id = where[0]
+        blob = self._blobs.get(shard_id)
+        if blob is None:  # read again and re-verified: memory holds one shard's blob, not every shard's
+            blob = _verified_blob(self.store, self.plan.keys.shard_equity(shard_id), shard_id, self._sha256[shard_id])
+            self._blobs.clear()
+            self._blobs[shard_id] = blob
+        ts, eq = read_equity_series(blob, where[1])
         return EquityCurve(np.array(ts), np.array(eq), self.config.execution.initial_cash)
 
     def oos_curve(self) -> EquityCurve | None:
@@ -266,18 +273,27 @@ def _json(store: ArtifactStore, key: str) -> Any:
         raise InputError(f"{store.uri}: {key}: not valid JSON ({e})") from None
 
 
-def initial_cash_of(stats: dict[str, Any]) -> float:
-    """The backtest's starting cash, recovered from final_equity / (1 + total_return)."""
+def initial_cash_of(stats: dict[str, Any], first_equity: float | None = None) -> float:
+    """The backtest's starting cash, recovered from final_equity / (1 + total_return).
+
+    A total loss (total_return -1, final equity 0) is a result, not an error: the cash is then the
+    equity at the first close (nothing is filled before the next open, so it is the starting cash).
+    """
     final, ret = stats.get("final_equity"), stats.get("total_return")
-    if final is None or ret is None or ret == -1:
-        raise InputError("stats.json: final_equity and total_return are needed to recover the initial cash")
-    return float(final) / (1.0 + float(ret))
+    if final is not None and ret is not None and ret != -1:
+        return float(final) / (1.0 + float(ret))
+    if ret == -1 and first_equity is not None and first_equity > 0:
+        return float(first_equity)
+    raise InputError("stats.json: final_equity and total_return are needed to recover the initial cash")
 
 
 def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(data))
+    # ParquetFile.read without threads starts no Arrow thread pool (read_table would start its I/O pool):
+    # pool threads alive at interpreter exit can abort the process (exit 134).
+    table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     ts = np.asarray(table.column("ts").cast("int64").to_numpy(), dtype=np.int64)
     eq = np.asarray(table.column("equity").to_numpy(), dtype=np.float64)
     pos = np.asarray(table.column("position").to_numpy(), dtype=np.float64)
@@ -296,7 +312,7 @@ def load_backtest(store: ArtifactStore) -> BacktestResults:
         trades = list(csv.DictReader(io.StringIO(text)))
     except ArtifactNotFoundError:
         trades = []
-    curve = EquityCurve(ts, eq, initial_cash_of(stats))
+    curve = EquityCurve(ts, eq, initial_cash_of(stats, float(eq[0]) if len(eq) else None))
     return BacktestResults(store, REPORT_NAME, stats, manifest, curve, pos, trades)
 
 
@@ -316,15 +332,12 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     summary = _document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     config = plan.config
     runs: dict[str, RunRecord] = {}
-    blobs: dict[str, bytes] = {}
+    sha256: dict[str, str] = {}
     index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for shard in plan.shards:
         result = json.loads(read_complete(store, keys.shard_result(shard.shard_id)))
-        blob = store.get_bytes(keys.shard_equity(shard.shard_id))
-        if sha256_hex(blob) != result["equity"]["sha256"]:
-            raise VerificationError(f"{store.uri}: shard {shard.shard_id}: equity blob sha256 does not match its "
-                                    f"result")
-        blobs[shard.shard_id] = blob
+        sha256[shard.shard_id] = result["equity"]["sha256"]
+        _verified_blob(store, keys.shard_equity(shard.shard_id), shard.shard_id, sha256[shard.shard_id])
         for rec in result["runs"]:
             run = _document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
             runs[run.run_id] = run
@@ -336,7 +349,14 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     provenance = json.loads(read_complete(store, keys.provenance)) \
         if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
     return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
-                             oos, provenance, blobs, index)
+                             oos, provenance, {}, index, sha256)
+
+
+def _verified_blob(store: ArtifactStore, key: str, shard_id: str, sha256: str) -> bytes:
+    blob = store.get_bytes(key)
+    if sha256_hex(blob) != sha256:
+        raise VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
+    return blob
 
 
 def _document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:

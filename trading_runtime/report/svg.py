@@ -8,7 +8,6 @@ the clock or on dict/set order. No scripts, no external references: a report sta
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -91,25 +90,42 @@ def _utc(seconds: float, fmt: str) -> str:
 
 def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
                   buckets: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """At most ``2 × buckets`` points: the first, min, max and last of each bucket, in order."""
+    """At most ``2 × buckets`` points: the first, min, max and last of each bucket, in order.
+
+    Min and max are over the bucket's finite values (the first occurrence of each); a bucket
+    without a finite value keeps only its first point. Vectorised over the buckets.
+    """
     n = len(x)
     if n <= 2 * buckets:
         return x, y
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    keep: list[int] = []
-    for a, b in itertools.pairwise(edges):
-        if b <= a:
-            continue
-        seg = y[a:b]
-        finite = np.isfinite(seg)
-        if not finite.any():
-            keep.append(int(a))
-            continue
-        lo = int(a + np.nanargmin(np.where(finite, seg, np.nan)))
-        hi = int(a + np.nanargmax(np.where(finite, seg, np.nan)))
-        keep.extend(sorted({int(a), lo, hi, int(b - 1)}))
-    idx = np.asarray(keep, dtype=np.int64)
+    starts, stops = edges[:-1], edges[1:]
+    filled = stops > starts
+    starts, stops = starts[filled], stops[filled]
+    finite = np.isfinite(y)
+    low = np.where(finite, y, np.inf)
+    high = np.where(finite, y, -np.inf)
+    bucket = np.repeat(np.arange(len(starts)), stops - starts)
+    mins = np.minimum.reduceat(low, starts)
+    maxs = np.maximum.reduceat(high, starts)
+    any_finite = np.logical_or.reduceat(finite, starts)
+    # first index in each bucket holding its min (max): the first True of each bucket's run
+    lo = _first_per_bucket(np.flatnonzero(low == mins[bucket]), bucket, len(starts))
+    hi = _first_per_bucket(np.flatnonzero(high == maxs[bucket]), bucket, len(starts))
+    rows = np.sort(np.stack([starts, lo, hi, stops - 1], axis=1), axis=1)
+    keep = np.ones(rows.shape, dtype=bool)
+    keep[:, 1:] = rows[:, 1:] != rows[:, :-1]  # the set of the four, sorted
+    keep[~any_finite, 1:] = False  # no finite value: the first point only
+    idx = rows[keep]
     return x[idx], y[idx]
+
+
+def _first_per_bucket(hits: npt.NDArray[np.intp], bucket: npt.NDArray[np.intp],
+                      n_buckets: int) -> npt.NDArray[np.int64]:
+    """For each bucket, the smallest index in ``hits`` (sorted) that lies in it."""
+    owners = bucket[hits]
+    first = np.searchsorted(owners, np.arange(n_buckets), side="left")
+    return hits[np.minimum(first, len(hits) - 1)].astype(np.int64)
 
 
 @dataclass(frozen=True)

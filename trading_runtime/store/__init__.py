@@ -23,7 +23,7 @@ from trading_runtime.store.markers import (
     write_complete,
 )
 from trading_runtime.store.memory import MemoryStore, memory_store
-from trading_runtime.store.uri import open_store
+from trading_runtime.store.uri import is_uri, open_object, open_store, read_object
 
 __all__ = [
     "MARKER_SUFFIX",
@@ -35,10 +35,13 @@ __all__ = [
     "LocalStore",
     "MemoryStore",
     "is_complete",
+    "is_uri",
     "marker_key",
     "memory_store",
+    "open_object",
     "open_store",
     "read_complete",
+    "read_object",
     "validate_key",
     "validate_prefix",
     "write_complete",

@@ -3,16 +3,27 @@
 Writes go to a temporary file in the destination's own directory (same filesystem), are fsynced,
 then renamed over the destination with ``os.replace`` and the directory is fsynced: a reader sees
 the old file, the whole new file, or nothing. A writer killed mid-write leaves at most a stray
-temporary file named ``.trstore-tmp-*``; such names are reserved (refused as keys) and never listed.
+temporary file named ``.trstore-tmp-*``; such names are reserved (refused as keys) and never listed,
+and a later write into the same directory removes those older than :data:`STALE_TMP_SECONDS`.
+
+Symbolic links below the root are never followed by a write or a delete: a key whose path crosses a
+link is refused, so nothing is written outside the root. I/O errors are one line each: no space left
+(``ENOSPC``, ``EDQUOT``, ``EFBIG``) is :class:`~trading_runtime.errors.TransientError` (exit 75: the
+write left nothing behind and may succeed once space is freed); a store that cannot hold the key (read-only,
+permission denied, a path through a file, a name too long) is :class:`~trading_runtime.errors.InputError`
+(exit 2).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import time
 from pathlib import Path
 
+from trading_runtime.errors import InputError, TransientError
 from trading_runtime.store.base import (
     RESERVED_SEGMENT_PREFIX,
     ArtifactNotFoundError,
@@ -24,13 +35,34 @@ __all__ = ["LocalStore"]
 
 # Permission bits of new files before the umask, as for open(..., "w").
 _FILE_MODE = 0o666
+# A temporary file this old (seconds) is a leftover of a killed writer, removed by the next write
+# into its directory; no single write takes anywhere near this long.
+STALE_TMP_SECONDS = 3600.0
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_CANNOT_HOLD = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+    errno.EEXIST: "a part of the path is a file, not a directory",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EISDIR: "the path is a directory",
+    errno.ELOOP: "too many symbolic links",
+}
+
+
+class _LayoutError(InputError, ValueError):
+    """The directory cannot hold the key (a file where a directory is needed): bad input, exit 2."""
 
 
 class LocalStore:
     """Objects are files under ``root``; keys map to relative paths. ``root`` is created on first write."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self._root = Path(os.path.abspath(os.fspath(root)))
+        text = os.fspath(root)
+        if "\x00" in str(text):
+            raise InputError(f"store: invalid local store path {str(text)!r}: NUL character")
+        self._root = Path(os.path.abspath(text))
 
     @property
     def root(self) -> Path:
@@ -48,7 +80,14 @@ class LocalStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        blob = bytes(data)
+        try:
+            self._write(key, path, bytes(data))
+        except OSError as e:
+            raise self._io_error("write", key, e) from None
+        _remove_stale_temporaries(path.parent)
+
+    def _write(self, key: str, path: Path, blob: bytes) -> None:
+        self._refuse_links(key, path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -75,8 +114,36 @@ class LocalStore:
             raise
         _fsync_directory(path.parent)
 
+    def _refuse_links(self, key: str, path: Path) -> None:
+        """A write or delete never goes through a symbolic link below the root (it could leave the root)."""
+        current = self._root
+        for part in path.relative_to(self._root).parts:
+            current = current / part
+            if current.is_symlink():
+                raise InputError(f"store: cannot write {key!r} in {self.uri}: "
+                                 f"{current.relative_to(self._root).as_posix()!r} is a symbolic link (a local store "
+                                 "never follows links below its root)")
+
+    def _io_error(self, operation: str, key: str, e: OSError) -> Exception:
+        """The one-line error of a failed file operation (see the module docstring for the exit codes)."""
+        what = f"store: cannot {operation} {key!r} in {self.uri}"
+        if e.errno in _NO_SPACE:
+            return TransientError(f"{what}: no space left ({os.strerror(e.errno or 0)}); nothing was written, "
+                                  "free some space and run the step again")
+        if e.errno in _CANNOT_HOLD:
+            where = str(e.filename or self._root)
+            if os.path.basename(where).startswith(RESERVED_SEGMENT_PREFIX):
+                where = os.path.dirname(where)  # the directory, not the temporary file's name
+            return InputError(f"{what}: {_CANNOT_HOLD[e.errno]} ({where}); "
+                              "expected a writable directory")
+        return e
+
     def _conflict(self, key: str) -> ValueError:
-        return ValueError(
+        for parent in (self._root, *self._root.parents):
+            if parent.exists() and not parent.is_dir():
+                return _LayoutError(f"store: cannot write {key!r} in {self.uri}: {parent} is a file, "
+                                    "expected a directory (or a path to create)")
+        return _LayoutError(
             f"store: cannot write {key!r} in {self.uri}: a directory store cannot hold both a key "
             "and keys below it (e.g. 'a' and 'a/b')"
         )
@@ -87,15 +154,21 @@ class LocalStore:
             return path.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ArtifactNotFoundError(self.uri, key) from None
+        except OSError as e:
+            raise self._io_error("read", key, e) from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
         path = self._path(key)
+        self._refuse_links(key, path)
         # Absent, below a file, or a directory of other keys: in every case no object to remove.
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            path.unlink()
+        try:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                path.unlink()
+        except OSError as e:
+            raise self._io_error("delete", key, e) from None
 
     def list_keys(self, prefix: str = "") -> list[str]:
         validate_prefix(prefix)
@@ -115,6 +188,20 @@ class LocalStore:
                     keys.append(key)
         keys.sort()
         return keys
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Remove temporary files of killed writers (older than STALE_TMP_SECONDS) from ``directory``."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(RESERVED_SEGMENT_PREFIX) and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
+    except OSError:
+        pass  # tidying only
 
 
 def _fsync_directory(directory: Path) -> None:

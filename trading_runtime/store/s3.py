@@ -31,6 +31,7 @@ import botocore.session
 from botocore.config import Config
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.redaction import redact
 from trading_runtime.store.base import ArtifactNotFoundError, validate_key, validate_prefix
 
 __all__ = [
@@ -135,7 +136,7 @@ def _one_line(exc: BaseException) -> str:
         # botocore's own text ends in "(reached max retries: 0)", which is its count, not ours.
         message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())
         return f"{_error_code(exc) or 'error'} (HTTP {_http_status(exc)}): {message}".rstrip(": ")
-    text = " ".join(str(exc).split())
+    text = redact(" ".join(str(exc).split()))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -382,7 +383,7 @@ class S3Store:
 
     def _permanent(self, operation: str, target: str, exc: BaseException) -> BaseException:
         """The error to raise for a non-transient failure: InputError when the setup is wrong."""
-        endpoint = self._client.meta.endpoint_url
+        endpoint = redact(str(self._client.meta.endpoint_url))
         if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
             return InputError(
                 f"store: s3 {operation} {target}: {_one_line(exc)} "

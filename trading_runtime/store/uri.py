@@ -7,11 +7,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from trading_runtime.errors import InputError
-from trading_runtime.store.base import ArtifactStore, validate_key
+from trading_runtime.store.base import ArtifactNotFoundError, ArtifactStore, validate_key
 from trading_runtime.store.local import LocalStore
 from trading_runtime.store.memory import memory_store
 
-__all__ = ["open_store"]
+__all__ = ["is_uri", "open_object", "open_store", "read_object"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _EXPECTED = "expected a path, file://, s3://bucket/prefix or memory://"
@@ -82,3 +82,39 @@ def _open_s3(uri: str, rest: str) -> ArtifactStore:
     from trading_runtime.store.s3 import S3Store  # the only way boto3 gets imported
 
     return S3Store(bucket, prefix)
+
+
+def is_uri(text: str) -> bool:
+    """Whether ``text`` is a URI (``scheme://...``) rather than a local path."""
+    return _SCHEME.match(text) is not None
+
+
+def open_object(uri: str) -> tuple[ArtifactStore, str]:
+    """The store holding the object ``uri`` names and its key: ``s3://bucket/a/b.csv`` → (s3://bucket/a, b.csv).
+
+    A URI without a key (``s3://bucket``) or that is no URI raises InputError (one line naming it).
+    """
+    expected = f"{uri}: expected the URI of a file in a store (s3://bucket/key or file:///absolute/path)"
+    match = _SCHEME.match(uri)
+    head, _, key = uri.rpartition("/")
+    if match is None or not key or len(head) < match.end():
+        raise InputError(expected)
+    if len(head) == match.end():  # file:///name: the file system's root
+        if match.group(1).lower() != "file":
+            raise InputError(expected)
+        head += "/"
+    try:
+        validate_key(key)
+    except ValueError as exc:
+        raise InputError(f"{uri}: {str(exc).removeprefix('store: ')}") from None
+    return open_store(head), key
+
+
+def read_object(uri: str) -> bytes:
+    """The bytes of the object ``uri`` names; an absent object is InputError naming the URI (exit 2), an
+    unreachable store TransientError (exit 75, from the backend)."""
+    store, key = open_object(uri)
+    try:
+        return store.get_bytes(key)
+    except ArtifactNotFoundError:
+        raise InputError(f"{uri}: file not found in the store") from None

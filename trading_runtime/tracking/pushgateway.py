@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import logging
 import math
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
+
+from trading_runtime.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +80,18 @@ def push_metrics(url: str, grouping: Sequence[tuple[str, str]], samples: Sequenc
                  timeout: float = TIMEOUT_SECONDS) -> bool:
     """PUT the samples to the group; True when the gateway accepted them, False (warning logged) otherwise."""
     target = url.rstrip("/") + pushgateway_path(grouping)
-    body = exposition(samples)
-    request = urllib.request.Request(target, data=body, method="PUT", headers={"Content-Type": CONTENT_TYPE})
+    shown = redact(target)
     try:
+        # Built inside the try: a malformed URL (no scheme, bad port, control characters) is a warning too.
+        request = urllib.request.Request(target, data=exposition(samples), method="PUT",
+                                         headers={"Content-Type": CONTENT_TYPE})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = int(response.status)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        log.warning("pushgateway: push to %s failed: %s", target, e)
+    except Exception as e:  # an integration never fails the step that pushes
+        log.warning("pushgateway: push to %s failed: %s", shown, redact(f"{type(e).__name__}: {e}"))
         return False
     if status >= 300:
-        log.warning("pushgateway: push to %s answered HTTP %d", target, status)
+        log.warning("pushgateway: push to %s answered HTTP %d", shown, status)
         return False
-    log.debug("pushgateway: pushed %d samples to %s", len(samples), target)
+    log.debug("pushgateway: pushed %d samples to %s", len(samples), shown)
     return True

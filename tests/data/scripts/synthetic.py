@@ -22,7 +22,7 @@ streams (regimes, returns, high/low, volume). The output is a pure function of
 ``(n_bars, seed, start, decimals)``; everything is vectorised except the regime chain, which loops
 once per regime (about n_bars / 600 iterations), so a million bars take a fraction of a second.
 
-CLI: ``python tests/data/scripts/synthetic.py --out tests/data/bars`` (re)writes the committed
+CLI: ``python tests/data/scripts/synthetic.py --out tests/data/parts`` (re)writes the committed
 ``synthetic_1m.csv`` and ``synthetic_1m.parquet`` (14 days, seed 7). Writing is byte-reproducible:
 fixed float formatting and ``\\n`` line endings for the CSV; fixed writer options, no pandas or
 Arrow schema metadata and no timestamps for the Parquet file. The bytes also depend on the numpy

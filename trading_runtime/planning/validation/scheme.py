@@ -12,8 +12,17 @@ import numpy.typing as npt
 from trading_runtime.config.experiment import ExperimentConfig, Validation
 from trading_runtime.planning.windows import Fold
 
-# (run id, segment) -> (the shard's equity blob, the series' entry in its result): where a kept equity is
-Series = Mapping[tuple[str, str], tuple[bytes, dict[str, Any]]]
+
+class EquitySource(Protocol):
+    """A completed shard (fan-in's ShardStatus): its equity blob, read from the store when asked for."""
+
+    @property
+    def equity(self) -> bytes | None: ...
+
+
+# (run id, segment) -> (the shard holding the series, the series' entry in its result): where a kept equity
+# is. The blob is read only when a scheme needs the series, one shard's blob at a time.
+Series = Mapping[tuple[str, str], tuple[EquitySource, dict[str, Any]]]
 
 
 @dataclass(frozen=True)

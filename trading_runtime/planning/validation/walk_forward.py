@@ -41,6 +41,10 @@ def stitched_metrics(equity: np.ndarray, initial_cash: float, bar_seconds: int) 
             "total_return": float(equity[-1] / initial_cash - 1.0), "sharpe": sharpe, "max_drawdown": mdd}
 
 
+# Most walk-forward folds an experiment may have (fold ids wf-000 … wf-999 sort as text).
+MAX_FOLDS = 1000
+
+
 class WalkForwardScheme:
     kind = "walk_forward"
 
@@ -54,6 +58,11 @@ class WalkForwardScheme:
         step = duration_seconds(v.step or v.test) * NS
         t0 = int(ts[warmup])
         data_end = int(ts[-1]) + bar_seconds * NS
+        n_folds = (data_end - t0 - train - test) // step + 1
+        if n_folds > MAX_FOLDS:
+            raise InputError(f"{source}: validation: walk-forward train {v.train}, test {v.test}, "
+                             f"step {v.step or v.test} makes {n_folds:,} folds on this data; at most {MAX_FOLDS:,} "
+                             "(use a longer step)")
         folds = []
         for k in itertools.count():
             is_start_t = t0 if v.anchored else t0 + k * step
@@ -84,8 +93,11 @@ class WalkForwardScheme:
                 fold_rows.append({"fold": fold.id, "run_id": None})
                 growth_defined = False
                 continue
-            blob, where = inputs.series[(best["run_id"], "out_of_sample")]
-            ts, eq = read_series(blob, where)
+            shard, where = inputs.series[(best["run_id"], "out_of_sample")]
+            blob = shard.equity  # read when needed, one shard's blob at a time
+            assert blob is not None
+            ts, eq = (np.array(a) for a in read_series(blob, where))
+            del blob
             pieces.append(eq * (level / cash))
             ts_pieces.append(ts)
             level = float(pieces[-1][-1])

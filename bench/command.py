@@ -1,0 +1,154 @@
+"""Whole-command figures: ``trading-runtime sweep`` from process start to summary + report written.
+
+    .venv/bin/python bench/command.py                 # 1,000,000 bars, 90 runs; about 2 minutes
+    .venv/bin/python bench/command.py --quick         # 100,000 bars, one repeat (smoke run)
+    .venv/bin/python bench/command.py --scale 10      # also the peak RSS of a sweep with 10x the runs
+
+Prints figures (it is not a test), each beside a reference measured in the same run:
+
+* the reference: the floor kernel of bench/floor.py over the same 90 runs, in a fresh interpreter
+  (``child.py sweep floor``: best of 3 after a warm-up), i.e. the per-run numba loop's sweep time;
+* ``sweep --workers 1`` and ``--workers 2`` through the real CLI in a subprocess (Parquet input, local
+  store in a temporary folder): wall time from process start to exit (summary.json and report.html
+  written), best of the repeats, alternating; the child's peak RSS (``ru_maxrss`` of the waited
+  child: the parent here stays small, see bench/README.md on ``ru_maxrss``);
+* a phase table of one ``--workers 1`` run: the same command run through ``command_phases.py``,
+  which times the sweep's steps (imports, data, plan, shards, fan-in, report) and reads
+  ``VmHWM`` after each;
+* a shard pod's cold start: ``run-shard`` of one 15-run shard of the planned experiment in a fresh
+  process (data local), process start to exit, best of the repeats;
+* ``--scale N``: the peak RSS of the same sweep with N times the runs (more fast windows), which
+  must stay under the same ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests" / "data" / "scripts"))
+
+from sweep import experiment, write_data  # noqa: E402
+from synthetic import generate  # noqa: E402  (tests/data/scripts/synthetic.py)
+
+TARGET_WALL_RATIO = 2.5
+TARGET_RSS_MB = 350
+TARGET_WORKERS_RATIO = 0.65
+TARGET_COLD_S = 0.5
+
+
+def timed_child(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, the child's own peak RSS in MB, stdout), via wait4's rusage of this one child."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed with exit code {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024, out.decode()
+
+
+def floor_reference(n_bars: int, seed: int, tmp: Path, repeats: int) -> float:
+    from workloads import save_bars
+
+    from trading_framework import Bars
+    from trading_framework.bars import COLUMNS
+
+    data = generate(n_bars, seed)
+    path = tmp / "bars.npz"
+    save_bars(Bars(*(data[c] for c in COLUMNS)), path)
+    out = subprocess.run([sys.executable, str(HERE / "child.py"), "sweep", "floor", str(path), str(repeats)],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return min(json.loads(out.stdout.strip().splitlines()[-1])["times_s"])
+
+
+def sweep_argv(config: Path, store: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "trading_runtime", "sweep", "--config", str(config), "--store", str(store),
+            "--workers", str(workers), "-q"]
+
+
+def write_config(data: Path, tmp: Path, name: str, fast_stop: int = 50, fast_step: int = 5) -> Path:
+    doc: dict[str, Any] = experiment(data, str(tmp / "unused"))
+    doc["sweep"]["params"]["fast"] = {"start": 5, "stop": fast_stop, "step": fast_step}
+    path = tmp / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="100,000 bars, one repeat (smoke run)")
+    ap.add_argument("--bars", type=int, help="bars (default 1,000,000; 100,000 quick)")
+    ap.add_argument("--repeats", type=int, help="repeats of each measure (default 3; 1 quick)")
+    ap.add_argument("--scale", type=int, default=0, help="also run a sweep with this many times the runs (RSS)")
+    ap.add_argument("--seed", type=int, default=20240601)
+    args = ap.parse_args()
+    n_bars = args.bars or (100_000 if args.quick else 1_000_000)
+    repeats = args.repeats or (1 if args.quick else 3)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {n_bars:,} bars, SmaCross 90 runs, 15 runs per shard")
+    with tempfile.TemporaryDirectory(prefix="bench-command-") as tmp_:
+        tmp = Path(tmp_)
+        data = write_data(n_bars, args.seed, tmp)
+        config = write_config(data, tmp, "sweep.json")
+        floor_s = floor_reference(n_bars, args.seed, tmp, 3)
+        walls: dict[int, list[float]] = {1: [], 2: []}
+        rss: dict[int, list[float]] = {1: [], 2: []}
+        for i in range(repeats):  # alternate, so that drift in the machine's load hits both alike
+            for workers in (1, 2):
+                wall, peak, _ = timed_child(sweep_argv(config, tmp / f"store-{workers}-{i}", workers))
+                walls[workers].append(wall)
+                rss[workers].append(peak)
+        w1, w2 = min(walls[1]), min(walls[2])
+        print(f"reference: floor kernel, 90 runs in one process (best of 3): {floor_s:.3f} s")
+        rows = [
+            ("sweep --workers 1, start -> summary+report", f"{w1:.2f} s", f"{w1 / floor_s:.2f}x floor",
+             f"<= {TARGET_WALL_RATIO:g}x", w1 / floor_s <= TARGET_WALL_RATIO),
+            ("its peak RSS", f"{max(rss[1]):.0f} MB", "", f"<= {TARGET_RSS_MB} MB", max(rss[1]) <= TARGET_RSS_MB),
+            ("sweep --workers 2", f"{w2:.2f} s", f"{w2 / w1:.2f}x workers 1", f"<= {TARGET_WORKERS_RATIO:g}x",
+             w2 / w1 <= TARGET_WORKERS_RATIO),
+        ]
+        store = tmp / "store-1-0"
+        plan = json.loads(next(store.rglob("plan.json")).read_text())
+        colds = []
+        for _ in range(repeats):
+            wall, _, _ = timed_child([sys.executable, "-m", "trading_runtime", "run-shard", "--store", str(store),
+                                      "--experiment", plan["experiment_id"], "--shard", "shard-00000", "-q"])
+            colds.append(wall)
+        cold = min(colds)
+        rows.append(("run-shard cold start (15 runs), start -> exit", f"{cold:.2f} s", "", f"<= {TARGET_COLD_S} s",
+                     cold <= TARGET_COLD_S))
+        if args.scale > 1:
+            big = write_config(data, tmp, "sweep-scaled.json", fast_stop=5 + 5 * 10 * args.scale - 1,
+                               fast_step=max(1, 5 // args.scale) if args.scale <= 5 else 1)
+            wall, peak, _ = timed_child(sweep_argv(big, tmp / "store-scaled", 1))
+            rows.append((f"sweep with more runs (--scale {args.scale}), peak RSS", f"{peak:.0f} MB", f"{wall:.1f} s",
+                         f"<= {TARGET_RSS_MB} MB", peak <= TARGET_RSS_MB))
+        print(f"{'measure':48}  {'figure':>9}  {'ratio':>20}  {'target':>10}  result")
+        for name, fig, ratio, target, ok in rows:
+            print(f"{name:48}  {fig:>9}  {ratio:>20}  {target:>10}  {'PASS' if ok else 'FAIL'}")
+        phases = subprocess.run([sys.executable, str(HERE / "command_phases.py"), "sweep", "--config", str(config),
+                                 "--store", str(tmp / "store-phases"), "--workers", "1", "-q"],
+                                cwd=ROOT, capture_output=True, text=True, check=True)
+        print("phases of one sweep --workers 1 (seconds; VmHWM after the phase, MB):")
+        for line in phases.stderr.splitlines():
+            if line.startswith("PHASE "):
+                name, seconds, hwm = line.split()[1:]
+                print(f"  {name:10} {float(seconds):6.2f} s  {int(hwm):5d} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The fault suite of replace-safe writes (issue 10, bug 1): a study survives a kill -9 at every step of
+a write of its storage, and an S3 outage (HTTP 503) of each key kind, and then every later ``optimize``,
+``optimize status`` and ``optimize init`` works and the results are byte-identical to an uninterrupted run.
+
+- kill: ``tests/fault_child.py`` runs the CLI and SIGKILLs itself just before the N-th store write
+  (put or delete) of the study's journal — each step of its first write (creation, 2 steps) and of
+  its first rewrite (5 steps: staged payload, marker switch, payload, plain marker, staged delete);
+- 503: the requests of one key kind go through the proxy of tests/s3_server.py, which answers 503
+  instead of forwarding them, with one attempt per request (exit 75, what Argo retries).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.experiment_support import problem_lines
+from tests.optimize_support import cli, results, small_config, write_json
+from tests.s3_server import HoldingProxy, unique_name
+from trading_runtime.errors import EXIT_TRANSIENT
+from trading_runtime.optimize.storage import forget_cached_storages
+from trading_runtime.store import open_store
+
+pytestmark = pytest.mark.slow
+
+JOURNAL = "storage/journal.log"
+# The journal's first write (2 steps) and first rewrite (5 steps); see the module docstring.
+KILL_POINTS = range(1, 8)
+
+
+def tiny_config() -> dict[str, object]:
+    """4 trials in 2 generations on one day of bars: every write kind, in about a second."""
+    cfg = small_config(n_trials=4, batch_size=2)
+    cfg["data"]["end"] = "2024-01-02T00:00:00Z"  # type: ignore[index]
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_json(tmp_path_factory.mktemp("faults") / "tiny.json", tiny_config())
+
+
+@pytest.fixture(scope="module")
+def reference(config_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, bytes]]:
+    """(study id, result files) of the uninterrupted run."""
+    store = tmp_path_factory.mktemp("reference") / "store"
+    code, out, err = cli("optimize", "--config", str(config_path), "--store", str(store), "--workers", "1")
+    assert code == 0, err
+    study = out.strip().rstrip("/").split("/")[-2]
+    return study, results(store, study)
+
+
+def recover(config_path: Path, store: str, study: str, created: bool = True) -> None:
+    """status, init and the all-in-one each succeed on the store left behind by the fault (status says
+    "run 'optimize init' first" while the fault came before the study was created: its manifest is last)."""
+    forget_cached_storages()
+    code, out, err = cli("optimize", "status", "--store", store, "--study", study)
+    if created:
+        assert code == 0, problem_lines(err)
+        assert out.strip() in ("0000", "0001", "done")
+    else:
+        assert code == 2
+        assert problem_lines(err)[0].endswith("(run 'optimize init' first)")
+    code, out, err = cli("optimize", "init", "--config", str(config_path), "--store", store)
+    assert (code, out) == (0, study + "\n"), problem_lines(err)
+    code, out, err = cli("optimize", "status", "--store", store, "--study", study)
+    assert code == 0, problem_lines(err)
+    code, _, err = cli("optimize", "--config", str(config_path), "--store", store, "--workers", "1")
+    assert code == 0, problem_lines(err)
+
+
+def test_the_journal_writes_are_the_ones_the_kill_points_aim_at(config_path, tmp_path):
+    log = tmp_path / "writes.log"
+    child = _child(config_path, tmp_path / "store", FAULT_LOG=str(log))
+    assert child.returncode == 0, child.stderr
+    steps = [line.split(" ", 1)[0] + " " + line.rsplit("/", 1)[-1] for line in log.read_text().splitlines()]
+    staged = steps[2].split(" ", 1)[1]
+    assert staged.startswith("journal.log.staged-")
+    assert steps[:7] == ["put journal.log", "put journal.log.SUCCESS",
+                         f"put {staged}", "put journal.log.SUCCESS", "put journal.log", "put journal.log.SUCCESS",
+                         f"delete {staged}"]
+
+
+@pytest.mark.parametrize("kill_at", KILL_POINTS)
+def test_a_kill_at_any_step_of_a_journal_write_loses_nothing(config_path, reference, tmp_path, kill_at):
+    study, expected = reference
+    store = tmp_path / "store"
+    child = _child(config_path, store, FAULT_KILL_AT=str(kill_at))
+    assert child.returncode == -9, child.stderr
+    recover(config_path, str(store), study, created=kill_at > 2)
+    assert results(store, study) == expected
+    assert not [p for p in store.rglob("*") if ".staged-" in p.name or p.name.startswith(".trstore-tmp-")]
+
+
+def _child(config_path: Path, store: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.fault_child", "--log-format", "json", "optimize", "--config", str(config_path),
+         "--store", str(store), "--workers", "1"],
+        cwd=ROOT, env={**os.environ, "FAULT_KEY": JOURNAL, **env}, capture_output=True, text=True, timeout=300,
+        check=False)
+
+
+# -- S3: 503 on one key kind -------------------------------------------------------------------------
+
+# (method, text in the key): the journal's staged payload, its marker, a generation plan, a shard result,
+# and reads of the journal.
+OUTAGES = [("PUT", JOURNAL + ".staged-"), ("PUT", JOURNAL + ".SUCCESS"), ("PUT", "/plan.json"),
+           ("PUT", "/result.json"), ("GET", JOURNAL)]
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(("method", "pattern"), OUTAGES, ids=[f"{m}-{p.rsplit('/', 1)[-1]}" for m, p in OUTAGES])
+def test_an_s3_outage_of_one_key_kind_exits_75_and_the_rerun_gives_the_same_results(
+        config_path, reference, s3_proxy: HoldingProxy, s3_bucket, monkeypatch, request, method, pattern):
+    study, expected = reference
+    uri = f"s3://{s3_bucket}/faults/{unique_name(request)}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_proxy.endpoint)
+    monkeypatch.setenv("TRADING_RUNTIME_S3_MAX_ATTEMPTS", "1")
+    code, out, err = cli("optimize", "init", "--config", str(config_path), "--store", uri)
+    assert (code, out) == (0, study + "\n"), problem_lines(err)
+    s3_proxy.fail(method, pattern)
+    forget_cached_storages()
+    code, _, err = cli("optimize", "--config", str(config_path), "--store", uri, "--workers", "1")
+    assert code == EXIT_TRANSIENT, problem_lines(err)
+    assert s3_proxy.failed, "the outage never hit a request"
+    assert any("503" in line or "ServiceUnavailable" in line for line in problem_lines(err))
+    s3_proxy.fail_none()
+    recover(config_path, uri, study)
+    store = open_store(uri)
+    folder = f"optimize/{study}/results/"
+    got = {key[len(folder):]: store.get_bytes(key) for key in store.list_keys(folder)
+           if key.endswith(".json")}
+    assert got == expected
+    assert not [key for key in store.list_keys(f"optimize/{study}/") if ".staged-" in key]
