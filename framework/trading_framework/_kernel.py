@@ -16,7 +16,13 @@ def _grown(a):  # type: ignore[no-untyped-def]  # pragma: no cover
     return b
 
 
-@njit(cache=True)
+# One kernel: the simulation and, in the same pass over the bars, ``equity_stats``' statistics of the
+# equity it marks (the same operations in the same order, so the same bits), then their second pass
+# for the variance. A process loads one cached kernel for a run instead of two, and the run's equity
+# is walked once more instead of twice. numpy's error model: the statistics divide by equity, which
+# may be 0 (x / 0 gives inf/nan, as in equity_stats); the fills raise ZeroDivisionError explicitly on
+# a zero price, as the python error model did.
+@njit(cache=True, error_model="numpy")
 def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverage, allow_short, max_drawdown):  # type: ignore[no-untyped-def]  # pragma: no cover
     n = close.shape[0]
     equity = np.empty(n - start)
@@ -42,6 +48,14 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
     n_trades = 0
     traded = 0.0
     fees_paid = 0.0
+    # equity_stats' accumulators
+    prev = initial_cash
+    total = 0.0
+    down = 0.0
+    mdd = 0.0
+    run = 0
+    longest = 0
+    exposed = 0
     t0 = start
     while True:  # the bar loop, restarted at the bar where the trade buffers had to grow
         full = False
@@ -91,12 +105,16 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
                         fee = notional * f
                         if want > 0.0:
                             p = o * (1.0 + s)
+                            if p == 0.0:
+                                raise ZeroDivisionError("float division by zero")
                             u = notional / p
                             cash = cash - notional - fee
                             units = u
                             side = 1
                         else:
                             p = o * (1.0 - s)
+                            if p == 0.0:
+                                raise ZeroDivisionError("float division by zero")
                             u = notional / p
                             cash = cash + notional - fee
                             units = -u
@@ -118,6 +136,22 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
             equity[t - start] = e
             position[t - start] = units
             peak = max(peak, e)
+            # equity_stats' first pass, on this bar (its peak is this peak: same start, same updates)
+            r = e / prev - 1.0
+            total += r
+            neg = r if r < 0.0 else 0.0
+            down += neg * neg
+            prev = e
+            if e < peak:
+                run += 1
+                longest = max(longest, run)
+                gap = peak - e
+                bound = mdd * peak * (1.0 - 1e-9)
+                if not (gap < bound and bound > 1e-290 and peak > 0.0):
+                    mdd = max(mdd, gap / peak)
+            else:
+                run = 0
+            exposed += units != 0.0
             if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
                 stopped = True
         if not full:
@@ -140,9 +174,21 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
         else:
             t_pnl[k] = t_units[k] * (t_entry_price[k] - last) - t_fees[k]
     m = n_trades
+    # equity_stats' second pass: the variance around the mean
+    n_eq = n - start
+    mean = total / n_eq
+    prev = initial_cash
+    sq = 0.0
+    for t in range(n_eq):
+        e = equity[t]
+        d = e / prev - 1.0 - mean
+        sq += d * d
+        prev = e
+    std = np.sqrt(sq / (n_eq - 1)) if n_eq > 1 else np.nan
+    stats = (mean, std, np.sqrt(down / n_eq), mdd, longest, exposed)
     return (equity, position, t_entry[:m].copy(), t_exit[:m].copy(), t_side[:m].copy(),
             t_units[:m].copy(), t_entry_price[:m].copy(), t_exit_price[:m].copy(),
-            t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid)
+            t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid, stats)
 
 
 @njit(cache=True, error_model="numpy")  # x / 0 gives inf/nan (→ None metrics), never an exception

@@ -78,6 +78,10 @@ class SimulationResult:
     initial_cash: float
     start: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # (mean return, its std, downside deviation, max drawdown, its duration, bars exposed) of
+    # ``equity``/``position`` as ``simulate`` made them (computed in the simulation's pass over the
+    # bars); None: compute_metrics computes them from the arrays
+    equity_stats: tuple[float, float, float, float, int, int] | None = field(default=None, repr=False)
 
 
 def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int = 0) -> SimulationResult:
@@ -97,6 +101,7 @@ def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int 
         bars.open, bars.close, tgt, start, float(spec.initial_cash), spec.fee_bps / 1e4,
         spec.slippage_bps / 1e4, float(spec.max_leverage), bool(spec.allow_short), mdd,
     )
-    (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, traded, fees_paid) = out
+    (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, traded, fees_paid, stats) = out
     trades = Trades(entry, exit_, side, units, entry_p, exit_p, fees, pnl)
-    return SimulationResult(equity, position, trades, float(traded), float(fees_paid), float(spec.initial_cash), start)
+    return SimulationResult(equity, position, trades, float(traded), float(fees_paid), float(spec.initial_cash), start,
+                            equity_stats=stats)

@@ -27,7 +27,10 @@ def compute_metrics(sim: SimulationResult, bars_per_year: float) -> dict[str, Me
     equity = sim.equity
     n = len(equity)
     cash0 = sim.initial_cash
-    mean, std, downside, mdd, longest, exposed = equity_stats(equity, sim.position, cash0)
+    stats = sim.equity_stats  # from simulate's pass; for a result built otherwise, from the arrays
+    if stats is None:
+        stats = equity_stats(equity, sim.position, cash0)
+    mean, std, downside, mdd, longest, exposed = stats
     final = float(equity[-1])
     years = n / bars_per_year
     growth = final / cash0
