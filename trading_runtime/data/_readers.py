@@ -128,6 +128,12 @@ def _empty_rows(frame: pd.DataFrame) -> BoolArray:
     return empty
 
 
+def release_arrow_memory() -> None:
+    """Return the memory Arrow's allocator keeps after the file's columns are dropped (~110 MB after a
+    1M-row file, which would otherwise stay in the process's resident set for its whole life)."""
+    pa.default_memory_pool().release_unused()
+
+
 def read_parquet(content: bytes, report: ProblemReport, wanted: tuple[str, ...]) -> RawTable | None:
     """A Parquet file; only the columns in ``wanted`` that exist are read."""
     try:
