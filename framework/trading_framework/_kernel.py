@@ -16,7 +16,13 @@ def _grown(a):  # type: ignore[no-untyped-def]  # pragma: no cover
     return b
 
 
-@njit(cache=True)
+# One kernel: the simulation and, in the same pass over the bars, ``equity_stats``' statistics of the
+# equity it marks (the same operations in the same order, so the same bits), then their second pass
+# for the variance. A process loads one cached kernel for a run instead of two, and the run's equity
+# is walked once more instead of twice. numpy's error model: the statistics divide by equity, which
+# may be 0 (x / 0 gives inf/nan, as in equity_stats); the fills raise ZeroDivisionError explicitly on
+# a zero price, as the python error model did.
+@njit(cache=True, error_model="numpy")
 def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverage, allow_short, max_drawdown):  # type: ignore[no-untyped-def]  # pragma: no cover
     n = close.shape[0]
     equity = np.empty(n - start)
@@ -42,6 +48,14 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
     n_trades = 0
     traded = 0.0
     fees_paid = 0.0
+    # equity_stats' accumulators
+    prev = initial_cash
+    total = 0.0
+    down = 0.0
+    mdd = 0.0
+    run = 0
+    longest = 0
+    exposed = 0
     t0 = start
     while True:  # the bar loop, restarted at the bar where the trade buffers had to grow
         full = False
@@ -91,12 +105,16 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
                         fee = notional * f
                         if want > 0.0:
                             p = o * (1.0 + s)
+                            if p == 0.0:
+                                raise ZeroDivisionError("float division by zero")
                             u = notional / p
                             cash = cash - notional - fee
                             units = u
                             side = 1
                         else:
                             p = o * (1.0 - s)
+                            if p == 0.0:
+                                raise ZeroDivisionError("float division by zero")
                             u = notional / p
                             cash = cash + notional - fee
                             units = -u
@@ -118,6 +136,22 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
             equity[t - start] = e
             position[t - start] = units
             peak = max(peak, e)
+            # equity_stats' first pass, on this bar (its peak is this peak: same start, same updates)
+            r = e / prev - 1.0
+            total += r
+            neg = r if r < 0.0 else 0.0
+            down += neg * neg
+            prev = e
+            if e < peak:
+                run += 1
+                longest = max(longest, run)
+                gap = peak - e
+                bound = mdd * peak * (1.0 - 1e-9)
+                if not (gap < bound and bound > 1e-290 and peak > 0.0):
+                    mdd = max(mdd, gap / peak)
+            else:
+                run = 0
+            exposed += units != 0.0
             if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
                 stopped = True
         if not full:
@@ -140,9 +174,21 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
         else:
             t_pnl[k] = t_units[k] * (t_entry_price[k] - last) - t_fees[k]
     m = n_trades
+    # equity_stats' second pass: the variance around the mean
+    n_eq = n - start
+    mean = total / n_eq
+    prev = initial_cash
+    sq = 0.0
+    for t in range(n_eq):
+        e = equity[t]
+        d = e / prev - 1.0 - mean
+        sq += d * d
+        prev = e
+    std = np.sqrt(sq / (n_eq - 1)) if n_eq > 1 else np.nan
+    stats = (mean, std, np.sqrt(down / n_eq), mdd, longest, exposed)
     return (equity, position, t_entry[:m].copy(), t_exit[:m].copy(), t_side[:m].copy(),
             t_units[:m].copy(), t_entry_price[:m].copy(), t_exit_price[:m].copy(),
-            t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid)
+            t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid, stats)
 
 
 @njit(cache=True, error_model="numpy")  # x / 0 gives inf/nan (→ None metrics), never an exception
@@ -190,198 +236,3 @@ def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def
         prev = e
     std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
     return mean, std, np.sqrt(down / n), mdd, longest, exposed
-
-
-@njit(cache=True)
-def _grown_rows(a):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """``a`` (runs × capacity) copied into a buffer with twice the capacity (the tail uninitialised)."""
-    b = np.empty((a.shape[0], 2 * a.shape[1]), a.dtype)
-    b[:, : a.shape[1]] = a
-    return b
-
-
-@njit(cache=True, error_model="numpy")
-def simulate_batch_kernel(open_, close, targets, start, initial_cash, f, s, max_leverage, allow_short, max_drawdown):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """``simulate_kernel`` and ``equity_stats`` for every row of ``targets`` (runs × bars) in one pass.
-
-    Each bar is processed for every run before the next bar (the runs' dependent chains interleave,
-    the bars are read once). Every run's arithmetic is that of the two single-run kernels, operation
-    for operation and in the same order, so its results are bit-identical to theirs: only the
-    interleaving differs. Returns the per-run arrays of both (trade arrays as runs × capacity rows
-    with ``n_trades`` valid entries each).
-    """
-    k_runs = targets.shape[0]
-    n = close.shape[0]
-    m = n - start
-    equity = np.empty((k_runs, m))
-    position = np.empty((k_runs, m))
-    cap = min(m + 1, _TRADES_CAP0)
-    t_entry = np.empty((k_runs, cap), np.int64)
-    t_exit = np.empty((k_runs, cap), np.int64)
-    t_side = np.empty((k_runs, cap), np.int64)
-    t_units = np.empty((k_runs, cap))
-    t_entry_price = np.empty((k_runs, cap))
-    t_exit_price = np.empty((k_runs, cap))
-    t_fees = np.empty((k_runs, cap))
-    t_pnl = np.empty((k_runs, cap))
-    use_stop = max_drawdown == max_drawdown  # NaN means no stop
-    cash = np.full(k_runs, initial_cash)
-    units = np.zeros(k_runs)
-    current = np.zeros(k_runs)
-    peak = np.full(k_runs, initial_cash)
-    stopped = np.zeros(k_runs, np.bool_)
-    last = np.full(k_runs, -1, np.int64)  # index of each run's latest trade
-    n_trades = np.zeros(k_runs, np.int64)
-    traded = np.zeros(k_runs)
-    fees_paid = np.zeros(k_runs)
-    # equity_stats' accumulators
-    prev = np.full(k_runs, initial_cash)
-    total = np.zeros(k_runs)
-    down = np.zeros(k_runs)
-    mdd = np.zeros(k_runs)
-    run = np.zeros(k_runs, np.int64)
-    longest = np.zeros(k_runs, np.int64)
-    exposed = np.zeros(k_runs, np.int64)
-    t0 = start
-    j0 = 0
-    while True:  # the bar loop, restarted at the (bar, run) where the trade buffers had to grow
-        full = False
-        for t in range(t0, n):
-            o = open_[t]
-            c = close[t]
-            for j in range(j0 if t == t0 else 0, k_runs):
-                want = current[j]
-                if t > 0:
-                    if stopped[j]:
-                        want = 0.0
-                    else:
-                        want = targets[j, t - 1]
-                        if want != want:
-                            want = 0.0
-                        if want > max_leverage:
-                            want = max_leverage
-                        elif want < -max_leverage:
-                            want = -max_leverage
-                        if want < 0.0 and not allow_short:
-                            want = 0.0
-                u_j = units[j]
-                cash_j = cash[j]
-                if want != current[j]:
-                    if n_trades[j] == cap:  # grow before this bar changes the run's state, then redo it
-                        full = True
-                        j0 = j
-                        break
-                    k = last[j]
-                    if u_j != 0.0:
-                        if u_j > 0.0:
-                            p = o * (1.0 - s)
-                            u = u_j
-                            notional = u * p
-                            fee = notional * f
-                            cash_j += notional - fee
-                            pnl_gross = u * (p - t_entry_price[j, k])
-                        else:
-                            p = o * (1.0 + s)
-                            u = -u_j
-                            notional = u * p
-                            fee = notional * f
-                            cash_j -= notional + fee
-                            pnl_gross = u * (t_entry_price[j, k] - p)
-                        t_exit[j, k] = t
-                        t_exit_price[j, k] = p
-                        t_fees[j, k] += fee
-                        t_pnl[j, k] = pnl_gross - t_fees[j, k]
-                        traded[j] += notional
-                        fees_paid[j] += fee
-                        u_j = 0.0
-                    if want != 0.0 and cash_j > 0.0:
-                        notional = abs(want) * cash_j / (1.0 + f)
-                        fee = notional * f
-                        if want > 0.0:
-                            p = o * (1.0 + s)
-                            u = notional / p
-                            cash_j = cash_j - notional - fee
-                            u_j = u
-                            side = 1
-                        else:
-                            p = o * (1.0 - s)
-                            u = notional / p
-                            cash_j = cash_j + notional - fee
-                            u_j = -u
-                            side = -1
-                        k = n_trades[j]
-                        last[j] = k
-                        n_trades[j] = k + 1
-                        t_entry[j, k] = t
-                        t_exit[j, k] = -1
-                        t_side[j, k] = side
-                        t_units[j, k] = u
-                        t_entry_price[j, k] = p
-                        t_exit_price[j, k] = np.nan
-                        t_fees[j, k] = fee
-                        t_pnl[j, k] = np.nan
-                        traded[j] += notional
-                        fees_paid[j] += fee
-                    current[j] = want
-                    units[j] = u_j
-                    cash[j] = cash_j
-                e = cash_j + u_j * c
-                equity[j, t - start] = e
-                position[j, t - start] = u_j
-                pk = max(peak[j], e)
-                peak[j] = pk
-                if use_stop and not stopped[j] and (pk - e) / pk >= max_drawdown:
-                    stopped[j] = True
-                # equity_stats, first pass (its peak is the same sequence as the stop's)
-                r = e / prev[j] - 1.0
-                total[j] += r
-                neg = r if r < 0.0 else 0.0
-                down[j] += neg * neg
-                prev[j] = e
-                if e < pk:
-                    run[j] += 1
-                    longest[j] = max(longest[j], run[j])
-                    gap = pk - e
-                    bound = mdd[j] * pk * (1.0 - 1e-9)
-                    if not (gap < bound and bound > 1e-290 and pk > 0.0):
-                        mdd[j] = max(mdd[j], gap / pk)
-                else:
-                    run[j] = 0
-                exposed[j] += u_j != 0.0
-            if full:
-                break
-        if not full:
-            break
-        t0 = t
-        cap *= 2
-        t_entry = _grown_rows(t_entry)
-        t_exit = _grown_rows(t_exit)
-        t_side = _grown_rows(t_side)
-        t_units = _grown_rows(t_units)
-        t_entry_price = _grown_rows(t_entry_price)
-        t_exit_price = _grown_rows(t_exit_price)
-        t_fees = _grown_rows(t_fees)
-        t_pnl = _grown_rows(t_pnl)
-    for j in range(k_runs):
-        nt = n_trades[j]
-        if nt > 0 and t_exit[j, nt - 1] == -1:
-            k = nt - 1
-            lc = close[n - 1]
-            if t_side[j, k] == 1:
-                t_pnl[j, k] = t_units[j, k] * (lc - t_entry_price[j, k]) - t_fees[j, k]
-            else:
-                t_pnl[j, k] = t_units[j, k] * (t_entry_price[j, k] - lc) - t_fees[j, k]
-    # equity_stats, second pass: the standard deviation around the mean
-    mean = total / m
-    sq = np.zeros(k_runs)
-    prev[:] = initial_cash
-    for t in range(m):
-        for j in range(k_runs):
-            e = equity[j, t]
-            d = e / prev[j] - 1.0 - mean[j]
-            sq[j] += d * d
-            prev[j] = e
-    std = np.sqrt(sq / (m - 1)) if m > 1 else np.full(k_runs, np.nan)
-    downside = np.sqrt(down / m)
-    return (equity, position, t_entry, t_exit, t_side, t_units, t_entry_price, t_exit_price, t_fees, t_pnl,
-            n_trades, traded, fees_paid, mean, std, downside, mdd, longest, exposed)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading_framework._kernel import simulate_batch_kernel, simulate_kernel
+from trading_framework._kernel import simulate_kernel
 from trading_framework.bars import Bars, FloatArray, IntArray
 
 
@@ -78,29 +78,10 @@ class SimulationResult:
     initial_cash: float
     start: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class EquityStats:
-    """What the metrics need from the equity curve (``equity_stats``; see metrics.py)."""
-
-    mean: float  # mean per-bar return
-    std: float  # its standard deviation, ddof=1 (NaN for one bar)
-    downside: float  # root mean square of the negative returns
-    max_drawdown: float
-    max_drawdown_duration: int  # bars
-    exposed: int  # bars with a position
-
-
-def _kernel_costs(spec: ExecutionSpec) -> tuple[float, float, float, float, bool, float]:
-    mdd = math.nan if spec.max_drawdown is None else float(spec.max_drawdown)
-    return (float(spec.initial_cash), spec.fee_bps / 1e4, spec.slippage_bps / 1e4, float(spec.max_leverage),
-            bool(spec.allow_short), mdd)
-
-
-def _check_start(n: int, start: int) -> None:
-    if not 0 <= start < n:
-        raise ValueError(f"start {start} outside 0..{n - 1}")
+    # (mean return, its std, downside deviation, max drawdown, its duration, bars exposed) of
+    # ``equity``/``position`` as ``simulate`` made them (computed in the simulation's pass over the
+    # bars); None: compute_metrics computes them from the arrays
+    equity_stats: tuple[float, float, float, float, int, int] | None = field(default=None, repr=False)
 
 
 def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int = 0) -> SimulationResult:
@@ -113,37 +94,14 @@ def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int 
     tgt = np.ascontiguousarray(target, dtype=np.float64)
     if tgt.shape != (n,):
         raise ValueError(f"target has shape {tgt.shape}, expected ({n},)")
-    _check_start(n, start)
-    out = simulate_kernel(bars.open, bars.close, tgt, start, *_kernel_costs(spec))
-    (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, traded, fees_paid) = out
+    if not 0 <= start < n:
+        raise ValueError(f"start {start} outside 0..{n - 1}")
+    mdd = math.nan if spec.max_drawdown is None else float(spec.max_drawdown)
+    out = simulate_kernel(
+        bars.open, bars.close, tgt, start, float(spec.initial_cash), spec.fee_bps / 1e4,
+        spec.slippage_bps / 1e4, float(spec.max_leverage), bool(spec.allow_short), mdd,
+    )
+    (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, traded, fees_paid, stats) = out
     trades = Trades(entry, exit_, side, units, entry_p, exit_p, fees, pnl)
-    return SimulationResult(equity, position, trades, float(traded), float(fees_paid), float(spec.initial_cash), start)
-
-
-def simulate_batch(bars: Bars, targets: FloatArray, spec: ExecutionSpec,
-                   start: int = 0) -> list[tuple[SimulationResult, EquityStats]]:
-    """``simulate`` of every row of ``targets`` (runs × bars) in one pass over the bars, with each
-    run's equity statistics; each run's results are bit-identical to ``simulate`` and
-    ``equity_stats`` of that row alone (the runs' arithmetic is interleaved, never mixed).
-
-    A run's ``equity`` and ``position`` are rows of one (runs × bars) block: copy the ones kept
-    long, or the block stays alive with them.
-    """
-    n = len(bars)
-    if targets.ndim != 2 or targets.shape[1] != n or targets.dtype != np.float64:
-        raise ValueError(f"targets has shape {targets.shape} and dtype {targets.dtype}, expected (runs, {n}) float64")
-    _check_start(n, start)
-    costs = _kernel_costs(spec)
-    out = simulate_batch_kernel(bars.open, bars.close, np.ascontiguousarray(targets), start, *costs)
-    (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, n_trades, traded, fees_paid,
-     mean, std, downside, mdd, longest, exposed) = out
-    results = []
-    for j in range(targets.shape[0]):
-        m = int(n_trades[j])
-        trades = Trades(entry[j, :m].copy(), exit_[j, :m].copy(), side[j, :m].copy(), units[j, :m].copy(),
-                        entry_p[j, :m].copy(), exit_p[j, :m].copy(), fees[j, :m].copy(), pnl[j, :m].copy())
-        sim = SimulationResult(equity[j], position[j], trades, float(traded[j]), float(fees_paid[j]), costs[0], start)
-        stats = EquityStats(float(mean[j]), float(std[j]), float(downside[j]), float(mdd[j]), int(longest[j]),
-                            int(exposed[j]))
-        results.append((sim, stats))
-    return results
+    return SimulationResult(equity, position, trades, float(traded), float(fees_paid), float(spec.initial_cash), start,
+                            equity_stats=stats)

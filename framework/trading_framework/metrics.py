@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from trading_framework._kernel import equity_stats
-from trading_framework.execution import EquityStats, SimulationResult
+from trading_framework.execution import SimulationResult
 
 METRIC_NAMES = (
     "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown",
@@ -24,17 +24,13 @@ def _finite(x: float) -> float | None:
 
 def compute_metrics(sim: SimulationResult, bars_per_year: float) -> dict[str, Metric]:
     """Every metric of ``METRIC_NAMES``; undefined values are None."""
-    return metrics_from_stats(sim, EquityStats(*equity_stats(sim.equity, sim.position, sim.initial_cash)),
-                              bars_per_year)
-
-
-def metrics_from_stats(sim: SimulationResult, stats: EquityStats, bars_per_year: float) -> dict[str, Metric]:
-    """``compute_metrics`` given the equity statistics already computed (by ``simulate_batch``)."""
     equity = sim.equity
     n = len(equity)
     cash0 = sim.initial_cash
-    mean, std, downside, mdd = stats.mean, stats.std, stats.downside, stats.max_drawdown
-    longest, exposed = stats.max_drawdown_duration, stats.exposed
+    stats = sim.equity_stats  # from simulate's pass; for a result built otherwise, from the arrays
+    if stats is None:
+        stats = equity_stats(equity, sim.position, cash0)
+    mean, std, downside, mdd, longest, exposed = stats
     final = float(equity[-1])
     years = n / bars_per_year
     growth = final / cash0

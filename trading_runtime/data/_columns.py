@@ -8,21 +8,23 @@ nanoseconds.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trading_runtime.data._problems import ProblemReport, RowIndex, quote
 
+if TYPE_CHECKING:  # pandas is imported where CSV text is parsed: a Parquet file never loads it (start-up time)
+    import pandas as pd
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-Column: TypeAlias = pd.Series | pa.Array
+Column: TypeAlias = "pd.Series | pa.Array"
 """A CSV column is a pandas ``str`` Series (the raw cell text); a Parquet column an Arrow array."""
 
 ISO_TIMESTAMP = "an ISO 8601 timestamp with Z or a UTC offset"
@@ -75,8 +77,8 @@ class ColumnParser:
 
     def floats(self, column: str, order: int, source: Column) -> FloatArray | None:
         """Prices and volume: decimal text, or any Arrow integer/float/decimal type, as float64."""
-        if isinstance(source, pd.Series):
-            if pd.api.types.is_float_dtype(source.dtype):  # parsed by the CSV reader's fast path
+        if not isinstance(source, pa.Array | pa.ChunkedArray):  # CSV text, a pandas Series
+            if source.dtype.kind == "f":  # parsed by the CSV reader's fast path
                 return np.array(source.to_numpy(dtype=np.float64))
             return self._floats_from_text(column, order, source)
         source = _decoded(source)
@@ -88,13 +90,15 @@ class ColumnParser:
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
             self.report.file(f"{column}: expected a column of numbers (got {kind})")
             return None
-        values = np.array(pc.cast(source, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
-        nulls = np.flatnonzero(source.is_null().to_numpy(zero_copy_only=False))
+        values = np.array(_numbers(pc.cast(source, pa.float64(), safe=False)), dtype=np.float64)
+        nulls = np.flatnonzero(_nulls(source))
         values[nulls] = np.nan
         self._rows(nulls, order, column, NUMBER, _null_got)
         return values
 
     def _floats_from_text(self, column: str, order: int, text: pd.Series) -> FloatArray:
+        import pandas as pd
+
         values = np.array(pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
         nan_rows = np.flatnonzero(np.isnan(values))
         if len(nan_rows):
@@ -107,15 +111,15 @@ class ColumnParser:
 
     def iso_timestamps(self, column: str, order: int, source: Column) -> IntArray | None:
         """ISO 8601 text with Z or an offset, or a time-zone-aware Arrow timestamp: UTC epoch ns."""
-        if isinstance(source, pd.Series):
+        if not isinstance(source, pa.Array | pa.ChunkedArray):
             return self._ns_from_iso_text(column, order, source)
         source = _decoded(source)
         kind = source.type
         if _is_text(kind):
             return self._ns_from_iso_text(column, order, _arrow_text(source))
         if pa.types.is_timestamp(kind) and kind.tz is not None:
-            missing = source.is_null().to_numpy(zero_copy_only=False)
-            ints = np.array(pc.cast(source, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            missing = _nulls(source)
+            ints = np.array(_numbers(_zero_filled(pc.cast(source, pa.int64()))), dtype=np.int64)
             ns, in_range = _scale_to_ns(ints, missing, kind.unit)
             self._rows(np.flatnonzero(missing), order, column, ISO_TIMESTAMP, _null_got)
             out = np.flatnonzero(~missing & ~in_range)
@@ -128,6 +132,8 @@ class ColumnParser:
         return None
 
     def _ns_from_iso_text(self, column: str, order: int, text: pd.Series) -> IntArray:
+        import pandas as pd
+
         stripped = text.str.strip()
         zoned = np.array(stripped.str.endswith(("Z", "z"), na=False).to_numpy(dtype=bool))
         if not zoned.all():
@@ -143,7 +149,7 @@ class ColumnParser:
 
     def epoch_ns(self, column: str, order: int, source: Column) -> IntArray | None:
         """Integer epoch nanoseconds: integer text, or any Arrow integer type."""
-        if isinstance(source, pd.Series):
+        if not isinstance(source, pa.Array | pa.ChunkedArray):
             return self._ints_from_text(column, order, source)
         source = _decoded(source)
         kind = source.type
@@ -152,8 +158,8 @@ class ColumnParser:
         if not pa.types.is_integer(kind):
             self.report.file(f"{column}: expected {EPOCH_NS} (got {kind})")
             return None
-        missing = source.is_null().to_numpy(zero_copy_only=False)
-        raw = source.fill_null(0).to_numpy(zero_copy_only=False)
+        missing = _nulls(source)
+        raw = _numbers(_zero_filled(source))
         too_big = raw > _INT64_MAX if raw.dtype == np.uint64 else np.zeros(len(raw), dtype=bool)
         ns = np.where(too_big, 0, raw).astype(np.int64)
         self._rows(np.flatnonzero(missing), order, column, EPOCH_NS, _null_got)
@@ -189,6 +195,32 @@ def _scale_to_ns(ints: IntArray, missing: BoolArray, unit: str) -> tuple[IntArra
     return np.where(in_range, ints, 0) * factor, in_range
 
 
+def _nulls(source: pa.Array) -> BoolArray:
+    """Which rows of ``source`` are null."""
+    if source.null_count == 0:
+        return np.zeros(len(source), dtype=bool)
+    return np.asarray(source.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _numbers(source: pa.Array) -> npt.NDArray[Any]:
+    """The values of an integer or float Arrow array as numpy (a read-only view when it has no nulls).
+
+    Same values as ``to_numpy(zero_copy_only=False)``, which imports pandas (~0.2 s of a pod's start-up).
+    """
+    kind = source.type
+    if source.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        code = "f" if pa.types.is_floating(kind) else "u" if pa.types.is_unsigned_integer(kind) else "i"
+        width = kind.bit_width // 8
+        dtype = np.dtype(f"<{code}{width}")
+        return np.frombuffer(source.buffers()[1], dtype=dtype, count=len(source), offset=source.offset * width)
+    return np.asarray(source.to_numpy(zero_copy_only=False))
+
+
+def _zero_filled(source: pa.Array) -> pa.Array:
+    """``source`` with nulls as 0 (``fill_null`` builds a scalar, which imports pandas: only when needed)."""
+    return source if source.null_count == 0 else source.fill_null(0)
+
+
 def _decoded(source: pa.Array) -> pa.Array:
     if isinstance(source, pa.ChunkedArray):
         source = source.combine_chunks()
@@ -202,4 +234,6 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def _arrow_text(source: pa.Array) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(source.to_pandas(), dtype="str").reset_index(drop=True)

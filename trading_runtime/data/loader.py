@@ -67,7 +67,7 @@ import numpy.typing as npt
 from trading_framework import Bars, validate_bars
 from trading_runtime.data._columns import ColumnParser, FloatArray, iso_text
 from trading_runtime.data._problems import ProblemReport, quote
-from trading_runtime.data._readers import RawTable, read_csv, read_parquet
+from trading_runtime.data._readers import RawTable, read_csv, read_parquet, release_arrow_memory
 from trading_runtime.errors import InputError
 
 BarsFormat = Literal["csv", "parquet"]
@@ -291,6 +291,9 @@ def load_bars(
     report.raise_if_any()
     assert converted is not None
     bars = converted[0]
+    file_rows = table.n_rows
+    del table, converted
+    release_arrow_memory()
     if len(bars) == 0:
         raise InputError(f"{name}: no bars (the file has no data rows)")
 
@@ -302,4 +305,4 @@ def load_bars(
         raise InputError(f"{name}: no bars between {since} and {until}")
     if first > 0 or stop < len(bars):
         bars = bars.slice(first, stop)
-    return LoadedBars(bars=bars, sha256=digest, path=path, n_rows=len(bars), file_rows=table.n_rows, fmt=fmt)
+    return LoadedBars(bars=bars, sha256=digest, path=path, n_rows=len(bars), file_rows=file_rows, fmt=fmt)

@@ -11,6 +11,7 @@ from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Strat
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
 from trading_runtime.execution.data_source import load_data
+from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
 from trading_runtime.planning import DataRef
 
@@ -73,6 +74,7 @@ def run_backtest_config(
     """Validate the strategy first (cheap), then load the data and run."""
     strategy = build_strategy(config, source, allowed_prefixes)
     data = load_data(config.data, base_dir)
+    start_numba()
     result = run_backtest(
         data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
     )

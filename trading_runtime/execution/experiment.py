@@ -18,6 +18,7 @@ from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.execution.backtest import data_ref, execution_spec
 from trading_runtime.execution.data_source import load_data
+from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
@@ -132,6 +133,7 @@ def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:
     """
     if not plan.runs:
         return
+    start_numba()
     cls = inputs.strategy_cls
     bars = inputs.data.bars
     window = bars.slice(0, min(len(bars), plan.warmup_bars + 64))

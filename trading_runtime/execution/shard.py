@@ -18,6 +18,7 @@ import numpy as np
 
 from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, bars_per_year, compute_metrics, simulate
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan, Segment
 from trading_runtime.planning.equity_blob import LAYOUT, read_series
@@ -60,6 +61,7 @@ def evaluate_shard(
     shard = plan.shard(shard_id)
     if shard is None:
         raise KeyError(shard_id)
+    start_numba()
     runs = plan.run_index()
     folds = plan.fold_index()
     bpy = bars_per_year(bar_seconds)
