@@ -67,7 +67,7 @@ def verify_and_tamper(config, url, study):
 
 def test_two_workers_on_a_journal_file(tmp_path):
     config = write_json(tmp_path / "config.json", small_config(n_trials=N_TRIALS))
-    path = tmp_path / "shared" / "study.log"
+    path = tmp_path / "journal" / "study.log"
     url = f"journal:{path}"
     study_name = run_two_workers(config, url)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
