@@ -1,18 +1,24 @@
 """The experiment documents as their readers see them: one frozen model per document, parsed once.
 
-``summary.json`` (written by ``summarize``) and the run records of a shard's ``result.json`` (written
-by the shard worker) are parsed into these where they leave the store (``report.results``), so the
-report reads attributes instead of looking keys up in dicts. Unknown keys are rejected: a document
-that does not match is a bug or another version, and says so.
+``fanin.json`` (written by ``finalize``), ``summary.json`` (written by ``summarize``) and the run
+records of a shard's ``result.json`` (written by the shard worker) are parsed into these where they
+leave the store (``report.results``, ``orchestration.sweep``, ``cli.finalize``), so readers use
+attributes instead of looking keys up in dicts. Unknown keys are rejected: a document that does
+not match is a bug or another version, and says so (``parse_document``: one line per problem,
+exit 3).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
+from trading_runtime.config.loading import render_validation_error
+from trading_runtime.errors import VerificationError
+
+D = TypeVar("D", bound=BaseModel)
 
 # A metrics dict as the framework reports it (``METRIC_NAMES``): undefined values are None.
 Metrics = dict[str, float | int | None]
@@ -20,6 +26,49 @@ Metrics = dict[str, float | int | None]
 
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:
+    """A stored document parsed into its model; one line per problem (exit 3: the store holds something
+    this version did not write)."""
+    try:
+        if isinstance(data, bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise VerificationError(*render_validation_error(e, where)) from None
+
+
+class ShardFailure(_Document):
+    shard_id: str
+    reason: str | None
+
+
+class ShardCounts(_Document):
+    """fanin.json's ``shards``: the plan's shards by state, with the ids of each."""
+
+    expected: int
+    completed: int
+    failed: int
+    missing: int
+    completed_ids: list[str]
+    failures: list[ShardFailure]
+    missing_ids: list[str]
+
+
+class RunCounts(_Document):
+    expected: int
+    completed: int
+    failed: int
+    missing: int
+
+
+class FanInDocument(_Document):
+    """fanin.json: exact expected / completed / failed / missing counts, in shards and in runs."""
+
+    experiment_id: str
+    shards: ShardCounts
+    runs: RunCounts
 
 
 class RunRecord(_Document):

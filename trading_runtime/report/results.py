@@ -15,18 +15,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ValidationError
 
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.execution.outputs import BacktestManifest
 from trading_runtime.execution.shard import read_equity_series
-from trading_runtime.fanin.documents import ExperimentSummary, RunRecord
+from trading_runtime.fanin.documents import ExperimentSummary, FanInDocument, RunRecord, parse_document
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.store import (
@@ -41,7 +39,6 @@ from trading_runtime.store import (
 REPORT_NAME = "report.html"
 STUDY_DOCUMENTS = ("best_parameters.json", "performance_metrics.json", "optimization_history.json",
                    "param_importances.json", "metadata.json")
-D = TypeVar("D", bound=BaseModel)
 _STUDY_URI = re.compile(r"^(?P<root>.*?)/?optimize/(?P<id>[^/]+)(/results)?$")
 
 
@@ -82,7 +79,7 @@ class ExperimentResults:
     plan: Plan
     config: ExperimentConfig
     runs: dict[str, RunRecord]  # every run record (params, fold, in_sample, out_of_sample), by run id
-    fanin: dict[str, Any] | None
+    fanin: FanInDocument | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
     _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # the last shard blob read (one at most)
@@ -302,7 +299,8 @@ def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray
 
 def load_backtest(store: ArtifactStore) -> BacktestResults:
     stats = _json(store, "stats.json")
-    manifest = _document(BacktestManifest, _bytes(store, "manifest.json"), f"{store.uri.rstrip('/')}/manifest.json")
+    manifest = parse_document(BacktestManifest, _bytes(store, "manifest.json"),
+                              f"{store.uri.rstrip('/')}/manifest.json")
     try:
         ts, eq, pos = read_equity_parquet(store.get_bytes("equity.parquet"))
     except ArtifactNotFoundError:
@@ -329,7 +327,7 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
-    summary = _document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
+    summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     config = plan.config
     runs: dict[str, RunRecord] = {}
     sha256: dict[str, str] = {}
@@ -339,13 +337,14 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
         sha256[shard.shard_id] = result["equity"]["sha256"]
         _verified_blob(store, keys.shard_equity(shard.shard_id), shard.shard_id, sha256[shard.shard_id])
         for rec in result["runs"]:
-            run = _document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
+            run = parse_document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
             runs[run.run_id] = run
         for item in result["equity"]["series"]:
             index[(item["run_id"], item["segment"])] = (shard.shard_id, item)
     oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
         else None
-    fanin = _json(store, keys.fanin) if store.exists(keys.fanin) else None
+    fanin = parse_document(FanInDocument, _bytes(store, keys.fanin), f"{store.uri}/{keys.fanin}") \
+        if store.exists(keys.fanin) else None
     provenance = json.loads(read_complete(store, keys.provenance)) \
         if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
     return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
@@ -357,14 +356,3 @@ def _verified_blob(store: ArtifactStore, key: str, shard_id: str, sha256: str) -
     if sha256_hex(blob) != sha256:
         raise VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
     return blob
-
-
-def _document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:
-    """A stored document parsed into its model; one line per problem (exit 3: the store holds something
-    this version did not write)."""
-    try:
-        if isinstance(data, bytes):
-            return model.model_validate_json(data)
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise VerificationError(*render_validation_error(e, where)) from None
