@@ -24,7 +24,9 @@ D = TypeVar("D", bound=BaseModel)
 Metrics = dict[str, float | int | None]
 
 
-class _Document(BaseModel):
+class Document(BaseModel):
+    """A stored document's model: unknown keys rejected, immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -39,12 +41,12 @@ def parse_document(model: type[D], data: bytes | dict[str, Any], where: str) -> 
         raise VerificationError(*render_validation_error(e, where)) from None
 
 
-class ShardFailure(_Document):
+class ShardFailure(Document):
     shard_id: str
     reason: str | None
 
 
-class ShardCounts(_Document):
+class ShardCounts(Document):
     """fanin.json's ``shards``: the plan's shards by state, with the ids of each."""
 
     expected: int
@@ -56,14 +58,14 @@ class ShardCounts(_Document):
     missing_ids: list[str]
 
 
-class RunCounts(_Document):
+class RunCounts(Document):
     expected: int
     completed: int
     failed: int
     missing: int
 
 
-class FanInDocument(_Document):
+class FanInDocument(Document):
     """fanin.json: exact expected / completed / failed / missing counts, in shards and in runs."""
 
     experiment_id: str
@@ -71,7 +73,7 @@ class FanInDocument(_Document):
     runs: RunCounts
 
 
-class RunRecord(_Document):
+class RunRecord(Document):
     """One run of a shard's result: a parameter set on one window, its in- and out-of-sample metrics."""
 
     run_id: str
@@ -81,13 +83,13 @@ class RunRecord(_Document):
     out_of_sample: Metrics | None
 
 
-class WindowSpan(_Document):
+class WindowSpan(Document):
     start_ts: int
     stop_ts: int
     n_bars: int
 
 
-class LeaderboardRow(_Document):
+class LeaderboardRow(Document):
     rank: int
     run_id: str
     params: dict[str, Any]
@@ -96,7 +98,7 @@ class LeaderboardRow(_Document):
     out_of_sample: Metrics | None
 
 
-class FoldSummary(_Document):
+class FoldSummary(Document):
     id: str
     in_sample: WindowSpan
     out_of_sample: WindowSpan | None
@@ -111,7 +113,7 @@ class FoldSummary(_Document):
         return self.leaderboard[0] if self.leaderboard else None
 
 
-class GridSummary(_Document):
+class GridSummary(Document):
     names: list[str]
     n_combinations: int
     n_valid: int
@@ -119,14 +121,14 @@ class GridSummary(_Document):
     dropped_by_rule: dict[str, int]
 
 
-class HoldoutSummary(_Document):
+class HoldoutSummary(Document):
     best_run_id: str
     params: dict[str, Any]
     in_sample: Metrics
     out_of_sample: Metrics | None
 
 
-class WalkForwardFold(_Document):
+class WalkForwardFold(Document):
     fold: str
     run_id: str | None
     params: dict[str, Any] | None = None
@@ -134,13 +136,13 @@ class WalkForwardFold(_Document):
     out_of_sample: Metrics | None = None
 
 
-class WalkForwardSummary(_Document):
+class WalkForwardSummary(Document):
     folds: list[WalkForwardFold]
     stitched_out_of_sample: Metrics | None
     walk_forward_efficiency: float | None
 
 
-class SummaryData(_Document):
+class SummaryData(Document):
     """summary.json's ``data``: the plan's DataRef without its location (provenance, in plan.json only)."""
 
     sha256: str
@@ -150,7 +152,7 @@ class SummaryData(_Document):
     timeframe: str
 
 
-class ExperimentSummary(_Document):
+class ExperimentSummary(Document):
     """summary.json. ``leaderboard`` (full, holdout), ``holdout`` and ``walk_forward`` are the validation
     scheme's section (``planning/validation/``)."""
 
