@@ -17,7 +17,7 @@ Frontier" (2012) and "The Deflated Sharpe Ratio" (2014). All Sharpe ratios here 
   an experiment's window counts its runs with a defined Sharpe).
 
 Rounding forms (``powers``): the same formulas are evaluated in two floating-point forms, one per
-family of result documents, so each keeps the bits it has always had (the difference is an ulp):
+family of result documents, so each keeps the bits it has always had (they differ by a few ulp):
 
 - ``"power"``: NumPy's ``d**2``, ``d**3``, ``d**4`` and ``m2**2``, and the PSR radicand's last term as
   ``(kurtosis − 1)/4 · SR · SR`` (left to right). compare.json and the experiment report's selection
