@@ -145,6 +145,21 @@ def test_a_summary_this_version_did_not_write_is_one_line_exit_3(tmp_path, holdo
     assert err.strip().splitlines() == [f"file://{changed}/{key}: folds[0].leaderbord: unknown key"]
 
 
+def test_a_fanin_document_this_version_did_not_write_is_one_line_exit_3(tmp_path, holdout):
+    """fanin.json is parsed into its model (FanInDocument) where it leaves the store."""
+    store, exp = holdout
+    changed = tmp_path / "changed"
+    shutil.copytree(store, changed)
+    key = f"experiments/{exp}/fanin.json"
+    doc = json.loads((changed / key).read_text())
+    doc["shards"]["completed"] = "all"
+    write_complete(open_store(str(changed)), key, canonical_bytes(doc))
+    code, out, err = quiet("report", "--results", str(changed / "experiments" / exp))
+    assert (code, out) == (3, "")
+    (problem,) = err.strip().splitlines()
+    assert problem.startswith(f"file://{changed}/{key}: shards.completed: "), problem
+
+
 def test_optuna_study_report_from_the_results_folder(tmp_path):
     from tests.report_support import optimize, study_config
 
