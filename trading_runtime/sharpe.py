@@ -16,6 +16,15 @@ Frontier" (2012) and "The Deflated Sharpe Ratio" (2014). All Sharpe ratios here 
   Which trials count as N, and which give V, is the caller's policy (a study counts every trial;
   an experiment's window counts its runs with a defined Sharpe).
 
+Rounding forms (``powers``): the same formulas are evaluated in two floating-point forms, one per
+family of result documents, so each keeps the bits it has always had (they differ by a few ulp):
+
+- ``"power"``: NumPy's ``d**2``, ``d**3``, ``d**4`` and ``m2**2``, and the PSR radicand's last term as
+  ``(kurtosis − 1)/4 · SR · SR`` (left to right). compare.json and the experiment report's selection
+  statistics (``report.compare``, ``report.selection``).
+- ``"product"``: ``d*d``, ``d*d*d``, ``(d*d)*(d*d)`` and ``m2*m2``, and the radicand's last term as
+  ``(kurtosis − 1)/4 · SR²``. The Optuna results (``optimize.results``; golden files).
+
 Undefined values (fewer than 2 returns, zero variance, a non-positive radicand, fewer than 2 trial
 Sharpe ratios for a variance) are None, written as null.
 """
@@ -26,12 +35,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "EULER_GAMMA", "Moments", "expected_max_sharpe", "moments", "probabilistic_sharpe", "sample_variance",
+    "EULER_GAMMA", "Moments", "Powers", "expected_max_sharpe", "moments", "probabilistic_sharpe", "sample_variance",
     "simple_returns",
 ]
 
@@ -39,6 +49,9 @@ EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
 
 FloatArray = npt.NDArray[np.float64]
+
+# How powers are rounded: "power" (numpy ``**``) or "product" (repeated multiplication); see the module doc.
+Powers = Literal["power", "product"]
 
 
 def simple_returns(equity: npt.ArrayLike, initial: float | None = None) -> FloatArray:
@@ -77,29 +90,36 @@ class Moments:
         return self.sharpe is not None and self.skew is not None and self.kurtosis is not None
 
 
-def moments(x: npt.ArrayLike) -> Moments:
+def moments(x: npt.ArrayLike, *, powers: Powers) -> Moments:
+    """Mean, std (ddof 1), skew and kurtosis of ``x``; ``powers`` picks the rounding form (module doc)."""
     a = np.asarray(x, dtype=np.float64)
     n = len(a)
     if n == 0:
         return Moments(0, math.nan, math.nan, None, None)
     mean = float(np.mean(a))
     d = a - mean
-    m2 = float(np.mean(d * d))
+    if powers == "power":
+        d2, d3, d4 = d**2, d**3, d**4
+    else:
+        d2 = d * d
+        d3, d4 = d2 * d, d2 * d2
+    m2 = float(np.mean(d2))
     std = math.sqrt(m2 * n / (n - 1)) if n > 1 else 0.0
-    if m2 > 0:  # d * d * d, not d ** 3: the golden Optuna results were written with these roundings
-        skew: float | None = float(np.mean(d * d * d)) / m2**1.5
-        kurt: float | None = float(np.mean((d * d) * (d * d))) / (m2 * m2)
+    if m2 > 0:
+        skew: float | None = float(np.mean(d3)) / m2**1.5
+        kurt: float | None = float(np.mean(d4)) / (m2**2 if powers == "power" else m2 * m2)
     else:
         skew = kurt = None
     return Moments(n, mean, std, skew, kurt)
 
 
 def probabilistic_sharpe(sr: float | None, n: int, skew: float | None, kurtosis: float | None,
-                         sr_star: float = 0.0) -> float | None:
+                         sr_star: float = 0.0, *, powers: Powers) -> float | None:
     """P(true per-bar Sharpe > ``sr_star``) given the estimate ``sr`` from ``n`` returns."""
     if sr is None or skew is None or kurtosis is None or n < 2:
         return None
-    radicand = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
+    tail = (kurtosis - 1.0) / 4.0 * sr * sr if powers == "power" else (kurtosis - 1.0) / 4.0 * sr**2
+    radicand = 1.0 - skew * sr + tail
     if not radicand > 0:
         return None
     return _NORMAL.cdf((sr - sr_star) * math.sqrt(n - 1) / math.sqrt(radicand))

@@ -121,3 +121,38 @@ def test_missing_input_is_exit_2(configs, tmp_path):
     code, _, err = quiet("compare", str(a), str(tmp_path / "nope"), "-q")
     assert code == 2
     assert err.strip() == f"{tmp_path / 'nope'}: not found (expected a backtest config file or a results folder)"
+
+
+def test_compare_json_skew_is_the_exactly_rounded_skew_of_the_differences(configs, compared):
+    """compare.json's skew, pinned to a value derived without numpy: the skew of the per-bar return
+    differences (the same float returns, equity / previous - 1), summed exactly with fractions and
+    rounded once. compare.json is written in the "power" rounding form (numpy ``d**3``, ``d**2``;
+    trading_runtime/sharpe.py), the bits it has had since it was written, which on these bars is the
+    exactly rounded value; the Optuna results' "product" form (``d*d*d``) is 2 ulp away here."""
+    from decimal import Decimal, localcontext
+    from fractions import Fraction
+
+    from trading_runtime.sharpe import moments
+
+    d = configs[0]
+
+    def returns(name: str) -> list[float]:
+        curve = load_backtest(open_store(str(d / name))).curve
+        equity = curve.equity.tolist()
+        return [e / p - 1.0 for e, p in zip(equity, [curve.initial, *equity[:-1]], strict=True)]
+
+    diff = [a - b for a, b in zip(returns("res-a"), returns("res-b"), strict=True)]
+    exact = [Fraction(x) for x in diff]
+    mean = sum(exact) / len(exact)
+    m2 = sum((x - mean) ** 2 for x in exact) / len(exact)
+    m3 = sum((x - mean) ** 3 for x in exact) / len(exact)
+    with localcontext() as ctx:
+        ctx.prec = 60
+
+        def dec(f: Fraction) -> Decimal:
+            return Decimal(f.numerator) / Decimal(f.denominator)
+
+        skew = float(dec(m3) / (dec(m2) ** 3).sqrt())
+    written = compared[1]["difference"]["skew"]
+    assert written.hex() == skew.hex() == "0x1.e251aa6a27399p-1"
+    assert moments(np.array(diff), powers="product").skew != written  # the form matters on these bars

@@ -145,6 +145,21 @@ def test_a_summary_this_version_did_not_write_is_one_line_exit_3(tmp_path, holdo
     assert err.strip().splitlines() == [f"file://{changed}/{key}: folds[0].leaderbord: unknown key"]
 
 
+def test_a_fanin_document_this_version_did_not_write_is_one_line_exit_3(tmp_path, holdout):
+    """fanin.json is parsed into its model (FanInDocument) where it leaves the store."""
+    store, exp = holdout
+    changed = tmp_path / "changed"
+    shutil.copytree(store, changed)
+    key = f"experiments/{exp}/fanin.json"
+    doc = json.loads((changed / key).read_text())
+    doc["shards"]["completed"] = "all"
+    write_complete(open_store(str(changed)), key, canonical_bytes(doc))
+    code, out, err = quiet("report", "--results", str(changed / "experiments" / exp))
+    assert (code, out) == (3, "")
+    (problem,) = err.strip().splitlines()
+    assert problem.startswith(f"file://{changed}/{key}: shards.completed: "), problem
+
+
 def test_optuna_study_report_from_the_results_folder(tmp_path):
     from tests.report_support import optimize, study_config
 
@@ -165,3 +180,59 @@ def test_optuna_study_report_from_the_results_folder(tmp_path):
     assert f"<td>{fmt(psr)}</td>" in html
     study_root = path.parent.parent
     assert render_report(load_results(str(study_root))) == path.read_bytes()  # <store>/optimize/<id> too
+
+
+@pytest.fixture(scope="module")
+def multi_objective_study(tmp_path_factory) -> Path:
+    """A two-objective study (sharpe up, max_drawdown down): its results folder."""
+    from tests.report_support import optimize, study_config
+
+    d = tmp_path_factory.mktemp("multi")
+    objectives = [{"metric": "sharpe", "direction": "maximize"}, {"metric": "max_drawdown", "direction": "minimize"}]
+    results = optimize(study_config(d, name="multi", objectives=objectives), d / "store")
+    return Path(results.removeprefix("file://"))
+
+
+def test_a_multi_objective_study_report_adds_the_pareto_front(multi_objective_study):
+    results = multi_objective_study
+    code, out, err = quiet("report", "--results", str(results))
+    assert code == 0, err
+    html = Path(out.strip()).read_text()
+    assert sections_of(html) == ["summary", "provenance", "leaderboard", "significance", "equity", "history",
+                                 "importances", "parameters", "pareto"]
+    assert_self_contained(html)
+    front = json.loads((results / "pareto_front.json").read_text())["trials"]
+    assert front
+    table = html.split('id="pareto-table"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") - 1 == len(front)  # a header row, then one row per trial on the front
+    for t in front:
+        assert f"<code>{t['number']}</code>" in table
+    history = html.split('id="history"', 1)[1].split("</section>", 1)[0]
+    assert "Optimization history: sharpe (max) by trial" in history
+    assert "Optimization history: max_drawdown (min) by trial" in history
+    assert "best so far" not in history  # one best-so-far line only with one objective
+    importances = html.split('id="importances"', 1)[1].split("</section>", 1)[0]
+    assert "Parameter importance for sharpe (max)" in importances
+    assert "Parameter importance for max_drawdown (min)" in importances
+    assert render_report(load_results(str(results.parent))) == Path(out.strip()).read_bytes()
+
+
+@pytest.mark.parametrize("name, change, line", [
+    ("metadata.json", lambda d: d.update(sampelr=d["sampler"]), "sampelr: unknown key"),
+    ("pareto_front.json", lambda d: d["trials"][0].update(values="high"), "trials[0].values: "),
+    ("optimization_history.json", lambda d: d["trials"][0].pop("state"), "trials[0].state: "),
+], ids=["metadata", "pareto_front", "history"])
+def test_a_study_document_this_version_did_not_write_is_one_line_exit_3(tmp_path, multi_objective_study, name,
+                                                                         change, line):
+    """The Optuna result documents are parsed into their models where they leave the store."""
+    study = multi_objective_study.parent
+    store = tmp_path / "store"
+    shutil.copytree(study.parent.parent, store)
+    key = f"optimize/{study.name}/results/{name}"
+    doc = json.loads((store / key).read_text())
+    change(doc)
+    write_complete(open_store(str(store)), key, canonical_bytes(doc))  # written complete, marker and all
+    code, out, err = quiet("report", "--results", str(store / "optimize" / study.name))
+    assert (code, out) == (3, "")
+    (problem,) = err.strip().splitlines()
+    assert problem.startswith(f"file://{store}/{key}: {line}"), problem

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from trading_runtime.cli.common import provenance
 from trading_runtime.cli.flags import artifact_id
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.errors import TradingRuntimeError
+from trading_runtime.fanin.documents import FanInDocument, parse_document
 from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.planning import ExperimentKeys
 from trading_runtime.store import ArtifactStore, open_store
@@ -27,11 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id")
 
 
-def _fanin_counts(store: ArtifactStore, experiment_id: str) -> dict[str, Any] | None:
+def _fanin_counts(store: ArtifactStore, experiment_id: str) -> FanInDocument | None:
+    key = ExperimentKeys(experiment_id).fanin
     try:
-        doc: dict[str, Any] = json.loads(store.get_bytes(ExperimentKeys(experiment_id).fanin))
-        return doc
-    except (KeyError, ValueError, TradingRuntimeError):  # absent, unreadable, or the store is down: no counts
+        return parse_document(FanInDocument, store.get_bytes(key), f"{store.uri}/{key}")
+    except (KeyError, TradingRuntimeError):  # absent, unreadable, or the store is down: no counts
         return None
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
+from trading_runtime.fanin.documents import FanInDocument
 from trading_runtime.redaction import redact
 from trading_runtime.store import ArtifactStore
 from trading_runtime.tracking import Sample, push_metrics
@@ -36,16 +36,14 @@ def shard_samples(runs_done: int, runs_total: int, failed: bool, seconds: float)
     ]
 
 
-def finalize_samples(fanin: dict[str, Any] | None, failed: bool, seconds: float) -> list[Sample]:
+def finalize_samples(fanin: FanInDocument | None, failed: bool, seconds: float) -> list[Sample]:
     out: list[Sample] = []
     if fanin is not None:
-        for what in ("runs", "shards"):
-            counts = fanin.get(what) or {}
+        for what, counts in (("runs", fanin.runs), ("shards", fanin.shards)):
             for state in ("expected", "completed", "failed", "missing"):
-                if state in counts:
-                    out.append(Sample(f"trading_runtime_experiment_{what}", int(counts[state]),
-                                      f"{what.capitalize()} of the experiment by state, at fan-in.",
-                                      (("state", state),)))
+                out.append(Sample(f"trading_runtime_experiment_{what}", int(getattr(counts, state)),
+                                  f"{what.capitalize()} of the experiment by state, at fan-in.",
+                                  (("state", state),)))
     out += [Sample("trading_runtime_finalize_failures", int(failed), "1 when finalize failed, else 0."),
             Sample("trading_runtime_finalize_duration_seconds", round(seconds, 3), "Wall time of finalize.")]
     return out
@@ -60,7 +58,7 @@ def push_shard_metrics(experiment: str, shard: str, runs_done: int, runs_total: 
                         shard_samples(runs_done, runs_total, failed, seconds))
 
 
-def push_finalize_metrics(experiment: str, fanin: dict[str, Any] | None, failed: bool, seconds: float) -> bool | None:
+def push_finalize_metrics(experiment: str, fanin: FanInDocument | None, failed: bool, seconds: float) -> bool | None:
     url = os.environ.get(PUSHGATEWAY_ENV)
     if not url:
         return None

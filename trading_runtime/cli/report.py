@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from trading_runtime.report import load_results, render_report, report_location
+from trading_runtime.report import load_results, write_report
 from trading_runtime.report.results import ExperimentResults
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = load_results(args.results, Path.cwd())
     ctx = {"experiment": results.experiment_id} if isinstance(results, ExperimentResults) else {}
-    data = render_report(results)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_bytes(data)
-        where = str(args.output)
-    else:
-        results.store.put_bytes(results.report_key, data)
-        where = report_location(results)
-    log.info("report: %d bytes in %.2fs", len(data), time.perf_counter() - t0, extra=ctx)
+    where = write_report(results, args.output)
+    log.info("report: %s in %.2fs", where, time.perf_counter() - t0, extra=ctx)
     sys.stdout.write(f"{where}\n")
     return 0

@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     with log_context(experiment=plan.experiment_id):
         result = run_sweep(store, plan, inputs, workers, progress, provenance())
         track_experiment(store, plan.experiment_id)  # MLflow, when MLFLOW_TRACKING_URI is set
-    shards, runs = result.fanin["shards"], result.fanin["runs"]
+    shards, runs = result.fanin.shards, result.fanin.runs
     sys.stderr.write(
-        f"sweep {plan.experiment_id}: ran {result.ran} shard(s), {shards['completed']}/{shards['expected']} complete, "
-        f"{runs['completed']}/{runs['expected']} runs in {time.perf_counter() - t0:.1f}s\n"
+        f"sweep {plan.experiment_id}: ran {result.ran} shard(s), {shards.completed}/{shards.expected} complete, "
+        f"{runs.completed}/{runs.expected} runs in {time.perf_counter() - t0:.1f}s\n"
         f"report: {result.report}\n")
     sys.stdout.write(f"{store.uri.rstrip('/')}/{result.summary_key}\n")
     return 0

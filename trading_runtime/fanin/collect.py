@@ -14,6 +14,7 @@ from typing import Any
 
 from trading_runtime.config.experiment import OBJECTIVE_METRICS
 from trading_runtime.errors import VerificationError
+from trading_runtime.fanin.documents import FanInDocument, RunCounts, ShardCounts, ShardFailure
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.store import (
@@ -51,22 +52,22 @@ class FanIn:
     def complete(self) -> bool:
         return all(s.state == "completed" for s in self.shards)
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> FanInDocument:
         """fanin.json: exact expected / completed / failed / missing counts, in shards and in runs."""
         runs_of = {s.shard_id: len(s.run_ids) for s in self.plan.shards}
         counts = {state: len(self.ids(state)) for state in ("completed", "failed", "missing")}
-        return {
-            "experiment_id": self.plan.experiment_id,
-            "shards": {
-                "expected": len(self.plan.shards),
+        return FanInDocument(
+            experiment_id=self.plan.experiment_id,
+            shards=ShardCounts(
+                expected=len(self.plan.shards),
                 **counts,
-                "completed_ids": self.ids("completed"),
-                "failures": [{"shard_id": s.shard_id, "reason": s.reason}
-                             for s in self.shards if s.state == "failed"],
-                "missing_ids": self.ids("missing"),
-            },
-            "runs": self.run_counts(runs_of),
-        }
+                completed_ids=self.ids("completed"),
+                failures=[ShardFailure(shard_id=s.shard_id, reason=s.reason)
+                          for s in self.shards if s.state == "failed"],
+                missing_ids=self.ids("missing"),
+            ),
+            runs=RunCounts(**self.run_counts(runs_of)),
+        )
 
     def run_counts(self, runs_of: dict[str, int] | None = None) -> dict[str, int]:
         runs_of = runs_of or {s.shard_id: len(s.run_ids) for s in self.plan.shards}

@@ -1,28 +1,79 @@
 """The experiment documents as their readers see them: one frozen model per document, parsed once.
 
-``summary.json`` (written by ``summarize``) and the run records of a shard's ``result.json`` (written
-by the shard worker) are parsed into these where they leave the store (``report.results``), so the
-report reads attributes instead of looking keys up in dicts. Unknown keys are rejected: a document
-that does not match is a bug or another version, and says so.
+``fanin.json`` (written by ``finalize``), ``summary.json`` (written by ``summarize``) and the run
+records of a shard's ``result.json`` (written by the shard worker) are parsed into these where they
+leave the store (``report.results``, ``orchestration.sweep``, ``cli.finalize``), so readers use
+attributes instead of looking keys up in dicts. Unknown keys are rejected: a document that does
+not match is a bug or another version, and says so (``parse_document``: one line per problem,
+exit 3).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
+from trading_runtime.config.loading import render_validation_error
+from trading_runtime.errors import VerificationError
+
+D = TypeVar("D", bound=BaseModel)
 
 # A metrics dict as the framework reports it (``METRIC_NAMES``): undefined values are None.
 Metrics = dict[str, float | int | None]
 
 
-class _Document(BaseModel):
+class Document(BaseModel):
+    """A stored document's model: unknown keys rejected, immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RunRecord(_Document):
+def parse_document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:
+    """A stored document parsed into its model; one line per problem (exit 3: the store holds something
+    this version did not write)."""
+    try:
+        if isinstance(data, bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise VerificationError(*render_validation_error(e, where)) from None
+
+
+class ShardFailure(Document):
+    shard_id: str
+    reason: str | None
+
+
+class ShardCounts(Document):
+    """fanin.json's ``shards``: the plan's shards by state, with the ids of each."""
+
+    expected: int
+    completed: int
+    failed: int
+    missing: int
+    completed_ids: list[str]
+    failures: list[ShardFailure]
+    missing_ids: list[str]
+
+
+class RunCounts(Document):
+    expected: int
+    completed: int
+    failed: int
+    missing: int
+
+
+class FanInDocument(Document):
+    """fanin.json: exact expected / completed / failed / missing counts, in shards and in runs."""
+
+    experiment_id: str
+    shards: ShardCounts
+    runs: RunCounts
+
+
+class RunRecord(Document):
     """One run of a shard's result: a parameter set on one window, its in- and out-of-sample metrics."""
 
     run_id: str
@@ -32,13 +83,13 @@ class RunRecord(_Document):
     out_of_sample: Metrics | None
 
 
-class WindowSpan(_Document):
+class WindowSpan(Document):
     start_ts: int
     stop_ts: int
     n_bars: int
 
 
-class LeaderboardRow(_Document):
+class LeaderboardRow(Document):
     rank: int
     run_id: str
     params: dict[str, Any]
@@ -47,7 +98,7 @@ class LeaderboardRow(_Document):
     out_of_sample: Metrics | None
 
 
-class FoldSummary(_Document):
+class FoldSummary(Document):
     id: str
     in_sample: WindowSpan
     out_of_sample: WindowSpan | None
@@ -62,7 +113,7 @@ class FoldSummary(_Document):
         return self.leaderboard[0] if self.leaderboard else None
 
 
-class GridSummary(_Document):
+class GridSummary(Document):
     names: list[str]
     n_combinations: int
     n_valid: int
@@ -70,14 +121,14 @@ class GridSummary(_Document):
     dropped_by_rule: dict[str, int]
 
 
-class HoldoutSummary(_Document):
+class HoldoutSummary(Document):
     best_run_id: str
     params: dict[str, Any]
     in_sample: Metrics
     out_of_sample: Metrics | None
 
 
-class WalkForwardFold(_Document):
+class WalkForwardFold(Document):
     fold: str
     run_id: str | None
     params: dict[str, Any] | None = None
@@ -85,13 +136,13 @@ class WalkForwardFold(_Document):
     out_of_sample: Metrics | None = None
 
 
-class WalkForwardSummary(_Document):
+class WalkForwardSummary(Document):
     folds: list[WalkForwardFold]
     stitched_out_of_sample: Metrics | None
     walk_forward_efficiency: float | None
 
 
-class SummaryData(_Document):
+class SummaryData(Document):
     """summary.json's ``data``: the plan's DataRef without its location (provenance, in plan.json only)."""
 
     sha256: str
@@ -101,7 +152,7 @@ class SummaryData(_Document):
     timeframe: str
 
 
-class ExperimentSummary(_Document):
+class ExperimentSummary(Document):
     """summary.json. ``leaderboard`` (full, holdout), ``holdout`` and ``walk_forward`` are the validation
     scheme's section (``planning/validation/``)."""
 

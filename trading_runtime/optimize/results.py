@@ -117,7 +117,7 @@ def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord
     cash = manifest.config.execution.initial_cash
     pooled = np.concatenate([simple_returns(eq, cash) for eq in best.in_sample_equity]) if best.in_sample_equity \
         else np.zeros(0)
-    stats = moments(pooled)
+    stats = moments(pooled, powers="product")  # the golden Optuna results' form (sharpe.py)
     defined = stats.psr_defined
     sharpes = []
     for r in records:
@@ -134,13 +134,14 @@ def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord
         "skewness": stats.skew if defined else None,
         "kurtosis": stats.kurtosis if defined else None,
         "benchmark_sharpe": 0.0,
-        "probabilistic_sharpe_ratio": probabilistic_sharpe(stats.sharpe, stats.n, stats.skew, stats.kurtosis, 0.0),
+        "probabilistic_sharpe_ratio": probabilistic_sharpe(stats.sharpe, stats.n, stats.skew, stats.kurtosis, 0.0,
+                                                           powers="product"),
         "n_trials": n_trials,
         "n_trials_with_sharpe": len(sharpes),
         "sharpe_variance_across_trials": variance,
         "expected_max_sharpe": sr0,
-        "deflated_sharpe_ratio": None if sr0 is None else probabilistic_sharpe(stats.sharpe, stats.n, stats.skew,
-                                                                                  stats.kurtosis, sr0),
+        "deflated_sharpe_ratio": None if sr0 is None else probabilistic_sharpe(
+            stats.sharpe, stats.n, stats.skew, stats.kurtosis, sr0, powers="product"),
     }
 
 

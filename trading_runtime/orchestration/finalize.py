@@ -24,10 +24,10 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
     keys = plan.keys
     fan = collect_shards(store, plan)
     doc = fan.document()
-    write_complete(store, keys.fanin, canonical_bytes(doc))  # with a marker: validate reads it like the rest
-    s, r = doc["shards"], doc["runs"]
+    write_complete(store, keys.fanin, canonical_bytes(doc.model_dump(mode="json")))  # marked: validate reads it
+    s, r = doc.shards, doc.runs
     log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
-             experiment_id, s["expected"], s["completed"], s["failed"], s["missing"], r["expected"], r["completed"],
+             experiment_id, s.expected, s.completed, s.failed, s.missing, r.expected, r.completed,
              extra={"experiment": experiment_id})
     fan.require_complete()
     config = plan.config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -13,6 +12,7 @@ from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
+from trading_runtime.fanin.documents import FanInDocument
 from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
 from trading_runtime.planning import Plan, write_plan
@@ -34,7 +34,7 @@ class SweepResult:
     ran: int  # shards run by this invocation (the others were complete already)
     summary_key: str
     report: str  # where report.html was written
-    fanin: dict[str, Any]  # fanin.json
+    fanin: FanInDocument
 
 
 def _init_worker(store_uri: str, plan: Plan, inputs: ExperimentInputs) -> None:
@@ -94,6 +94,7 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
     log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
              extra={"done": ran, "seconds": round(shard_seconds, 3)})
     key = finalize(store, plan.experiment_id, provenance)
-    report = write_report(load_experiment(store, plan.experiment_id))
-    fanin = json.loads(store.get_bytes(plan.keys.fanin))
-    return SweepResult(plan, ran, key, report, fanin)
+    results = load_experiment(store, plan.experiment_id)
+    report = write_report(results)
+    assert results.fanin is not None  # finalize wrote it
+    return SweepResult(plan, ran, key, report, results.fanin)

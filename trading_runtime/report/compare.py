@@ -109,8 +109,8 @@ def compare_sides(a: Side, b: Side) -> Comparison:
     ra = simple_returns(a.curve.equity, a.curve.initial)[ia]
     rb = simple_returns(b.curve.equity, b.curve.initial)[ib]
     d = ra - rb
-    m = moments(d)
-    psr = probabilistic_sharpe(m.sharpe, m.n, m.skew, m.kurtosis)
+    m = moments(d, powers="power")  # compare.json's bits since it was written (sharpe.py, rounding forms)
+    psr = probabilistic_sharpe(m.sharpe, m.n, m.skew, m.kurtosis, powers="power")
     return Comparison(a, b, ts, ra, rb, paired_t_test(ra, rb), m, psr, timeframe_bars_per_year(a.timeframe))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from trading_runtime.report.backtest import render_backtest_report
 from trading_runtime.report.experiment import render_experiment_report
 from trading_runtime.report.optuna import render_study_report
@@ -17,7 +19,13 @@ def render_report(results: Results) -> bytes:
     return render_study_report(results).encode("utf-8")
 
 
-def write_report(results: Results) -> str:
-    """Render and store ``report.html`` beside the results; returns its location (a path or a URI)."""
-    results.store.put_bytes(results.report_key, render_report(results))
+def write_report(results: Results, output: Path | None = None) -> str:
+    """Render ``report.html`` and store it beside the results, or write it to the local file ``output``;
+    returns its location (a path or a URI)."""
+    data = render_report(results)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+        return str(output)
+    results.store.put_bytes(results.report_key, data)
     return report_location(results)

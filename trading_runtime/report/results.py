@@ -19,16 +19,24 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.config.loading import render_validation_error
+from trading_runtime.config.experiment import ExperimentConfig, ObjectiveSpec
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.execution.outputs import BacktestManifest
 from trading_runtime.execution.shard import read_equity_series
-from trading_runtime.fanin.documents import ExperimentSummary, RunRecord
+from trading_runtime.fanin.documents import ExperimentSummary, FanInDocument, RunRecord, parse_document
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
+from trading_runtime.report.study_documents import (
+    BestParameters,
+    OptimizationHistory,
+    ParamImportances,
+    ParetoFront,
+    PerformanceMetrics,
+    StudyMetadata,
+    TrialRow,
+)
 from trading_runtime.store import (
     MARKER_SUFFIX,
     ArtifactMissingError,
@@ -39,8 +47,6 @@ from trading_runtime.store import (
 )
 
 REPORT_NAME = "report.html"
-STUDY_DOCUMENTS = ("best_parameters.json", "performance_metrics.json", "optimization_history.json",
-                   "param_importances.json", "metadata.json")
 D = TypeVar("D", bound=BaseModel)
 _STUDY_URI = re.compile(r"^(?P<root>.*?)/?optimize/(?P<id>[^/]+)(/results)?$")
 
@@ -82,7 +88,7 @@ class ExperimentResults:
     plan: Plan
     config: ExperimentConfig
     runs: dict[str, RunRecord]  # every run record (params, fold, in_sample, out_of_sample), by run id
-    fanin: dict[str, Any] | None
+    fanin: FanInDocument | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
     _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # the last shard blob read (one at most)
@@ -120,20 +126,21 @@ class StudyResults:
     store: ArtifactStore
     report_key: str
     study_id: str
-    docs: dict[str, dict[str, Any]]
+    metadata: StudyMetadata
+    best: BestParameters
+    performance: PerformanceMetrics
+    history: OptimizationHistory
+    importances: ParamImportances
+    pareto: ParetoFront | None  # several objectives only
     curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict)  # (fold, segment) of the best trial
 
     @property
-    def metadata(self) -> dict[str, Any]:
-        return self.docs["metadata.json"]
+    def objectives(self) -> list[ObjectiveSpec]:
+        return list(self.metadata.objectives)
 
     @property
-    def objectives(self) -> list[dict[str, Any]]:
-        return list(self.metadata["objectives"])
-
-    @property
-    def trials(self) -> list[dict[str, Any]]:
-        return list(self.docs["optimization_history.json"]["trials"])
+    def trials(self) -> list[TrialRow]:
+        return list(self.history.trials)
 
 
 def study_location(uri: str, base_dir: Path | None = None) -> tuple[ArtifactStore, str] | None:
@@ -154,41 +161,50 @@ def _results_key(study_id: str, name: str) -> str:
 
 
 def load_study(store: ArtifactStore, study_id: str) -> StudyResults:
-    docs: dict[str, dict[str, Any]] = {}
-    for name in (*STUDY_DOCUMENTS, "pareto_front.json"):
+    """The study's result documents, each parsed into its model (exit 3 naming what does not match)."""
+
+    def read(name: str, model: type[D]) -> D:
         key = _results_key(study_id, name)
-        try:
-            docs[name] = json.loads(read_complete(store, key))
-        except ArtifactMissingError:
-            if name == "pareto_front.json":
-                continue
-            raise InputError(f"{store.uri}: study {study_id} has no results ({key} missing): run "
-                             f"'optimize finalize --store {store.uri} --study {study_id}' first") from None
-    curves = _best_curves(store, study_id, docs)
-    return StudyResults(store, _results_key(study_id, REPORT_NAME), study_id, docs, curves)
+        return parse_document(model, read_complete(store, key), f"{store.uri.rstrip('/')}/{key}")
+
+    try:
+        best = read("best_parameters.json", BestParameters)
+        performance = read("performance_metrics.json", PerformanceMetrics)
+        history = read("optimization_history.json", OptimizationHistory)
+        importances = read("param_importances.json", ParamImportances)
+        metadata = read("metadata.json", StudyMetadata)
+    except ArtifactMissingError as e:
+        raise InputError(f"{store.uri}: study {study_id} has no results ({e.key} missing): run "
+                         f"'optimize finalize --store {store.uri} --study {study_id}' first") from None
+    try:
+        pareto: ParetoFront | None = read("pareto_front.json", ParetoFront)
+    except ArtifactMissingError:
+        pareto = None
+    curves = _best_curves(store, study_id, metadata, best, history)
+    return StudyResults(store, _results_key(study_id, REPORT_NAME), study_id, metadata, best, performance, history,
+                        importances, pareto, curves)
 
 
-def _best_curves(store: ArtifactStore, study_id: str, docs: dict[str, dict[str, Any]]) -> dict[tuple[str, str],
-                                                                                                   EquityCurve]:
+def _best_curves(store: ArtifactStore, study_id: str, metadata: StudyMetadata, best: BestParameters,
+                 history: OptimizationHistory) -> dict[tuple[str, str], EquityCurve]:
     """The best trial's kept equity series, per (fold, segment), where a shard kept them."""
-    best = docs["best_parameters.json"].get("trial")
-    if best is None:
+    if best.trial is None:
         return {}
     from trading_runtime.optimize.keys import StudyKeys
     from trading_runtime.optimize.objective import trial_run_id
 
     keys = StudyKeys(study_id)
-    gen = next((t.get("generation") for t in docs["optimization_history.json"]["trials"] if t["number"] == best), None)
-    candidates = [keys.best_experiment] + ([keys.generation_experiment(int(gen))] if gen is not None else [])
-    cash = float(docs["metadata.json"].get("initial_cash") or 0.0)
-    folds = [f["id"] for f in docs["metadata.json"]["folds"]]
+    gen = next((t.generation for t in history.trials if t.number == best.trial), None)
+    candidates = [keys.best_experiment] + ([keys.generation_experiment(gen)] if gen is not None else [])
+    cash = float(metadata.initial_cash or 0.0)
+    folds = [f.id for f in metadata.folds]
     for experiment in candidates:
         ek = ExperimentKeys(experiment)
         if not store.exists(ek.plan + MARKER_SUFFIX):
             continue
         plan = Plan.model_validate(json.loads(read_complete(store, ek.plan)))
         cash = cash or plan.config.execution.initial_cash
-        wanted = {trial_run_id(int(best), fid): fid for fid in folds}
+        wanted = {trial_run_id(best.trial, fid): fid for fid in folds}
         out: dict[tuple[str, str], EquityCurve] = {}
         for shard in plan.shards:
             if not wanted.keys() & set(shard.run_ids):
@@ -302,7 +318,8 @@ def read_equity_parquet(data: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray
 
 def load_backtest(store: ArtifactStore) -> BacktestResults:
     stats = _json(store, "stats.json")
-    manifest = _document(BacktestManifest, _bytes(store, "manifest.json"), f"{store.uri.rstrip('/')}/manifest.json")
+    manifest = parse_document(BacktestManifest, _bytes(store, "manifest.json"),
+                              f"{store.uri.rstrip('/')}/manifest.json")
     try:
         ts, eq, pos = read_equity_parquet(store.get_bytes("equity.parquet"))
     except ArtifactNotFoundError:
@@ -329,7 +346,7 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     except ArtifactMissingError:
         raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
-    summary = _document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
+    summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     config = plan.config
     runs: dict[str, RunRecord] = {}
     sha256: dict[str, str] = {}
@@ -339,13 +356,14 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
         sha256[shard.shard_id] = result["equity"]["sha256"]
         _verified_blob(store, keys.shard_equity(shard.shard_id), shard.shard_id, sha256[shard.shard_id])
         for rec in result["runs"]:
-            run = _document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
+            run = parse_document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
             runs[run.run_id] = run
         for item in result["equity"]["series"]:
             index[(item["run_id"], item["segment"])] = (shard.shard_id, item)
     oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
         else None
-    fanin = _json(store, keys.fanin) if store.exists(keys.fanin) else None
+    fanin = parse_document(FanInDocument, _bytes(store, keys.fanin), f"{store.uri}/{keys.fanin}") \
+        if store.exists(keys.fanin) else None
     provenance = json.loads(read_complete(store, keys.provenance)) \
         if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
     return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
@@ -357,14 +375,3 @@ def _verified_blob(store: ArtifactStore, key: str, shard_id: str, sha256: str) -
     if sha256_hex(blob) != sha256:
         raise VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
     return blob
-
-
-def _document(model: type[D], data: bytes | dict[str, Any], where: str) -> D:
-    """A stored document parsed into its model; one line per problem (exit 3: the store holds something
-    this version did not write)."""
-    try:
-        if isinstance(data, bytes):
-            return model.model_validate_json(data)
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise VerificationError(*render_validation_error(e, where)) from None

@@ -41,13 +41,13 @@ def selection_stats(window: str, run_id: str, params: dict[str, Any], equity: An
                     reported_sharpe: float | None = None) -> SelectionStats:
     """``trial_sharpes``: annualised Sharpe of every trial of the window (None for undefined)."""
     r = simple_returns(equity, initial)
-    m = moments(r)
+    m = moments(r, powers="power")  # the report's form (sharpe.py, rounding forms)
     sr = m.sharpe
     ann = math.sqrt(bars_per_year)
     per_bar = [float(s) / ann for s in trial_sharpes if s is not None and math.isfinite(float(s))]
-    psr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis)
+    psr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis, powers="power")
     sr0 = expected_max_sharpe(len(per_bar), sample_variance(per_bar) or 0.0)
-    dsr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis, sr0)
+    dsr = probabilistic_sharpe(sr, m.n, m.skew, m.kurtosis, sr0, powers="power")
     sharpe = reported_sharpe if reported_sharpe is not None else (None if sr is None else sr * ann)
     return SelectionStats(window, run_id, params, sharpe, m.n, m.skew, m.kurtosis, psr, len(per_bar),
                           sr0 * ann, dsr)
