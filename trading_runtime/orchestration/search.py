@@ -23,6 +23,7 @@ from trading_runtime.execution.experiment import (
     load_inputs,
     params_check,
     run_shard,
+    run_shards,
     warm_kernels,
 )
 from trading_runtime.optimize import StudyManifest, Told, init_study, study_status
@@ -69,8 +70,7 @@ class ShardEvaluator:
                      len(plan.shards), plan.experiment_id)
         if self.workers <= 1 or len(todo) <= 1:
             inputs = inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data)
-            for sid in todo:
-                run_shard(self.store, plan, sid, inputs)
+            run_shards(self.store, plan, todo, inputs, lambda sid, n: None)
             return len(todo)
         if self._pool is None:
             warm_kernels(plan, inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data))
