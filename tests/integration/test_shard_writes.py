@@ -1,27 +1,21 @@
 """How a shard reaches the store (issue 13): its equity blob is streamed in parts, never joined into one
-more copy of itself, and a serial sweep writes each shard while it evaluates the next one — with the
-same bytes and the same complete-or-absent steps as one shard at a time.
+more copy of itself, with the same bytes and checksum as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from tests.experiment_support import experiment_config
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, run_shards
+from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard
 from trading_runtime.planning import Plan
-from trading_runtime.store import LocalStore, is_complete, read_complete
-from trading_runtime.strategies.sma_cross import SmaCross
+from trading_runtime.store import LocalStore, read_complete
 
-# The base experiment (12 SMA pairs × 5 walk-forward folds = 60 runs) in 4 shards of 15 runs.
+# The base experiment (12 SMA pairs × 5 walk-forward folds = 60 runs) in shards of 15 runs.
 CONFIG = experiment_config(shards={"runs_per_shard": 15})
 
 
@@ -72,79 +66,21 @@ def test_put_parts_stores_the_concatenation(tmp_path: Path) -> None:
     assert store.list_keys() == ["a/blob", "a/whole"]
 
 
-def test_overlapped_writes_store_the_same_bytes_as_one_shard_at_a_time(tmp_path: Path) -> None:
+class _WholeOnly:
+    """A store with only the protocol's ``put_bytes`` (no ``put_parts``): ``put_parts`` joins for it."""
+
+    def __init__(self, inner: LocalStore) -> None:
+        self.inner = inner
+        self.uri = inner.uri
+        self.put_bytes, self.get_bytes = inner.put_bytes, inner.get_bytes
+        self.exists, self.delete, self.list_keys = inner.exists, inner.delete, inner.list_keys
+
+
+def test_a_streamed_shard_stores_the_same_bytes_as_a_joined_one(tmp_path: Path) -> None:
     plan, inputs = _inputs()
-    ids = [s.shard_id for s in plan.shards]
-    assert len(ids) == 4
-    one_by_one = LocalStore(tmp_path / "one")
-    for sid in ids:
-        run_shard(one_by_one, plan, sid, inputs)
-    overlapped = LocalStore(tmp_path / "overlapped")
-    done: list[tuple[str, int]] = []
-    run_shards(overlapped, plan, ids, inputs, lambda sid, n: done.append((sid, n)))
-    assert done == [(s.shard_id, len(s.run_ids)) for s in plan.shards]
-    assert _files(tmp_path / "overlapped") == _files(tmp_path / "one")
-    assert all(is_complete(overlapped, plan.keys.shard_result(sid)) for sid in ids)
-
-
-class _Signalling(SmaCross):
-    """SmaCross that tells the test when a target is computed while a shard's write is held."""
-
-    writing = threading.Event()
-    evaluating_during_write = threading.Event()
-
-    def target(self, bars: Any, cache: Any) -> Any:
-        if self.writing.is_set():
-            self.evaluating_during_write.set()
-        return super().target(bars, cache)
-
-
-class _HeldStore(LocalStore):
-    """Holds the first shard's equity write until the next shard is being evaluated (or 60 s pass)."""
-
-    def __init__(self, root: Path, held: str) -> None:
-        super().__init__(root)
-        self.held, self.overlapped = held, False
-
-    def put_parts(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        if key == self.held:
-            _Signalling.writing.set()
-            self.overlapped = _Signalling.evaluating_during_write.wait(60)
-            _Signalling.writing.clear()
-        super().put_parts(key, parts)
-
-
-def test_the_next_shard_is_evaluated_while_a_shard_is_written(tmp_path: Path) -> None:
-    plan, inputs = _inputs()
-    inputs = ExperimentInputs(**{**vars(inputs), "strategy_cls": _Signalling})
-    ids = [s.shard_id for s in plan.shards]
-    store = _HeldStore(tmp_path / "store", plan.keys.shard_equity(ids[0]))
-    run_shards(store, plan, ids, inputs, lambda sid, n: None)
-    assert store.overlapped
-    assert all(is_complete(store, plan.keys.shard_result(sid)) for sid in ids)
-
-
-class _FailingStore(LocalStore):
-    def __init__(self, root: Path, failing: str) -> None:
-        super().__init__(root)
-        self.failing = failing
-
-    def put_parts(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        if key == self.failing:
-            raise RuntimeError("disk on fire")
-        super().put_parts(key, parts)
-
-
-def test_a_failed_write_records_failed_json_and_stops_after_the_write_in_flight(tmp_path: Path) -> None:
-    plan, inputs = _inputs()
-    ids = [s.shard_id for s in plan.shards]
-    store = _FailingStore(tmp_path / "store", plan.keys.shard_equity(ids[1]))
-    done: list[str] = []
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        run_shards(store, plan, ids, inputs, lambda sid, n: done.append(sid))
-    assert done == [ids[0]]
-    assert is_complete(store, plan.keys.shard_result(ids[0]))
-    assert [is_complete(store, plan.keys.shard_result(sid)) for sid in ids[1:]] == [False, False, False]
-    failure = json.loads(store.get_bytes(plan.keys.shard_failure(ids[1])))
-    assert failure["error"] == "RuntimeError: disk on fire"
-    assert not store.exists(plan.keys.shard_failure(ids[2]))
+    for shard in plan.shards:
+        run_shard(LocalStore(tmp_path / "streamed"), plan, shard.shard_id, inputs)
+        run_shard(_WholeOnly(LocalStore(tmp_path / "joined")), plan, shard.shard_id, inputs)  # type: ignore[arg-type]
+    streamed = _files(tmp_path / "streamed")
+    assert len(streamed) == 3 * len(plan.shards)  # equity blob, result, marker per shard
+    assert streamed == _files(tmp_path / "joined")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,15 +19,13 @@ from trading_runtime.errors import InputError, TransientError
 from trading_runtime.execution.backtest import data_ref, execution_spec
 from trading_runtime.execution.data_source import load_data
 from trading_runtime.execution.numba_start import start_numba
-from trading_runtime.execution.shard import ShardOutput, evaluate_shard, write_shard
+from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.golden.canonical import canonical_bytes
-from trading_runtime.planning import DataRef, Plan, ShardSpec, plan_experiment
+from trading_runtime.planning import DataRef, Plan, plan_experiment
 from trading_runtime.store import ArtifactStore
 
 log = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
                  "assertion_error", "literal_error"}
 
@@ -105,67 +101,28 @@ def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] 
 def run_shard(store: ArtifactStore, plan: Plan, shard_id: str, inputs: ExperimentInputs,
               progress: Callable[[int], None] | None = None) -> int:
     """Evaluate and write one shard; on failure record failed.json (except transient store errors)."""
-    spec_ = _shard_spec(plan, shard_id)
-    out = _recording_failure(store, plan, shard_id, partial(_evaluate, plan, shard_id, inputs, progress))
-    _recording_failure(store, plan, shard_id, partial(write_shard, store, plan.keys, shard_id, out))
-    return len(spec_.run_ids)
-
-
-def run_shards(store: ArtifactStore, plan: Plan, shard_ids: Sequence[str], inputs: ExperimentInputs,
-               done: Callable[[str, int], None]) -> None:
-    """``run_shard`` for each shard in order, each shard's write overlapping the next one's evaluation.
-
-    One writer thread stores a shard (equity, result, marker: the same steps in the same order as
-    ``run_shard``, so a shard is still complete or absent at any point) while this thread evaluates
-    the next; at most one evaluated shard waits for its write. ``done(shard_id, runs)`` follows each
-    completed write. The first failure stops the loop once the write in flight has finished.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer") as writer:
-        in_flight: tuple[str, int, Future[str]] | None = None
-        for sid in shard_ids:
-            n = len(_shard_spec(plan, sid).run_ids)
-            out = _recording_failure(store, plan, sid, partial(_evaluate, plan, sid, inputs, None))
-            if in_flight is not None:
-                in_flight[2].result()
-                done(in_flight[0], in_flight[1])
-            write = partial(write_shard, store, plan.keys, sid, out)
-            in_flight = (sid, n, writer.submit(_recording_failure, store, plan, sid, write))
-            del out, write  # the writer holds the only reference: the shard's arrays go with its write
-        if in_flight is not None:
-            in_flight[2].result()
-            done(in_flight[0], in_flight[1])
-
-
-def _shard_spec(plan: Plan, shard_id: str) -> ShardSpec:
+    keys = plan.keys
     spec_ = plan.shard(shard_id)
     if spec_ is None:
         ids = [s.shard_id for s in plan.shards]
         raise InputError(f"experiment '{plan.experiment_id}': no shard '{shard_id}' "
                          f"(expected one of {ids[0]} .. {ids[-1]})")
-    return spec_
-
-
-def _evaluate(plan: Plan, shard_id: str, inputs: ExperimentInputs,
-              progress: Callable[[int], None] | None) -> ShardOutput:
     cfg = inputs.config
-    return evaluate_shard(plan, shard_id, cfg, inputs.data.bars, inputs.strategy_cls, execution_spec(cfg),
-                          cfg.data.timeframe_seconds, progress)
-
-
-def _recording_failure(store: ArtifactStore, plan: Plan, shard_id: str, step: Callable[[], _T]) -> _T:
-    """``step()``; if it fails, record the shard's failed.json (except transient store errors) and re-raise."""
     try:
-        return step()
+        out = evaluate_shard(plan, shard_id, cfg, inputs.data.bars, inputs.strategy_cls, execution_spec(cfg),
+                             cfg.data.timeframe_seconds, progress)
+        write_shard(store, keys, shard_id, out)
     except TransientError:
         raise
     except Exception as e:
         detail = e.lines[0] if isinstance(e, InputError) and e.lines else f"{type(e).__name__}: {e}"
         doc = {"shard_id": shard_id, "error": detail, "traceback": traceback.format_exc(limit=20)}
         try:
-            store.put_bytes(plan.keys.shard_failure(shard_id), canonical_bytes(doc))
+            store.put_bytes(keys.shard_failure(shard_id), canonical_bytes(doc))
         except Exception:  # the original error matters more
             log.warning("could not record the failure of %s", shard_id)
         raise
+    return len(spec_.run_ids)
 
 
 def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:

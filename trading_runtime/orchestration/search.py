@@ -23,7 +23,6 @@ from trading_runtime.execution.experiment import (
     load_inputs,
     params_check,
     run_shard,
-    run_shards,
     warm_kernels,
 )
 from trading_runtime.optimize import StudyManifest, Told, init_study, study_status
@@ -70,7 +69,8 @@ class ShardEvaluator:
                      len(plan.shards), plan.experiment_id)
         if self.workers <= 1 or len(todo) <= 1:
             inputs = inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data)
-            run_shards(self.store, plan, todo, inputs, lambda sid, n: None)
+            for sid in todo:
+                run_shard(self.store, plan, sid, inputs)
             return len(todo)
         if self._pool is None:
             warm_kernels(plan, inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data))
