@@ -16,8 +16,9 @@ SERIES = 5
 
 def test_an_xy_chart_of_five_long_series_holds_no_joined_copy_of_them() -> None:
     x = np.arange(N, dtype=np.float64) * 60.0 + 1.7e9
-    series = [Series(f"s{i}", x, np.cumsum(np.full(N, 1e-3 * (i + 1)))) for i in range(SERIES)]
-    inputs = sum(s.y.nbytes for s in series) + x.nbytes  # type: ignore[union-attr]
+    ys = [np.cumsum(np.full(N, 1e-3 * (i + 1))) for i in range(SERIES)]
+    series = [Series(f"s{i}", x, y) for i, y in enumerate(ys)]
+    inputs = sum(y.nbytes for y in ys) + x.nbytes
     tracemalloc.start()
     try:
         xy_chart(series, title="equity", x_time=True)
