@@ -26,8 +26,9 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 
 def main() -> int:
-    from trading_runtime.cli import sweep  # what `trading-runtime sweep` imports
+    from trading_runtime.cli import sweep as _cli_sweep  # noqa: F401  (what `trading-runtime sweep` imports)
     from trading_runtime.cli.main import main as cli_main
+    from trading_runtime.orchestration import sweep  # where the sweep's steps are called from
 
     print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()}", file=sys.stderr)
     for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),

@@ -8,10 +8,12 @@ identical bytes.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan, Segment
 from trading_runtime.planning.equity_blob import LAYOUT, read_series
-from trading_runtime.store import ArtifactStore, write_complete
+from trading_runtime.store import ArtifactStore, put_parts, write_complete
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,16 @@ SEGMENTS = ("in_sample", "out_of_sample")
 
 @dataclass(frozen=True)
 class ShardOutput:
+    """The result document and the equity blob as its parts (views of the kept arrays, in blob order):
+    ``write_shard`` streams them to the store, so the blob is never joined into one more copy."""
+
     result: dict[str, Any]
-    equity: bytes
+    equity_parts: tuple[memoryview, ...]
+
+    @cached_property
+    def equity(self) -> bytes:
+        """The equity blob as one bytes object (for readers in memory; the store never needs it)."""
+        return b"".join(self.equity_parts)
 
 
 def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSpec, bpy: float,
@@ -103,7 +113,7 @@ def evaluate_shard(
         if progress is not None:
             progress(i + 1)
     keep = [rid for fold_id in sorted(leaders) for _, rid in leaders[fold_id]]
-    chunks: list[memoryview] = []  # views of the arrays: the blob is copied once, by the join
+    chunks: list[memoryview] = []  # views of the arrays: the blob is streamed, never joined
     index = []
     offset = 0
     ts_offsets: dict[tuple[str, str], int] = {}
@@ -124,16 +134,18 @@ def evaluate_shard(
                           "length": len(ts)})
             chunks.append(eq_b)
             offset += len(eq_b)
-    equity_bytes = b"".join(chunks)
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
     result = {
         "schema_version": SHARD_SCHEMA_VERSION,
         "experiment_id": plan.experiment_id,
         "shard_id": shard_id,
         "runs": records,
-        "equity": {"sha256": sha256_hex(equity_bytes), "size": len(equity_bytes), "series": index,
+        "equity": {"sha256": digest.hexdigest(), "size": offset, "series": index,
                    "layout": LAYOUT},
     }
-    return ShardOutput(result, equity_bytes)
+    return ShardOutput(result, tuple(chunks))
 
 
 read_equity_series = read_series  # (ts, equity) of one series of a shard's equity blob
@@ -142,7 +154,7 @@ read_equity_series = read_series  # (ts, equity) of one series of a shard's equi
 def write_shard(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, out: ShardOutput) -> str:
     """Equity, then result, then marker (by write_complete). Returns the result's sha256."""
     t0 = time.perf_counter()
-    store.put_bytes(keys.shard_equity(shard_id), out.equity)
+    put_parts(store, keys.shard_equity(shard_id), out.equity_parts)
     payload = canonical_bytes(out.result)
     write_complete(store, keys.shard_result(shard_id), payload)
     store.delete(keys.shard_failure(shard_id))

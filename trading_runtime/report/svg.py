@@ -203,15 +203,23 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
         x = _finite_array(s.x)
         y = _finite_array(s.y)
         data.append((s, x, y))
-    xs = np.concatenate([x[np.isfinite(y)] for _, x, y in data]) if data else np.array([])
-    ys = np.concatenate([y[np.isfinite(y)] for _, _, y in data]) if data else np.array([])
-    if len(xs) == 0:
+    # The extremes of every series' finite points: per series, then over the series (np.min/np.max of the
+    # per-series extremes equal those of all points joined, NaN included; no joined copy of every series).
+    extremes = []
+    for _, x, y in data:
+        finite = np.isfinite(y)
+        if finite.any():
+            xf, yf = x[finite], y[finite]
+            extremes.append((xf.min(), xf.max(), yf.min(), yf.max()))
+            del xf, yf
+    if not extremes:
         out.append(f'<text x="{box.left}" y="{box.top + 20}" fill="#888">no data</text></svg>')
         return "".join(out)
-    x_lo, x_hi = float(xs.min()), float(xs.max())
+    lows_highs = np.array(extremes, dtype=np.float64)
+    x_lo, x_hi = float(lows_highs[:, 0].min()), float(lows_highs[:, 1].max())
     for m in markers:
         x_lo, x_hi = min(x_lo, m.x), max(x_hi, m.x)
-    y_lo, y_hi = (float(ys.min()), float(ys.max())) if y_range is None else y_range
+    y_lo, y_hi = (float(lows_highs[:, 2].min()), float(lows_highs[:, 3].max())) if y_range is None else y_range
     if any(s.mode == "area" for s in series) or zero_line:
         y_lo, y_hi = min(y_lo, 0.0), max(y_hi, 0.0)
     if y_hi == y_lo:

@@ -9,6 +9,7 @@ from trading_runtime.store.base import (
     RESERVED_SEGMENT_PREFIX,
     ArtifactNotFoundError,
     ArtifactStore,
+    put_parts,
     validate_key,
     validate_prefix,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "memory_store",
     "open_object",
     "open_store",
+    "put_parts",
     "read_complete",
     "read_object",
     "validate_key",

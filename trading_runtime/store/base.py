@@ -12,12 +12,14 @@ A backend maps them onto its own namespace (a directory, a bucket prefix, a dict
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 __all__ = [
     "RESERVED_SEGMENT_PREFIX",
     "ArtifactNotFoundError",
     "ArtifactStore",
+    "put_parts",
     "validate_key",
     "validate_prefix",
 ]
@@ -114,3 +116,13 @@ class ArtifactStore(Protocol):
     def list_keys(self, prefix: str = "") -> list[str]:
         """All keys starting with ``prefix`` (a plain string prefix), sorted. For tooling only."""
         ...
+
+
+def put_parts(store: ArtifactStore, key: str, parts: Sequence[bytes | memoryview]) -> None:
+    """``store.put_bytes(key, b"".join(parts))``, streamed by a backend that can write parts as they are
+    (the local store: a shard's equity blob is never joined into one more copy of itself)."""
+    streamed = getattr(store, "put_parts", None)
+    if streamed is not None:
+        streamed(key, parts)
+    else:
+        store.put_bytes(key, b"".join(parts))

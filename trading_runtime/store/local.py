@@ -21,6 +21,7 @@ import errno
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from trading_runtime.errors import InputError, TransientError
@@ -79,14 +80,19 @@ class LocalStore:
         return self._root.joinpath(*validate_key(key).split("/"))
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        self.put_parts(key, (bytes(data),))
+
+    def put_parts(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
+        """Store the concatenation of ``parts`` under ``key`` as :meth:`put_bytes` would, without joining
+        them in memory first (each part is written as it is: a big object costs no copy of itself)."""
         path = self._path(key)
         try:
-            self._write(key, path, bytes(data))
+            self._write(key, path, parts)
         except OSError as e:
             raise self._io_error("write", key, e) from None
         _remove_stale_temporaries(path.parent)
 
-    def _write(self, key: str, path: Path, blob: bytes) -> None:
+    def _write(self, key: str, path: Path, parts: Sequence[bytes | memoryview]) -> None:
         self._refuse_links(key, path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,10 +103,11 @@ class LocalStore:
             # Opened inside the try: an interrupt right after the file exists still removes it.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), _FILE_MODE)
             try:
-                view = memoryview(blob)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                for part in parts:
+                    view = memoryview(part).cast("B")
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
                 os.fsync(fd)
             finally:
                 os.close(fd)
