@@ -10,12 +10,14 @@ Where the bytes came from never changes a result: only their sha256 is part of i
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from trading_runtime.config.backtest import DataConfig
 from trading_runtime.data import (
     BarsFormat,
     LoadedBars,
+    ReadOptions,
     cached_file,
     check_sha256,
     data_suffix,
@@ -26,6 +28,8 @@ from trading_runtime.data import (
 from trading_runtime.store import is_uri, read_object
 
 __all__ = ["fetch_data", "load_data", "resolve_path"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_path(path: str, base_dir: Path) -> Path:
@@ -59,4 +63,11 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
         pin = digest
     else:
         local = resolve_path(data.path, base_dir)
-    return load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by)
+    options = ReadOptions(timezone=data.timezone, time_unit=data.time_unit, on_invalid=data.on_invalid)
+    loaded = load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by,
+                       options=options)
+    if loaded.dropped:
+        counts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in sorted(loaded.dropped.items()))
+        log.warning("%s: dropped %d invalid row(s) (data.on_invalid=drop): %s", data.path,
+                    sum(loaded.dropped.values()), counts)
+    return loaded
