@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.data.scripts import synthetic
 from trading_framework import Bars
 from trading_runtime.data import LoadedBars, infer_format, load_bars
+from trading_runtime.data._problems import ProblemReport
 from trading_runtime.errors import EXIT_INPUT, InputError
 
 BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "parts"
@@ -333,8 +334,7 @@ def test_bad_timestamp_text(tmp_path: Path) -> None:
     ]
     iso = "expected an ISO 8601 date or timestamp"
     assert problems(write(tmp_path, rows)) == [
-        f'bars.csv: row 3: timestamp: {iso} (got "2024-13-01T00:02:00Z")',
-        f'bars.csv: row 4: timestamp: {iso} (got "yesterday")',
+        f'bars.csv: 2 rows: timestamp: {iso} (got row 3: "2024-13-01T00:02:00Z", row 4: "yesterday")',
         'bars.csv: row 5: timestamp: expected a timestamp between 1677-09-22 and 2262-04-11 '
         '(got "2300-01-01T00:00:00Z")',
     ]
@@ -344,8 +344,8 @@ def test_bad_epoch_ns(tmp_path: Path) -> None:
     rows = [f"{T0},1,1,1,1,1", "1.7e18,1,1,1,1,1", "99999999999999999999,1,1,1,1,1"]
     path = write(tmp_path, rows, header=HEADER.replace("timestamp", "ts"))
     assert problems(path) == [
-        'bars.csv: row 2: ts: expected integer epoch nanoseconds (got "1.7e18")',
-        'bars.csv: row 3: ts: expected integer epoch nanoseconds (got "99999999999999999999")',
+        'bars.csv: 2 rows: ts: expected integer epoch nanoseconds (got row 2: "1.7e18", row 3: '
+        '"99999999999999999999")',
     ]
 
 
@@ -398,11 +398,19 @@ def test_parquet_nulls_are_row_problems(tmp_path: Path) -> None:
 
 def test_many_problems_are_capped(tmp_path: Path) -> None:
     rows = [f"2024-01-01T00:{i:02d}:00Z,1,1,1,1,nan" for i in range(30)]
-    lines = problems(write(tmp_path, rows))
+    # the same problem on many rows is one line: the count and the first rows
+    assert problems(write(tmp_path, rows)) == [
+        "bars.csv: 30 rows: volume: expected a finite volume (got row 1: nan, row 2: nan, row 3: nan, ...)"
+    ]
+    # different problems: at most 20 lines, then the count of the others
+    report = ProblemReport("bars.csv")
+    for i in range(25):
+        report.rows(np.array([i, i + 30]), 0, "open", f"rule {i}", str)
+    lines = report.lines()
     assert len(lines) == 21
-    assert lines[0] == "bars.csv: row 1: volume: expected a finite volume (got nan)"
-    assert lines[19] == "bars.csv: row 20: volume: expected a finite volume (got nan)"
-    assert lines[20] == "bars.csv: ... and 10 more problems"
+    assert lines[0] == "bars.csv: 2 rows: open: expected rule 0 (got row 1: 0, row 31: 30)"
+    assert lines[19] == "bars.csv: 2 rows: open: expected rule 19 (got row 20: 19, row 50: 49)"
+    assert lines[20] == "bars.csv: ... and 5 more problems"
 
 
 def test_long_and_odd_text_stays_on_one_line(tmp_path: Path) -> None:

@@ -5,19 +5,20 @@ Formats
     With ``fmt=None`` the format comes from the file name: ``.csv``/``.csv.gz`` → csv,
     ``.parquet``/``.pq`` → parquet (case-insensitive).
 
-Columns
-    ``open, high, low, close, volume`` (numbers) and exactly one time column:
+Columns (:mod:`trading_runtime.data._layout`)
+    Names match case-insensitively. A time column (``timestamp``, ``datetime``, ``date``, ``time``
+    or ``ts``, or an unnamed first column / ``__index_level_0__``: a pandas index), ``open, high,
+    low, close`` (numbers) and optionally ``volume`` (without it ``Bars.has_volume`` is False and
+    the volume zeros). Other columns are ignored; their order does not matter. Times (``ReadOptions``):
 
-    - ``timestamp``: ISO 8601 text that carries its zone, ``Z`` or an offset
-      (``2024-01-01T00:00:00Z``, ``2024-01-01T01:00:00+01:00``), converted to UTC; text without a
-      zone is rejected rather than guessed. In Parquet, a time-zone-aware timestamp column is
-      accepted too (a naive one is rejected).
-    - ``ts``: integer nanoseconds since the Unix epoch, UTC (integer text in CSV, any integer type
-      in Parquet).
+    - ISO 8601 text with or without a time part; with ``Z`` or an offset it is converted to UTC,
+      without one it is a wall-clock time in ``options.timezone``. Parquet timestamp columns: with a
+      zone as they are, without one in ``options.timezone``; date columns are midnight.
+    - integer epoch counts of ``options.time_unit``; without a unit only a column named ``ts`` is
+      read as epoch nanoseconds (integer text in CSV, any integer type in Parquet).
 
-    Column names are matched exactly (CSV header names are stripped of surrounding spaces); other
-    columns are ignored; their order does not matter. In CSV, numbers are decimal text (``nan``
-    is read as a number and then rejected as not finite); cells may be padded with spaces.
+    In CSV, numbers are decimal text (``nan`` is read as a number and then rejected as not finite);
+    cells may be padded with spaces.
 
 Checks
     Every cell that cannot be converted, then every rule of ``trading_framework.validate_bars``
@@ -26,6 +27,11 @@ Checks
     line of an ``InputError`` (exit code 2), at most 20 of them, then ``{name}: ... and N more problems``::
 
         {name}: row {r}: {column}: expected {what} (got {value})
+        {name}: {count} rows: {column}: expected {what} (got row {r}: {value}, row {r}: {value}, ...)
+
+    (the second form: the same problem on several rows, with its first three). With
+    ``options.on_invalid="drop"`` rows with a price <= 0, then OHLC-inconsistent rows, then rows
+    repeating an earlier kept time are removed first and counted in ``LoadedBars.dropped``.
 
     ``{name}`` is ``display_name`` or the path as given; ``r`` is the 1-based data row (the header
     is not counted, so in a CSV file it is the line number - 1: blank lines count as rows); raw text
@@ -36,12 +42,12 @@ Checks
     (a blank line) is one problem: ``{name}: row {r}: expected a bar (got an empty row)``.
     File-level problems: ``{name}: file not found``,
     ``{name}: cannot read CSV: {reason}``, ``{name}: cannot read Parquet: {reason}``,
-    ``{name}: missing column(s) close, volume (expected timestamp, open, high, low, close, volume)``,
+    ``{name}: missing column(s) close (expected ...; found {columns}); closest to close: Clse``,
     ``{name}: no bars (the file has no data rows)``, ``{name}: no bars between {start} and {end}``.
 
 Window
     ``start`` (inclusive) and ``end`` (exclusive) are ISO 8601 dates or datetimes (``2024-01-03``,
-    ``2024-01-03T12:00:00Z``); without a zone they are UTC. They select rows after the whole file
+    ``2024-01-03T12:00:00Z``); without a zone they are in ``options.timezone``. They select rows after the whole file
     has been validated.
 
 Digest
