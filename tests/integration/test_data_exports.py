@@ -169,3 +169,39 @@ def test_a_strategy_that_needs_volume_refuses_bars_without_it(tmp_path: Path) ->
         "strategy tests.experiment_strategies:VolumeSmaCross: the strategy needs volume but the bars have none "
         "(the data file has no volume column)"])
     assert not (tmp_path / "out").exists()
+
+
+# -- timeframes (issue 12 §2) -----------------------------------------------------------------------
+
+
+def daily_weekdays(tmp_path: Path) -> Path:
+    """Weekday closes over five weeks: the most common spacing is 1d, weekends are 3d gaps."""
+    days = pd.bdate_range("2024-01-01", periods=25, name="Date")
+    close = [100.0 + i for i in range(25)]
+    pd.DataFrame({"Open": close, "High": [c + 1 for c in close], "Low": [c - 1 for c in close], "Close": close},
+                 index=days).to_csv(tmp_path / "daily.csv")
+    return tmp_path / "daily.csv"
+
+
+def test_a_timeframe_that_contradicts_the_bars_is_exit_2(tmp_path: Path) -> None:
+    path = daily_weekdays(tmp_path)
+    code, lines, _ = backtest(tmp_path, path, "minutes")  # backtest() declares "1m"
+    assert (code, lines) == (2, [f"{path}: data.timeframe 1m contradicts the bars: their most common spacing is "
+                                 "1d (20 of 24 gaps); set data.timeframe to 1d or leave it out"])
+
+
+def test_the_timeframe_is_inferred_when_not_given(tmp_path: Path) -> None:
+    path = daily_weekdays(tmp_path)
+    config = {"schema_version": 1, "id": "daily", "seed": 1, "data": {"path": str(path)},
+              "strategy": {"class_path": "trading_runtime.strategies.sma_cross:SmaCross",
+                           "params": {"fast": 2, "slow": 5}}}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    proc = cli("backtest", "--config", str(tmp_path / "c.json"), "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["data"]["timeframe"] == "1d"
+    config["data"]["timeframe"] = "1d"
+    (tmp_path / "d.json").write_text(json.dumps(config))
+    proc = cli("backtest", "--config", str(tmp_path / "d.json"), "--output-dir", str(tmp_path / "declared"))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("stats.json", "trades.csv", "equity.parquet"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "declared" / name).read_bytes()

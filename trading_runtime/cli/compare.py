@@ -44,7 +44,7 @@ def _side(label: str, source: str, args: argparse.Namespace) -> Side:
         curve = EquityCurve(run.data.bars.ts[sim.start:].astype("int64"), sim.equity.astype("float64"),
                             config.execution.initial_cash)
         return Side(label, config.id, source, curve, run.metrics, config.data.path, run.data.sha256,
-                    config.data.timeframe, config.strategy.class_path, run.result_params(), config_sha256(config),
+                    run.data_ref().timeframe, config.strategy.class_path, run.result_params(), config_sha256(config),
                     provenance())
     results = load_results(source, Path.cwd())
     if not isinstance(results, BacktestResults):

@@ -11,7 +11,7 @@ from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Missi
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError
-from trading_runtime.execution.data_source import load_data
+from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
 from trading_runtime.planning import DataRef
@@ -75,6 +75,7 @@ def run_backtest_config(
     """Validate the strategy first (cheap), then load the data and run."""
     strategy = build_strategy(config, source, allowed_prefixes)
     data = load_data(config.data, base_dir)
+    config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
     start_numba()
     try:
         result = run_backtest(
