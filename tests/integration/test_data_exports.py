@@ -133,8 +133,9 @@ def test_integer_times_need_a_time_unit(tmp_path: Path) -> None:
     code, lines, _ = backtest(tmp_path, tmp_path / "ms.parquet", "ms-set", time_unit="ms")
     assert (code, lines) == (0, [])
     code, lines, _ = backtest(tmp_path, tmp_path / "ms.parquet", "s-set", time_unit="s")
-    assert (code, lines[0]) == (2, f"{tmp_path / 'ms.parquet'}: row 1: time: expected a timestamp between "
-                                   "1677-09-22 and 2262-04-11 (got 1704067200000)")
+    assert (code, lines) == (2, [f"{tmp_path / 'ms.parquet'}: {ROWS:,} rows: time: expected a timestamp between "
+                                 "1677-09-22 and 2262-04-11 (got row 1: 1704067200000, row 2: 1704067260000, "
+                                 "row 3: 1704067320000, ...)"])
 
 
 def test_on_invalid_drop_counts_each_rule_and_records_it(tmp_path: Path) -> None:

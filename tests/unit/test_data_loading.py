@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.data.scripts import synthetic
 from trading_framework import Bars
-from trading_runtime.data import LoadedBars, infer_format, load_bars
+from trading_runtime.data import LoadedBars, ReadOptions, infer_format, load_bars
 from trading_runtime.data._problems import ProblemReport
 from trading_runtime.errors import EXIT_INPUT, InputError
 
@@ -452,3 +452,16 @@ def test_arbitrary_bytes_give_bars_or_input_error(tmp_path: Path, content: bytes
             load_bars(path)
         except InputError as error:
             assert error.lines and all(line and "\n" not in line for line in error.lines)
+
+
+def test_times_without_a_zone_are_in_the_timezone(tmp_path: Path) -> None:
+    rows = ["2024-03-10 01:30,1,1,1,1,1", "2024-03-10 02:30,1,1,1,1,1", "2024-03-10 03:30,1,1,1,1,1"]
+    path = write(tmp_path, rows)
+    # 02:30 does not exist in New York on 2024-03-10 (clocks jump from 02:00 to 03:00)
+    assert problems(path, options=ReadOptions(timezone="America/New_York")) == [
+        "bars.csv: row 2: timestamp: expected a time that exists once in America/New_York (daylight saving) "
+        "(got 2024-03-10T02:30:00)"
+    ]
+    loaded = load_bars(write(tmp_path, [rows[0], rows[2]]), options=ReadOptions(timezone="America/New_York"),
+                       start="2024-03-10T03:00")
+    assert loaded.bars.ts.tolist() == [np.datetime64("2024-03-10T07:30", "ns").astype(np.int64)]
