@@ -42,3 +42,11 @@ class Constant(Strategy):
 
     def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
         return np.full(len(bars), self.params.exposure, dtype=np.float64)
+
+
+class VolumeSmaCross(SmaCross):
+    """SmaCross that also reads the volume feature: refuses bars without volume (issue 12)."""
+
+    def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
+        features.sma(self.params.fast, "volume")
+        return super().target(bars, features)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from trading_framework import Bars, BarsViolation, validate_bars
+from trading_framework import Bars, BarsViolation, FeatureCache, MissingFieldError, validate_bars
 
 NS = 1_000_000_000
 TS_DUP = "strictly increasing timestamps (duplicate of the previous row)"
@@ -175,3 +175,12 @@ def test_slice_is_a_view_of_the_rows() -> None:
     assert len(part) == 2
     assert part.ts.tolist() == [60 * NS, 120 * NS]
     assert np.shares_memory(part.close, bars.close)
+
+
+def test_bars_without_volume_refuse_the_volume_feature() -> None:
+    one = np.ones(3)
+    bars = Bars(np.arange(3, dtype=np.int64), one, one, one, one, np.zeros(3), has_volume=False)
+    assert not bars.slice(0, 2).has_volume
+    assert FeatureCache(bars).column("close") is bars.close
+    with pytest.raises(MissingFieldError, match="the strategy needs volume but the bars have none"):
+        FeatureCache(bars).sma(2, "volume")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,11 @@ COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
 @dataclass(frozen=True, eq=False)
 class Bars:
-    """OHLCV bars: ``ts`` int64 UTC nanoseconds, prices and volume float64, all of one length."""
+    """OHLCV bars: ``ts`` int64 UTC nanoseconds, prices and volume float64, all of one length.
+
+    ``has_volume`` is False when the data had no volume (FX, indices): ``volume`` is then zeros and
+    ``FeatureCache.column("volume")`` raises ``MissingFieldError`` instead of handing them out.
+    """
 
     ts: IntArray
     open: FloatArray
@@ -25,6 +29,7 @@ class Bars:
     low: FloatArray
     close: FloatArray
     volume: FloatArray
+    has_volume: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         n = len(self.ts)
@@ -45,7 +50,11 @@ class Bars:
 
     def slice(self, start: int, stop: int) -> Bars:
         """Rows ``start:stop`` (views, no copy)."""
-        return Bars(*(getattr(self, c)[start:stop] for c in COLUMNS))
+        return Bars(*(getattr(self, c)[start:stop] for c in COLUMNS), has_volume=self.has_volume)
+
+
+class MissingFieldError(ValueError):
+    """A strategy asked for a bars field the data does not have (``volume`` of a file without one)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 from numba import njit
 
-from trading_framework.bars import Bars, FloatArray
+from trading_framework.bars import Bars, FloatArray, MissingFieldError
 
 
 @njit(cache=True)
@@ -118,6 +118,9 @@ class FeatureCache:
     def column(self, field: str) -> FloatArray:
         if field not in ("open", "high", "low", "close", "volume"):
             raise ValueError(f"unknown bars field {field!r}")
+        if field == "volume" and not self.bars.has_volume:
+            raise MissingFieldError("the strategy needs volume but the bars have none (the data file has no "
+                                    "volume column)")
         arr: FloatArray = getattr(self.bars, field)
         return arr
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from tests.data.scripts import synthetic
 from trading_framework import Bars
-from trading_runtime.data import LoadedBars, infer_format, load_bars
+from trading_runtime.data import LoadedBars, ReadOptions, infer_format, load_bars
+from trading_runtime.data._problems import ProblemReport
 from trading_runtime.errors import EXIT_INPUT, InputError
 
 BARS_DIR = Path(__file__).resolve().parents[1] / "data" / "parts"
@@ -204,27 +205,37 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
     ]
 
 
+EXPECTED_LAYOUT = "(expected a time column (timestamp, datetime, date, time, ts or an unnamed first column), " \
+    "open, high, low, close; "
+
+
 def test_text_that_is_not_a_table(tmp_path: Path) -> None:
     path = tmp_path / "bars.csv"
     path.write_text("<html><body>502 Bad Gateway</body></html>\n")
     assert problems(path) == [
-        "bars.csv: missing column(s) timestamp, open, high, low, close, volume "
-        "(expected timestamp, open, high, low, close, volume)"
+        "bars.csv: missing column(s) a time column, open, high, low, close "
+        f"{EXPECTED_LAYOUT}found <html><body>502 Bad Gateway</body></html>)"
     ]
 
 
 def test_missing_columns(tmp_path: Path) -> None:
     path = write(tmp_path, ["2024-01-01T00:00:00Z,1,1,1"], header="timestamp,open,high,low\n")
     assert problems(path) == [
-        "bars.csv: missing column(s) close, volume (expected timestamp, open, high, low, close, volume)"
+        "bars.csv: missing column(s) close "
+        f"{EXPECTED_LAYOUT}found timestamp, open, high, low)"
+    ]
+    path = write(tmp_path, ["2024-01-01T00:00:00Z,1,1,1,1"], header="Stamp,Open,High,Low,Clsoe\n")
+    assert problems(path) == [
+        "bars.csv: missing column(s) a time column, close "
+        f"{EXPECTED_LAYOUT}found Stamp, Open, High, Low, Clsoe); closest to the time column: Stamp"
     ]
 
 
 def test_duplicate_and_ambiguous_columns(tmp_path: Path) -> None:
     path = write(tmp_path, [], header="timestamp,ts,open,open,high,low,close,volume\n")
     assert problems(path) == [
-        "bars.csv: duplicate column(s) open (expected each column once)",
-        "bars.csv: both timestamp and ts columns (expected one: timestamp as ISO 8601 text or ts as epoch nanoseconds)",
+        "bars.csv: columns open, open all name open (expected one)",
+        "bars.csv: several time columns timestamp, ts (expected one)",
     ]
 
 
@@ -262,11 +273,11 @@ def test_garbage_parquet(tmp_path: Path) -> None:
 def test_parquet_column_types(tmp_path: Path) -> None:
     values = {c: pa.array([1.0]) for c in ("open", "high", "low", "close")}
     table = pa.table(
-        {"timestamp": pa.array([T0], pa.timestamp("ns")), **values, "volume": pa.array([True])}
+        {"timestamp": pa.array([1.5], pa.float64()), **values, "volume": pa.array([True])}
     )
     pq.write_table(table, tmp_path / "bars.parquet")
     assert problems(tmp_path / "bars.parquet") == [
-        "bars.csv: timestamp: expected time-zone-aware timestamps (got timestamp[ns] without a time zone)",
+        "bars.csv: timestamp: expected ISO 8601 text or timestamps (got double)",
         "bars.csv: volume: expected a column of numbers (got bool)",
     ]
 
@@ -316,16 +327,14 @@ def test_high_below_close_and_negative_volume(tmp_path: Path) -> None:
 def test_bad_timestamp_text(tmp_path: Path) -> None:
     rows = [
         GOOD[0],
-        "2024-01-01 00:01:00,100.5,102.0,100.0,101.0,12",
+        "2024-01-01 00:01:00,100.5,102.0,100.0,101.0,12",  # no zone: UTC (data.timezone)
         "2024-13-01T00:02:00Z,101.0,101.5,100.5,101.2,9",
         "yesterday,101.0,101.5,100.5,101.2,9",
         "2300-01-01T00:00:00Z,101.0,101.5,100.5,101.2,9",
     ]
-    iso = "expected an ISO 8601 timestamp with Z or a UTC offset"
+    iso = "expected an ISO 8601 date or timestamp"
     assert problems(write(tmp_path, rows)) == [
-        f'bars.csv: row 2: timestamp: {iso} (got "2024-01-01 00:01:00")',
-        f'bars.csv: row 3: timestamp: {iso} (got "2024-13-01T00:02:00Z")',
-        f'bars.csv: row 4: timestamp: {iso} (got "yesterday")',
+        f'bars.csv: 2 rows: timestamp: {iso} (got row 3: "2024-13-01T00:02:00Z", row 4: "yesterday")',
         'bars.csv: row 5: timestamp: expected a timestamp between 1677-09-22 and 2262-04-11 '
         '(got "2300-01-01T00:00:00Z")',
     ]
@@ -335,8 +344,8 @@ def test_bad_epoch_ns(tmp_path: Path) -> None:
     rows = [f"{T0},1,1,1,1,1", "1.7e18,1,1,1,1,1", "99999999999999999999,1,1,1,1,1"]
     path = write(tmp_path, rows, header=HEADER.replace("timestamp", "ts"))
     assert problems(path) == [
-        'bars.csv: row 2: ts: expected integer epoch nanoseconds (got "1.7e18")',
-        'bars.csv: row 3: ts: expected integer epoch nanoseconds (got "99999999999999999999")',
+        'bars.csv: 2 rows: ts: expected integer epoch nanoseconds (got row 2: "1.7e18", row 3: '
+        '"99999999999999999999")',
     ]
 
 
@@ -360,7 +369,7 @@ def test_unreadable_cells_and_rule_violations_are_reported_together(tmp_path: Pa
     rows = [
         GOOD[0],
         "2024-01-01T00:00:00Z,nan,101.0,99.5,abc,-1",  # duplicate time, nan open, bad close, negative volume
-        "2024-01-01T00:02:00,100.5,102.0,100.0,101.0,12",  # no zone: not read, so not an order problem either
+        "2024-01-01T00:02:00Z,100.5,102.0,100.0,101.0,12",
         "2023-12-31T23:00:00Z,100.5,100.0,101.0,100.5,12",  # earlier than row 2, high < low
     ]
     assert problems(write(tmp_path, rows)) == [
@@ -369,7 +378,6 @@ def test_unreadable_cells_and_rule_violations_are_reported_together(tmp_path: Pa
         "(got 2024-01-01T00:00:00Z)",
         "bars.csv: row 2: open: expected a finite price (got nan)",
         "bars.csv: row 2: volume: expected volume >= 0 (got -1.0)",
-        'bars.csv: row 3: timestamp: expected an ISO 8601 timestamp with Z or a UTC offset (got "2024-01-01T00:02:00")',
         "bars.csv: row 4: timestamp: expected strictly increasing timestamps (earlier than the previous row) "
         "(got 2023-12-31T23:00:00Z)",
         "bars.csv: row 4: high: expected high >= low (got 100.0)",
@@ -383,18 +391,26 @@ def test_parquet_nulls_are_row_problems(tmp_path: Path) -> None:
     )
     pq.write_table(table, tmp_path / "bars.parquet")
     assert problems(tmp_path / "bars.parquet") == [
-        "bars.csv: row 2: timestamp: expected an ISO 8601 timestamp with Z or a UTC offset (got null)",
+        "bars.csv: row 2: timestamp: expected an ISO 8601 date or timestamp (got null)",
         "bars.csv: row 2: close: expected a number (got null)",
     ]
 
 
 def test_many_problems_are_capped(tmp_path: Path) -> None:
     rows = [f"2024-01-01T00:{i:02d}:00Z,1,1,1,1,nan" for i in range(30)]
-    lines = problems(write(tmp_path, rows))
+    # the same problem on many rows is one line: the count and the first rows
+    assert problems(write(tmp_path, rows)) == [
+        "bars.csv: 30 rows: volume: expected a finite volume (got row 1: nan, row 2: nan, row 3: nan, ...)"
+    ]
+    # different problems: at most 20 lines, then the count of the others
+    report = ProblemReport("bars.csv")
+    for i in range(25):
+        report.rows(np.array([i, i + 30]), 0, "open", f"rule {i}", str)
+    lines = report.lines()
     assert len(lines) == 21
-    assert lines[0] == "bars.csv: row 1: volume: expected a finite volume (got nan)"
-    assert lines[19] == "bars.csv: row 20: volume: expected a finite volume (got nan)"
-    assert lines[20] == "bars.csv: ... and 10 more problems"
+    assert lines[0] == "bars.csv: 2 rows: open: expected rule 0 (got row 1: 0, row 31: 30)"
+    assert lines[19] == "bars.csv: 2 rows: open: expected rule 19 (got row 20: 19, row 50: 49)"
+    assert lines[20] == "bars.csv: ... and 5 more problems"
 
 
 def test_long_and_odd_text_stays_on_one_line(tmp_path: Path) -> None:
@@ -436,3 +452,16 @@ def test_arbitrary_bytes_give_bars_or_input_error(tmp_path: Path, content: bytes
             load_bars(path)
         except InputError as error:
             assert error.lines and all(line and "\n" not in line for line in error.lines)
+
+
+def test_times_without_a_zone_are_in_the_timezone(tmp_path: Path) -> None:
+    rows = ["2024-03-10 01:30,1,1,1,1,1", "2024-03-10 02:30,1,1,1,1,1", "2024-03-10 03:30,1,1,1,1,1"]
+    path = write(tmp_path, rows)
+    # 02:30 does not exist in New York on 2024-03-10 (clocks jump from 02:00 to 03:00)
+    assert problems(path, options=ReadOptions(timezone="America/New_York")) == [
+        "bars.csv: row 2: timestamp: expected a time that exists once in America/New_York (daylight saving) "
+        "(got 2024-03-10T02:30:00)"
+    ]
+    loaded = load_bars(write(tmp_path, [rows[0], rows[2]]), options=ReadOptions(timezone="America/New_York"),
+                       start="2024-03-10T03:00")
+    assert loaded.bars.ts.tolist() == [np.datetime64("2024-03-10T07:30", "ns").astype(np.int64)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from trading_framework import timeframe as framework_timeframe
 from trading_runtime.config.base import StrictConfig
@@ -18,15 +19,52 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_TIMEFRAME_SECONDS = 366 * 86400
 
 
+_READ_DEFAULTS: dict[str, Any] = {"timeframe": None, "timezone": "UTC", "time_unit": None, "on_invalid": "error"}
+
+
 class DataConfig(StrictConfig):
     path: str = Field(min_length=1, description="bars file: a local path (relative: against the working directory) "
                                                 "or a store URI (s3://bucket/key, file:///abs/path)")
     sha256: str | None = Field(None, description="pins the file's content: sha256 of its bytes, 64 lower-case hex "
                                                  "characters; a different file is an error (exit 2)")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
-    timeframe: str = Field("1m", description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino/CAGR")
-    start: str | None = Field(None, description="first bar to use (ISO 8601, inclusive, UTC)")
-    end: str | None = Field(None, description="end of the bars to use (ISO 8601, exclusive, UTC)")
+    timeframe: str | None = Field(None, description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino/CAGR; "
+                                                    "null: the bars' most common spacing (a declared one that "
+                                                    "contradicts it is an error)")
+    start: str | None = Field(None, description="first bar to use (ISO 8601, inclusive; without a zone: "
+                                                "in data.timezone)")
+    end: str | None = Field(None, description="end of the bars to use (ISO 8601, exclusive; without a zone: "
+                                              "in data.timezone)")
+    timezone: str = Field("UTC", min_length=1, description="IANA time zone of times written without a zone "
+                                                           "(bars, start, end)")
+    time_unit: Literal["s", "ms", "us", "ns"] | None = Field(
+        None, description="the time column holds integer epoch counts of this unit (null: ISO 8601 text or "
+                          "timestamps; a column named ts is epoch nanoseconds)")
+    on_invalid: Literal["error", "drop"] = Field(
+        "error", description="error: any invalid row is exit 2; drop: rows with a non-positive price, "
+                             "OHLC-inconsistent rows and repeated timestamps (the first is kept) are dropped "
+                             "and counted")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The reading options are left out at their defaults: configs written before they existed keep
+        their identity (config_sha256) and their results' bytes. (A config that left out timeframe,
+        then 1m, now has it inferred: its identity changes with its meaning.)"""
+        dumped: dict[str, Any] = handler(self)
+        for key, default in _READ_DEFAULTS.items():
+            if dumped.get(key, default) == default:
+                dumped.pop(key, None)
+        return dumped
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"unknown time zone {v!r}: expected an IANA name such as UTC or "
+                             "America/New_York") from None
+        return v
 
     @field_validator("sha256")
     @classmethod
@@ -37,13 +75,16 @@ class DataConfig(StrictConfig):
 
     @field_validator("timeframe")
     @classmethod
-    def _timeframe(cls, v: str) -> str:
-        if not 0 < framework_timeframe.timeframe_seconds(v) <= MAX_TIMEFRAME_SECONDS:
+    def _timeframe(cls, v: str | None) -> str | None:
+        if v is not None and not 0 < framework_timeframe.timeframe_seconds(v) <= MAX_TIMEFRAME_SECONDS:
             raise ValueError(f"timeframe {v!r}: expected a bar of 1s up to 366d (e.g. 1m, 4h, 1d)")
         return v
 
     @property
     def timeframe_seconds(self) -> int:
+        """Seconds per bar; only of a resolved config (``execution.data_source.resolve_timeframe``)."""
+        if self.timeframe is None:
+            raise RuntimeError("data.timeframe is not resolved: resolve it from the loaded bars first")
         return framework_timeframe.timeframe_seconds(self.timeframe)
 
     @property

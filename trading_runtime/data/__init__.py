@@ -11,6 +11,7 @@ from trading_runtime.data.cache import cached_file, default_cache_dir, store_in_
 from trading_runtime.data.loader import (
     BarsFormat,
     LoadedBars,
+    ReadOptions,
     check_sha256,
     data_suffix,
     infer_format,
@@ -19,6 +20,6 @@ from trading_runtime.data.loader import (
 )
 
 __all__ = [
-    "BarsFormat", "LoadedBars", "cached_file", "check_sha256", "data_suffix", "default_cache_dir", "infer_format",
-    "load_bars", "read_bars_file", "store_in_cache",
+    "BarsFormat", "LoadedBars", "ReadOptions", "cached_file", "check_sha256", "data_suffix", "default_cache_dir",
+    "infer_format", "load_bars", "read_bars_file", "store_in_cache",
 ]

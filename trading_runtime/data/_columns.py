@@ -27,9 +27,10 @@ BoolArray = npt.NDArray[np.bool_]
 Column: TypeAlias = "pd.Series | pa.Array"
 """A CSV column is a pandas ``str`` Series (the raw cell text); a Parquet column an Arrow array."""
 
-ISO_TIMESTAMP = "an ISO 8601 timestamp with Z or a UTC offset"
+ISO_TIMESTAMP = "an ISO 8601 date or timestamp"
 NS_RANGE = "a timestamp between 1677-09-22 and 2262-04-11"
 EPOCH_NS = "integer epoch nanoseconds"
+EPOCH_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 NUMBER = "a number"
 
 _TEXT_NAN = ("nan", "+nan", "-nan")
@@ -59,6 +60,12 @@ class ColumnParser:
     def bad_cells(self, column: str) -> BoolArray:
         """Rows whose cell in ``column`` could not be read (or whose whole row was skipped)."""
         return self._bad_cells.get(column, self.skip)
+
+    def keep_rows(self, rows: npt.NDArray[np.intp]) -> None:
+        """Only ``rows`` remain (rows dropped with ``on_invalid="drop"``); row problems were reported already."""
+        self.skip = self.skip[rows]
+        self._bad_cells = {column: cells[rows] for column, cells in self._bad_cells.items()}
+        self.n_rows = len(rows)
 
     @property
     def bad(self) -> BoolArray:
@@ -109,29 +116,46 @@ class ColumnParser:
 
     # -- time -----------------------------------------------------------------------------------
 
-    def iso_timestamps(self, column: str, order: int, source: Column) -> IntArray | None:
-        """ISO 8601 text with Z or an offset, or a time-zone-aware Arrow timestamp: UTC epoch ns."""
+    def iso_timestamps(self, column: str, order: int, source: Column, timezone: str = "UTC") -> IntArray | None:
+        """ISO 8601 text, or an Arrow timestamp: UTC epoch ns. Times without a zone are in ``timezone``."""
         if not isinstance(source, pa.Array | pa.ChunkedArray):
-            return self._ns_from_iso_text(column, order, source)
+            return self._ns_from_iso_text(column, order, source, timezone)
         source = _decoded(source)
         kind = source.type
         if _is_text(kind):
-            return self._ns_from_iso_text(column, order, _arrow_text(source))
-        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            return self._ns_from_iso_text(column, order, _arrow_text(source), timezone)
+        if pa.types.is_date(kind):
+            source, kind = pc.cast(source, pa.timestamp("s")), pa.timestamp("s")
+        if pa.types.is_timestamp(kind):
             missing = _nulls(source)
             ints = np.array(_numbers(_zero_filled(pc.cast(source, pa.int64()))), dtype=np.int64)
             ns, in_range = _scale_to_ns(ints, missing, kind.unit)
             self._rows(np.flatnonzero(missing), order, column, ISO_TIMESTAMP, _null_got)
             out = np.flatnonzero(~missing & ~in_range)
             self._rows(out, order, column, NS_RANGE, lambda row: iso_text(int(ints[row]), kind.unit))
+            if kind.tz is None and timezone != "UTC":
+                self._localize(column, order, ns, in_range, timezone)
             return ns
-        if pa.types.is_timestamp(kind):
-            self.report.file(f"{column}: expected time-zone-aware timestamps (got {kind} without a time zone)")
-        else:
-            self.report.file(f"{column}: expected ISO 8601 text or time-zone-aware timestamps (got {kind})")
+        self.report.file(f"{column}: expected ISO 8601 text or timestamps (got {kind})")
         return None
 
-    def _ns_from_iso_text(self, column: str, order: int, text: pd.Series) -> IntArray:
+    def _localize(self, column: str, order: int, ns: IntArray, rows: BoolArray, timezone: str) -> None:
+        """Wall-clock times in ``timezone`` (as epoch ns of the same wall clock in UTC) → UTC, in place."""
+        import pandas as pd
+
+        wall = pd.DatetimeIndex(ns[rows].view("datetime64[ns]"))
+        local = wall.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        naive = np.asarray(local.tz_convert(None).to_numpy())
+        utc = naive.view(np.int64)
+        invalid = np.isnat(naive)
+        where = np.flatnonzero(rows)
+        ns[where[~invalid]] = utc[~invalid]
+        texts = [iso_text(int(v)).removesuffix("Z") for v in ns[where[invalid]]]
+        shown = dict(zip(where[invalid].tolist(), texts, strict=True))
+        self._rows(where[invalid], order, column, f"a time that exists once in {timezone} (daylight saving)",
+                   lambda row: shown[row])
+
+    def _ns_from_iso_text(self, column: str, order: int, text: pd.Series, timezone: str) -> IntArray:
         import pandas as pd
 
         stripped = text.str.strip()
@@ -143,30 +167,40 @@ class ColumnParser:
         missing = np.isnat(raw)
         ns, in_range = _scale_to_ns(raw.view(np.int64), missing, np.datetime_data(raw.dtype)[0])
         got = _text_got(text)
-        self._rows(np.flatnonzero(missing | ~zoned), order, column, ISO_TIMESTAMP, got)
-        self._rows(np.flatnonzero(~missing & zoned & ~in_range), order, column, NS_RANGE, got)
+        self._rows(np.flatnonzero(missing), order, column, ISO_TIMESTAMP, got)
+        self._rows(np.flatnonzero(~missing & ~in_range), order, column, NS_RANGE, got)
+        if timezone != "UTC" and not zoned.all():
+            self._localize(column, order, ns, in_range & ~zoned, timezone)
         return ns
 
-    def epoch_ns(self, column: str, order: int, source: Column) -> IntArray | None:
-        """Integer epoch nanoseconds: integer text, or any Arrow integer type."""
+    def epoch(self, column: str, order: int, source: Column, unit: str = "ns") -> IntArray | None:
+        """Integer epoch times in ``unit`` (s, ms, us, ns): integer text, or any Arrow integer type; as ns."""
+        expected = f"integer epoch {EPOCH_NAMES[unit]}"
         if not isinstance(source, pa.Array | pa.ChunkedArray):
-            return self._ints_from_text(column, order, source)
-        source = _decoded(source)
-        kind = source.type
-        if _is_text(kind):
-            return self._ints_from_text(column, order, _arrow_text(source))
-        if not pa.types.is_integer(kind):
-            self.report.file(f"{column}: expected {EPOCH_NS} (got {kind})")
-            return None
-        missing = _nulls(source)
-        raw = _numbers(_zero_filled(source))
-        too_big = raw > _INT64_MAX if raw.dtype == np.uint64 else np.zeros(len(raw), dtype=bool)
-        ns = np.where(too_big, 0, raw).astype(np.int64)
-        self._rows(np.flatnonzero(missing), order, column, EPOCH_NS, _null_got)
-        self._rows(np.flatnonzero(too_big), order, column, EPOCH_NS, lambda row: str(raw[row]))
+            ints, bad = self._ints_from_text(column, order, source, expected)
+        else:
+            source = _decoded(source)
+            kind = source.type
+            if _is_text(kind):
+                ints, bad = self._ints_from_text(column, order, _arrow_text(source), expected)
+            elif not pa.types.is_integer(kind):
+                self.report.file(f"{column}: expected {expected} (got {kind})")
+                return None
+            else:
+                missing = _nulls(source)
+                raw = _numbers(_zero_filled(source))
+                too_big = raw > _INT64_MAX if raw.dtype == np.uint64 else np.zeros(len(raw), dtype=bool)
+                ints = np.where(too_big, 0, raw).astype(np.int64)
+                self._rows(np.flatnonzero(missing), order, column, expected, _null_got)
+                self._rows(np.flatnonzero(too_big), order, column, expected, lambda row: str(raw[row]))
+                bad = missing | too_big
+        if unit == "ns":
+            return ints
+        ns, in_range = _scale_to_ns(ints, bad, unit)
+        self._rows(np.flatnonzero(~bad & ~in_range), order, column, NS_RANGE, lambda row: str(ints[row]))
         return ns
 
-    def _ints_from_text(self, column: str, order: int, text: pd.Series) -> IntArray:
+    def _ints_from_text(self, column: str, order: int, text: pd.Series, expected: str) -> tuple[IntArray, BoolArray]:
         stripped = text.str.strip()
         ok = np.array(stripped.str.fullmatch(_INTEGER, na=False).to_numpy(dtype=bool))
         rows = np.flatnonzero(ok)
@@ -175,8 +209,8 @@ class ColumnParser:
         ns = np.zeros(len(text), dtype=np.int64)
         ns[rows[fits]] = [v for v, f in zip(ints, fits.tolist(), strict=True) if f]
         ok[rows[~fits]] = False
-        self._rows(np.flatnonzero(~ok), order, column, EPOCH_NS, _text_got(text))
-        return ns
+        self._rows(np.flatnonzero(~ok), order, column, expected, _text_got(text))
+        return ns, ~ok
 
 
 def iso_text(value: int, unit: str = "ns") -> str:

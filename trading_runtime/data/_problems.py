@@ -14,6 +14,8 @@ from trading_runtime.errors import InputError
 
 MAX_LINES = 20
 """Problem lines shown before '... and N more problems'."""
+ROWS_SHOWN = 3
+"""Rows shown (with their values) of a problem found on many rows."""
 MAX_VALUE_CHARS = 60
 """Longer offending text is cut to this many characters (with '...') in a message."""
 
@@ -68,21 +70,39 @@ class ProblemReport:
         self._more_unknown = True
 
     def lines(self) -> list[str]:
-        shown = self._file[:MAX_LINES]
-        budget = MAX_LINES - len(shown)
-        candidates = sorted(
-            ((int(r), p.order, i) for i, p in enumerate(self._rows) for r in p.rows[:budget]),
-        )[:budget]
-        for r, _, i in candidates:
-            p = self._rows[i]
-            where = f"row {r + 1}: {p.column}:" if p.column else f"row {r + 1}:"
-            shown.append(f"{self.name}: {where} expected {p.expected} (got {p.got(r)})")
-        total = len(self._file) + sum(len(p.rows) for p in self._rows)
-        rest = total - len(shown)
+        """File-level lines, then one line per problem (the same column and expectation on any number of
+        rows is one line: the row count and the first ROWS_SHOWN rows with their values), in the order of
+        each problem's first row; at most MAX_LINES, then ``... and N more problems``."""
+        groups: dict[tuple[int, str, str], list[tuple[int, Callable[[int], str]]]] = {}
+        counts: dict[tuple[int, str, str], int] = {}
+        for p in self._rows:
+            key = (p.order, p.column, p.expected)
+            counts[key] = counts.get(key, 0) + len(p.rows)
+            first = groups.setdefault(key, [])
+            first.extend((int(r), p.got) for r in p.rows[:ROWS_SHOWN])
+            if len(first) > ROWS_SHOWN:
+                first.sort(key=lambda item: item[0])
+                del first[ROWS_SHOWN:]
+        arrival = {key: i for i, key in enumerate(groups)}
+        problems = sorted(((min(r for r, _ in rows), key[0], arrival[key], key) for key, rows in groups.items()))
+        lines = list(self._file)
+        for *_, key in problems:
+            _, column, expected = key
+            rows = sorted(groups[key], key=lambda item: item[0])
+            where = f"{column}: " if column else ""
+            if counts[key] == 1:
+                r, got = rows[0]
+                lines.append(f"{self.name}: row {r + 1}: {where}expected {expected} (got {got(r)})")
+            else:
+                shown = ", ".join(f"row {r + 1}: {got(r)}" for r, got in rows)
+                more = ", ..." if counts[key] > len(rows) else ""
+                lines.append(f"{self.name}: {counts[key]:,} rows: {where}expected {expected} (got {shown}{more})")
+        shown_lines = lines[:MAX_LINES]
+        rest = len(lines) - len(shown_lines)
         if rest > 0 or self._more_unknown:
             at_least = "at least " if self._more_unknown else ""
-            shown.append(f"{self.name}: ... and {at_least}{rest} more problem{'' if rest == 1 else 's'}")
-        return shown
+            shown_lines.append(f"{self.name}: ... and {at_least}{rest} more problem{'' if rest == 1 else 's'}")
+        return shown_lines
 
     def raise_if_any(self) -> None:
         if self:

@@ -47,7 +47,8 @@ def _short(error: BaseException) -> str:
 def read_csv(content: bytes, report: ProblemReport, numeric: tuple[str, ...] = ()) -> RawTable | None:
     """UTF-8 CSV (gzip-compressed when it starts with the gzip magic bytes), header on the first line.
 
-    Fast path: the ``numeric`` columns are parsed as float64 by pandas' C parser and the others kept
+    Fast path: the ``numeric`` columns (lower-case names, matched case-insensitively) are parsed
+    as float64 by pandas' C parser and the others kept
     as text. When that fails (a cell that is not a number, a blank line, ...) every cell is read as
     text (``str`` Series) so that each bad cell can be reported with its row; blank lines are kept
     as rows, so that data row ``r`` is line ``r + 1``.
@@ -83,9 +84,10 @@ def read_csv(content: bytes, report: ProblemReport, numeric: tuple[str, ...] = (
         report.file(f"cannot read CSV: {_short(error)}")
         return None
     names = tuple(name.strip() for name in header)
+    keys = [name.lower() for name in names]
     frame: pd.DataFrame | None = None
-    if len(set(header)) == len(header) and all(names.count(n) == 1 for n in numeric):
-        dtypes = {label: "float64" if name in numeric else "str" for label, name in zip(header, names, strict=True)}
+    if len(set(header)) == len(header) and all(keys.count(n) <= 1 for n in numeric):
+        dtypes = {label: "float64" if key in numeric else "str" for label, key in zip(header, keys, strict=True)}
         try:
             frame = _read_frame(text, dtypes)
         except ValueError:  # a cell is not a number, or the file is malformed: the text pass says which
@@ -134,16 +136,40 @@ def release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def read_parquet(content: bytes, report: ProblemReport, wanted: tuple[str, ...]) -> RawTable | None:
-    """A Parquet file; only the columns in ``wanted`` that exist are read."""
+def read_parquet(content: bytes, report: ProblemReport, wanted: frozenset[str]) -> RawTable | None:
+    """A Parquet file; only the columns whose stripped, lower-cased name is in ``wanted`` are read."""
     try:
         parquet = pq.ParquetFile(pa.BufferReader(content))
         names = tuple(parquet.schema_arrow.names)
-        present = [name for name in wanted if name in names and names.count(name) == 1]
+        present = [name for name in names if name.strip().lower() in wanted and names.count(name) == 1]
         # No Arrow thread pool: its threads, still alive at interpreter exit, can abort the process (exit 134).
         table = parquet.read(columns=present, use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as error:
         report.file(f"cannot read Parquet: {_short(error)}")
         return None
     columns: dict[str, Column] = {name: table.column(name).combine_chunks() for name in present}
-    return RawTable(names, columns, parquet.metadata.num_rows)
+    n_rows = parquet.metadata.num_rows
+    for name, values in _range_indexes(parquet.schema_arrow, n_rows, wanted):
+        if name not in names:
+            names, columns[name] = (*names, name), values
+    return RawTable(names, columns, n_rows)
+
+
+def _range_indexes(schema: pa.Schema, n_rows: int, wanted: frozenset[str]) -> list[tuple[str, pa.Array]]:
+    """Evenly spaced integer indexes pandas kept only in its metadata (``to_parquet`` of an index of epoch
+    numbers such as ``time`` = 0, 60000, ...), as columns, when their name is ``wanted``."""
+    try:
+        indexes = (schema.pandas_metadata or {}).get("index_columns", [])
+    except (ValueError, TypeError):  # metadata that is not pandas' JSON: no index to recover
+        return []
+    found = []
+    for index in indexes:
+        if not isinstance(index, dict) or index.get("kind") != "range" or not isinstance(index.get("name"), str):
+            continue
+        bounds = [v for v in (index.get(k) for k in ("start", "stop", "step")) if type(v) is int]
+        if index["name"].strip().lower() not in wanted or len(bounds) != 3 or not bounds[2]:
+            continue
+        values = range(*bounds)
+        if len(values) == n_rows:
+            found.append((index["name"], pa.array(values, pa.int64())))
+    return found

@@ -5,19 +5,20 @@ Formats
     With ``fmt=None`` the format comes from the file name: ``.csv``/``.csv.gz`` → csv,
     ``.parquet``/``.pq`` → parquet (case-insensitive).
 
-Columns
-    ``open, high, low, close, volume`` (numbers) and exactly one time column:
+Columns (:mod:`trading_runtime.data._layout`)
+    Names match case-insensitively. A time column (``timestamp``, ``datetime``, ``date``, ``time``
+    or ``ts``, or an unnamed first column / ``__index_level_0__``: a pandas index), ``open, high,
+    low, close`` (numbers) and optionally ``volume`` (without it ``Bars.has_volume`` is False and
+    the volume zeros). Other columns are ignored; their order does not matter. Times (``ReadOptions``):
 
-    - ``timestamp``: ISO 8601 text that carries its zone, ``Z`` or an offset
-      (``2024-01-01T00:00:00Z``, ``2024-01-01T01:00:00+01:00``), converted to UTC; text without a
-      zone is rejected rather than guessed. In Parquet, a time-zone-aware timestamp column is
-      accepted too (a naive one is rejected).
-    - ``ts``: integer nanoseconds since the Unix epoch, UTC (integer text in CSV, any integer type
-      in Parquet).
+    - ISO 8601 text with or without a time part; with ``Z`` or an offset it is converted to UTC,
+      without one it is a wall-clock time in ``options.timezone``. Parquet timestamp columns: with a
+      zone as they are, without one in ``options.timezone``; date columns are midnight.
+    - integer epoch counts of ``options.time_unit``; without a unit only a column named ``ts`` is
+      read as epoch nanoseconds (integer text in CSV, any integer type in Parquet).
 
-    Column names are matched exactly (CSV header names are stripped of surrounding spaces); other
-    columns are ignored; their order does not matter. In CSV, numbers are decimal text (``nan``
-    is read as a number and then rejected as not finite); cells may be padded with spaces.
+    In CSV, numbers are decimal text (``nan`` is read as a number and then rejected as not finite);
+    cells may be padded with spaces.
 
 Checks
     Every cell that cannot be converted, then every rule of ``trading_framework.validate_bars``
@@ -26,6 +27,11 @@ Checks
     line of an ``InputError`` (exit code 2), at most 20 of them, then ``{name}: ... and N more problems``::
 
         {name}: row {r}: {column}: expected {what} (got {value})
+        {name}: {count} rows: {column}: expected {what} (got row {r}: {value}, row {r}: {value}, ...)
+
+    (the second form: the same problem on several rows, with its first three). With
+    ``options.on_invalid="drop"`` rows with a price <= 0, then OHLC-inconsistent rows, then rows
+    repeating an earlier kept time are removed first and counted in ``LoadedBars.dropped``.
 
     ``{name}`` is ``display_name`` or the path as given; ``r`` is the 1-based data row (the header
     is not counted, so in a CSV file it is the line number - 1: blank lines count as rows); raw text
@@ -36,12 +42,12 @@ Checks
     (a blank line) is one problem: ``{name}: row {r}: expected a bar (got an empty row)``.
     File-level problems: ``{name}: file not found``,
     ``{name}: cannot read CSV: {reason}``, ``{name}: cannot read Parquet: {reason}``,
-    ``{name}: missing column(s) close, volume (expected timestamp, open, high, low, close, volume)``,
+    ``{name}: missing column(s) close (expected ...; found {columns}); closest to close: Clse``,
     ``{name}: no bars (the file has no data rows)``, ``{name}: no bars between {start} and {end}``.
 
 Window
     ``start`` (inclusive) and ``end`` (exclusive) are ISO 8601 dates or datetimes (``2024-01-03``,
-    ``2024-01-03T12:00:00Z``); without a zone they are UTC. They select rows after the whole file
+    ``2024-01-03T12:00:00Z``); without a zone they are in ``options.timezone``. They select rows after the whole file
     has been validated.
 
 Digest
@@ -56,26 +62,38 @@ from __future__ import annotations
 import hashlib
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from trading_framework import Bars, validate_bars
 from trading_runtime.data._columns import ColumnParser, FloatArray, iso_text
+from trading_runtime.data._layout import VALUE_ROLES, WANTED, Layout, resolve_layout
 from trading_runtime.data._problems import ProblemReport, quote
 from trading_runtime.data._readers import RawTable, read_csv, read_parquet, release_arrow_memory
 from trading_runtime.errors import InputError
 
 BarsFormat = Literal["csv", "parquet"]
 
-TIMESTAMP_COLUMN = "timestamp"
-EPOCH_NS_COLUMN = "ts"
-VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
-EXPECTED_COLUMNS = (TIMESTAMP_COLUMN, *VALUE_COLUMNS)
+OnInvalid = Literal["error", "drop"]
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read times and what to do with invalid rows (the config's ``data.timezone``,
+    ``data.time_unit``, ``data.on_invalid``)."""
+
+    timezone: str = "UTC"
+    time_unit: TimeUnit | None = None
+    on_invalid: OnInvalid = "error"
+
 SUFFIXES: tuple[tuple[str, BarsFormat], ...] = (
     (".csv", "csv"),
     (".csv.gz", "csv"),
@@ -103,6 +121,8 @@ class LoadedBars:
     n_rows: int
     file_rows: int
     fmt: BarsFormat
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Rows removed per rule with ``on_invalid="drop"`` (non-zero counts only)."""
 
 
 def infer_format(path: Path, name: str | None = None) -> BarsFormat:
@@ -164,8 +184,8 @@ def _read_bytes(path: Path, name: str) -> bytes:
         raise InputError(f"{name}: cannot read file: {error.strerror or error}") from None
 
 
-def _instant_ns(label: str, text: str | None) -> int | None:
-    """An ISO 8601 date or datetime as UTC epoch nanoseconds (naive means UTC)."""
+def _instant_ns(label: str, text: str | None, timezone: str = "UTC") -> int | None:
+    """An ISO 8601 date or datetime as UTC epoch nanoseconds (naive means in ``timezone``)."""
     if text is None:
         return None
     try:
@@ -173,53 +193,47 @@ def _instant_ns(label: str, text: str | None) -> int | None:
     except (TypeError, ValueError):
         raise InputError(f"{label}: expected an ISO 8601 date or datetime (got {quote(text)})") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=UTC if timezone == "UTC" else ZoneInfo(timezone))
     ns = ((moment - _EPOCH) // timedelta(microseconds=1)) * 1000
     return min(max(ns, _INT64_MIN), _INT64_MAX)  # far dates still compare correctly with any bar
-
-
-def _time_column(table: RawTable, report: ProblemReport) -> str:
-    names = table.names
-    duplicated = [c for c in (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN) if names.count(c) > 1]
-    if duplicated:
-        report.file(f"duplicate column(s) {', '.join(duplicated)} (expected each column once)")
-    has_timestamp, has_ts = TIMESTAMP_COLUMN in names, EPOCH_NS_COLUMN in names
-    if has_timestamp and has_ts:
-        report.file(
-            f"both {TIMESTAMP_COLUMN} and {EPOCH_NS_COLUMN} columns "
-            f"(expected one: {TIMESTAMP_COLUMN} as ISO 8601 text or {EPOCH_NS_COLUMN} as epoch nanoseconds)"
-        )
-    missing = [c for c in VALUE_COLUMNS if c not in names]
-    if not (has_timestamp or has_ts):
-        missing.insert(0, TIMESTAMP_COLUMN)
-    if missing:
-        report.file(f"missing column(s) {', '.join(missing)} (expected {', '.join(EXPECTED_COLUMNS)})")
-    return EPOCH_NS_COLUMN if has_ts and not has_timestamp else TIMESTAMP_COLUMN
 
 
 def _fixed(text: str) -> Callable[[int], str]:
     return lambda _row: text
 
 
-def _convert(table: RawTable, time_column: str, report: ProblemReport) -> tuple[Bars, ColumnParser] | None:
+def _convert(table: RawTable, layout: Layout, options: ReadOptions,
+             report: ProblemReport) -> tuple[Bars, ColumnParser] | None:
     """The columns as Bars (unreadable cells: NaN prices, time 0), or None when a column is unusable."""
     skip = table.empty_rows
     if skip is not None and skip.any():
         report.rows(np.flatnonzero(skip), 0, "", "a bar", _fixed("an empty row"))
     parser = ColumnParser(report, table.n_rows, skip)
-    if time_column == TIMESTAMP_COLUMN:
-        ts = parser.iso_timestamps(time_column, 1, table.columns[time_column])
+    source = table.columns[layout.time]
+    if options.time_unit is not None:
+        ts = parser.epoch(layout.time, 1, source, options.time_unit)
+    elif layout.time_is_epoch_ns:
+        ts = parser.epoch(layout.time, 1, source, "ns")
+    elif isinstance(source, pa.Array | pa.ChunkedArray) and pa.types.is_integer(source.type):
+        report.file(f"{layout.time}: integer times (expected ISO 8601 text or timestamps; for epoch numbers set "
+                    "data.time_unit to s, ms, us or ns)")
+        ts = None
     else:
-        ts = parser.epoch_ns(time_column, 1, table.columns[time_column])
-    values: list[FloatArray | None] = [
-        parser.floats(column, order, table.columns[column]) for order, column in enumerate(VALUE_COLUMNS, start=2)
-    ]
+        ts = parser.iso_timestamps(layout.time, 1, source, options.timezone)
+    values: list[FloatArray | None] = []
+    for order, (_, column) in enumerate(layout.value_columns(), start=2):
+        if column is None:
+            values.append(np.zeros(table.n_rows))
+        else:
+            values.append(parser.floats(column, order, table.columns[column]))
     if ts is None or any(v is None for v in values):
         return None
-    return Bars(ts, *(v for v in values if v is not None)), parser
+    bars = Bars(ts, *(v for v in values if v is not None), has_volume=layout.volume is not None)
+    return bars, parser
 
 
-def _validate(bars: Bars, parser: ColumnParser, time_column: str, report: ProblemReport) -> None:
+def _validate(bars: Bars, parser: ColumnParser, layout: Layout, epoch: bool, report: ProblemReport,
+              origin: npt.NDArray[np.intp] | None = None) -> None:
     """validate_bars over the readable cells; its 0-based rows become the file's rows.
 
     When every cell was read this is one pass. Otherwise the time order is checked on the rows whose
@@ -232,7 +246,7 @@ def _validate(bars: Bars, parser: ColumnParser, time_column: str, report: Proble
     if not parser.bad.any():
         passes = [(bars, np.arange(n), None)]
     else:
-        time_rows = np.flatnonzero(~parser.bad_cells(time_column))
+        time_rows = np.flatnonzero(~parser.bad_cells(layout.time))
         ones = np.ones(len(time_rows))
         time_only = Bars(bars.ts[time_rows], ones, ones, ones, ones, ones)
         values_only = Bars(np.arange(n, dtype=np.int64), bars.open, bars.high, bars.low, bars.close, bars.volume)
@@ -243,14 +257,42 @@ def _validate(bars: Bars, parser: ColumnParser, time_column: str, report: Proble
             report.truncated()
         for violation in violations:
             row = int(rows[violation.row])
-            if drop is not None and drop.bad_cells(violation.column)[row]:
+            column = layout.time if violation.column == "ts" else getattr(layout, violation.column) or "volume"
+            if drop is not None and drop.bad_cells(column)[row]:
                 continue
             if violation.column == "ts":
-                column = time_column
-                shown = iso_text(int(violation.value)) if time_column == TIMESTAMP_COLUMN else str(violation.value)
+                shown = str(violation.value) if epoch else iso_text(int(violation.value))
             else:
-                column, shown = violation.column, repr(float(violation.value))
-            report.rows(np.array([row]), order, column, violation.expected, _fixed(shown))
+                shown = repr(float(violation.value))
+            file_row = row if origin is None else int(origin[row])
+            report.rows(np.array([file_row]), order, column, violation.expected, _fixed(shown))
+
+
+def _drop_invalid(bars: Bars, parser: ColumnParser) -> tuple[Bars, dict[str, int], npt.NDArray[np.intp] | None]:
+    """``on_invalid="drop"``: rows with a non-positive price, then OHLC-inconsistent rows, then rows whose
+    time repeats an earlier kept row's (the first is kept) are removed; the counts per rule (non-zero only).
+    Rows with an unreadable cell are left for the checks to report."""
+    readable = ~parser.bad
+    prices = np.vstack([bars.open, bars.high, bars.low, bars.close])
+    non_positive = readable & (prices <= 0).any(axis=0)
+    low_ok = bars.low <= np.minimum(bars.open, bars.close)
+    high_ok = bars.high >= np.maximum(bars.open, bars.close)
+    inconsistent = readable & ~non_positive & ~(low_ok & high_ok)
+    kept_rows = np.flatnonzero(readable & ~(non_positive | inconsistent))
+    _, first = np.unique(bars.ts[kept_rows], return_index=True)
+    duplicate = np.zeros(len(bars), dtype=bool)
+    duplicate[kept_rows] = True
+    duplicate[kept_rows[first]] = False
+    counts = {"non_positive_price": int(non_positive.sum()), "ohlc_inconsistent": int(inconsistent.sum()),
+              "duplicate_timestamp": int(duplicate.sum())}
+    dropped = non_positive | inconsistent | duplicate
+    if not dropped.any():
+        return bars, {}, None
+    keep = np.flatnonzero(~dropped)
+    parser.keep_rows(keep)
+    out = Bars(*(np.ascontiguousarray(getattr(bars, c)[keep]) for c in ("ts", "open", "high", "low", "close",
+                                                                         "volume")), has_volume=bars.has_volume)
+    return out, {rule: n for rule, n in counts.items() if n}, keep
 
 
 def load_bars(
@@ -261,13 +303,14 @@ def load_bars(
     display_name: str | None = None,
     sha256: str | None = None,
     pinned_by: str = "data.sha256",
+    options: ReadOptions = ReadOptions(),
 ) -> LoadedBars:
     """Read, check and window one bars file (see the module docstring); every problem raises InputError.
 
     ``sha256`` pins the file's bytes: other bytes are an InputError naming both digests and ``pinned_by``.
     """
     name = display_name if display_name is not None else str(path)
-    start_ns, end_ns = _instant_ns("start", start), _instant_ns("end", end)
+    start_ns, end_ns = _instant_ns("start", start, options.timezone), _instant_ns("end", end, options.timezone)
     if start_ns is not None and end_ns is not None and start_ns >= end_ns:
         raise InputError(f"start: expected a time before end {end} (got {start})")
     content = _read_bytes(path, name)
@@ -279,15 +322,21 @@ def load_bars(
     check_sha256(name, digest, sha256, pinned_by)
 
     report = ProblemReport(name)
-    wanted = (*EXPECTED_COLUMNS, EPOCH_NS_COLUMN)
-    table = read_csv(content, report, VALUE_COLUMNS) if fmt == "csv" else read_parquet(content, report, wanted)
+    table = read_csv(content, report, VALUE_ROLES) if fmt == "csv" else read_parquet(content, report, WANTED)
     report.raise_if_any()
     assert table is not None
-    time_column = _time_column(table, report)
+    layout = resolve_layout(table.names, report)
     report.raise_if_any()
-    converted = _convert(table, time_column, report)
+    assert layout is not None
+    converted = _convert(table, layout, options, report)
+    dropped: dict[str, int] = {}
+    origin = None
+    if converted is not None and options.on_invalid == "drop":
+        bars, dropped, origin = _drop_invalid(*converted)
+        converted = (bars, converted[1])
     if converted is not None:
-        _validate(*converted, time_column, report)
+        epoch = options.time_unit is not None or layout.time_is_epoch_ns
+        _validate(*converted, layout, epoch, report, origin)
     report.raise_if_any()
     assert converted is not None
     bars = converted[0]
@@ -305,4 +354,5 @@ def load_bars(
         raise InputError(f"{name}: no bars between {since} and {until}")
     if first > 0 or stop < len(bars):
         bars = bars.slice(first, stop)
-    return LoadedBars(bars=bars, sha256=digest, path=path, n_rows=len(bars), file_rows=file_rows, fmt=fmt)
+    return LoadedBars(bars=bars, sha256=digest, path=path, n_rows=len(bars), file_rows=file_rows, fmt=fmt,
+                      dropped=dropped)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, Strategy, run_backtest
+from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, MissingFieldError, Strategy, run_backtest
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
-from trading_runtime.execution.data_source import load_data
+from trading_runtime.errors import InputError
+from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
 from trading_runtime.planning import DataRef
@@ -20,7 +21,7 @@ def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
     """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
     bars = data.bars
     return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe)
+                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())))
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,12 @@ def run_backtest_config(
     """Validate the strategy first (cheap), then load the data and run."""
     strategy = build_strategy(config, source, allowed_prefixes)
     data = load_data(config.data, base_dir)
+    config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
     start_numba()
-    result = run_backtest(
-        data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
-    )
+    try:
+        result = run_backtest(
+            data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
+        )
+    except MissingFieldError as e:
+        raise InputError(f"strategy {config.strategy.class_path}: {e}") from None
     return BacktestRun(config, strategy, data, result)

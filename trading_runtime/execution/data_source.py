@@ -10,12 +10,17 @@ Where the bytes came from never changes a result: only their sha256 is part of i
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
-from trading_runtime.config.backtest import DataConfig
+import numpy as np
+import numpy.typing as npt
+
+from trading_runtime.config.backtest import MAX_TIMEFRAME_SECONDS, DataConfig
 from trading_runtime.data import (
     BarsFormat,
     LoadedBars,
+    ReadOptions,
     cached_file,
     check_sha256,
     data_suffix,
@@ -23,9 +28,12 @@ from trading_runtime.data import (
     load_bars,
     store_in_cache,
 )
+from trading_runtime.errors import InputError
 from trading_runtime.store import is_uri, read_object
 
-__all__ = ["fetch_data", "load_data", "resolve_path"]
+__all__ = ["bar_spacing", "fetch_data", "load_data", "resolve_path", "resolve_timeframe"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_path(path: str, base_dir: Path) -> Path:
@@ -59,4 +67,58 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
         pin = digest
     else:
         local = resolve_path(data.path, base_dir)
-    return load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by)
+    options = ReadOptions(timezone=data.timezone, time_unit=data.time_unit, on_invalid=data.on_invalid)
+    loaded = load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by,
+                       options=options)
+    if loaded.dropped:
+        counts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in sorted(loaded.dropped.items()))
+        log.warning("%s: dropped %d invalid row(s) (data.on_invalid=drop): %s", data.path,
+                    sum(loaded.dropped.values()), counts)
+    return loaded
+
+
+_UNITS = (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+_NS_PER_S = 1_000_000_000
+
+
+def bar_spacing(ts: npt.NDArray[np.int64]) -> tuple[int, int] | None:
+    """The most common spacing between consecutive bars (ns; the shortest of equally common ones) and
+    how many gaps have it; None for fewer than two bars."""
+    if len(ts) < 2:
+        return None
+    spacings, counts = np.unique(np.diff(ts), return_counts=True)
+    best = int(np.argmax(counts))
+    return int(spacings[best]), int(counts[best])
+
+
+def _timeframe_text(ns: int) -> str | None:
+    """``1d``, ``15m``, ... for a spacing of whole seconds; None otherwise."""
+    if ns <= 0 or ns % _NS_PER_S:
+        return None
+    seconds = ns // _NS_PER_S
+    unit, size = next((u, n) for u, n in _UNITS if seconds % n == 0)
+    return f"{seconds // size}{unit}"
+
+
+def resolve_timeframe(data: DataConfig, loaded: LoadedBars) -> DataConfig:
+    """``data`` with ``timeframe`` set: the declared one when the bars agree, else the bars' most common
+    spacing (gaps such as weekends are normal: only the most common spacing counts). InputError when a
+    declared timeframe contradicts the bars, or none is declared and none can be inferred."""
+    found = bar_spacing(loaded.bars.ts)
+    if found is None:
+        if data.timeframe is None:
+            raise InputError(f"{data.path}: cannot infer data.timeframe from one bar (set data.timeframe)")
+        return data
+    spacing, count = found
+    text = _timeframe_text(spacing)
+    gaps = f"{count:,} of {len(loaded.bars) - 1:,} gaps"
+    if data.timeframe is None:
+        if text is None or not 0 < spacing // _NS_PER_S <= MAX_TIMEFRAME_SECONDS:
+            raise InputError(f"{data.path}: cannot infer data.timeframe: the most common spacing of the bars is "
+                             f"{spacing:,} ns ({gaps}; expected whole seconds up to 366 days)")
+        return data.model_copy(update={"timeframe": text})
+    if data.timeframe_seconds * _NS_PER_S != spacing:
+        shown = text if text is not None else f"{spacing:,} ns"
+        raise InputError(f"{data.path}: data.timeframe {data.timeframe} contradicts the bars: their most common "
+                         f"spacing is {shown} ({gaps}); set data.timeframe to {shown} or leave it out")
+    return data

@@ -17,7 +17,7 @@ from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.execution.backtest import data_ref, execution_spec
-from trading_runtime.execution.data_source import load_data
+from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
@@ -46,7 +46,9 @@ def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
                 pinned_by: str = "data.sha256") -> ExperimentInputs:
     """The strategy class and the data (``sha256`` pins the data when the config does not)."""
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
-    return ExperimentInputs(config, source, load_data(config.data, base_dir, sha256, pinned_by), cls)
+    data = load_data(config.data, base_dir, sha256, pinned_by)
+    config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
+    return ExperimentInputs(config, source, data, cls)
 
 
 def params_check(cls: type[Strategy], source: str) -> Callable[[dict[str, Any]], str | None]:

@@ -29,7 +29,7 @@ def side(label: str, source: str, cwd: Path, prefixes: tuple[str, ...], provenan
         curve = EquityCurve(run.data.bars.ts[sim.start:].astype("int64"), sim.equity.astype("float64"),
                             config.execution.initial_cash)
         return Side(label, config.id, source, curve, run.metrics, config.data.path, run.data.sha256,
-                    config.data.timeframe, config.strategy.class_path, run.result_params(), config_sha256(config),
+                    run.data_ref().timeframe, config.strategy.class_path, run.result_params(), config_sha256(config),
                     dict(provenance))
     results = load_results(source, cwd)
     if not isinstance(results, BacktestResults):

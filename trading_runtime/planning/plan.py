@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from trading_runtime.config.experiment import ExperimentConfig, GridSweep
 from trading_runtime.errors import InputError
@@ -86,6 +86,15 @@ class DataRef(_Frozen):
     first_ts: int
     last_ts: int
     timeframe: str
+    dropped: dict[str, int] = Field(default_factory=dict)
+    """Rows dropped per rule with ``data.on_invalid="drop"``; left out of the JSON when none were."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if not dumped.get("dropped"):
+            dumped.pop("dropped", None)
+        return dumped
 
 
 class Plan(_Frozen):

@@ -195,7 +195,7 @@ def _leaderboard(res: ExperimentResults) -> Section:
 
 
 def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
-    bpy = timeframe_bars_per_year(res.config.data.timeframe)
+    bpy = timeframe_bars_per_year(res.plan.data.timeframe)
     out = []
     for fold in res.summary.folds:
         best = fold.best
