@@ -10,23 +10,38 @@ from pathlib import Path
 from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
 from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument
 from trading_runtime.config import BacktestConfig, config_sha256
+from trading_runtime.errors import InputError
 from trading_runtime.orchestration.backtest import run_backtest
+from trading_runtime.orchestration.replay import experiment_location, replay_config
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    config_argument(parser, "backtest config JSON")
+    config_argument(parser, "backtest config JSON (or --experiment and --run)", required=False)
+    parser.add_argument("--experiment", default=None, metavar="URI",
+                        help="replay a run of this experiment: <store>/experiments/<id> (with --run)")
+    parser.add_argument("--run", default=None, metavar="RUN_ID", help="the run to replay (with --experiment)")
+    parser.add_argument("--segment", default=None, choices=("in_sample", "out_of_sample"),
+                        help="the run's segment to replay (default: out_of_sample when its fold has one)")
     parser.add_argument("--output-dir", default=None, help="override output.dir of the config")
     add_strategy_prefix_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(BacktestConfig, args.config)
+    if args.config is not None and args.experiment is None and args.run is None:
+        config = load_config(BacktestConfig, args.config)
+        source = config_name(args.config)
+    elif args.config is None and args.experiment is not None and args.run is not None:
+        store, experiment_id = experiment_location(args.experiment, Path.cwd())
+        config = replay_config(store, experiment_id, args.run, args.segment)
+        source = f"{args.experiment} run {args.run}"
+    else:
+        raise InputError("backtest: give --config FILE, or --experiment URI and --run RUN_ID (not both)")
     digest = config_sha256(config)
     log.info("backtest %s: config %s seed %d", config.id, digest[:12], config.seed,
              extra={"config_sha256": digest})
-    done = run_backtest(config, config_name(args.config), Path.cwd(), allowed_prefixes(args), provenance(),
+    done = run_backtest(config, source, Path.cwd(), allowed_prefixes(args), provenance(),
                         args.output_dir)
     m = done.metrics
     sys.stdout.write(

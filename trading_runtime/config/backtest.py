@@ -19,7 +19,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_TIMEFRAME_SECONDS = 366 * 86400
 
 
-_READ_DEFAULTS: dict[str, Any] = {"timeframe": None, "timezone": "UTC", "time_unit": None, "on_invalid": "error"}
+_READ_DEFAULTS: dict[str, Any] = {"timeframe": None, "timezone": "UTC", "time_unit": None, "on_invalid": "error",
+                                  "warmup_bars": 0, "bars_per_year": None}
 
 
 class DataConfig(StrictConfig):
@@ -44,6 +45,13 @@ class DataConfig(StrictConfig):
         "error", description="error: any invalid row is exit 2; drop: rows with a non-positive price, "
                              "OHLC-inconsistent rows and repeated timestamps (the first is kept) are dropped "
                              "and counted")
+    warmup_bars: int = Field(0, ge=0, description="bars before data.start fed to the strategy to warm it up, never "
+                                                  "traded or scored (a backtest's; an experiment sets its own "
+                                                  "top-level warmup_bars)")
+    bars_per_year: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="bars in a year for annualising Sharpe, Sortino and CAGR (e.g. 252 for daily equities); "
+                    "null: the calendar rule, 365 days of the timeframe's bars")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -88,20 +96,21 @@ class DataConfig(StrictConfig):
         return framework_timeframe.timeframe_seconds(self.timeframe)
 
     @property
-    def bars_per_year(self) -> float:
-        """Bars in 365 days: Sharpe, Sortino and CAGR are annualised with it (the framework's rule)."""
-        return framework_timeframe.bars_per_year(self.timeframe_seconds)
+    def annualisation(self) -> float:
+        """Bars per year that Sharpe, Sortino and CAGR are annualised with: ``bars_per_year`` when set,
+        else the bars in 365 days of the timeframe (the framework's rule)."""
+        return bars_per_year(self.timeframe_seconds, self.bars_per_year)
 
 
-def bars_per_year(seconds_per_bar: int) -> float:
-    """Bars in 365 days of ``seconds_per_bar``-second bars: the runtime annualises only with this
-    (the framework's rule, which its metrics use)."""
-    return framework_timeframe.bars_per_year(seconds_per_bar)
+def bars_per_year(seconds_per_bar: int, override: float | None = None) -> float:
+    """Bars per year of ``seconds_per_bar``-second bars: ``override`` (``data.bars_per_year``) when set,
+    else the bars in 365 days (the framework's rule). The runtime annualises only with this."""
+    return override if override is not None else framework_timeframe.bars_per_year(seconds_per_bar)
 
 
-def timeframe_bars_per_year(frame: str) -> float:
-    """``DataConfig.bars_per_year`` of a timeframe such as ``1m`` (read back from a result document)."""
-    return framework_timeframe.bars_per_year(framework_timeframe.timeframe_seconds(frame))
+def timeframe_bars_per_year(frame: str, override: float | None = None) -> float:
+    """``bars_per_year`` of a timeframe such as ``1m`` (read back from a result document)."""
+    return bars_per_year(framework_timeframe.timeframe_seconds(frame), override)
 
 
 class StrategyConfig(StrictConfig):

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from trading_framework import BacktestResult, ExecutionSpec, FeatureCache, MissingFieldError, Strategy, run_backtest
+import numpy as np
+
+from trading_framework import (
+    BacktestResult,
+    ExecutionSpec,
+    FeatureCache,
+    MissingFieldError,
+    Strategy,
+    compute_metrics,
+    simulate,
+)
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError
@@ -21,7 +31,8 @@ def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
     """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
     bars = data.bars
     return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())))
+                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())),
+                   bars_per_year=config.bars_per_year)
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,30 @@ def run_backtest_config(
     base_dir: Path,
     allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
 ) -> BacktestRun:
-    """Validate the strategy first (cheap), then load the data and run."""
+    """Validate the strategy first (cheap), then load the data and run. With ``data.warmup_bars`` the
+    bars before ``data.start`` (up to that many) are fed to the strategy first, never traded or scored:
+    the bars ``[warmup_start, stop)`` with ``start=`` as a shard runs one segment of an experiment."""
     strategy = build_strategy(config, source, allowed_prefixes)
     data = load_data(config.data, base_dir)
     config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
+    data, start = _with_warmup(config.data, data, base_dir)
     start_numba()
+    bars = data.bars
     try:
-        result = run_backtest(
-            data.bars, strategy, execution_spec(config), config.data.timeframe_seconds, FeatureCache(data.bars)
-        )
+        target = strategy.target(bars, FeatureCache(bars))
     except MissingFieldError as e:
         raise InputError(f"strategy {config.strategy.class_path}: {e}") from None
+    sim = simulate(bars, target, execution_spec(config), start=start)
+    result = BacktestResult(target, sim, compute_metrics(sim, config.data.annualisation))
     return BacktestRun(config, strategy, data, result)
+
+
+def _with_warmup(config: DataConfig, window: LoadedBars, base_dir: Path) -> tuple[LoadedBars, int]:
+    """The bars with up to ``config.warmup_bars`` bars before the window, and where the window starts."""
+    if not config.warmup_bars or config.start is None:
+        return window, 0
+    whole = load_data(config.model_copy(update={"start": None}), base_dir, window.sha256)
+    first = int(np.searchsorted(whole.bars.ts, window.bars.ts[0], side="left"))
+    begin = max(0, first - config.warmup_bars)
+    bars = whole.bars.slice(begin, len(whole.bars))
+    return replace(whole, bars=bars, n_rows=len(bars)), first - begin

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trading_framework import FeatureCache, Strategy, bars_per_year, compute_metrics, simulate
+from trading_framework import FeatureCache, Strategy, compute_metrics, simulate
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars
@@ -142,4 +142,4 @@ def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:
     strategy = cls(cls.Params.model_validate(plan.runs[0].params))
     target = strategy.target(window, FeatureCache(window))
     cfg = inputs.config
-    compute_metrics(simulate(window, target, execution_spec(cfg)), bars_per_year(cfg.data.timeframe_seconds))
+    compute_metrics(simulate(window, target, execution_spec(cfg)), cfg.data.annualisation)

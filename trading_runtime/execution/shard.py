@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, bars_per_year, compute_metrics, simulate
+from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, compute_metrics, simulate
+from trading_runtime.config.backtest import bars_per_year
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
@@ -74,7 +75,7 @@ def evaluate_shard(
     start_numba()
     runs = plan.run_index()
     folds = plan.fold_index()
-    bpy = bars_per_year(bar_seconds)
+    bpy = bars_per_year(bar_seconds, config.data.bars_per_year)
     objective = config.objective
     top_k = config.report.top_k
     records: list[dict[str, Any]] = []

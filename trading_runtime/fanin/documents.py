@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import VerificationError
@@ -150,6 +151,12 @@ class SummaryData(Document):
     first_ts: int
     last_ts: int
     timeframe: str
+    bars_per_year: float | None = None  # data.bars_per_year, when the config set it
+
+    @property
+    def annualisation(self) -> float:
+        """Bars per year Sharpe, Sortino and CAGR were annualised with."""
+        return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 
 class ExperimentSummary(Document):

@@ -30,7 +30,7 @@ def side(label: str, source: str, cwd: Path, prefixes: tuple[str, ...], provenan
                             config.execution.initial_cash)
         return Side(label, config.id, source, curve, run.metrics, config.data.path, run.data.sha256,
                     run.data_ref().timeframe, config.strategy.class_path, run.result_params(), config_sha256(config),
-                    dict(provenance))
+                    dict(provenance), config.data.bars_per_year)
     results = load_results(source, cwd)
     if not isinstance(results, BacktestResults):
         raise InputError(f"{source}: an experiment's results; compare takes backtest configs or backtest results "
@@ -38,7 +38,7 @@ def side(label: str, source: str, cwd: Path, prefixes: tuple[str, ...], provenan
     man = results.manifest
     return Side(label, results.label, source, results.curve, results.stats, man.data.path, man.data.sha256,
                 man.data.timeframe, man.strategy.class_path, dict(man.strategy.params), man.config_sha256,
-                man.provenance)
+                man.provenance, man.data.bars_per_year)
 
 
 def compare(a: str, b: str, output_dir: Path, cwd: Path, prefixes: tuple[str, ...],

@@ -153,7 +153,7 @@ def finalize_study(store: ArtifactStore, manifest: StudyManifest, cwd: Path, pre
                    provenance: Mapping[str, Any], partial: bool = False, data: Any = None) -> str:
     """Write the result documents; returns the results folder's key."""
     keys = manifest.keys
-    bars_per_year = manifest.config.data.bars_per_year
+    bars_per_year = manifest.config.data.annualisation
     with stored_study(store, manifest) as study:
         trials = study.get_trials(deepcopy=False)
         records = trial_records(trials, manifest)

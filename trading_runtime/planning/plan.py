@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.config.experiment import ExperimentConfig, GridSweep
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
@@ -88,13 +89,22 @@ class DataRef(_Frozen):
     timeframe: str
     dropped: dict[str, int] = Field(default_factory=dict)
     """Rows dropped per rule with ``data.on_invalid="drop"``; left out of the JSON when none were."""
+    bars_per_year: float | None = None
+    """``data.bars_per_year`` when the config set it (annualisation); left out of the JSON when not."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         dumped: dict[str, Any] = handler(self)
         if not dumped.get("dropped"):
             dumped.pop("dropped", None)
+        if dumped.get("bars_per_year") is None:
+            dumped.pop("bars_per_year", None)
         return dumped
+
+    @property
+    def annualisation(self) -> float:
+        """Bars per year Sharpe, Sortino and CAGR were annualised with."""
+        return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 
 class Plan(_Frozen):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.charts import drawdown_chart, equity_chart
 from trading_runtime.report.html import Raw, Section, esc, fmt, kv_table, page, table, tiles
@@ -72,7 +71,7 @@ def _equity(res: BacktestResults) -> Section:
 
 
 def _significance(res: BacktestResults) -> Section:
-    bpy = timeframe_bars_per_year(res.manifest.data.timeframe)
+    bpy = res.manifest.data.annualisation
     s = selection_stats("full", res.label, {}, res.curve.equity, res.curve.initial, [res.stats.get("sharpe")], bpy,
                         res.stats.get("sharpe"))
     rows = [("sharpe (annualised)", fmt(s.sharpe)), ("returns (bars)", fmt(s.n_returns, "n_bars")),

@@ -59,6 +59,7 @@ class Side:
     params: dict[str, Any]
     config_sha256: str | None = None
     provenance: dict[str, Any] | None = None
+    bars_per_year: float | None = None  # data.bars_per_year (None: the timeframe's calendar rule)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ def compare_sides(a: Side, b: Side) -> Comparison:
                          f"B {b.data_path} (sha256 {b.data_sha256[:12]}); both must run on the same bars")
     if a.timeframe != b.timeframe:
         raise InputError(f"compare: A and B annualise differently: timeframe {a.timeframe!r} vs {b.timeframe!r}")
+    if a.bars_per_year != b.bars_per_year:
+        raise InputError(f"compare: A and B annualise differently: data.bars_per_year {a.bars_per_year} vs "
+                         f"{b.bars_per_year}")
     ts, ia, ib = np.intersect1d(a.curve.ts, b.curve.ts, assume_unique=True, return_indices=True)
     if len(ts) < 3:
         raise InputError(f"compare: A and B share {len(ts)} bars; at least 3 are needed")
@@ -111,7 +115,8 @@ def compare_sides(a: Side, b: Side) -> Comparison:
     d = ra - rb
     m = moments(d, powers="power")  # compare.json's bits since it was written (sharpe.py, rounding forms)
     psr = probabilistic_sharpe(m.sharpe, m.n, m.skew, m.kurtosis, powers="power")
-    return Comparison(a, b, ts, ra, rb, paired_t_test(ra, rb), m, psr, timeframe_bars_per_year(a.timeframe))
+    return Comparison(a, b, ts, ra, rb, paired_t_test(ra, rb), m, psr,
+                      timeframe_bars_per_year(a.timeframe, a.bars_per_year))
 
 
 def comparison_document(c: Comparison) -> dict[str, Any]:

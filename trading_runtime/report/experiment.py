@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.fanin.documents import Metrics, WindowSpan
@@ -195,7 +194,7 @@ def _leaderboard(res: ExperimentResults) -> Section:
 
 
 def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
-    bpy = timeframe_bars_per_year(res.plan.data.timeframe)
+    bpy = res.plan.data.annualisation
     out = []
     for fold in res.summary.folds:
         best = fold.best

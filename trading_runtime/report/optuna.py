@@ -21,7 +21,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.config.experiment import CategoricalParam, FloatParam, IntParam, ObjectiveSpec
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.backtest import provenance_rows
@@ -139,7 +138,7 @@ def _leaderboard(res: StudyResults) -> Section:
 def _significance(res: StudyResults) -> Section:
     perf = res.performance
     st = perf.selection_statistics
-    ann = math.sqrt(timeframe_bars_per_year(res.metadata.data.timeframe))
+    ann = math.sqrt(res.metadata.data.annualisation)
 
     def annual(v: float | None) -> float | None:
         return None if v is None else float(v) * ann

@@ -29,12 +29,13 @@ def _log_growth(metrics: dict[str, Any] | None) -> float | None:
     return math.log(g) if g > 0 else None
 
 
-def stitched_metrics(equity: np.ndarray, initial_cash: float, bar_seconds: int) -> dict[str, Any]:
+def stitched_metrics(equity: np.ndarray, initial_cash: float, bar_seconds: int,
+                     override: float | None = None) -> dict[str, Any]:
     """total_return, sharpe (per-bar returns, ddof=1, annualised) and max_drawdown of a chained curve."""
     prev = np.concatenate(([initial_cash], equity[:-1]))
     r = equity / prev - 1.0
     std = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
-    sharpe = float(np.mean(r)) / std * math.sqrt(bars_per_year(bar_seconds)) if std > 0 else None
+    sharpe = float(np.mean(r)) / std * math.sqrt(bars_per_year(bar_seconds, override)) if std > 0 else None
     peak = np.maximum.accumulate(np.concatenate(([initial_cash], equity)))[1:]
     mdd = float(np.max((peak - equity) / peak)) if len(equity) else 0.0
     return {"n_bars": len(equity), "final_equity": float(equity[-1]),
@@ -119,7 +120,7 @@ class WalkForwardScheme:
         oos_doc = None
         if pieces:
             equity = np.concatenate(pieces)
-            stitched = stitched_metrics(equity, cash, inputs.bar_seconds)
+            stitched = stitched_metrics(equity, cash, inputs.bar_seconds, inputs.config.data.bars_per_year)
             oos_doc = {"experiment_id": inputs.experiment_id, "initial_cash": cash,
                        "ts": np.concatenate(ts_pieces).tolist(), "equity": equity.tolist(),
                        "folds": [r.get("run_id") for r in fold_rows]}
