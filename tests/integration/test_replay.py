@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.experiment_support import cli, experiment_config, problem_lines, write_json
+from tests.optimize_support import small_config
 from trading_runtime.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -92,3 +93,26 @@ def test_bad_replay_input_is_one_line_and_exit_2(swept: Swept, case: str):
     assert len(lines) == 1 and expected in lines[0], lines
     assert "Traceback" not in done.stderr
     assert not (swept.tmp / case).exists()
+
+
+def test_an_optuna_studys_best_run_replays_with_its_shard_metrics(tmp_path: Path):
+    config = small_config()
+    config["store"] = str(tmp_path / "store")
+    done = cli("optimize", "--config", str(write_json(tmp_path / "opt.json", config)))
+    assert done.returncode == 0, done.stderr
+    store = open_store(str(tmp_path / "store"))
+    (best,) = {k.split("/")[1] for k in store.list_keys("experiments/") if k.split("/")[1].endswith(".best")}
+    (key,) = [k for k in store.list_keys(f"experiments/{best}/shards/") if k.endswith("/result.json")]
+    run = json.loads(store.get_bytes(key))["runs"][0]
+    replay = cli("backtest", "--experiment", f"{tmp_path / 'store'}/experiments/{best}", "--run", run["run_id"],
+                 "--output-dir", str(tmp_path / "out"))
+    assert replay.returncode == 0, replay.stderr
+    assert json.loads((tmp_path / "out" / "stats.json").read_text()) == run["out_of_sample"]
+
+
+def test_an_experiment_config_refuses_data_warmup_bars(tmp_path: Path):
+    config = experiment_config(store=str(tmp_path / "store"), data={"warmup_bars": 10})
+    done = cli("plan", "--config", str(write_json(tmp_path / "exp.json", config)))
+    lines = problem_lines(done.stderr)
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "data.warmup_bars (10) is a backtest's" in lines[0], lines
