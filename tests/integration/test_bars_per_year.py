@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.experiment_support import cli, experiment_config, write_json
+from tests.experiment_support import cli, experiment_config, problem_lines, write_json
 from trading_runtime.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -81,3 +81,13 @@ def test_an_experiment_annualises_its_shard_metrics_with_bars_per_year(tmp_path:
         assert trading[run_id] == pytest.approx(sharpe * math.sqrt(252 / 365), rel=1e-12)
     assert trading_plan["data"]["bars_per_year"] == 252
     assert "bars_per_year" not in default_plan["data"]
+
+
+def test_compare_refuses_sides_that_annualise_differently(tmp_path: Path):
+    bars = str(_daily_csv(tmp_path / "daily.csv"))
+    _backtest(tmp_path, "calendar", {"path": bars})
+    _backtest(tmp_path, "trading", {"path": bars, "bars_per_year": 252})
+    done = cli("compare", str(tmp_path / "calendar"), str(tmp_path / "trading"), "--output-dir", str(tmp_path / "ab"))
+    lines = problem_lines(done.stderr)
+    assert done.returncode == 2, done.stderr
+    assert lines == ["compare: A and B annualise differently: data.bars_per_year not set vs 252"], lines

@@ -105,8 +105,8 @@ def compare_sides(a: Side, b: Side) -> Comparison:
     if a.timeframe != b.timeframe:
         raise InputError(f"compare: A and B annualise differently: timeframe {a.timeframe!r} vs {b.timeframe!r}")
     if a.bars_per_year != b.bars_per_year:
-        raise InputError(f"compare: A and B annualise differently: data.bars_per_year {a.bars_per_year} vs "
-                         f"{b.bars_per_year}")
+        shown = ["not set" if x is None else f"{x:g}" for x in (a.bars_per_year, b.bars_per_year)]
+        raise InputError(f"compare: A and B annualise differently: data.bars_per_year {shown[0]} vs {shown[1]}")
     ts, ia, ib = np.intersect1d(a.curve.ts, b.curve.ts, assume_unique=True, return_indices=True)
     if len(ts) < 3:
         raise InputError(f"compare: A and B share {len(ts)} bars; at least 3 are needed")
