@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -12,11 +11,8 @@ from trading_runtime.cli.flags import artifact_id
 from trading_runtime.config.loading import read_json_file
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.compare import compare
-from trading_runtime.planning import ExperimentKeys
+from trading_runtime.planning import ExperimentKeys, split_experiment_location
 from trading_runtime.store import ArtifactMissingError, ArtifactStore, open_store, read_complete
-
-# <store URI>/experiments/<experiment id>: the store root is what completion markers are relative to.
-_RESULTS_URI = re.compile(r"^(?P<store>.*?)/?experiments/(?P<experiment>[^/]+)/?$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,14 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def results_location(args: argparse.Namespace) -> tuple[ArtifactStore, str]:
     """(the store, the key prefix of the results in it) from --results, or from --store and --experiment."""
     if args.results is not None and args.store is None and args.experiment is None:
-        m = _RESULTS_URI.match(args.results)
-        if m is None:  # a store whose root holds the results (and their markers) itself
+        location = split_experiment_location(args.results)
+        if location is None:  # a store whose root holds the results (and their markers) itself
             return open_store(args.results, Path.cwd()), ""
         try:
-            experiment = artifact_id(m["experiment"])
+            experiment = artifact_id(location[1])
         except argparse.ArgumentTypeError as e:
             raise InputError(f"validate: --results {args.results!r}: experiment id: {e}") from None
-        return open_store(m["store"] or ".", Path.cwd()), ExperimentKeys(experiment).root + "/"
+        return open_store(location[0], Path.cwd()), ExperimentKeys(experiment).root + "/"
     if args.results is None and args.store is not None and args.experiment is not None:
         return open_store(args.store, Path.cwd()), ExperimentKeys(args.experiment).root + "/"
     raise InputError("validate: give --results URI, or --store URI and --experiment ID (not both)")

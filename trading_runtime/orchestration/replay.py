@@ -8,7 +8,6 @@ same way and its metrics equal the shard result's.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from typing import Literal
 from trading_runtime.config import BacktestConfig
 from trading_runtime.config.backtest import _ID, StrategyConfig
 from trading_runtime.errors import InputError
+from trading_runtime.planning.keys import split_experiment_location
 from trading_runtime.planning.stored import read_plan
 from trading_runtime.store import ArtifactStore, open_store
 
@@ -57,13 +57,10 @@ def replay_config(store: ArtifactStore, experiment_id: str, run_id: str,
     )
 
 
-_RESULTS_URI = re.compile(r"^(?P<store>.*?)/?experiments/(?P<experiment>[^/]+)/?$")
-
-
 def experiment_location(uri: str, cwd: Path) -> tuple[ArtifactStore, str]:
     """``<store>/experiments/<id>`` (as ``report --results`` and ``validate`` take it) → (store, id)."""
-    m = _RESULTS_URI.match(uri)
-    if m is None or not _ID.match(m["experiment"]):
+    location = split_experiment_location(uri)
+    if location is None or not _ID.match(location[1]):
         raise InputError(f"backtest: --experiment {uri!r}: expected <store>/experiments/<id>, e.g. "
                          ".runtime/experiments/experiments/<id> or s3://bucket/prefix/experiments/<id>")
-    return open_store(m["store"] or ".", cwd), m["experiment"]
+    return open_store(location[0], cwd), location[1]

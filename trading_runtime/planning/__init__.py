@@ -1,6 +1,6 @@
 """Planning: grid expansion, validation windows, run ids, shard assignment (pure); plan.json in the store."""
 
-from trading_runtime.planning.keys import ExperimentKeys
+from trading_runtime.planning.keys import ExperimentKeys, split_experiment_location
 from trading_runtime.planning.plan import (
     DataRef,
     Plan,
@@ -16,5 +16,5 @@ from trading_runtime.planning.windows import Fold, Segment
 
 __all__ = [
     "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "experiment_id",
-    "plan_experiment", "read_plan", "shard_runs", "write_plan",
+    "plan_experiment", "read_plan", "shard_runs", "split_experiment_location", "write_plan",
 ]

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# <store URI>/experiments/<experiment id>: the store root is what completion markers are relative to.
+_LOCATION = re.compile(r"^(?P<store>.*?)/?experiments/(?P<experiment>[^/]+)/?$")
+
+
+def split_experiment_location(uri: str) -> tuple[str, str] | None:
+    """``<store>/experiments/<id>`` → (store URI, id), the store ``"."`` when empty; None for another shape."""
+    m = _LOCATION.match(uri)
+    return None if m is None else (m["store"] or ".", m["experiment"])
 
 
 @dataclass(frozen=True)
