@@ -33,6 +33,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.redaction import redact
 from trading_runtime.store import (
     ArtifactMissingError,
     ArtifactNotFoundError,
@@ -296,20 +297,10 @@ def open_url_storage(url: str, base_dir: Path) -> BaseStorage:
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
     except ImportError as e:
-        raise InputError(f"--storage: {_redact(given)}: its database driver is not installed ({e})") from None
+        raise InputError(f"--storage: {redact(given)}: its database driver is not installed ({e})") from None
     except sqlalchemy.exc.OperationalError as e:
         first = str(e.orig if e.orig is not None else e).strip().splitlines()[0]
-        raise TransientError(f"--storage: cannot reach {_redact(given)}: {first}") from None
-
-
-def _redact(url: str) -> str:
-    """The URL without a password."""
-    head, sep, tail = url.partition("://")
-    if not sep or "@" not in tail:
-        return url
-    cred, _, host = tail.rpartition("@")
-    user = cred.split(":", 1)[0]
-    return f"{head}://{user}:***@{host}" if ":" in cred else url
+        raise TransientError(f"--storage: cannot reach {redact(given)}: {first}") from None
 
 
 def journal_logs(data: bytes) -> Iterable[dict[str, Any]]:
