@@ -103,7 +103,7 @@ class DataRef(_Frozen):
 
     @property
     def annualisation(self) -> float:
-        """Bars per year Sharpe, Sortino and CAGR were annualised with."""
+        """Bars per year Sharpe and Sortino were annualised with (CAGR takes calendar time)."""
         return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 
