@@ -6,7 +6,7 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from trading_framework import timeframe as framework_timeframe
 from trading_runtime.config.base import StrictConfig
@@ -153,3 +153,13 @@ class BacktestConfig(StrictConfig):
     risk: RiskConfig = RiskConfig()
     seed: int = Field(ge=0, le=2**63 - 1, description="root seed of every random choice of the run")
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _data_warmup(self) -> BacktestConfig:
+        """data.warmup_bars are bars before data.start: without a start the backtest begins at the first bar,
+        there are none, and the warm-up would be silently ignored. (ExperimentConfig overrides this rule.)"""
+        if self.data.warmup_bars and self.data.start is None:
+            raise ValueError(f"data.warmup_bars ({self.data.warmup_bars}) needs data.start: the warm-up is the bars "
+                             "before it, and without it the backtest starts at the first bar (set data.start to the "
+                             "first bar to trade, or leave data.warmup_bars out)")
+        return self
