@@ -252,3 +252,22 @@ def test_the_timeframe_is_inferred_when_not_given(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("stats.json", "trades.csv", "equity.parquet"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "declared" / name).read_bytes()
+
+
+def test_an_experiment_infers_the_timeframe_and_refuses_a_contradicting_one(tmp_path: Path) -> None:
+    """The same rule for plan (and so sweep, optimize and every shard): inferred 1d in plan.json, and a declared
+    1m is exit 2 naming the spacing found."""
+    path = daily_weekdays(tmp_path)
+    config = experiment_config(data={"path": str(path), "timeframe": None, "end": None},
+                               sweep={"kind": "grid", "params": {"fast": [2], "slow": [5]}},
+                               validation={"kind": "full"}, warmup_bars=5, store=str(tmp_path / "store"))
+    proc = cli("plan", "--config", str(write_json(tmp_path / "exp.json", config)))
+    assert proc.returncode == 0, proc.stderr
+    store = open_store(str(tmp_path / "store"))
+    (plan_key,) = [k for k in store.list_keys("experiments/") if k.endswith("/plan.json")]
+    assert json.loads(store.get_bytes(plan_key))["data"]["timeframe"] == "1d"
+    config["data"]["timeframe"] = "1m"
+    proc = cli("plan", "--config", str(write_json(tmp_path / "minutes.json", config)))
+    assert (proc.returncode, problem_lines(proc.stderr)) == (2, [
+        f"{path}: data.timeframe 1m contradicts the bars: their most common spacing is 1d (20 of 24 gaps); "
+        "set data.timeframe to 1d or leave it out"])
