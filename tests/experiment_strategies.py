@@ -50,3 +50,13 @@ class VolumeSmaCross(SmaCross):
     def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
         features.sma(self.params.fast, "volume")
         return super().target(bars, features)
+
+
+class LateVolumeSmaCross(SmaCross):
+    """SmaCross that reads the volume feature only for ``fast >= 10``: the plan's first parameter set
+    (fast 5) runs on bars without volume, later shards do not (issue 12)."""
+
+    def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
+        if self.params.fast >= 10:
+            features.sma(self.params.fast, "volume")
+        return super().target(bars, features)

@@ -171,17 +171,22 @@ def _cagr_from_log_growth(final: float, cash0: float, years: float) -> float | N
     return _finite_or_none(math.expm1(log_rate))
 
 
-def metrics_reference(sim: RefSimulation, bars_per_year: float) -> dict[str, float | int | None]:
+def metrics_reference(sim: RefSimulation, bars_per_year: float, ts: list[int]) -> dict[str, float | int | None]:
+    """The README's metrics of ``sim``; ``ts`` are the times (UTC nanoseconds) of every bar given to the
+    simulation, warm-up included (CAGR's calendar time runs from ``ts[sim.start]`` to the last)."""
     eq = sim.equity
     n = len(eq)
+    assert len(ts) == sim.start + n
     cash0 = sim.initial_cash
     prev = [cash0, *eq[:-1]]
     r = [_ratio(eq[t], prev[t]) - 1 for t in range(n)]
-    years = n / bars_per_year
     ann = math.sqrt(bars_per_year)
     final = eq[-1]
 
-    cagr = _cagr_from_log_growth(final, cash0, years)
+    # README: years = calendar days from the first simulated bar to the last / 365 (bars_per_year
+    # plays no part); one bar spans no time and has no growth rate.
+    days = (ts[-1] - ts[sim.start]) / 1e9 / 86_400
+    cagr = _cagr_from_log_growth(final, cash0, days / 365) if days > 0 else None
 
     returns_finite = all(math.isfinite(x) for x in r)
     sharpe: float | None = None

@@ -2,8 +2,9 @@
 
 The reference (``reference.py``) is a per-bar Python loop written from framework/README.md. Bars
 are random but consistent (positive prices, low <= open/close <= high), with gaps between a close
-and the next open and with flat stretches; targets come in runs of repeated values drawn from
-{-2, -1, -0.5, 0, 0.5, 1, 2, NaN}; the ExecutionSpec and the warm-up start are random too.
+and the next open, with flat stretches and with gaps in time (weekends: CAGR's calendar time is not
+the bar count); targets come in runs of repeated values drawn from {-2, -1, -0.5, 0, 0.5, 1, 2,
+NaN}; the ExecutionSpec and the warm-up start are random too.
 """
 
 from __future__ import annotations
@@ -50,11 +51,21 @@ class Case:
     spec: ExecutionSpec
     start: int
     timeframe_seconds: int
+    # bar t + 1 comes steps[t] timeframes after bar t (1 most often; > 1 a gap: a weekend, a holiday)
+    steps: tuple[int, ...] = ()
+
+    def ts(self) -> list[int]:
+        """Bar times in UTC nanoseconds: bar 0 at 0, then ``steps`` timeframes apart (1 when not given)."""
+        times = [0]
+        for t in range(1, len(self.close)):
+            step = self.steps[t - 1] if self.steps else 1
+            times.append(times[-1] + step * self.timeframe_seconds * 1_000_000_000)
+        return times
 
     def bars(self) -> Bars:
         n = len(self.close)
         return Bars(
-            np.arange(n, dtype=np.int64) * self.timeframe_seconds * 1_000_000_000,
+            np.array(self.ts(), dtype=np.int64),
             np.array(self.open), np.array(self.high), np.array(self.low), np.array(self.close),
             np.ones(n),
         )
@@ -65,6 +76,8 @@ class Case:
 MOVES = st.one_of(st.just(1.0), st.floats(0.9, 1.1), st.sampled_from([0.5, 0.97, 1.03, 2.0]))
 GAPS = st.one_of(st.just(1.0), st.just(1.0), st.floats(0.8, 1.25), st.sampled_from([0.3, 0.5, 2.0, 2.5]))
 WICKS = st.one_of(st.just(0.0), st.floats(0.0, 0.05))
+# Timeframes from one bar to the next: mostly 1, sometimes a gap (3: a weekend of daily bars).
+STEPS = st.one_of(st.just(1), st.just(1), st.integers(2, 5), st.just(100))
 
 
 @st.composite
@@ -91,8 +104,9 @@ def cases(draw: st.DrawFn) -> Case:
         allow_short=draw(st.booleans()),
         max_drawdown=draw(st.one_of(st.none(), st.sampled_from([0.01, 0.05, 0.2, 1.0]), st.floats(0.001, 1.0))),
     )
+    steps = tuple(draw(st.lists(STEPS, min_size=n - 1, max_size=n - 1)))
     return Case(opens, highs, lows, closes, target[:n], spec, draw(st.integers(0, n - 1)),
-                draw(st.sampled_from(TIMEFRAMES)))
+                draw(st.sampled_from(TIMEFRAMES)), steps)
 
 
 def run_reference(case: Case) -> RefSimulation:
@@ -184,13 +198,13 @@ def test_simulate_and_metrics_match_reference(case: Case) -> None:
     sim = simulate(bars, np.array(case.target), case.spec, start=case.start)
     assert_simulation_matches(sim, ref)
     bpy = bars_per_year(case.timeframe_seconds)
-    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy))
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()))
 
     # The same run through the public entry point.
     strategy = FixedTarget(FixedTarget.Params(values=tuple(case.target)))
     result = run_backtest(bars, strategy, case.spec, case.timeframe_seconds, start=case.start)
     assert_simulation_matches(result.simulation, ref)
-    assert_metrics_match(result.metrics, metrics_reference(ref, bpy))
+    assert_metrics_match(result.metrics, metrics_reference(ref, bpy, case.ts()))
     assert np.array_equal(result.target, np.array(case.target), equal_nan=True)
 
 
@@ -225,7 +239,7 @@ def test_metrics_zero_equity_returns_none_when_division_by_zero() -> None:
     sim = simulate(bars, np.array(target), spec)
     assert sim.equity.tolist() == [100_000.0, 0.0, -10_000.0, -20_000.0]
     ref = simulate_reference(open_, close, target, fee_bps=0, allow_short=True)
-    expected = metrics_reference(ref, 365.0)
+    expected = metrics_reference(ref, 365.0, bars.ts.tolist())
     assert expected["sharpe"] is None and expected["sortino"] is None
     assert_metrics_match(compute_metrics(sim, 365.0), expected)
 
@@ -259,4 +273,4 @@ def test_many_trades_match_reference(n: int, start: int, every_bar: bool) -> Non
     sim = simulate(case.bars(), np.array(case.target), case.spec, start=start)
     assert_simulation_matches(sim, ref)
     bpy = bars_per_year(case.timeframe_seconds)
-    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy))
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()))

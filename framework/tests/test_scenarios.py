@@ -427,7 +427,7 @@ SINGLE_BAR = Scenario(
     trades=(),
     equity=(CASH,),
     fees_paid=0,
-    metrics=(("total_return", 0.0), ("cagr", 0.0), ("sharpe", None), ("sortino", None),
+    metrics=(("total_return", 0.0), ("cagr", None), ("sharpe", None), ("sortino", None),
              ("max_drawdown", 0.0), ("max_drawdown_duration_bars", 0), ("calmar", None), ("n_trades", 0),
              ("win_rate", None), ("profit_factor", None), ("exposure", 0.0), ("turnover", 0.0)),
 )
@@ -460,10 +460,11 @@ def money(expected: float | list[float]) -> object:
     return pytest.approx(expected, rel=1e-12, abs=1e-9)
 
 
-def make_bars(rows: tuple[Row, ...]) -> Bars:
+def make_bars(rows: tuple[Row, ...], seconds: int = DAY) -> Bars:
+    """The rows as bars ``seconds`` apart (daily by default), the first at 1970-01-01T00:00Z."""
     n = len(rows)
     return Bars(
-        np.arange(n, dtype=np.int64) * DAY * 1_000_000_000,
+        np.arange(n, dtype=np.int64) * seconds * 1_000_000_000,
         np.array([r.open for r in rows], dtype=np.float64),
         np.array([r.high for r in rows], dtype=np.float64),
         np.array([r.low for r in rows], dtype=np.float64),
@@ -548,15 +549,17 @@ def test_closed_trade_record_has_exit_time_and_price() -> None:
 
 
 def test_single_bar_sharpe_and_cagr() -> None:
-    """n = 1: years = 1 / 365, growth 1 → cagr = 1 ** 365 - 1 = 0; sharpe needs n >= 2."""
+    """n = 1: no calendar time passes from the first bar to the last, so no yearly rate (cagr None,
+    and calmar with it); sharpe needs n >= 2."""
     bars = make_bars(SINGLE_BAR.rows)
     metrics = compute_metrics(simulate(bars, np.array([1.0]), SINGLE_BAR.spec), bars_per_year(DAY))
     assert metrics["sharpe"] is None
-    assert metrics["cagr"] == 0.0
+    assert metrics["cagr"] is None
+    assert metrics["calmar"] is None
 
 
 def test_metrics_of_a_known_equity_curve() -> None:
-    """Sharpe, sortino, cagr and calmar of LEVERAGE_CAPPED, by hand (daily bars, 365 per year)."""
+    """Sharpe, sortino, cagr and calmar of LEVERAGE_CAPPED, by hand (4 daily bars, 365 per year)."""
     bars = make_bars(LEVERAGE_CAPPED.rows)
     target = np.array([r.target for r in LEVERAGE_CAPPED.rows])
     metrics = compute_metrics(simulate(bars, target, LEVERAGE_CAPPED.spec), bars_per_year(DAY))
@@ -565,7 +568,7 @@ def test_metrics_of_a_known_equity_curve() -> None:
     mean = sum(r) / 4
     std = math.sqrt(sum((x - mean) ** 2 for x in r) / 3)
     downside = math.sqrt((120 / 121 - 1) ** 2 / 4)  # one negative return, over all 4
-    cagr = 1.2 ** (365 / 4) - 1  # years = 4 / 365
+    cagr = 1.2 ** (365 / 3) - 1  # day 0 to day 3: years = 3 / 365 (calendar time, not 4 bars)
     mdd = (121_000 - 120_000) / 121_000
     assert metrics["sharpe"] == pytest.approx(mean / std * math.sqrt(365), rel=1e-12)
     assert metrics["sortino"] == pytest.approx(mean / downside * math.sqrt(365), rel=1e-12)
@@ -576,13 +579,69 @@ def test_metrics_of_a_known_equity_curve() -> None:
 
 
 def test_cagr_overflow_is_none() -> None:
-    """1-minute bars: years = 4 / 525_600, so 1.4 ** 131_400 overflows a float → None."""
-    bars = make_bars(LEVERAGE_2.rows)
+    """4 one-minute bars: years = 3 / 525_600, so 1.4 ** 175_200 overflows a float → None."""
+    bars = make_bars(LEVERAGE_2.rows, seconds=60)
     target = np.array([r.target for r in LEVERAGE_2.rows])
     metrics = compute_metrics(simulate(bars, target, LEVERAGE_2.spec), bars_per_year(60))
     assert metrics["cagr"] is None
     assert metrics["calmar"] is None
     assert metrics["total_return"] == pytest.approx(0.4, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# CAGR compounds over calendar time: weekday bars over two weeks, a weekend without bars between
+NS_PER_DAY = DAY * 1_000_000_000
+WEEKDAYS = (
+    #   date        open  high  low close target
+    ("2024-01-01", Row(100, 100, 100, 100, 1)),  # Mon, bar 0: flat; decides long
+    ("2024-01-02", Row(100, 102, 100, 102, 1)),  # Tue, bar 1: buys 1000 at 100 (no costs); E = 102_000
+    ("2024-01-03", Row(102, 104, 102, 104, 1)),  # Wed, bar 2: E = 104_000 (the peak before the drawdown)
+    ("2024-01-04", Row(104, 104, 103, 103, 1)),  # Thu, bar 3: E = 103_000, drawdown 1_000 / 104_000
+    ("2024-01-05", Row(103, 105, 103, 105, 1)),  # Fri, bar 4: E = 105_000
+    # Sat 2024-01-06 and Sun 2024-01-07: no bars
+    ("2024-01-08", Row(105, 106, 105, 106, 1)),  # Mon, bar 5: E = 106_000
+    ("2024-01-09", Row(106, 108, 106, 108, 1)),  # Tue, bar 6: E = 108_000
+    ("2024-01-10", Row(108, 108, 107, 107, 1)),  # Wed, bar 7: E = 107_000, drawdown 1_000 / 108_000 (smaller)
+    ("2024-01-11", Row(107, 109, 107, 109, 1)),  # Thu, bar 8: E = 109_000
+    ("2024-01-12", Row(109, 110, 109, 110, 1)),  # Fri, bar 9: E = 110_000, the long still open
+)
+
+
+def weekday_bars() -> Bars:
+    rows = tuple(row for _, row in WEEKDAYS)
+    days = np.array([day for day, _ in WEEKDAYS], dtype="datetime64[ns]").astype(np.int64)
+    return Bars(days, *(np.array([getattr(r, c) for r in rows], dtype=np.float64)
+                        for c in ("open", "high", "low", "close")), np.full(len(rows), 1_000.0))
+
+
+@pytest.mark.parametrize("per_year", [365.0, 252.0], ids=["calendar", "trading_days"])
+def test_cagr_compounds_over_the_calendar_days_from_the_first_bar_to_the_last(per_year: float) -> None:
+    """10 bars from Mon 2024-01-01 to Fri 2024-01-12: 11 calendar days, so years = 11 / 365 — not
+    10 / 365 (bars ÷ bars per 365 days) nor 10 / 252 (bars ÷ data.bars_per_year), which annualises
+    Sharpe only. Growth 110_000 / 100_000 = 1.1: cagr = 1.1 ** (365 / 11) - 1 ≈ 22.63 (2,263 %)."""
+    bars = weekday_bars()
+    assert validate_bars(bars) == []
+    target = np.array([row.target for _, row in WEEKDAYS])
+    metrics = compute_metrics(simulate(bars, target, NO_COSTS), per_year)
+    cagr = 1.1 ** (365 / 11) - 1
+    assert metrics["total_return"] == pytest.approx(0.1, rel=1e-12)
+    assert metrics["cagr"] == pytest.approx(cagr, rel=1e-12)
+    assert metrics["cagr"] == pytest.approx(22.63, abs=0.005)
+    assert metrics["max_drawdown"] == pytest.approx(1 / 104, rel=1e-12)
+    assert metrics["calmar"] == pytest.approx(cagr * 104, rel=1e-12)
+
+
+def test_cagr_of_a_warm_up_start_counts_from_the_first_simulated_bar() -> None:
+    """start = 5: Mon 2024-01-01 … Fri 2024-01-05 are warm-up. Trading starts Mon 2024-01-08: at its open
+    105 the position moves to x[4] = 1, buying 100_000 / 105 units; E = 100_000 * 110 / 105 at the last
+    close (Fri 2024-01-12). 4 calendar days: cagr = (110 / 105) ** (365 / 4) - 1."""
+    bars = weekday_bars()
+    target = np.array([row.target for _, row in WEEKDAYS])
+    sim = simulate(bars, target, NO_COSTS, start=5)
+    assert sim.elapsed_ns == 4 * NS_PER_DAY
+    metrics = compute_metrics(sim, 365.0)
+    assert metrics["final_equity"] == money(CASH * 110 / 105)
+    assert metrics["cagr"] == pytest.approx((110 / 105) ** (365 / 4) - 1, rel=1e-12)
 
 
 def test_stop_ignores_later_targets_even_when_flat() -> None:

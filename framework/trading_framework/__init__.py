@@ -8,7 +8,7 @@ from trading_framework.metrics import METRIC_NAMES, compute_metrics
 from trading_framework.strategy import ParamSpace, Strategy, StrategyParams, flat_until, search_space
 from trading_framework.timeframe import bars_per_year, timeframe_seconds
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "METRIC_NAMES", "BacktestResult", "Bars", "BarsViolation", "ExecutionSpec", "FeatureCache", "MissingFieldError",

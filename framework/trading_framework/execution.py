@@ -82,6 +82,9 @@ class SimulationResult:
     # ``equity``/``position`` as ``simulate`` made them (computed in the simulation's pass over the
     # bars); None: compute_metrics computes them from the arrays
     equity_stats: tuple[float, float, float, float, int, int] | None = field(default=None, repr=False)
+    # nanoseconds from the first simulated bar's time (``bars.ts[start]``) to the last bar's: the
+    # calendar time CAGR compounds over (0 for one bar)
+    elapsed_ns: int = field(kw_only=True)
 
 
 def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int = 0) -> SimulationResult:
@@ -104,4 +107,4 @@ def simulate(bars: Bars, target: npt.ArrayLike, spec: ExecutionSpec, start: int 
     (equity, position, entry, exit_, side, units, entry_p, exit_p, fees, pnl, traded, fees_paid, stats) = out
     trades = Trades(entry, exit_, side, units, entry_p, exit_p, fees, pnl)
     return SimulationResult(equity, position, trades, float(traded), float(fees_paid), float(spec.initial_cash), start,
-                            equity_stats=stats)
+                            equity_stats=stats, elapsed_ns=int(bars.ts[-1] - bars.ts[start]))

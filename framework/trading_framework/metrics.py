@@ -8,6 +8,9 @@ import numpy as np
 
 from trading_framework._kernel import equity_stats
 from trading_framework.execution import SimulationResult
+from trading_framework.timeframe import SECONDS_PER_YEAR
+
+NS_PER_YEAR = SECONDS_PER_YEAR * 1_000_000_000  # 365 days: CAGR's year (freqtrade's days_passed / 365)
 
 METRIC_NAMES = (
     "final_equity", "total_return", "cagr", "sharpe", "sortino", "max_drawdown",
@@ -23,7 +26,12 @@ def _finite(x: float) -> float | None:
 
 
 def compute_metrics(sim: SimulationResult, bars_per_year: float) -> dict[str, Metric]:
-    """Every metric of ``METRIC_NAMES``; undefined values are None."""
+    """Every metric of ``METRIC_NAMES``; undefined values are None.
+
+    ``bars_per_year`` annualises Sharpe and Sortino. CAGR compounds over the calendar time the
+    simulation spans (``sim.elapsed_ns``, first to last bar, in years of 365 days), whatever the bars'
+    count or spacing: undefined (None) for one bar.
+    """
     equity = sim.equity
     n = len(equity)
     cash0 = sim.initial_cash
@@ -32,10 +40,12 @@ def compute_metrics(sim: SimulationResult, bars_per_year: float) -> dict[str, Me
         stats = equity_stats(equity, sim.position, cash0)
     mean, std, downside, mdd, longest, exposed = stats
     final = float(equity[-1])
-    years = n / bars_per_year
+    years = sim.elapsed_ns / NS_PER_YEAR
     growth = final / cash0
     cagr: float | None
-    if growth <= 0:
+    if years <= 0:
+        cagr = None
+    elif growth <= 0:
         cagr = -1.0
     else:
         try:

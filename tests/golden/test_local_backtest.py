@@ -55,7 +55,7 @@ def test_manifest_has_provenance_and_file_digests(local_results):
         assert manifest["files"][name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
     prov = manifest["provenance"]
     assert prov["runtime"]["version"] == "0.1.0"
-    assert prov["framework"]["version"] == "0.1.0"
+    assert prov["framework"]["version"] == "0.2.0"
     assert prov["framework"]["commit"]  # git HEAD of the checkout or the image's stamp
     assert prov["environment"]["packages"]["numpy"]
     assert manifest["strategy"]["params"] == {"fast": 20, "slow": 120}

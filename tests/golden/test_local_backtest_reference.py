@@ -41,7 +41,8 @@ def test_golden_stats_equal_an_independent_plain_loop():
               for a, b in zip(fast, slow, strict=True)]
     sim = simulate_reference(open_, close, target, initial_cash=100_000.0, fee_bps=5.0, slippage_bps=0.0,
                              max_leverage=1.0, allow_short=False, max_drawdown=None)
-    stats = metrics_reference(sim, 365 * 24 * 60)
+    ns = [int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) * 1_000_000_000 for t in times]
+    stats = metrics_reference(sim, 365 * 24 * 60, ns)
     golden = json.loads((GOLDEN / "local_backtest" / "expected" / "stats.json").read_text())
     assert sorted(stats) == sorted(golden)
     # Sums over windows (fsum here, a running sum in the engine) may differ in the last bits; the

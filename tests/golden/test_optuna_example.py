@@ -85,7 +85,8 @@ def _sma(values, window):
 
 
 def _reference_runs(docs):
-    """(fold id, in-sample sim, out-of-sample sim) of the best trial, by the plain-loop reference."""
+    """(fold id, in-sample sim, out-of-sample sim, their bar times) of the best trial, by the plain-loop
+    reference (the times of the bars given to each simulation, warm-up included)."""
     cfg = json.loads((ROOT / CONFIG).read_text())
     meta = docs["metadata.json"]
     params = docs["best_parameters.json"]["params"]
@@ -95,7 +96,7 @@ def _reference_runs(docs):
     ex = cfg["execution"]
     out = []
     for fold in meta["folds"]:
-        sims = []
+        sims, times = [], []
         for seg in (fold["in_sample"], fold["out_of_sample"]):
             start, stop = index[seg["start_ts"]], index[seg["stop_ts"]] + 1
             w0 = max(0, start - warmup)
@@ -106,7 +107,8 @@ def _reference_runs(docs):
             sims.append(simulate_reference(open_[w0:stop], c, target, initial_cash=ex["initial_cash"],
                                            fee_bps=ex["fee_bps"], slippage_bps=ex["slippage_bps"], max_leverage=1.0,
                                            allow_short=False, max_drawdown=None, start=start - w0))
-        out.append((fold["id"], sims[0], sims[1]))
+            times.append(ts[w0:stop])
+        out.append((fold["id"], sims[0], sims[1], times))
     return out
 
 
@@ -115,12 +117,12 @@ def test_the_best_trial_re_derived_with_the_plain_loop_reference(example):
     perf = docs["performance_metrics.json"]
     runs = _reference_runs(docs)
     bpy = 365 * 24 * 60
-    for (fid, is_sim, oos_sim), got_is, got_oos in zip(runs, perf["in_sample"]["folds"],
-                                                       perf["out_of_sample"]["folds"], strict=True):
+    for (fid, is_sim, oos_sim, (is_ts, oos_ts)), got_is, got_oos in zip(runs, perf["in_sample"]["folds"],
+                                                                        perf["out_of_sample"]["folds"], strict=True):
         assert got_is["fold"] == got_oos["fold"] == fid
-        assert compare(metrics_reference(is_sim, bpy), got_is["metrics"]) == []
-        assert compare(metrics_reference(oos_sim, bpy), got_oos["metrics"]) == []
-    sharpes = [metrics_reference(is_sim, bpy)["sharpe"] for _, is_sim, _ in runs]
+        assert compare(metrics_reference(is_sim, bpy, is_ts), got_is["metrics"]) == []
+        assert compare(metrics_reference(oos_sim, bpy, oos_ts), got_oos["metrics"]) == []
+    sharpes = [metrics_reference(is_sim, bpy, is_ts)["sharpe"] for _, is_sim, _, (is_ts, _) in runs]
     assert compare(docs["best_parameters.json"]["values"], [math.fsum(sharpes) / len(sharpes)]) == []
 
 
@@ -128,7 +130,7 @@ def test_psr_and_dsr_re_derived_by_hand(example):
     _, docs = example
     stats = docs["performance_metrics.json"]["selection_statistics"]
     returns = []
-    for _, is_sim, _ in _reference_runs(docs):
+    for _, is_sim, _, _ in _reference_runs(docs):
         prev = is_sim.initial_cash
         for e in is_sim.equity:
             returns.append(e / prev - 1.0)

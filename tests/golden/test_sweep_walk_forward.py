@@ -89,7 +89,7 @@ class Bars:
         sim = simulate_reference(self.open[warmup_start:stop], closes, target, initial_cash=ex["initial_cash"],
                                  fee_bps=ex["fee_bps"], slippage_bps=ex["slippage_bps"], max_leverage=1.0,
                                  allow_short=False, max_drawdown=None, start=start - warmup_start)
-        return metrics_reference(sim, BARS_PER_YEAR)
+        return metrics_reference(sim, BARS_PER_YEAR, self.ts[warmup_start:stop])
 
 
 # Figures compared with the plain loop at a looser tolerance than golden files (1e-9 relative, or

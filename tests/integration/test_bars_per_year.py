@@ -1,6 +1,7 @@
 """``data.bars_per_year`` overrides the calendar annualisation: a daily-bars backtest with 252 has the
 default run's Sharpe × sqrt(252/365), in the backtest, in an experiment's shard results, and it is recorded
-in the manifest and the plan (left out when not set)."""
+in the manifest and the plan (left out when not set). CAGR does not take it: it compounds over the calendar
+days from the first bar to the last."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def test_a_daily_backtest_with_bars_per_year_252_scales_sharpe_by_sqrt_252_over_
     assert trading["sharpe"] == pytest.approx(default["sharpe"] * math.sqrt(252 / 365), rel=1e-12)
     assert trading["sortino"] == pytest.approx(default["sortino"] * math.sqrt(252 / 365), rel=1e-12)
     assert trading["total_return"] == default["total_return"]  # only annualised figures change
+    # CAGR: 400 consecutive days from 2022-01-03 to 2023-02-06 span 399 days, whatever bars_per_year says
+    growth = default["final_equity"] / 100_000
+    assert default["cagr"] == pytest.approx(growth ** (365 / 399) - 1, rel=1e-12)
+    assert (trading["cagr"], trading["calmar"]) == (default["cagr"], default["calmar"])
     assert trading_manifest["data"]["bars_per_year"] == 252
     assert "bars_per_year" not in default_manifest["data"]
 

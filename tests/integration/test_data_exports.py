@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from tests.experiment_support import cli, problem_lines
+from tests.experiment_support import cli, experiment_config, problem_lines, write_json
+from trading_runtime.store import open_store
 
 SOURCE = ROOT / "tests" / "data" / "parts" / "synthetic_1m.csv"
 ROWS = 3000
@@ -172,6 +173,51 @@ def test_a_strategy_that_needs_volume_refuses_bars_without_it(tmp_path: Path) ->
     assert not (tmp_path / "out").exists()
 
 
+NO_VOLUME = "the strategy needs volume but the bars have none (the data file has no volume column)"
+TEST_STRATEGIES = ("--allow-strategy-prefix", "tests.experiment_strategies")
+
+
+def no_volume_experiment(tmp_path: Path, strategy: str) -> Path:
+    """Two parameter sets (fast 5, fast 10), one run per shard, on bars without volume."""
+    frame().drop(columns="Volume").to_csv(tmp_path / "novol.csv")
+    return write_json(tmp_path / "exp.json", experiment_config(
+        data={"path": str(tmp_path / "novol.csv"), "end": None},
+        strategy={"class_path": f"tests.experiment_strategies:{strategy}", "params": {}},
+        sweep={"kind": "grid", "params": {"fast": [5, 10], "slow": [30]}}, validation={"kind": "full"},
+        warmup_bars=30, shards={"runs_per_shard": 1}, store=str(tmp_path / "store")))
+
+
+def test_run_shard_of_a_strategy_that_needs_volume_is_bad_input(tmp_path: Path) -> None:
+    """The shard step (what each Argo pod runs): exit 2 and one line naming the strategy, no traceback;
+    the shard is recorded as failed, not complete."""
+    config = no_volume_experiment(tmp_path, "VolumeSmaCross")
+    plan = cli("plan", "--config", str(config), *TEST_STRATEGIES)
+    assert plan.returncode == 0, plan.stderr
+    store = open_store(str(tmp_path / "store"))
+    experiment_id = next(iter(store.list_keys("experiments/"))).split("/")[1]
+    proc = cli("run-shard", "--store", store.uri, "--experiment", experiment_id, "--shard", "shard-00000",
+               *TEST_STRATEGIES)
+    assert (proc.returncode, problem_lines(proc.stderr)) == (
+        2, [f"strategy tests.experiment_strategies:VolumeSmaCross: {NO_VOLUME}"])
+    assert "Traceback" not in proc.stderr
+    keys = sorted(k.rsplit("/", 1)[-1] for k in store.list_keys(f"experiments/{experiment_id}/shards/"))
+    assert keys == ["failed.json"], keys
+    failed = json.loads(store.get_bytes(next(iter(store.list_keys(f"experiments/{experiment_id}/shards/")))))
+    assert failed["error"] == f"strategy tests.experiment_strategies:VolumeSmaCross: {NO_VOLUME}"
+
+
+@pytest.mark.parametrize("strategy", ["VolumeSmaCross", "LateVolumeSmaCross"])
+def test_a_local_sweep_of_a_strategy_that_needs_volume_is_bad_input(tmp_path: Path, strategy: str) -> None:
+    """The local all-in-one with a worker pool: VolumeSmaCross fails in the kernels' warm-up before the pool,
+    LateVolumeSmaCross (volume for fast >= 10 only) in a pool worker; both exit 2 with the one line."""
+    config = no_volume_experiment(tmp_path, strategy)
+    proc = cli("sweep", "--config", str(config), "--workers", "2", *TEST_STRATEGIES)
+    # the plan's description (its first line "experiment <id>", then indented lines), then the problem
+    lines = [line for line in problem_lines(proc.stderr) if not line.startswith(("experiment ", "  "))]
+    assert (proc.returncode, lines) == (2, [f"strategy tests.experiment_strategies:{strategy}: {NO_VOLUME}"])
+    assert "Traceback" not in proc.stderr
+
+
 # -- timeframes (issue 12 §2) -----------------------------------------------------------------------
 
 
@@ -206,3 +252,22 @@ def test_the_timeframe_is_inferred_when_not_given(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("stats.json", "trades.csv", "equity.parquet"):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "declared" / name).read_bytes()
+
+
+def test_an_experiment_infers_the_timeframe_and_refuses_a_contradicting_one(tmp_path: Path) -> None:
+    """The same rule for plan (and so sweep, optimize and every shard): inferred 1d in plan.json, and a declared
+    1m is exit 2 naming the spacing found."""
+    path = daily_weekdays(tmp_path)
+    config = experiment_config(data={"path": str(path), "timeframe": None, "end": None},
+                               sweep={"kind": "grid", "params": {"fast": [2], "slow": [5]}},
+                               validation={"kind": "full"}, warmup_bars=5, store=str(tmp_path / "store"))
+    proc = cli("plan", "--config", str(write_json(tmp_path / "exp.json", config)))
+    assert proc.returncode == 0, proc.stderr
+    store = open_store(str(tmp_path / "store"))
+    (plan_key,) = [k for k in store.list_keys("experiments/") if k.endswith("/plan.json")]
+    assert json.loads(store.get_bytes(plan_key))["data"]["timeframe"] == "1d"
+    config["data"]["timeframe"] = "1m"
+    proc = cli("plan", "--config", str(write_json(tmp_path / "minutes.json", config)))
+    assert (proc.returncode, problem_lines(proc.stderr)) == (2, [
+        f"{path}: data.timeframe 1m contradicts the bars: their most common spacing is 1d (20 of 24 gaps); "
+        "set data.timeframe to 1d or leave it out"])

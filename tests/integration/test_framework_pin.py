@@ -54,7 +54,7 @@ def test_git_pinned_framework_install_reads_back_version_and_commit(tmp_path):
     target = tmp_path / "target"
     _pip_install_target(target, f"git+file://{repo}@{sha}#subdirectory=framework")
     info = package_provenance("trading-framework", path=[str(target)])
-    assert info["version"] == "0.1.0"
+    assert info["version"] == "0.2.0"
     assert info["commit"] == sha
     assert info["source"] == f"git+file://{repo}"
     assert info["subdirectory"] == "framework"
@@ -79,7 +79,7 @@ def test_directory_install_reads_the_commit_of_its_work_tree_and_falls_back_to_t
     _pip_install_target(target, str(repo / "framework"))
     stamp = "f" * 40
     info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)
-    assert (info["version"], info["commit"], info["source"], info["dirty"]) == ("0.1.0", sha, "directory", False)
+    assert (info["version"], info["commit"], info["source"], info["dirty"]) == ("0.2.0", sha, "directory", False)
 
     (repo / "framework" / "README.md").write_text("changed after the install\n")
     info = package_provenance("trading-framework", path=[str(target)], stamped_commit=stamp)

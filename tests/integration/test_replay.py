@@ -116,3 +116,25 @@ def test_an_experiment_config_refuses_data_warmup_bars(tmp_path: Path):
     lines = problem_lines(done.stderr)
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and "data.warmup_bars (10) is a backtest's" in lines[0], lines
+
+
+def test_a_backtest_config_with_data_warmup_bars_needs_data_start(tmp_path: Path):
+    """data.warmup_bars are the bars before data.start; without a start there are none, so the warm-up would
+    be silently ignored: exit 2, one line, nothing written. With a start it warms the strategy up."""
+    config: dict[str, Any] = {
+        "schema_version": 1, "id": "warm", "seed": 1,
+        "data": {"path": "tests/data/parts/synthetic_1m.csv", "end": "2024-01-02T00:00:00Z", "warmup_bars": 100},
+        "strategy": {"class_path": "trading_runtime.strategies.sma_cross:SmaCross", "params": {"fast": 5, "slow": 20}}}
+    path = write_json(tmp_path / "warm.json", config)
+    done = cli("backtest", "--config", str(path), "--output-dir", str(tmp_path / "out"))
+    assert (done.returncode, problem_lines(done.stderr)) == (2, [
+        f"{path}: data.warmup_bars (100) needs data.start: the warm-up is the bars before it, and without it the "
+        "backtest starts at the first bar (set data.start to the first bar to trade, or leave data.warmup_bars "
+        "out)"])
+    assert not (tmp_path / "out").exists()
+    config["data"]["start"] = "2024-01-01T12:00:00Z"
+    done = cli("backtest", "--config", str(write_json(path, config)), "--output-dir", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    # the bars read start 100 one-minute bars before data.start (2024-01-01T12:00Z = 1704110400 s)
+    assert manifest["data"]["first_ts"] == (1704110400 - 100 * 60) * 10**9

@@ -465,3 +465,44 @@ def test_times_without_a_zone_are_in_the_timezone(tmp_path: Path) -> None:
     loaded = load_bars(write(tmp_path, [rows[0], rows[2]]), options=ReadOptions(timezone="America/New_York"),
                        start="2024-03-10T03:00")
     assert loaded.bars.ts.tolist() == [np.datetime64("2024-03-10T07:30", "ns").astype(np.int64)]
+
+
+# -- issue 12 §1 rules not covered by the export round trips -----------------------------------------
+
+
+@pytest.mark.parametrize(("unit", "per_ns"), [("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)])
+def test_integer_epoch_times_in_every_time_unit(tmp_path: Path, unit: str, per_ns: int) -> None:
+    """data.time_unit s, ms, us, ns: the same instants written as integer counts of the unit, in a column
+    named time (CSV) and timestamp (Parquet)."""
+    counts = [T0 // per_ns, (T0 + MINUTE) // per_ns]
+    rows = [f"{c},100.0,101.0,99.5,100.5,10" for c in counts]
+    csv_path = write(tmp_path, rows, header="time,open,high,low,close,volume\n")
+    values = {c: pa.array([100.0, 100.0]) for c in ("open", "high", "low", "close", "volume")}
+    pq.write_table(pa.table({"timestamp": pa.array(counts, pa.int64()), **values}), tmp_path / "epoch.parquet")
+    for path in (csv_path, tmp_path / "epoch.parquet"):
+        loaded = load_bars(path, options=ReadOptions(time_unit=unit))  # type: ignore[arg-type]
+        assert loaded.bars.ts.tolist() == [T0, T0 + MINUTE], path.name
+
+
+def test_a_parquet_timestamp_column_without_a_zone_is_in_the_timezone(tmp_path: Path) -> None:
+    """A naive timestamp column (not an index): its wall times are in data.timezone (UTC by default)."""
+    values = {c: pa.array([100.0, 100.0]) for c in ("open", "high", "low", "close", "volume")}
+    naive = pa.array([np.datetime64("2024-01-01T09:00", "us"), np.datetime64("2024-01-01T09:01", "us")],
+                     pa.timestamp("us"))
+    pq.write_table(pa.table({"timestamp": naive, **values}), tmp_path / "naive.parquet")
+    assert load_bars(tmp_path / "naive.parquet").bars.ts.tolist() == [T0 + 540 * MINUTE, T0 + 541 * MINUTE]
+    tokyo = load_bars(tmp_path / "naive.parquet", options=ReadOptions(timezone="Asia/Tokyo"))
+    assert tokyo.bars.ts.tolist() == [T0, T0 + MINUTE]  # 09:00 in Tokyo (UTC+9) is 00:00Z
+
+
+def test_drop_keeps_the_first_of_repeated_timestamps(tmp_path: Path) -> None:
+    rows = [GOOD[0], GOOD[1],
+            "2024-01-01T00:01:00Z,100.5,103.0,100.0,102.5,99",  # bar 1's time again, other prices: dropped
+            GOOD[2]]
+    loaded = load_bars(write(tmp_path, rows), options=ReadOptions(on_invalid="drop"))
+    assert loaded.dropped == {"duplicate_timestamp": 1}
+    assert loaded.bars.ts.tolist() == [T0, T0 + MINUTE, T0 + 2 * MINUTE]
+    assert loaded.bars.close.tolist() == [100.5, 101.0, 101.2]  # the first bar at 00:01 (close 101.0) kept
+    assert problems(write(tmp_path, rows, name="error.csv")) == [  # on_invalid "error", the default
+        "bars.csv: row 3: timestamp: expected strictly increasing timestamps (duplicate of the previous row) "
+        "(got 2024-01-01T00:01:00Z)"]

@@ -6,7 +6,7 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from trading_framework import timeframe as framework_timeframe
 from trading_runtime.config.base import StrictConfig
@@ -29,7 +29,7 @@ class DataConfig(StrictConfig):
     sha256: str | None = Field(None, description="pins the file's content: sha256 of its bytes, 64 lower-case hex "
                                                  "characters; a different file is an error (exit 2)")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
-    timeframe: str | None = Field(None, description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino/CAGR; "
+    timeframe: str | None = Field(None, description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino; "
                                                     "null: the bars' most common spacing (a declared one that "
                                                     "contradicts it is an error)")
     start: str | None = Field(None, description="first bar to use (ISO 8601, inclusive; without a zone: "
@@ -50,8 +50,9 @@ class DataConfig(StrictConfig):
                                                   "top-level warmup_bars)")
     bars_per_year: float | None = Field(
         None, gt=0, allow_inf_nan=False,
-        description="bars in a year for annualising Sharpe, Sortino and CAGR (e.g. 252 for daily equities); "
-                    "null: the calendar rule, 365 days of the timeframe's bars")
+        description="bars in a year for annualising Sharpe and Sortino (e.g. 252 for daily equities); "
+                    "null: the calendar rule, 365 days of the timeframe's bars (CAGR always compounds over "
+                    "the calendar days from the first bar to the last / 365)")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -97,7 +98,7 @@ class DataConfig(StrictConfig):
 
     @property
     def annualisation(self) -> float:
-        """Bars per year that Sharpe, Sortino and CAGR are annualised with: ``bars_per_year`` when set,
+        """Bars per year that Sharpe and Sortino are annualised with: ``bars_per_year`` when set,
         else the bars in 365 days of the timeframe (the framework's rule)."""
         return bars_per_year(self.timeframe_seconds, self.bars_per_year)
 
@@ -152,3 +153,13 @@ class BacktestConfig(StrictConfig):
     risk: RiskConfig = RiskConfig()
     seed: int = Field(ge=0, le=2**63 - 1, description="root seed of every random choice of the run")
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _data_warmup(self) -> BacktestConfig:
+        """data.warmup_bars are bars before data.start: without a start the backtest begins at the first bar,
+        there are none, and the warm-up would be silently ignored. (ExperimentConfig overrides this rule.)"""
+        if self.data.warmup_bars and self.data.start is None:
+            raise ValueError(f"data.warmup_bars ({self.data.warmup_bars}) needs data.start: the warm-up is the bars "
+                             "before it, and without it the backtest starts at the first bar (set data.start to the "
+                             "first bar to trade, or leave data.warmup_bars out)")
+        return self

@@ -257,15 +257,20 @@ class ExperimentConfig(BacktestConfig):
         return v
 
     @model_validator(mode="after")
+    def _data_warmup(self) -> ExperimentConfig:
+        """Replaces the backtest's rule of the same name: an experiment has its own top-level warm-up."""
+        if self.data.warmup_bars:
+            raise ValueError(f"data.warmup_bars ({self.data.warmup_bars}) is a backtest's: an experiment sets the "
+                             "top-level warmup_bars")
+        return self
+
+    @model_validator(mode="after")
     def _unambiguous_search(self) -> ExperimentConfig:
         """A searched parameter is not also fixed in strategy.params; an Optuna space is not empty."""
         sweep = self.sweep
         if isinstance(sweep, OptunaSweep) and sweep.space is not None and not sweep.space:
             raise ValueError("sweep.space is empty: every trial would be the same run (give at least one "
                              "parameter, or null for the strategy's declared bounds)")
-        if self.data.warmup_bars:
-            raise ValueError(f"data.warmup_bars ({self.data.warmup_bars}) is a backtest's: an experiment sets the "
-                             "top-level warmup_bars")
         searched = sweep.params if isinstance(sweep, GridSweep) else (sweep.space or {})
         where = "sweep.params" if isinstance(sweep, GridSweep) else "sweep.space"
         both = sorted(set(searched) & set(self.strategy.params))

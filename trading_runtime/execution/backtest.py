@@ -13,17 +13,20 @@ from trading_framework import (
     BacktestResult,
     ExecutionSpec,
     FeatureCache,
-    MissingFieldError,
     Strategy,
     compute_metrics,
     simulate,
 )
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
-from trading_runtime.errors import InputError
 from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
-from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, build_params, load_strategy_class
+from trading_runtime.execution.strategy_loader import (
+    DEFAULT_ALLOWED_PREFIXES,
+    build_params,
+    load_strategy_class,
+    strategy_target,
+)
 from trading_runtime.planning import DataRef
 
 
@@ -92,10 +95,7 @@ def run_backtest_config(
     data, start = _with_warmup(config.data, data, base_dir)
     start_numba()
     bars = data.bars
-    try:
-        target = strategy.target(bars, FeatureCache(bars))
-    except MissingFieldError as e:
-        raise InputError(f"strategy {config.strategy.class_path}: {e}") from None
+    target = strategy_target(strategy, bars, FeatureCache(bars))
     sim = simulate(bars, target, execution_spec(config), start=start)
     result = BacktestResult(target, sim, compute_metrics(sim, config.data.annualisation))
     return BacktestRun(config, strategy, data, result)

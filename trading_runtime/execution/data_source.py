@@ -29,6 +29,7 @@ from trading_runtime.data import (
     store_in_cache,
 )
 from trading_runtime.errors import InputError
+from trading_runtime.planning import describe_dropped
 from trading_runtime.store import is_uri, read_object
 
 __all__ = ["bar_spacing", "fetch_data", "load_data", "resolve_path", "resolve_timeframe"]
@@ -71,9 +72,7 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
     loaded = load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by,
                        options=options)
     if loaded.dropped:
-        counts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in sorted(loaded.dropped.items()))
-        log.warning("%s: dropped %d invalid row(s) (data.on_invalid=drop): %s", data.path,
-                    sum(loaded.dropped.values()), counts)
+        log.warning("%s: %s", data.path, describe_dropped(loaded.dropped))
     return loaded
 
 

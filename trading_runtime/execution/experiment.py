@@ -20,7 +20,7 @@ from trading_runtime.execution.backtest import data_ref, execution_spec
 from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
-from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
+from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class, strategy_target
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import DataRef, Plan, plan_experiment
 from trading_runtime.store import ArtifactStore
@@ -140,6 +140,6 @@ def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:
     bars = inputs.data.bars
     window = bars.slice(0, min(len(bars), plan.warmup_bars + 64))
     strategy = cls(cls.Params.model_validate(plan.runs[0].params))
-    target = strategy.target(window, FeatureCache(window))
+    target = strategy_target(strategy, window, FeatureCache(window))
     cfg = inputs.config
     compute_metrics(simulate(window, target, execution_spec(cfg)), cfg.data.annualisation)

@@ -22,6 +22,7 @@ from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, compu
 from trading_runtime.config.backtest import bars_per_year
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.numba_start import start_numba
+from trading_runtime.execution.strategy_loader import strategy_target
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan, Segment
 from trading_runtime.planning.equity_blob import LAYOUT, read_series
@@ -54,7 +55,7 @@ def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSp
         window = bars.slice(seg.warmup_start, seg.stop)
         caches[key] = (window, FeatureCache(window))
     window, cache = caches[key]
-    target = strategy.target(window, cache)
+    target = strategy_target(strategy, window, cache)
     sim = simulate(window, target, spec, start=seg.start - seg.warmup_start)
     return compute_metrics(sim, bpy), window.ts[sim.start:], sim.equity
 

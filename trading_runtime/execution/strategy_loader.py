@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trading_framework import Strategy, StrategyParams
+from trading_framework import Bars, FeatureCache, MissingFieldError, Strategy, StrategyParams
+from trading_framework.bars import FloatArray
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
 
@@ -51,3 +52,14 @@ def build_params(cls: type[Strategy], params: dict[str, Any], source: str) -> St
         return cls.Params.model_validate(params)
     except ValidationError as e:
         raise InputError(*render_validation_error(e, source, cls.Params, prefix="strategy.params")) from None
+
+
+def strategy_target(strategy: Strategy, bars: Bars, features: FeatureCache) -> FloatArray:
+    """The strategy's targets on ``bars``. A field the bars lack (``MissingFieldError``: the volume of a
+    file without one) is bad input, one line naming the strategy, wherever it runs: a backtest, a shard,
+    the kernels' warm-up before a local pool."""
+    try:
+        return strategy.target(bars, features)
+    except MissingFieldError as e:
+        cls = type(strategy)
+        raise InputError(f"strategy {cls.__module__}:{cls.__qualname__}: {e}") from None

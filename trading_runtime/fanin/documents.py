@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trading_runtime.config.backtest import timeframe_bars_per_year
 from trading_runtime.config.experiment import ObjectiveConfig, Validation
@@ -152,10 +152,11 @@ class SummaryData(Document):
     last_ts: int
     timeframe: str
     bars_per_year: float | None = None  # data.bars_per_year, when the config set it
+    dropped: dict[str, int] = Field(default_factory=dict)  # rows dropped per rule (data.on_invalid="drop")
 
     @property
     def annualisation(self) -> float:
-        """Bars per year Sharpe, Sortino and CAGR were annualised with."""
+        """Bars per year Sharpe and Sortino were annualised with (CAGR takes calendar time)."""
         return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 

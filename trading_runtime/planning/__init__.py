@@ -7,6 +7,7 @@ from trading_runtime.planning.plan import (
     PlannedRun,
     Sharding,
     ShardSpec,
+    describe_dropped,
     experiment_id,
     plan_experiment,
     shard_runs,
@@ -15,6 +16,6 @@ from trading_runtime.planning.stored import read_plan, write_plan
 from trading_runtime.planning.windows import Fold, Segment
 
 __all__ = [
-    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "experiment_id",
-    "plan_experiment", "read_plan", "shard_runs", "split_experiment_location", "write_plan",
+    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "describe_dropped",
+    "experiment_id", "plan_experiment", "read_plan", "shard_runs", "split_experiment_location", "write_plan",
 ]

@@ -76,6 +76,13 @@ def shard_runs(run_ids: list[str], runs_per_shard: int, max_shards: int) -> tupl
                             grown=per != runs_per_shard)
 
 
+def describe_dropped(dropped: Mapping[str, int]) -> str:
+    """The rows ``data.on_invalid="drop"`` removed, in words, for stderr and the reports: ``dropped 3 invalid
+    row(s) (data.on_invalid=drop): 1 duplicate timestamp, 1 non positive price, 1 ohlc inconsistent``."""
+    counts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in sorted(dropped.items()))
+    return f"dropped {sum(dropped.values())} invalid row(s) (data.on_invalid=drop): {counts}"
+
+
 class DataRef(_Frozen):
     """The data a plan was made from. ``path`` (local path or store URI) is provenance: result documents
     (summary.json, Optuna results) carry the other fields only, so the same bytes give the same results
@@ -103,7 +110,7 @@ class DataRef(_Frozen):
 
     @property
     def annualisation(self) -> float:
-        """Bars per year Sharpe, Sortino and CAGR were annualised with."""
+        """Bars per year Sharpe and Sortino were annualised with (CAGR takes calendar time)."""
         return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from trading_runtime.execution.outputs import iso_utc
+from trading_runtime.fanin.documents import SummaryData
+from trading_runtime.planning import DataRef, describe_dropped
 from trading_runtime.report.charts import drawdown_chart, equity_chart
 from trading_runtime.report.html import Raw, Section, esc, fmt, kv_table, page, table, tiles
 from trading_runtime.report.results import BacktestResults
@@ -33,6 +35,12 @@ def provenance_rows(prov: dict[str, Any] | None) -> list[tuple[str, Any]]:
     return rows
 
 
+def data_fact(location: str, data: DataRef | SummaryData) -> str:
+    """A report's "data" fact: where from, how many bars of what, and the rows dropped (data.on_invalid)."""
+    text = f"{location} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"
+    return f"{text} · {describe_dropped(data.dropped)}" if data.dropped else text
+
+
 def _summary(res: BacktestResults) -> Section:
     m, man = res.stats, res.manifest
     data = man.data
@@ -41,7 +49,7 @@ def _summary(res: BacktestResults) -> Section:
         ("config", f"{man.config_id} (sha256 {man.config_sha256[:12]})"),
         ("strategy", strat.class_path),
         ("parameters", ", ".join(f"{k}={v}" for k, v in sorted(strat.params.items()))),
-        ("data", f"{data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("data", data_fact(data.path, data)),
         ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("initial cash", fmt(res.curve.initial, "initial_cash")),
         ("seed", man.seed),

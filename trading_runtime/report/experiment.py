@@ -17,7 +17,7 @@ from trading_runtime.config.experiment import ObjectiveConfig, Validation
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.fanin.documents import Metrics, WindowSpan
 from trading_runtime.golden.canonical import canonical_json
-from trading_runtime.report.backtest import provenance_rows
+from trading_runtime.report.backtest import data_fact, provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metric_formatter, page, table, tiles
 from trading_runtime.report.results import EquityCurve, ExperimentResults
@@ -112,7 +112,7 @@ def _summary(res: ExperimentResults) -> Section:
     facts: list[tuple[str, Any]] = [
         ("experiment", s.experiment_id),
         ("strategy", s.strategy),
-        ("data", f"{res.plan.data.path} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("data", data_fact(res.plan.data.path, data)),
         ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("search", _search_text(res)),
         ("validation", _validation_text(s.validation)),

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from trading_runtime.config.experiment import CategoricalParam, FloatParam, IntParam, ObjectiveSpec
 from trading_runtime.execution.outputs import iso_utc
-from trading_runtime.report.backtest import provenance_rows
+from trading_runtime.report.backtest import data_fact, provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metric_formatter, page, table, tiles
 from trading_runtime.report.results import EquityCurve, StudyResults
@@ -84,7 +84,7 @@ def _summary(res: StudyResults) -> Section:
     facts = [
         ("study", md.study_id),
         ("strategy", md.strategy),
-        ("data", f"sha256 {data.sha256[:12]} · {fmt(data.n_bars, 'n_bars')} bars of {data.timeframe}"),
+        ("data", data_fact(f"sha256 {data.sha256[:12]}", data)),
         ("period", f"{iso_utc(data.first_ts)} → {iso_utc(data.last_ts)}"),
         ("search space", _space_text(md.space)),
         ("sampler", f"{md.sampler.name} (seed {md.sampler.seed})"),
