@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from trading_runtime.config.backtest import BacktestConfig
 from trading_runtime.config.base import StrictConfig
@@ -208,10 +208,25 @@ class ShardsConfig(StrictConfig):
                             description="shards per plan at most (one Argo workflow); runs per shard grow to fit")
 
 
+Aggregate = Literal["mean", "median", "min", "share_positive"]
+
+
 class ObjectiveConfig(StrictConfig):
     metric: ObjectiveMetric = "sharpe"
     direction: Literal["maximize", "minimize"] = "maximize"
     constraints: ConstraintsConfig = ConstraintsConfig()
+    aggregate: Aggregate = Field(
+        "mean", description="over a universe (data.instruments): how a parameter set's objective on each instrument "
+                            "makes its rank: mean, median, min (the worst instrument in the objective's direction) "
+                            "or share_positive (share of instruments with objective > 0; ties by the mean)")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``aggregate`` is left out at its default: configs written before it existed keep their identity."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("aggregate") == "mean":
+            dumped.pop("aggregate")
+        return dumped
 
     def violations(self, metrics: Mapping[str, Any]) -> list[str]:
         """Why in-sample ``metrics`` break the constraints (empty when they don't)."""
