@@ -17,18 +17,22 @@ sorted symbols with each file's sha256 (``universe_sha256``).
 from __future__ import annotations
 
 import glob
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from trading_runtime.config.backtest import SYMBOL, SYMBOL_EXPECTED, DataConfig
-from trading_runtime.data import data_suffix, infer_format, read_bars_file
+from trading_runtime.data import LoadedBars, data_suffix, infer_format, read_bars_file
 from trading_runtime.data.universe import distinct_symbols
 from trading_runtime.errors import InputError
-from trading_runtime.execution.data_source import fetch_data, resolve_path
+from trading_runtime.execution.backtest import data_ref
+from trading_runtime.execution.data_source import fetch_data, load_data, resolve_path, resolve_timeframe
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.planning import DataRef
 from trading_runtime.store import is_uri
 
-__all__ = ["Instrument", "resolve_universe", "universe_sha256"]
+__all__ = ["Instrument", "instrument_data", "instrument_refs", "load_universe", "resolve_universe", "universe_data_ref",
+           "universe_sha256"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,54 @@ def resolve_universe(data: DataConfig, base_dir: Path, source: str) -> list[Inst
 def universe_sha256(digests: dict[str, str]) -> str:
     """The universe's identity: sha256 of the canonical JSON of its sorted symbols with their files' sha256."""
     return sha256_hex(canonical_bytes([{"symbol": s, "sha256": digests[s]} for s in sorted(digests)]))
+
+
+def instrument_data(data: DataConfig, symbol: str, path: str) -> DataConfig:
+    """The data config of one instrument of the universe ``data``, read from ``path`` (as a plan records it)."""
+    if data.symbol_column is not None:
+        return _alone(data, symbol=symbol)
+    return _alone(data, path=path)
+
+
+def load_universe(data: DataConfig, instruments: list[Instrument],
+                  base_dir: Path | None = None) -> tuple[DataConfig, dict[str, LoadedBars]]:
+    """Every instrument's bars, and ``data`` with the timeframe they share (each resolved as for one
+    instrument); instruments of different timeframes are an error naming both."""
+    base = base_dir if base_dir is not None else Path.cwd()
+    loaded: dict[str, LoadedBars] = {}
+    frame: tuple[str, str] | None = None
+    for instrument in instruments:
+        bars = load_data(instrument.data, base)
+        resolved = resolve_timeframe(instrument.data, bars).timeframe
+        assert resolved is not None
+        if frame is not None and resolved != frame[1]:
+            raise InputError(f"data.instruments: {instrument.symbol} has {resolved} bars and {frame[0]} {frame[1]} "
+                             "bars: a universe has one timeframe (set data.timeframe, or split the universe)")
+        frame = frame or (instrument.symbol, resolved)
+        loaded[instrument.symbol] = bars
+    assert frame is not None
+    return data.model_copy(update={"timeframe": frame[1]}), loaded
+
+
+def instrument_refs(data: DataConfig, instruments: Mapping[str, LoadedBars],
+                    paths: Mapping[str, str]) -> dict[str, DataRef]:
+    """Each instrument's DataRef (``paths``: where each was read from, as the config or plan names it)."""
+    return {s: data_ref(instrument_data(data, s, paths[s]), one) for s, one in sorted(instruments.items())}
+
+
+def universe_data_ref(data: DataConfig, instruments: Mapping[str, LoadedBars], paths: Mapping[str, str]) -> DataRef:
+    """The universe as one DataRef: sha256 = ``universe_sha256``, bars summed, the earliest first and the
+    latest last bar, the dropped rows summed per rule; ``path`` says what it is (the instruments are listed
+    with their own paths in the plan)."""
+    refs = instrument_refs(data, instruments, paths)
+    symbols = sorted(refs)
+    dropped: dict[str, int] = {}
+    for ref in refs.values():
+        for rule, n in ref.dropped.items():
+            dropped[rule] = dropped.get(rule, 0) + n
+    shown = ", ".join(symbols[:5]) + (f", ... ({len(symbols)})" if len(symbols) > 5 else "")
+    assert data.timeframe is not None
+    return DataRef(path=f"universe: {shown}", sha256=universe_sha256({s: r.sha256 for s, r in refs.items()}),
+                   n_bars=sum(r.n_bars for r in refs.values()), first_ts=min(r.first_ts for r in refs.values()),
+                   last_ts=max(r.last_ts for r in refs.values()), timeframe=data.timeframe,
+                   dropped=dict(sorted(dropped.items())), bars_per_year=data.bars_per_year)

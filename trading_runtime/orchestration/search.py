@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...], data: LoadedBars) -> None:
+def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...], data: LoadedBars | None) -> None:
     setup_worker()
     # the bars are the parent's (inherited under fork, pickled under spawn): never re-read or re-hashed
     _WORKER.update(store=open_store(store_uri, Path(cwd)), cwd=Path(cwd), prefixes=prefixes, plan=None, data=data)

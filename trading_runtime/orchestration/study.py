@@ -53,7 +53,7 @@ Check = Callable[[dict[str, Any]], str | None]
 # ---------------------------------------------------------------------------------------------- shared
 
 def study_manifest(inputs: ExperimentInputs, storage_format: str = "journal") -> StudyManifest:
-    cfg, data = inputs.config, inputs.data
+    cfg, data = inputs.config, inputs.one()  # a universe is refused here (one line, exit 2)
     bars = data.bars
     cls = inputs.strategy_cls
     return plan_study(cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
