@@ -109,3 +109,23 @@ def test_plan_of_a_universe_matches_a_plan_of_each_instrument_alone(tmp_path: Pa
         assert [f.model_copy(update={"id": single.folds[0].id, "instrument": None}) for f in mine] == single.folds
         ref = next(i for i in plan.instruments or [] if i.symbol == symbol)
         assert ref.data == single.data
+
+
+def test_the_report_shows_the_aggregate_ranking_and_the_parameters_by_instruments_heat_map(sweeps):
+    reports = {}
+    for name, (eid, _, store) in sweeps.items():
+        html = store.get_bytes(f"experiments/{eid}/report.html").decode()
+        reports[name] = html[html.index('id="universe"'):]  # (the page also shows how the work was split)
+    assert len(set(reports.values())) == 1  # the universe sections: the same whatever the workers and shard size
+    eid, _, store = sweeps["w1-rps3"]
+    html = store.get_bytes(f"experiments/{eid}/report.html").decode()
+    doc = json.loads(sweeps["w1-rps3"][1])
+    assert 'id="universe-ranking"' in html
+    heatmap = html[html.index('id="universe-heatmap"'):]
+    heatmap = heatmap[: heatmap.index("</svg>")]
+    for symbol in SYMBOLS:
+        assert f">{symbol}<" in heatmap
+    best = doc["universe"]["ranking"][0]["params"]
+    assert ", ".join(f"{k}={v}" for k, v in sorted(best.items())) in heatmap
+    for symbol in SYMBOLS:  # the per-instrument leaderboards
+        assert f'id="leaderboard-{symbol}.holdout"' in html
