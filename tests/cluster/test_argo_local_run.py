@@ -190,3 +190,31 @@ def test_a_universe_experiment_runs_through_the_backtest_template_with_the_local
                  "--log-format", "json", "-q"]) == 0
     assert summary_bytes(open_store(str(tmp_path / "local")), experiment_id) == argo_summary
     assert [i["symbol"] for i in json.loads(argo_summary)["universe"]["instruments"]] == ["AAA", "BBB", "CCC"]
+
+
+def test_a_universe_study_runs_through_the_optuna_template_with_the_local_searchs_results(tmp_path):
+    """The Optuna template's generations over a universe (a trial = every instrument): the same result documents
+    as the local all-in-one search at another shard size and worker count."""
+    from tests.optimize_support import cli, results, small_config, write_json
+    from tests.universe_support import write_universe
+
+    write_universe(tmp_path / "bars")
+    cfg = small_config()
+    cfg["id"] = "sma-universe"
+    cfg["data"] = {"instruments": str(tmp_path / "bars" / "*.csv")}
+    cfg["sweep"].update({"n_trials": 4, "batch_size": 2})
+    cfg["objective"] = {"aggregate": "median"}
+    cfg["shards"] = {"runs_per_shard": 2}
+    config = write_json(tmp_path / "universe.json", cfg)
+    run = LocalArgoRun(DOCS["workflowtemplate-optuna.yaml"], {"digest": DIGEST, "store": str(tmp_path / "store"),
+                                                              "config": str(config)},
+                       ROOT, tmp_path / "pods", runner=run_cli_forked, parallelism=2, workflow_name="optuna-u")
+    assert run.run() == "Succeeded"
+    assert [n.template for n in run.nodes].count("run-shard") == 6  # 2 generations × 2 trials × 3 instruments / 2
+    study = run.nodes[0].stdout.strip()
+    argo = results(tmp_path / "store", study)
+    local = write_json(tmp_path / "local.json", {**cfg, "shards": {"runs_per_shard": 5}})
+    code, _, err = cli("optimize", "--config", str(local), "--store", str(tmp_path / "local"), "--workers", "2")
+    assert code == 0, err
+    assert results(tmp_path / "local", study) == argo
+    assert json.loads(argo["performance_metrics.json"])["selection_statistics"]["n_trials"] == 12

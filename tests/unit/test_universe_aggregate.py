@@ -84,3 +84,30 @@ def test_an_undefined_instrument_leaves_a_set_unranked_except_by_share_positive(
     assert doc["undefined_aggregate"] == 1 and "gap" not in [r["params"]["set"] for r in doc["ranking"]]
     doc = universe_ranking(plan, records, ObjectiveConfig(aggregate="share_positive"), top_k=10)
     assert [r["params"]["set"] for r in doc["ranking"]][:2] == ["broad", "gap"]  # 0.75 each; broad has a mean
+
+
+def test_an_optuna_trial_over_a_universe_is_told_the_aggregate_of_its_instruments() -> None:
+    from trading_runtime.config.experiment import ConstraintsConfig, ObjectiveSpec
+    from trading_runtime.optimize.objective import evaluate_trial
+
+    def folds(values: dict[str, float | None]) -> list[tuple[str, dict[str, Any]]]:
+        return [(f"{s}.full", {"run_id": f"r-{s}", "in_sample": {**dict.fromkeys(METRIC_NAMES, 1.0), **metrics(v)},
+                               "out_of_sample": None}) for s, v in values.items()]
+
+    where = {f"{s}.full": s for s in SYMBOLS}
+    objectives, constraints = [ObjectiveSpec()], ConstraintsConfig()
+    broad = evaluate_trial(objectives, constraints, folds(SHARPE["broad"]), where, ObjectiveConfig(aggregate="median"))
+    one_hit = evaluate_trial(objectives, constraints, folds(SHARPE["one-hit"]), where,
+                             ObjectiveConfig(aggregate="median"))
+    assert broad.values == [pytest.approx(0.35)] and one_hit.values == [-1.0]  # the broad set is told the better
+    gap = folds({**SHARPE["broad"], "DDD": None})
+    failed = evaluate_trial(objectives, constraints, gap, where, ObjectiveConfig(aggregate="mean"))
+    assert failed.state == "FAIL" and failed.evaluation["fail_reason"] == \
+        "mean of sharpe undefined (DDD: fold DDD.full: sharpe undefined)"
+    share = evaluate_trial(objectives, constraints, gap, where, ObjectiveConfig(aggregate="share_positive"))
+    assert (share.state, share.values) == ("COMPLETE", [0.75])
+    assert share.evaluation["instruments"]["DDD"]["fail_reason"] == "fold DDD.full: sharpe undefined"
+
+
+METRIC_NAMES = ("final_equity", "total_return", "cagr", "sortino", "max_drawdown_duration_bars", "calmar",
+                "win_rate", "profit_factor", "exposure", "turnover", "fees_paid")

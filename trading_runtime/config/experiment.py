@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -238,6 +239,21 @@ class ObjectiveConfig(StrictConfig):
         if c.max_drawdown is not None and (mdd is None or mdd > c.max_drawdown):
             out.append(f"max_drawdown {mdd} > {c.max_drawdown}")
         return out
+
+    def aggregated(self, values: Sequence[float | None]) -> float | None:
+        """A parameter set's value over a universe from its value on each instrument (None: undefined there):
+        ``mean``, ``median``, ``min`` (the worst in the objective's direction) need every value and are None
+        otherwise; ``share_positive`` is the share of values > 0 (an undefined one is not positive)."""
+        if self.aggregate == "share_positive":
+            return sum(1 for v in values if v is not None and v > 0) / len(values) if values else None
+        if not values or any(v is None for v in values):
+            return None
+        defined = [float(v) for v in values if v is not None]
+        if self.aggregate == "mean":
+            return statistics.fmean(defined)
+        if self.aggregate == "median":
+            return float(statistics.median(defined))
+        return min(defined) if self.direction == "maximize" else max(defined)
 
     def rank_key(self, metrics: Mapping[str, Any], run_id: str) -> tuple[float, str] | None:
         """Sort key, best first: (signed objective, run id); None when the objective is undefined."""

@@ -107,17 +107,20 @@ def _reason(err: Any) -> str:
     return f"{loc}: {msg} (got {err['input']})" if loc else msg
 
 
+def universe_plan_data(inputs: ExperimentInputs) -> list[PlanData] | None:
+    """A universe's instruments as planning sees them (sorted by symbol); None for one instrument."""
+    if inputs.instruments is None:
+        return None
+    assert inputs.paths is not None
+    refs = instrument_refs(inputs.config.data, inputs.instruments, inputs.paths)
+    return [PlanData(ref, inputs.instruments[s].bars.ts, s) for s, ref in refs.items()]
+
+
 def build_plan(inputs: ExperimentInputs) -> Plan:
     cfg = inputs.config
     cls = inputs.strategy_cls
-    universe = None
-    if inputs.instruments is not None:
-        assert inputs.paths is not None
-        refs = instrument_refs(cfg.data, inputs.instruments, inputs.paths)
-        universe = [PlanData(ref, inputs.instruments[s].bars.ts, s) for s, ref in refs.items()]
-        ts = universe[0].ts
-    else:
-        ts = inputs.one().bars.ts
+    universe = universe_plan_data(inputs)
+    ts = inputs.one().bars.ts if universe is None else universe[0].ts
     return plan_experiment(
         cfg, inputs.source, inputs.data_ref(), ts, cfg.data.timeframe_seconds, params_check(cls, inputs.source),
         lambda p: cls(cls.Params.model_validate(p)).warmup_bars(), universe,
@@ -125,13 +128,15 @@ def build_plan(inputs: ExperimentInputs) -> Plan:
 
 
 def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
-                    data: LoadedBars | None = None, shard_id: str | None = None) -> ExperimentInputs:
+                    data: LoadedBars | None = None, shard_id: str | None = None,
+                    instruments: Mapping[str, LoadedBars] | None = None) -> ExperimentInputs:
     """Rebuild the inputs a plan was made from, and check the data is the one planned. A universe's
-    instruments: only those of shard ``shard_id`` when given (a shard loads what it needs), else all."""
+    instruments: only those of shard ``shard_id`` when given (a shard loads what it needs), else all;
+    ``instruments`` already loaded are reused (checked against the plan all the same)."""
     source = f"plan {plan.experiment_id}"
     config = plan.config
     if plan.instruments is not None:
-        return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id)
+        return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id, instruments)
     if data is None:  # pinned to the planned bytes: a verified cached copy is used without a download
         inputs = load_inputs(config, source, base_dir, allowed_prefixes, plan.data.sha256,
                              f"the plan's data sha256 (experiment {plan.experiment_id})")
@@ -149,8 +154,8 @@ def check_planned(name: str, loaded: LoadedBars, planned: DataRef) -> None:
                          f"{len(loaded.bars)} bars (plan: {planned.sha256[:12]}, {planned.n_bars} bars)")
 
 
-def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str],
-                             shard_id: str | None) -> ExperimentInputs:
+def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str], shard_id: str | None,
+                             reuse: Mapping[str, LoadedBars] | None = None) -> ExperimentInputs:
     """A universe plan's inputs: the instruments of shard ``shard_id`` (all when None), each pinned to its
     planned sha256 and checked against its planned bar count."""
     assert plan.instruments is not None
@@ -163,8 +168,8 @@ def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Seque
         if wanted is not None and ref.symbol not in wanted:
             continue
         one = instrument_data(config.data, ref.symbol, ref.data.path)
-        loaded = load_data(one, base_dir, ref.data.sha256,
-                           f"the plan's data sha256 of {ref.symbol} (experiment {plan.experiment_id})")
+        loaded = reuse[ref.symbol] if reuse is not None and ref.symbol in reuse else load_data(
+            one, base_dir, ref.data.sha256, f"the plan's data sha256 of {ref.symbol} (experiment {plan.experiment_id})")
         check_planned(f"{ref.data.path} ({ref.symbol})", loaded, ref.data)
         instruments[ref.symbol] = loaded
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)

@@ -33,17 +33,8 @@ def _signed(value: float, objective: ObjectiveConfig) -> float:
 
 
 def aggregate_value(values: Sequence[float | None], objective: ObjectiveConfig) -> float | None:
-    """The universe's value of one parameter set (see the module docstring)."""
-    if objective.aggregate == "share_positive":
-        return sum(1 for v in values if v is not None and v > 0) / len(values) if values else None
-    if not values or any(v is None for v in values):
-        return None
-    defined = [float(v) for v in values if v is not None]
-    if objective.aggregate == "mean":
-        return statistics.fmean(defined)
-    if objective.aggregate == "median":
-        return float(statistics.median(defined))
-    return min(defined) if objective.direction == "maximize" else max(defined)
+    """The universe's value of one parameter set (``ObjectiveConfig.aggregated``; see the module docstring)."""
+    return objective.aggregated(values)
 
 
 def rank_key(values: Sequence[float | None], objective: ObjectiveConfig, params_key: bytes) -> tuple[Any, ...] | None:

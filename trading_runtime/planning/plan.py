@@ -232,6 +232,14 @@ def expand_grid(config: ExperimentConfig, check: ParamsCheck,
     return valid, summary
 
 
+def universe_folds(config: ExperimentConfig, universe: list[PlanData], warmup: int, bar_seconds: int,
+                   source: str) -> list[Fold]:
+    """Every instrument's folds, cut from its own bars, in symbol order: ids ``<symbol>.<fold>``."""
+    return [f.model_copy(update={"id": f"{one.symbol}.{f.id}", "instrument": one.symbol})
+            for one in universe
+            for f in plan_folds(config, one.ts, warmup, bar_seconds, f"{source} ({one.symbol})")]
+
+
 @dataclass(frozen=True)
 class PlanData:
     """One instrument's bars as planning sees them: what the plan records and the bar times folds are cut from."""
@@ -265,12 +273,8 @@ def plan_experiment(
     # at the first scored open, so that decision must be warm too (then a window's run equals the same
     # bars of an unsegmented run).
     warmup = (max(warmup_of(p) for p in combos) + 1 if config.warmup_bars == "auto" else int(config.warmup_bars))
-    if universe is None:
-        folds = plan_folds(config, ts, warmup, bar_seconds, source)
-    else:
-        folds = [f.model_copy(update={"id": f"{one.symbol}.{f.id}", "instrument": one.symbol})
-                 for one in universe
-                 for f in plan_folds(config, one.ts, warmup, bar_seconds, f"{source} ({one.symbol})")]
+    folds = (plan_folds(config, ts, warmup, bar_seconds, source) if universe is None
+             else universe_folds(config, universe, warmup, bar_seconds, source))
     runs = [PlannedRun(run_id=run_id(f.id, p), fold=f.id, params=p) for f in folds for p in combos]
     shards, sharding = shard_runs([r.run_id for r in runs], config.shards.runs_per_shard, config.shards.max_shards)
     bars_to_process = 0
