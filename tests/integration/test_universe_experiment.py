@@ -129,3 +129,20 @@ def test_the_report_shows_the_aggregate_ranking_and_the_parameters_by_instrument
     assert ", ".join(f"{k}={v}" for k, v in sorted(best.items())) in heatmap
     for symbol in SYMBOLS:  # the per-instrument leaderboards
         assert f'id="leaderboard-{symbol}.holdout"' in html
+
+
+def test_a_universe_run_replays_on_its_instrument_alone_with_the_shard_results_metrics(sweeps, tmp_path):
+    from tests.experiment_support import cli
+    from trading_runtime.fanin import collect_shards
+
+    eid, _, store = sweeps["w1-rps3"]
+    plan = read_plan(store, eid)
+    records = {r["run_id"]: r for s in collect_shards(store, plan).shards for r in (s.result or {})["runs"]}
+    run = next(r for r in plan.runs if plan.fold_index()[r.fold].instrument == "BBB")
+    out = tmp_path / "replay"
+    done = cli("backtest", "--experiment", f"{store.uri}/experiments/{eid}", "--run", run.run_id,
+               "--output-dir", str(out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "stats.json").read_text()) == records[run.run_id]["out_of_sample"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["data"]["path"].endswith("BBB.csv")

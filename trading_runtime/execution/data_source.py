@@ -62,7 +62,7 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
     """Load ``data`` (see the module docstring); ``sha256`` pins the bytes when the config does not."""
     if data.is_universe:
         raise InputError("data: a universe of instruments (data.instruments or data.symbol_column) where one "
-                         "instrument is expected (backtest and sweep/plan take universes)")
+                         "instrument is expected (backtest, sweep/plan and optimize take universes)")
     pin = data.sha256 if data.sha256 is not None else sha256
     by = "data.sha256" if data.sha256 is not None else pinned_by
     if is_uri(data.path):
