@@ -123,3 +123,16 @@ def test_stage_refuses_a_universe_in_one_line(tmp_path: Path) -> None:
     assert problem_lines(proc.stderr) == ["stage: data: a universe of instruments is not staged (stage one file at "
                                           "a time, or name store URIs in data.instruments)"]
     assert not (tmp_path / "store" / "datasets").exists()
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"symbol_column": "sym"},
+     "{long}: data.symbol_column: no column 'sym' (found timestamp, open, high, low, close, volume, ticker)"),
+    ({"symbol_column": "ticker", "symbol": "ZZZ"}, "{long} (ticker ZZZ): data.symbol: no rows with ticker = 'ZZZ'"),
+])
+def test_long_format_problems_are_one_line_exit_2(tmp_path: Path, data: dict[str, Any], expected: str) -> None:
+    long = write_long_format(tmp_path / "long.csv")
+    code, lines, _ = backtest(tmp_path, config({"path": str(long), **data}, tmp_path / "out"), "long")
+    assert code == 2
+    assert lines == [expected.format(long=long)]
+    assert not (tmp_path / "out").exists()
