@@ -151,7 +151,7 @@ def plan_study(config: ExperimentConfig, source: str, data: DataRef, ts: npt.NDA
     problems = [f"{source}: {p}" for p in sampler_problems(sweep.sampler, len(sweep.objectives), sweep.batch_size)]
     if config.objective.model_copy(update={"aggregate": "mean"}) != ObjectiveConfig():
         problems.append(f"{source}: objective: not used by optuna searches: set sweep.objectives and "
-                        "sweep.constraints instead (objective.aggregate applies to a universe)")
+                        "sweep.constraints instead")
     metrics = [o.metric for o in sweep.objectives]
     if len(set(metrics)) != len(metrics):
         problems.append(f"{source}: sweep.objectives: each metric at most once (got {metrics})")
