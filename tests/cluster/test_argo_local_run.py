@@ -162,3 +162,59 @@ def test_a_staged_config_runs_through_the_backtest_template_from_an_empty_workin
     validate = next(n for n in run.nodes if n.template == "validate")
     assert validate.stdout == "validate: summary.json match golden\n"
     assert sorted(p.name for p in workdir.iterdir()) == ["golden"]
+
+
+def test_a_universe_experiment_runs_through_the_backtest_template_with_the_local_sweeps_summary(tmp_path):
+    """Issue 12 §4: the instrument is a plan dimension; the template's plan → run-shard fan-out → finalize runs
+    a universe unchanged (each shard pod loads only its instruments), and summary.json is byte for byte the
+    local sweep's, at another shard size and worker count."""
+    from tests.experiment_support import experiment_config, summary_bytes, write_json
+    from tests.universe_support import write_universe
+    from trading_runtime.cli.main import main
+
+    write_universe(tmp_path / "bars")
+    cfg = experiment_config(data={"path": None, "end": None, "instruments": str(tmp_path / "bars" / "*.csv")},
+                            sweep={"kind": "grid", "params": {"fast": [5, 20], "slow": [60, 120]}},
+                            validation={"kind": "holdout", "test_fraction": 0.3}, shards={"runs_per_shard": 4})
+    config = write_json(tmp_path / "universe.json", cfg)
+    store = tmp_path / "store"
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"], {"digest": DIGEST, "store": str(store),
+                                                                "config": str(config)},
+                       ROOT, tmp_path / "pods", runner=run_cli_forked, parallelism=2, workflow_name="universe-1")
+    assert run.run() == "Succeeded"
+    assert [n.template for n in run.nodes].count("run-shard") == 3  # 12 runs = 3 instruments × 4 sets, 4 a shard
+    experiment_id = next(n for n in run.nodes if n.template == "finalize").stdout.strip().split("/")[-2]
+    argo_summary = summary_bytes(open_store(str(store)), experiment_id)
+    local = write_json(tmp_path / "local.json", {**cfg, "shards": {"runs_per_shard": 5}})
+    assert main(["sweep", "--config", str(local), "--store", str(tmp_path / "local"), "--workers", "2",
+                 "--log-format", "json", "-q"]) == 0
+    assert summary_bytes(open_store(str(tmp_path / "local")), experiment_id) == argo_summary
+    assert [i["symbol"] for i in json.loads(argo_summary)["universe"]["instruments"]] == ["AAA", "BBB", "CCC"]
+
+
+def test_a_universe_study_runs_through_the_optuna_template_with_the_local_searchs_results(tmp_path):
+    """The Optuna template's generations over a universe (a trial = every instrument): the same result documents
+    as the local all-in-one search at another shard size and worker count."""
+    from tests.optimize_support import cli, results, small_config, write_json
+    from tests.universe_support import write_universe
+
+    write_universe(tmp_path / "bars")
+    cfg = small_config()
+    cfg["id"] = "sma-universe"
+    cfg["data"] = {"instruments": str(tmp_path / "bars" / "*.csv")}
+    cfg["sweep"].update({"n_trials": 4, "batch_size": 2})
+    cfg["objective"] = {"aggregate": "median"}
+    cfg["shards"] = {"runs_per_shard": 2}
+    config = write_json(tmp_path / "universe.json", cfg)
+    run = LocalArgoRun(DOCS["workflowtemplate-optuna.yaml"], {"digest": DIGEST, "store": str(tmp_path / "store"),
+                                                              "config": str(config)},
+                       ROOT, tmp_path / "pods", runner=run_cli_forked, parallelism=2, workflow_name="optuna-u")
+    assert run.run() == "Succeeded"
+    assert [n.template for n in run.nodes].count("run-shard") == 6  # 2 generations × 2 trials × 3 instruments / 2
+    study = run.nodes[0].stdout.strip()
+    argo = results(tmp_path / "store", study)
+    local = write_json(tmp_path / "local.json", {**cfg, "shards": {"runs_per_shard": 5}})
+    code, _, err = cli("optimize", "--config", str(local), "--store", str(tmp_path / "local"), "--workers", "2")
+    assert code == 0, err
+    assert results(tmp_path / "local", study) == argo
+    assert json.loads(argo["performance_metrics.json"])["selection_statistics"]["n_trials"] == 12

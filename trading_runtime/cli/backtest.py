@@ -13,6 +13,7 @@ from trading_runtime.config import BacktestConfig, config_sha256
 from trading_runtime.errors import InputError
 from trading_runtime.orchestration.backtest import run_backtest
 from trading_runtime.orchestration.replay import experiment_location, replay_config
+from trading_runtime.orchestration.universe import UNIVERSE_FILE, run_universe_backtest
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     digest = config_sha256(config)
     log.info("backtest %s: config %s seed %d", config.id, digest[:12], config.seed,
              extra={"config_sha256": digest})
+    if config.data.is_universe:
+        return _run_universe(config, source, args)
     done = run_backtest(config, source, Path.cwd(), allowed_prefixes(args), provenance(),
                         args.output_dir)
     m = done.metrics
@@ -52,6 +55,26 @@ def run(args: argparse.Namespace) -> int:
     )
     log.info("wrote %s in %.2fs", done.out_dir, done.seconds)
     return 0
+
+
+def _run_universe(config: BacktestConfig, source: str, args: argparse.Namespace) -> int:
+    done = run_universe_backtest(config, source, Path.cwd(), allowed_prefixes(args), provenance(), args.output_dir)
+    lines = [f"backtest {config.id}: {len(done.instruments)} instruments"]
+    for symbol, one in done.instruments.items():
+        m = one.metrics
+        lines.append(f"  {symbol}: {one.n_bars} bars, {m['n_trades']} trades, total_return {m['total_return']:.4%}, "
+                     f"sharpe {_num(m['sharpe'])}, max_drawdown {m['max_drawdown']:.4%}")
+    agg = done.document["aggregate"]
+    lines.append(f"  mean: total_return {_pct(agg['total_return']['mean'])}, sharpe {_num(agg['sharpe']['mean'])}; "
+                 f"share with total_return > 0: {_pct(agg['total_return']['share_positive'])}")
+    lines.append(f"results: {done.out_dir}/<symbol>/, {done.out_dir / UNIVERSE_FILE}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    log.info("wrote %s in %.2fs", done.out_dir, done.seconds)
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4%}"
 
 
 def _num(x: float | None) -> str:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             store = open_store(args.store, Path.cwd())
             plan = read_plan(store, args.experiment)
-            inputs = inputs_for_plan(plan, Path.cwd(), allowed_prefixes(args))
+            inputs = inputs_for_plan(plan, Path.cwd(), allowed_prefixes(args), shard_id=args.shard)
             spec = plan.shard(args.shard)
             run_ids = spec.run_ids if spec else []
             total = len(run_ids)

@@ -22,6 +22,7 @@ from trading_runtime.cli.flags import config_argument
 from trading_runtime.config import BacktestConfig, DataConfig, config_sha256, parse_json_bytes, validate_model
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.data import check_sha256, data_suffix, read_bars_file
+from trading_runtime.errors import InputError
 from trading_runtime.execution.data_source import fetch_data, load_data, resolve_path
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.store import ArtifactStore, is_uri, open_store
@@ -36,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _stage_data(store: ArtifactStore, data: DataConfig, cwd: Path) -> tuple[str, str]:
     """(URI, sha256) of the config's data in the store: uploaded unless those bytes are already there."""
+    if data.is_universe:
+        raise InputError("stage: data: a universe of instruments is not staged (stage one file at a time, or name "
+                         "store URIs in data.instruments)")
     if is_uri(data.path):
         _, digest = fetch_data(data.path, data.sha256, data.format)
         log.info("stage: data %s stays where it is (sha256 %s)", data.path, digest)

@@ -20,12 +20,26 @@ MAX_TIMEFRAME_SECONDS = 366 * 86400
 
 
 _READ_DEFAULTS: dict[str, Any] = {"timeframe": None, "timezone": "UTC", "time_unit": None, "on_invalid": "error",
-                                  "warmup_bars": 0, "bars_per_year": None}
+                                  "warmup_bars": 0, "bars_per_year": None, "instruments": None,
+                                  "symbol_column": None, "symbol": None, "path": ""}
+
+SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""An instrument's symbol: a safe directory name, run-id part and store key part."""
+SYMBOL_EXPECTED = "1-64 letters, digits, '.', '_' or '-' starting with a letter or digit (a safe directory name)"
 
 
 class DataConfig(StrictConfig):
-    path: str = Field(min_length=1, description="bars file: a local path (relative: against the working directory) "
-                                                "or a store URI (s3://bucket/key, file:///abs/path)")
+    path: str = Field("", description="bars file: a local path (relative: against the working directory) "
+                                      "or a store URI (s3://bucket/key, file:///abs/path); required unless "
+                                      "data.instruments is given")
+    instruments: dict[str, str] | str | None = Field(
+        None, description="a universe of instruments: an object {symbol: path or store URI}, or a glob of local "
+                          "files (symbol = file stem, sorted); instead of data.path")
+    symbol_column: str | None = Field(
+        None, min_length=1, description="data.path is one long-format file with this column naming each row's "
+                                        "instrument: a universe of its distinct values (sorted), or only "
+                                        "data.symbol")
+    symbol: str | None = Field(None, description="with data.symbol_column: the one instrument of the file to use")
     sha256: str | None = Field(None, description="pins the file's content: sha256 of its bytes, 64 lower-case hex "
                                                  "characters; a different file is an error (exit 2)")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
@@ -64,6 +78,51 @@ class DataConfig(StrictConfig):
             if dumped.get(key, default) == default:
                 dumped.pop(key, None)
         return dumped
+
+    @field_validator("instruments")
+    @classmethod
+    def _instruments(cls, v: dict[str, str] | str | None) -> dict[str, str] | str | None:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("expected a glob such as data/*.csv (got an empty text)")
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError("expected at least one instrument {symbol: path}")
+            for symbol, path in v.items():
+                if not SYMBOL.match(symbol):
+                    raise ValueError(f"symbol {symbol!r}: expected {SYMBOL_EXPECTED}")
+                if not path:
+                    raise ValueError(f"{symbol}: expected a path or store URI (got an empty text)")
+            folded = [s.casefold() for s in v]
+            clash = next((s for s in v if folded.count(s.casefold()) > 1), None)
+            if clash is not None:
+                raise ValueError(f"symbols differing only in case ({clash!r}): their result folders would collide")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        """data.path or data.instruments (both only... never); data.symbol only with data.symbol_column."""
+        if self.instruments is not None and self.path:
+            raise ValueError("data.instruments and data.path both name the data: give one (a long-format file: "
+                             f"data.path with data.symbol_column) (got path {self.path!r})")
+        if self.instruments is None and not self.path:
+            raise ValueError("data.path: required key is missing (or give data.instruments) (got no path)")
+        if self.symbol_column is not None and self.instruments is not None:
+            raise ValueError("data.symbol_column reads the instruments of the one file at data.path: leave out "
+                             f"data.instruments (got symbol_column {self.symbol_column!r})")
+        if self.symbol is not None and self.symbol_column is None:
+            raise ValueError("data.symbol needs data.symbol_column (the column naming each row's instrument) "
+                             f"(got symbol {self.symbol!r})")
+        if self.symbol is not None and not SYMBOL.match(self.symbol):
+            raise ValueError(f"data.symbol: expected {SYMBOL_EXPECTED} (got {self.symbol!r})")
+        if self.sha256 is not None and self.is_universe:
+            raise ValueError("data.sha256 pins one file: a universe pins each file by the plan (leave it out) "
+                             f"(got {self.sha256[:12]}...)")
+        return self
+
+    @property
+    def is_universe(self) -> bool:
+        """Several instruments: data.instruments, or a long-format file without data.symbol."""
+        return self.instruments is not None or (self.symbol_column is not None and self.symbol is None)
 
     @field_validator("timezone")
     @classmethod

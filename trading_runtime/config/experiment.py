@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from trading_runtime.config.backtest import BacktestConfig
 from trading_runtime.config.base import StrictConfig
@@ -208,10 +209,25 @@ class ShardsConfig(StrictConfig):
                             description="shards per plan at most (one Argo workflow); runs per shard grow to fit")
 
 
+Aggregate = Literal["mean", "median", "min", "share_positive"]
+
+
 class ObjectiveConfig(StrictConfig):
     metric: ObjectiveMetric = "sharpe"
     direction: Literal["maximize", "minimize"] = "maximize"
     constraints: ConstraintsConfig = ConstraintsConfig()
+    aggregate: Aggregate = Field(
+        "mean", description="over a universe (data.instruments): how a parameter set's objective on each instrument "
+                            "makes its rank: mean, median, min (the worst instrument in the objective's direction) "
+                            "or share_positive (share of instruments with objective > 0; ties by the mean)")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``aggregate`` is left out at its default: configs written before it existed keep their identity."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("aggregate") == "mean":
+            dumped.pop("aggregate")
+        return dumped
 
     def violations(self, metrics: Mapping[str, Any]) -> list[str]:
         """Why in-sample ``metrics`` break the constraints (empty when they don't)."""
@@ -223,6 +239,21 @@ class ObjectiveConfig(StrictConfig):
         if c.max_drawdown is not None and (mdd is None or mdd > c.max_drawdown):
             out.append(f"max_drawdown {mdd} > {c.max_drawdown}")
         return out
+
+    def aggregated(self, values: Sequence[float | None]) -> float | None:
+        """A parameter set's value over a universe from its value on each instrument (None: undefined there):
+        ``mean``, ``median``, ``min`` (the worst in the objective's direction) need every value and are None
+        otherwise; ``share_positive`` is the share of values > 0 (an undefined one is not positive)."""
+        if self.aggregate == "share_positive":
+            return sum(1 for v in values if v is not None and v > 0) / len(values) if values else None
+        if not values or any(v is None for v in values):
+            return None
+        defined = [float(v) for v in values if v is not None]
+        if self.aggregate == "mean":
+            return statistics.fmean(defined)
+        if self.aggregate == "median":
+            return float(statistics.median(defined))
+        return min(defined) if self.direction == "maximize" else max(defined)
 
     def rank_key(self, metrics: Mapping[str, Any], run_id: str) -> tuple[float, str] | None:
         """Sort key, best first: (signed objective, run id); None when the objective is undefined."""

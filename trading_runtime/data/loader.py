@@ -77,6 +77,7 @@ from trading_runtime.data._columns import ColumnParser, FloatArray, iso_text
 from trading_runtime.data._layout import VALUE_ROLES, WANTED, Layout, resolve_layout
 from trading_runtime.data._problems import ProblemReport, quote
 from trading_runtime.data._readers import RawTable, read_csv, read_parquet, release_arrow_memory
+from trading_runtime.data.universe import select_symbol
 from trading_runtime.errors import InputError
 
 BarsFormat = Literal["csv", "parquet"]
@@ -93,6 +94,9 @@ class ReadOptions:
     timezone: str = "UTC"
     time_unit: TimeUnit | None = None
     on_invalid: OnInvalid = "error"
+    symbol_column: str | None = None
+    """With ``symbol``: a long-format file; only the rows whose ``symbol_column`` is ``symbol`` are read."""
+    symbol: str | None = None
 
 SUFFIXES: tuple[tuple[str, BarsFormat], ...] = (
     (".csv", "csv"),
@@ -322,7 +326,12 @@ def load_bars(
     check_sha256(name, digest, sha256, pinned_by)
 
     report = ProblemReport(name)
-    table = read_csv(content, report, VALUE_ROLES) if fmt == "csv" else read_parquet(content, report, WANTED)
+    long_format = options.symbol_column is not None and options.symbol is not None
+    wanted = WANTED | {options.symbol_column.strip().lower()} if options.symbol_column is not None else WANTED
+    table = read_csv(content, report, VALUE_ROLES) if fmt == "csv" else read_parquet(content, report, wanted)
+    if table is not None and long_format:
+        assert options.symbol_column is not None and options.symbol is not None
+        table = select_symbol(table, options.symbol_column, options.symbol, report)
     report.raise_if_any()
     assert table is not None
     layout = resolve_layout(table.names, report)

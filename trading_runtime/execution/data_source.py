@@ -61,6 +61,9 @@ def fetch_data(uri: str, sha256: str | None, fmt: BarsFormat | None = None, pinn
 def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinned_by: str = "data.sha256",
               cache_dir: Path | None = None) -> LoadedBars:
     """Load ``data`` (see the module docstring); ``sha256`` pins the bytes when the config does not."""
+    if data.is_universe:
+        raise InputError("data: a universe of instruments (data.instruments or data.symbol_column) where one "
+                         "instrument is expected (backtest, sweep/plan and optimize take universes)")
     pin = data.sha256 if data.sha256 is not None else sha256
     by = "data.sha256" if data.sha256 is not None else pinned_by
     if is_uri(data.path):
@@ -68,8 +71,10 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
         pin = digest
     else:
         local = resolve_path(data.path, base_dir)
-    options = ReadOptions(timezone=data.timezone, time_unit=data.time_unit, on_invalid=data.on_invalid)
-    loaded = load_bars(local, data.format, data.start, data.end, display_name=data.path, sha256=pin, pinned_by=by,
+    options = ReadOptions(timezone=data.timezone, time_unit=data.time_unit, on_invalid=data.on_invalid,
+                          symbol_column=data.symbol_column, symbol=data.symbol)
+    shown = data.path if data.symbol is None else f"{data.path} ({data.symbol_column} {data.symbol})"
+    loaded = load_bars(local, data.format, data.start, data.end, display_name=shown, sha256=pin, pinned_by=by,
                        options=options)
     if loaded.dropped:
         log.warning("%s: %s", data.path, describe_dropped(loaded.dropped))

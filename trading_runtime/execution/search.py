@@ -33,7 +33,7 @@ def evaluate_plan(plan: Plan, inputs: ExperimentInputs) -> tuple[list[dict[str, 
     records: list[dict[str, Any]] = []
     equity: dict[tuple[str, str], Any] = {}
     for shard in plan.shards:
-        out = evaluate_shard(plan, shard.shard_id, cfg, inputs.data.bars, inputs.strategy_cls, execution_spec(cfg),
+        out = evaluate_shard(plan, shard.shard_id, cfg, inputs.bars(), inputs.strategy_cls, execution_spec(cfg),
                              cfg.data.timeframe_seconds)
         records.extend(out.result["runs"])
         for entry in out.result["equity"]["series"]:

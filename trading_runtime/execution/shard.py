@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -64,7 +64,7 @@ def evaluate_shard(
     plan: Plan,
     shard_id: str,
     config: ExperimentConfig,
-    bars: Bars,
+    bars: Bars | Mapping[str, Bars],
     strategy_cls: type[Strategy],
     spec: ExecutionSpec,
     bar_seconds: int,
@@ -93,6 +93,8 @@ def evaluate_shard(
             caches.clear()  # one fold's windows at a time keeps memory flat
             current_fold = run.fold
         fold = folds[run.fold]
+        # a universe's fold names its instrument, whose bars the run is evaluated on
+        run_bars = bars if isinstance(bars, Bars) else bars[str(fold.instrument)]
         strategy = strategy_cls(strategy_cls.Params.model_validate(run.params))
         rec: dict[str, Any] = {"run_id": rid, "fold": run.fold, "params": run.params}
         kept: dict[str, tuple[Any, Any]] = {}
@@ -101,7 +103,7 @@ def evaluate_shard(
             if seg is None:
                 rec[name] = None
                 continue
-            metrics, ts, equity = _run_segment(strategy, bars, seg, spec, bpy, caches)
+            metrics, ts, equity = _run_segment(strategy, run_bars, seg, spec, bpy, caches)
             rec[name] = metrics
             kept[name] = (ts, equity)
         records.append(rec)

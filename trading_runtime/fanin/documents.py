@@ -100,6 +100,7 @@ class LeaderboardRow(Document):
 
 
 class FoldSummary(Document):
+    instrument: str | None = None  # a universe's: the instrument whose bars the fold cuts
     id: str
     in_sample: WindowSpan
     out_of_sample: WindowSpan | None
@@ -178,3 +179,47 @@ class ExperimentSummary(Document):
     holdout: HoldoutSummary | None = None
     walk_forward: WalkForwardSummary | None = None
     provenance: dict[str, Any] | None = None  # summaries written before provenance.json held it
+    instruments: dict[str, InstrumentSection] | None = None  # a universe's: the scheme's section per instrument
+    universe: UniverseSummary | None = None  # a universe's: the aggregate ranking
+
+
+class InstrumentSection(Document):
+    """One instrument of a universe: what the validation scheme reports for it (as for one instrument)."""
+
+    leaderboard: list[LeaderboardRow] | None = None
+    holdout: HoldoutSummary | None = None
+    walk_forward: WalkForwardSummary | None = None
+
+
+class UniverseInstrument(SummaryData):
+    symbol: str
+    dropped: dict[str, int] | None = None
+
+
+class UniverseRow(Document):
+    rank: int
+    params: dict[str, Any]
+    aggregate: float | None
+    mean: float | None
+    share_positive: float | None
+    instruments: dict[str, float | None]
+    out_of_sample: dict[str, float | None] | None
+
+
+class UniverseMatrix(Document):
+    params: list[dict[str, Any]]
+    values: list[list[float | None]]
+
+
+class UniverseSummary(Document):
+    """summary.json's ``universe`` (``fanin.aggregate``): parameter sets ranked by the aggregate objective."""
+
+    aggregate: str
+    metric: str
+    direction: str
+    instruments: list[UniverseInstrument]
+    parameter_sets: int
+    ranked: int
+    undefined_aggregate: int
+    ranking: list[UniverseRow]
+    matrix: UniverseMatrix

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.fanin.aggregate import universe_ranking
 from trading_runtime.fanin.collect import FanIn, ShardStatus
 from trading_runtime.planning.validation import SummaryInputs, scheme_for
 
@@ -54,7 +55,8 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
             "objective": rec["in_sample"][objective.metric],
             "in_sample": rec["in_sample"], "out_of_sample": rec["out_of_sample"],
         } for i, (_, rec) in enumerate(ranked[:top_k])]
-        entry: dict[str, Any] = {
+        entry: dict[str, Any] = {} if fold.instrument is None else {"instrument": fold.instrument}
+        entry |= {
             "id": fold.id,
             "in_sample": {"start_ts": fold.in_sample.start_ts, "stop_ts": fold.in_sample.stop_ts,
                           "n_bars": fold.in_sample.stop - fold.in_sample.start},
@@ -80,7 +82,23 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
         "runs": fan.run_counts(),
         "folds": folds_out,
     }
-    section, oos_doc = scheme_for(config.validation.kind).summary_section(
-        SummaryInputs(plan.experiment_id, config, folds_out, winners, series, bar_seconds))
-    summary.update(section)
-    return summary, oos_doc
+    scheme = scheme_for(config.validation.kind)
+    if plan.instruments is None:
+        section, oos_doc = scheme.summary_section(
+            SummaryInputs(plan.experiment_id, config, folds_out, winners, series, bar_seconds))
+        summary.update(section)
+        return summary, oos_doc
+    # A universe: the scheme's section per instrument (its own folds), then the ranking across instruments.
+    per_instrument: dict[str, Any] = {}
+    oos_docs: dict[str, Any] = {}
+    for ref in plan.instruments:
+        picked = [i for i, (fold, _) in enumerate(winners) if fold.instrument == ref.symbol]
+        section, oos_doc = scheme.summary_section(SummaryInputs(
+            plan.experiment_id, config, [folds_out[i] for i in picked], [winners[i] for i in picked], series,
+            bar_seconds))
+        per_instrument[ref.symbol] = section
+        if oos_doc is not None:
+            oos_docs[ref.symbol] = oos_doc
+    summary["instruments"] = per_instrument
+    summary["universe"] = universe_ranking(plan, records, objective, top_k)
+    return summary, ({"instruments": oos_docs} if oos_docs else None)

@@ -168,6 +168,7 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
         sharding=sharding,
         estimates={"bars_to_process": bars,
                    "peak_memory_bytes_per_shard": 150 * 2**20 + manifest.data.n_bars * 48 + span * 8 * 16},
+        instruments=manifest.instruments,
     )
 
 
@@ -228,7 +229,8 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                                                 f"{', '.join(missing)}")
                     outcome = evaluate_trial(sweep.objectives, sweep.constraints,
                                              [(f.id, records[trial_run_id(t.number, f.id)])
-                                              for f in manifest.folds])
+                                              for f in manifest.folds], manifest.fold_instruments(),
+                                             manifest.config.objective)
                     record_outcome(storage, study, t.number, outcome)
                     told += 1
         final = study.get_trials(deepcopy=False)

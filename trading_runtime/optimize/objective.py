@@ -1,4 +1,5 @@
-"""A trial's value from its runs: the in-sample objective, averaged over the validation folds.
+"""A trial's value from its runs: the in-sample objective, averaged over the validation folds (over a
+universe: per instrument, then aggregated over the instruments by ``objective.aggregate``).
 
 Only in-sample metrics decide a trial's value; out-of-sample metrics are averaged and recorded
 beside it, never told to the sampler. A trial fails (told ``FAIL``, counted, never selected)
@@ -13,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from trading_runtime.config.experiment import OBJECTIVE_METRICS, ConstraintsConfig, ObjectiveConfig, ObjectiveSpec
+from trading_runtime.config.experiment import (
+    OBJECTIVE_METRICS,
+    Aggregate,
+    ConstraintsConfig,
+    ObjectiveConfig,
+    ObjectiveSpec,
+)
 
 __all__ = ["EVALUATION_ATTR", "TrialOutcome", "evaluate_trial", "invalid_outcome", "mean_metrics", "trial_run_id"]
 
@@ -54,8 +61,15 @@ def invalid_outcome(reason: str) -> TrialOutcome:
 
 
 def evaluate_trial(objectives: Sequence[ObjectiveSpec], constraints: ConstraintsConfig,
-                   folds: Sequence[tuple[str, Mapping[str, Any]]]) -> TrialOutcome:
-    """``folds``: (fold id, run record with ``in_sample``/``out_of_sample`` metrics) in fold order."""
+                   folds: Sequence[tuple[str, Mapping[str, Any]]], instruments: Mapping[str, str] | None = None,
+                   objective: ObjectiveConfig | None = None) -> TrialOutcome:
+    """``folds``: (fold id, run record with ``in_sample``/``out_of_sample`` metrics) in fold order.
+
+    ``instruments`` (a universe's fold id → symbol): each objective is its mean over an instrument's folds,
+    then aggregated over the instruments by ``objective.aggregate`` (``ObjectiveConfig.aggregated``)."""
+    if instruments is not None:
+        return _evaluate_universe(objectives, constraints, folds, instruments,
+                                  objective.aggregate if objective is not None else "mean")
     check = ObjectiveConfig(constraints=constraints)
     reasons: list[str] = []
     for fold_id, rec in folds:
@@ -79,4 +93,42 @@ def evaluate_trial(objectives: Sequence[ObjectiveSpec], constraints: Constraints
         return TrialOutcome("FAIL", None, evaluation)
     assert in_sample is not None
     values = [float(in_sample[o.metric]) for o in objectives]
+    return TrialOutcome("COMPLETE", values, evaluation)
+
+
+def _evaluate_universe(objectives: Sequence[ObjectiveSpec], constraints: ConstraintsConfig,
+                       folds: Sequence[tuple[str, Mapping[str, Any]]], instruments: Mapping[str, str],
+                       aggregate: Aggregate) -> TrialOutcome:
+    """A trial on every instrument of a universe: per instrument as ``evaluate_trial`` for one (a failed
+    instrument's value is undefined), then each objective aggregated over the instruments. The trial fails
+    when an aggregate is undefined (``mean``, ``median``, ``min``: any instrument failed). The evaluation
+    adds each instrument's own (``instruments``: its values, mean in-sample metrics and failure)."""
+    by_symbol: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for fold_id, rec in folds:
+        by_symbol.setdefault(instruments[fold_id], []).append((fold_id, rec))
+    per: dict[str, TrialOutcome] = {s: evaluate_trial(objectives, constraints, by_symbol[s])
+                                    for s in sorted(by_symbol)}
+    values: list[float] = []
+    reasons: list[str] = []
+    for i, o in enumerate(objectives):
+        rule = ObjectiveConfig(metric=o.metric, direction=o.direction, aggregate=aggregate)
+        value = rule.aggregated([None if out.values is None else out.values[i] for out in per.values()])
+        if value is None:
+            failed = [f"{s}: {out.evaluation['fail_reason']}" for s, out in per.items() if out.values is None]
+            reasons.append(f"{aggregate} of {o.metric} undefined ({'; '.join(failed[:MAX_REASONS])}"
+                           + (f" (+{len(failed) - MAX_REASONS} more)" if len(failed) > MAX_REASONS else "") + ")")
+        else:
+            values.append(value)
+    oos = [rec["out_of_sample"] for _, rec in folds]
+    evaluation: dict[str, Any] = {
+        "in_sample": mean_metrics([rec["in_sample"] for _, rec in folds]),
+        "out_of_sample": mean_metrics(oos) if all(m is not None for m in oos) else None,
+        "n_folds": len(folds),
+        "fail_reason": "; ".join(reasons) if reasons else None,
+        "aggregate": aggregate,
+        "instruments": {s: {"values": out.values, "in_sample": out.evaluation["in_sample"],
+                            "fail_reason": out.evaluation["fail_reason"]} for s, out in per.items()},
+    }
+    if reasons:
+        return TrialOutcome("FAIL", None, evaluation)
     return TrialOutcome("COMPLETE", values, evaluation)

@@ -16,7 +16,9 @@ best in the first objective (ties to the lowest number).
 The Sharpe statistics use the best trial's in-sample per-bar simple returns, every fold's
 segment pooled (each fold starts from the initial cash), and, for the deflation, N = every trial
 of the study (failed and rejected ones too: each was tried) and V = the sample variance of the
-per-bar in-sample Sharpe ratios (mean over folds) of every evaluated trial that has one.
+per-bar in-sample Sharpe ratios (mean over folds) of every evaluated trial that has one. Over a
+universe every instrument × trial counts: N = trials × instruments, V over each trial's Sharpe on
+each instrument, and the best trial's returns pool every instrument's folds.
 """
 
 from __future__ import annotations
@@ -112,6 +114,16 @@ class BestEvaluation:
     in_sample_equity: list[npt.NDArray[np.float64]]  # per fold, the scored bars' equity
 
 
+def _in_sample_metrics(record: TrialRecord, manifest: StudyManifest) -> list[Mapping[str, Any]]:
+    """A trial's in-sample mean metrics: one dict, or one per instrument of a universe (each a trial of its own
+    for the selection statistics)."""
+    evaluation = record.evaluation or {}
+    if manifest.instruments is None:
+        return [evaluation.get("in_sample") or {}]
+    per = evaluation.get("instruments") or {}
+    return [(per.get(i.symbol) or {}).get("in_sample") or {} for i in manifest.instruments]
+
+
 def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord], best: BestEvaluation,
                           bars_per_year: float) -> dict[str, Any]:
     cash = manifest.config.execution.initial_cash
@@ -121,11 +133,12 @@ def _selection_statistics(manifest: StudyManifest, records: Sequence[TrialRecord
     defined = stats.psr_defined
     sharpes = []
     for r in records:
-        ins = (r.evaluation or {}).get("in_sample") or {}
-        if ins.get("sharpe") is not None:
-            sharpes.append(float(ins["sharpe"]) / math.sqrt(bars_per_year))
+        for ins in _in_sample_metrics(r, manifest):
+            if ins.get("sharpe") is not None:
+                sharpes.append(float(ins["sharpe"]) / math.sqrt(bars_per_year))
     variance = sample_variance(sharpes)
-    n_trials = len(records)
+    # a universe: every instrument × trial was tried (each is one more chance of a lucky Sharpe)
+    n_trials = len(records) * (len(manifest.instruments) if manifest.instruments is not None else 1)
     sr0 = None if variance is None else expected_max_sharpe(n_trials, variance)
     return {
         "returns": "in-sample per-bar simple returns of the best trial, folds pooled",

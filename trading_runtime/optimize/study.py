@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import optuna
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveConfig, OptunaSweep
 from trading_runtime.errors import InputError
@@ -27,8 +27,8 @@ from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation
 from trading_runtime.optimize.sampler import sampler_problems
 from trading_runtime.optimize.space import Space, resolve_space, space_corners, space_document, space_from_document
 from trading_runtime.optimize.storage import StorageFormat, stored_storage
-from trading_runtime.planning import DataRef, Fold, experiment_id
-from trading_runtime.planning.plan import identity_document, plan_folds
+from trading_runtime.planning import DataRef, Fold, InstrumentRef, PlanData, experiment_id
+from trading_runtime.planning.plan import identity_document, plan_folds, universe_folds
 from trading_runtime.planning.stored import read_stored_model
 from trading_runtime.store import ArtifactStore, write_complete
 
@@ -57,6 +57,22 @@ class StudyManifest(BaseModel):
     batch_size: int
     n_generations: int
     storage_format: StorageFormat
+    instruments: list[InstrumentRef] | None = None
+    """A universe's instruments (a trial is evaluated on each; ``folds`` are then per instrument); left out of
+    the JSON for one instrument."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("instruments") is None:
+            dumped.pop("instruments", None)
+        return dumped
+
+    def fold_instruments(self) -> dict[str, str] | None:
+        """A universe's fold id → symbol (None for one instrument)."""
+        if self.instruments is None:
+            return None
+        return {f.id: str(f.instrument) for f in self.folds}
 
     @property
     def keys(self) -> StudyKeys:
@@ -89,6 +105,8 @@ class StudyManifest(BaseModel):
         doc.pop("storage_format")
         doc.pop("config_sha256")
         doc["data"].pop("path")  # where the data was read from is provenance
+        for instrument in doc.get("instruments") or []:
+            instrument["data"].pop("path")
         doc["config"] = identity_document(self.config)
         return sha256_hex(canonical_bytes(doc))
 
@@ -122,14 +140,16 @@ def _warmup(config: ExperimentConfig, space: Space, check: ParamsCheck, warmup_o
 
 def plan_study(config: ExperimentConfig, source: str, data: DataRef, ts: npt.NDArray[np.int64], bar_seconds: int,
                declared: Mapping[str, Mapping[str, Any]], check: ParamsCheck,
-               warmup_of: Callable[[dict[str, Any]], int], storage_format: StorageFormat = "journal") -> StudyManifest:
-    """The manifest of a study (pure). ``declared``: the strategy's declared parameter space."""
+               warmup_of: Callable[[dict[str, Any]], int], storage_format: StorageFormat = "journal",
+               universe: list[PlanData] | None = None) -> StudyManifest:
+    """The manifest of a study (pure). ``declared``: the strategy's declared parameter space. ``universe``: its
+    instruments (``data`` then describes the whole universe); each is cut into folds of its own."""
     sweep = config.sweep
     if not isinstance(sweep, OptunaSweep):
         raise InputError(f"{source}: sweep.kind: 'optimize' runs kind 'optuna' searches (got '{sweep.kind}'; "
                          "grid sweeps run with 'plan' and 'sweep')")
     problems = [f"{source}: {p}" for p in sampler_problems(sweep.sampler, len(sweep.objectives), sweep.batch_size)]
-    if config.objective != ObjectiveConfig():
+    if config.objective.model_copy(update={"aggregate": "mean"}) != ObjectiveConfig():
         problems.append(f"{source}: objective: not used by optuna searches: set sweep.objectives and "
                         "sweep.constraints instead")
     metrics = [o.metric for o in sweep.objectives]
@@ -143,7 +163,8 @@ def plan_study(config: ExperimentConfig, source: str, data: DataRef, ts: npt.NDA
         raise InputError(*problems)
     space = resolve_space(sweep, config.strategy.params, declared, config.strategy.class_path, source)
     warmup = _warmup(config, space, check, warmup_of, source)
-    folds = plan_folds(config, ts, warmup, bar_seconds, source)
+    folds = (plan_folds(config, ts, warmup, bar_seconds, source) if universe is None
+             else universe_folds(config, universe, warmup, bar_seconds, source))
     doc = config.model_dump(mode="json")
     return StudyManifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
@@ -158,6 +179,8 @@ def plan_study(config: ExperimentConfig, source: str, data: DataRef, ts: npt.NDA
         batch_size=sweep.batch_size,
         n_generations=n_generations,
         storage_format=storage_format,
+        instruments=None if universe is None else [
+            InstrumentRef(symbol=one.symbol or "", data=one.ref) for one in universe],
     )
 
 

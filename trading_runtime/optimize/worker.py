@@ -44,7 +44,8 @@ def outcome_of(manifest: StudyManifest, number: int, params: dict[str, Any], eva
     if reason is not None:
         return invalid_outcome(reason)
     sweep = manifest.sweep
-    return evaluate_trial(sweep.objectives, sweep.constraints, evaluate(number, params))
+    return evaluate_trial(sweep.objectives, sweep.constraints, evaluate(number, params), manifest.fold_instruments(),
+                          manifest.config.objective)
 
 
 def run_worker(storage: optuna.storages.BaseStorage, manifest: StudyManifest, evaluate: Evaluate,

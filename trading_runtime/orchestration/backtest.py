@@ -30,6 +30,7 @@ class BacktestOutcome:
     n_bars: int
     metrics: Mapping[str, Any]
     seconds: float  # run and write
+    data_sha256: str = ""  # the bars file's sha256
 
 
 def run_backtest(config: BacktestConfig, source: str, cwd: Path, prefixes: tuple[str, ...],
@@ -65,4 +66,5 @@ def run_backtest(config: BacktestConfig, source: str, cwd: Path, prefixes: tuple
     }
     store.put_bytes("meta.json", canonical_bytes(meta))
     report = write_report(load_backtest(store))
-    return BacktestOutcome(out_dir, report, len(backtest.data.bars), backtest.metrics, t_write - t0)
+    return BacktestOutcome(out_dir, report, len(backtest.data.bars), backtest.metrics, t_write - t0,
+                           backtest.data.sha256)

@@ -3,7 +3,7 @@
 A shard scores a run's segment on the bars ``[warmup_start, stop)`` with ``start=`` at the segment's
 first scored bar; the backtest config built here has ``data.start``/``data.end`` at the segment's first
 and last bar and ``data.warmup_bars`` = the segment's warm-up, so ``backtest`` runs the same bars the
-same way and its metrics equal the shard result's.
+same way and its metrics equal the shard result's. A run of a universe replays on its instrument alone.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Literal
 from trading_runtime.config import BacktestConfig
 from trading_runtime.config.backtest import _ID, StrategyConfig
 from trading_runtime.errors import InputError
+from trading_runtime.execution.universe import instrument_data
 from trading_runtime.planning.keys import split_experiment_location
 from trading_runtime.planning.stored import read_plan
 from trading_runtime.store import ArtifactStore, open_store
@@ -44,8 +45,12 @@ def replay_config(store: ArtifactStore, experiment_id: str, run_id: str,
     if seg is None:
         raise InputError(f"{where}: run {run_id} (fold {fold.id}) has no {name} segment")
     cfg = plan.config
-    data = cfg.data.model_copy(update={
-        "sha256": plan.data.sha256, "timeframe": plan.data.timeframe,
+    base, ref = cfg.data, plan.data
+    if fold.instrument is not None:  # a universe's run: the config of its instrument alone
+        ref = next(i.data for i in plan.instruments or [] if i.symbol == fold.instrument)
+        base = instrument_data(cfg.data, fold.instrument, ref.path)
+    data = base.model_copy(update={
+        "sha256": ref.sha256, "timeframe": ref.timeframe,
         "start": _iso_us(seg.start_ts), "end": _iso_us(seg.stop_ts + 1000),
         "warmup_bars": seg.start - seg.warmup_start,
     })

@@ -38,10 +38,12 @@ log = logging.getLogger(__name__)
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...], data: LoadedBars) -> None:
+def _init_worker(store_uri: str, cwd: str, prefixes: tuple[str, ...], data: LoadedBars | None,
+                 instruments: Mapping[str, LoadedBars] | None = None) -> None:
     setup_worker()
     # the bars are the parent's (inherited under fork, pickled under spawn): never re-read or re-hashed
-    _WORKER.update(store=open_store(store_uri, Path(cwd)), cwd=Path(cwd), prefixes=prefixes, plan=None, data=data)
+    _WORKER.update(store=open_store(store_uri, Path(cwd)), cwd=Path(cwd), prefixes=prefixes, plan=None, data=data,
+                   instruments=instruments)
 
 
 def _work(experiment_id: str, shard_id: str) -> tuple[str, int]:
@@ -49,8 +51,9 @@ def _work(experiment_id: str, shard_id: str) -> tuple[str, int]:
     plan = _WORKER["plan"]
     if plan is None or plan.experiment_id != experiment_id:
         plan = _WORKER["plan"] = read_plan(store, experiment_id)
-    inputs = inputs_for_plan(plan, _WORKER["cwd"], _WORKER["prefixes"], data=_WORKER["data"])
-    _WORKER["data"] = inputs.data
+    inputs = inputs_for_plan(plan, _WORKER["cwd"], _WORKER["prefixes"], data=_WORKER["data"],
+                             instruments=_WORKER["instruments"])
+    _WORKER["data"], _WORKER["instruments"] = inputs.data, inputs.instruments
     return shard_id, run_shard(store, plan, shard_id, inputs)
 
 
@@ -68,15 +71,18 @@ class ShardEvaluator:
             log.info("resume: %d of %d shards of %s already complete", len(plan.shards) - len(todo),
                      len(plan.shards), plan.experiment_id)
         if self.workers <= 1 or len(todo) <= 1:
-            inputs = inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data)
+            inputs = inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data,
+                                     instruments=self.inputs.instruments)
             for sid in todo:
                 run_shard(self.store, plan, sid, inputs)
             return len(todo)
         if self._pool is None:
-            warm_kernels(plan, inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data))
+            warm_kernels(plan, inputs_for_plan(plan, self.cwd, self.prefixes, data=self.inputs.data,
+                                               instruments=self.inputs.instruments))
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
                                              initializer=_init_worker,
-                                             initargs=(self.store.uri, str(self.cwd), self.prefixes, self.inputs.data))
+                                             initargs=(self.store.uri, str(self.cwd), self.prefixes, self.inputs.data,
+                                                       self.inputs.instruments))
         try:
             drain(self._pool, {self._pool.submit(_work, plan.experiment_id, sid) for sid in todo}, lambda _: None)
         except KeyboardInterrupt:

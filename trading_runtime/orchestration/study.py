@@ -14,7 +14,14 @@ from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import InputError, VerificationError
-from trading_runtime.execution.experiment import ExperimentInputs, inputs_for_plan, load_inputs, params_check, run_shard
+from trading_runtime.execution.experiment import (
+    ExperimentInputs,
+    inputs_for_plan,
+    load_inputs,
+    params_check,
+    run_shard,
+    universe_plan_data,
+)
 from trading_runtime.execution.search import declared_space, evaluate_plan, warmup_of
 from trading_runtime.execution.shard import read_equity_series
 from trading_runtime.execution.strategy_loader import load_strategy_class
@@ -53,12 +60,13 @@ Check = Callable[[dict[str, Any]], str | None]
 # ---------------------------------------------------------------------------------------------- shared
 
 def study_manifest(inputs: ExperimentInputs, storage_format: str = "journal") -> StudyManifest:
-    cfg, data = inputs.config, inputs.data
-    bars = data.bars
+    cfg = inputs.config
+    universe = universe_plan_data(inputs)
+    ts = inputs.one().bars.ts if universe is None else universe[0].ts
     cls = inputs.strategy_cls
-    return plan_study(cfg, inputs.source, inputs.data_ref(), bars.ts, cfg.data.timeframe_seconds, declared_space(cls),
+    return plan_study(cfg, inputs.source, inputs.data_ref(), ts, cfg.data.timeframe_seconds, declared_space(cls),
                       params_check(cls, inputs.source), warmup_of(cls),
-                      "sqlite" if storage_format == "sqlite" else "journal")
+                      "sqlite" if storage_format == "sqlite" else "journal", universe)
 
 
 def _empty_plan(manifest: StudyManifest) -> Plan:
@@ -187,7 +195,8 @@ def evaluate_best(store: ArtifactStore, manifest: StudyManifest, best: Any, cwd:
         raise VerificationError(f"experiment {plan.experiment_id}: shard {shard}: {status.state}: {status.reason}")
     folds = [(rec["fold"], rec) for rec in status.result["runs"]]
     sweep = manifest.sweep
-    again = evaluate_trial(sweep.objectives, sweep.constraints, folds)
+    again = evaluate_trial(sweep.objectives, sweep.constraints, folds, manifest.fold_instruments(),
+                           manifest.config.objective)
     if again.values != best.values or again.evaluation != best.evaluation:
         raise VerificationError(f"study {manifest.study_id}: trial {best.number} re-evaluated gives values "
                                 f"{again.values}, told {best.values}: the evaluation is not deterministic")

@@ -3,7 +3,9 @@
 from trading_runtime.planning.keys import ExperimentKeys, split_experiment_location
 from trading_runtime.planning.plan import (
     DataRef,
+    InstrumentRef,
     Plan,
+    PlanData,
     PlannedRun,
     Sharding,
     ShardSpec,
@@ -16,6 +18,21 @@ from trading_runtime.planning.stored import read_plan, write_plan
 from trading_runtime.planning.windows import Fold, Segment
 
 __all__ = [
-    "DataRef", "ExperimentKeys", "Fold", "Plan", "PlannedRun", "Segment", "ShardSpec", "Sharding", "describe_dropped",
-    "experiment_id", "plan_experiment", "read_plan", "shard_runs", "split_experiment_location", "write_plan",
+    "DataRef",
+    "ExperimentKeys",
+    "Fold",
+    "InstrumentRef",
+    "Plan",
+    "PlanData",
+    "PlannedRun",
+    "Segment",
+    "ShardSpec",
+    "Sharding",
+    "describe_dropped",
+    "experiment_id",
+    "plan_experiment",
+    "read_plan",
+    "shard_runs",
+    "split_experiment_location",
+    "write_plan",
 ]

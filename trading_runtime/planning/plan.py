@@ -11,6 +11,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,13 @@ class DataRef(_Frozen):
         return timeframe_bars_per_year(self.timeframe, self.bars_per_year)
 
 
+class InstrumentRef(_Frozen):
+    """One instrument of a universe: its symbol and the data it was planned from."""
+
+    symbol: str
+    data: DataRef
+
+
 class Plan(_Frozen):
     schema_version: int
     experiment_id: str
@@ -128,6 +136,22 @@ class Plan(_Frozen):
     shards: list[ShardSpec]
     estimates: dict[str, int]
     sharding: Sharding | None = None
+    instruments: list[InstrumentRef] | None = None
+    """A universe's instruments (sorted by symbol); ``data`` then describes the whole universe (its sha256 is
+    the universe's identity). Left out of the JSON for one instrument."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("instruments") is None:
+            dumped.pop("instruments", None)
+        return dumped
+
+    def instrument_symbols(self, run_ids: list[str]) -> list[str]:
+        """The instruments these runs need (sorted): what a shard of a universe loads."""
+        folds = self.fold_index()
+        runs = self.run_index()
+        return sorted({s for s in (folds[runs[r].fold].instrument for r in run_ids) if s is not None})
 
     @property
     def keys(self) -> ExperimentKeys:
@@ -145,11 +169,12 @@ class Plan(_Frozen):
 
 def identity_document(config: ExperimentConfig) -> dict[str, Any]:
     """The part of the config that decides results: not how work is split or where things are stored, nor
-    where the data was read from (``data.path``, ``data.sha256``: the data's sha256 is hashed beside it)."""
+    where the data was read from (``data.path``, ``data.sha256``, ``data.instruments``: the data's sha256, a
+    universe's identity, is hashed beside it)."""
     doc = config.model_dump(mode="json")
     for key in ("shards", "store", "output", "description"):
         doc.pop(key, None)
-    doc["data"] = {k: v for k, v in doc["data"].items() if k not in ("path", "sha256")}
+    doc["data"] = {k: v for k, v in doc["data"].items() if k not in ("path", "sha256", "instruments")}
     return doc
 
 
@@ -214,6 +239,23 @@ def expand_grid(config: ExperimentConfig, check: ParamsCheck,
     return valid, summary
 
 
+def universe_folds(config: ExperimentConfig, universe: list[PlanData], warmup: int, bar_seconds: int,
+                   source: str) -> list[Fold]:
+    """Every instrument's folds, cut from its own bars, in symbol order: ids ``<symbol>.<fold>``."""
+    return [f.model_copy(update={"id": f"{one.symbol}.{f.id}", "instrument": one.symbol})
+            for one in universe
+            for f in plan_folds(config, one.ts, warmup, bar_seconds, f"{source} ({one.symbol})")]
+
+
+@dataclass(frozen=True)
+class PlanData:
+    """One instrument's bars as planning sees them: what the plan records and the bar times folds are cut from."""
+
+    ref: DataRef
+    ts: npt.NDArray[np.int64]
+    symbol: str | None = None  # set for the instruments of a universe
+
+
 def plan_experiment(
     config: ExperimentConfig,
     source: str,
@@ -222,8 +264,14 @@ def plan_experiment(
     bar_seconds: int,
     check: ParamsCheck,
     warmup_of: Callable[[dict[str, Any]], int],
+    universe: list[PlanData] | None = None,
 ) -> Plan:
-    """The whole plan. ``check`` validates a params dict with the strategy; ``warmup_of`` its warm-up bars."""
+    """The whole plan. ``check`` validates a params dict with the strategy; ``warmup_of`` its warm-up bars.
+
+    With ``universe`` (its instruments, sorted by symbol; ``data`` then describes the whole universe) the
+    instrument is a plan dimension: each instrument's folds are cut from its own bars, with ids
+    ``<symbol>.<fold>``, and a run is instrument × fold × parameter set (its id hashes the fold id, so the
+    instrument too)."""
     combos, grid = expand_grid(config, check, source)
     if not combos:
         raise InputError(f"{source}: sweep.params: every one of the {grid['n_combinations']} combinations is "
@@ -232,7 +280,8 @@ def plan_experiment(
     # at the first scored open, so that decision must be warm too (then a window's run equals the same
     # bars of an unsegmented run).
     warmup = (max(warmup_of(p) for p in combos) + 1 if config.warmup_bars == "auto" else int(config.warmup_bars))
-    folds = plan_folds(config, ts, warmup, bar_seconds, source)
+    folds = (plan_folds(config, ts, warmup, bar_seconds, source) if universe is None
+             else universe_folds(config, universe, warmup, bar_seconds, source))
     runs = [PlannedRun(run_id=run_id(f.id, p), fold=f.id, params=p) for f in folds for p in combos]
     shards, sharding = shard_runs([r.run_id for r in runs], config.shards.runs_per_shard, config.shards.max_shards)
     bars_to_process = 0
@@ -242,10 +291,11 @@ def plan_experiment(
                 bars_to_process += (seg.stop - seg.warmup_start) * len(combos)
     span = max(((f.out_of_sample or f.in_sample).stop - f.in_sample.warmup_start) for f in folds)
     features = sum(len(v) for v in grid["values"].values())
+    largest = data.n_bars if universe is None else max(one.ref.n_bars for one in universe)
     estimates = {
         "bars_to_process": bars_to_process,
         # data (6 columns) + per run: target, equity, position, trades (~8 columns) + cached features
-        "peak_memory_bytes_per_shard": 150 * 2**20 + data.n_bars * 48 + span * 8 * (12 + features),
+        "peak_memory_bytes_per_shard": 150 * 2**20 + largest * 48 + span * 8 * (12 + features),
     }
     doc = config.model_dump(mode="json")
     return Plan(
@@ -262,4 +312,6 @@ def plan_experiment(
         shards=shards,
         estimates=estimates,
         sharding=sharding,
+        instruments=None if universe is None else [
+            InstrumentRef(symbol=one.symbol or "", data=one.ref) for one in universe],
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from trading_runtime.errors import InputError
 
@@ -31,6 +32,16 @@ class Fold(_Frozen):
     id: str
     in_sample: Segment
     out_of_sample: Segment | None = None
+    instrument: str | None = None
+    """The instrument whose bars the fold cuts (a universe; its id is then ``<symbol>.<scheme's id>``); left out
+    of the JSON for one instrument."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("instrument") is None:
+            dumped.pop("instrument", None)
+        return dumped
 
 
 def segment(ts: npt.NDArray[np.int64], start: int, stop: int, warmup: int) -> Segment:

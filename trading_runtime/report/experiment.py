@@ -23,6 +23,7 @@ from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metri
 from trading_runtime.report.results import EquityCurve, ExperimentResults
 from trading_runtime.report.selection import SelectionStats, selection_stats
 from trading_runtime.report.svg import Marker, Series, heatmap, xy_chart
+from trading_runtime.report.universe import universe_sections
 
 BOARD_METRICS = ("total_return", "sharpe", "max_drawdown", "n_trades")
 SectionHook = Callable[[ExperimentResults], list[Section]]
@@ -375,6 +376,7 @@ def render_experiment_report(res: ExperimentResults) -> str:
     params = _parameters(res)
     if params is not None:
         sections.append(params)
+    sections.extend(universe_sections(s))
     for hook in EXTRA_SECTIONS:
         sections.extend(hook(res))
     subtitle = f"{s.strategy} · {res.plan.data.path} · {_validation_text(s.validation)}"
