@@ -89,7 +89,8 @@ print(json.dumps({{"peak": pa.default_memory_pool().max_memory(), "rows": loaded
     # Arrow's high-water mark: one decoded column and the decoder's buffers (~4 columns' bytes here), never
     # the table's six columns at once (reading the table, then combining its chunks, peaked at ~15)
     peak = got["peak"]
-    assert isinstance(peak, int) and peak < 6 * column, peak / column
+    assert isinstance(peak, int)
+    assert peak < 6 * column, peak / column
 
 
 def write_close(n: int) -> float:
