@@ -143,11 +143,12 @@ def main() -> None:
         phases = subprocess.run([sys.executable, str(HERE / "command_phases.py"), "sweep", "--config", str(config),
                                  "--store", str(tmp / "store-phases"), "--workers", "1", "-q"],
                                 cwd=ROOT, capture_output=True, text=True, check=True)
-        print("phases of one sweep --workers 1 (seconds; VmHWM after the phase, MB):")
+        print("phases of one sweep --workers 1 (wall and CPU seconds; peak RSS so far and during the phase, MB):")
         for line in phases.stderr.splitlines():
             if line.startswith("PHASE "):
-                name, seconds, hwm = line.split()[1:]
-                print(f"  {name:10} {float(seconds):6.2f} s  {int(hwm):5d} MB")
+                name, seconds, hwm, own, cpu = line.split()[1:]
+                print(f"  {name:10} {float(seconds):6.2f} s  cpu {float(cpu):5.2f} s  peak {int(hwm):4d} MB  "
+                      f"during the phase {int(own):4d} MB")
 
 
 if __name__ == "__main__":
