@@ -127,3 +127,22 @@ def test_a_column_that_cannot_be_decoded_is_one_line(tmp_path: Path) -> None:
         assert len(e.lines) == 1 and e.lines[0].startswith("bars.parquet: cannot read Parquet: "), e.lines
     else:
         raise AssertionError("a garbled column loaded")
+
+
+def test_the_console_entry_freezes_its_objects_out_of_the_collector_and_main_does_not() -> None:
+    # The interpreter's last full collection walked every object a command made (numba's registries,
+    # results): 0.2-0.5 s of each command's exit here. run() freezes them first; main() alone (in-process
+    # callers, tests) leaves the collector as it was.
+    got = fresh("""
+import atexit, gc, json, sys
+from trading_runtime.cli.main import main, run
+code = main(["schema", "experiment"])
+after_main = gc.get_freeze_count()
+atexit.register(lambda: print(json.dumps({"code": code, "after_main": after_main,
+                                          "at_exit": gc.get_freeze_count()}), flush=True))
+sys.argv = ["trading-runtime", "schema", "experiment"]
+run()
+""")
+    assert got["code"] == 0 and got["after_main"] == 0
+    at_exit = got["at_exit"]
+    assert isinstance(at_exit, int) and at_exit > 10_000
