@@ -59,8 +59,8 @@ class ShardChecks:
 
     store: ArtifactStore
     plan: Plan
-    _pool: ThreadPoolExecutor | None = None
-    _checks: dict[str, Future[ShardStatus]] = field(default_factory=dict)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False)
+    _checks: dict[str, Future[ShardStatus]] = field(default_factory=dict, init=False)
 
     def written(self, shard_id: str) -> None:
         # The thread starts with the first written shard: after a fork pool has started its workers
