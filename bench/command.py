@@ -45,6 +45,7 @@ TARGET_WALL_RATIO = 2.5
 TARGET_RSS_MB = 350
 TARGET_WORKERS_RATIO = 0.65
 TARGET_COLD_S = 0.5
+RUNS = 90  # the valid pairs of the grid (bench/sweep.py)
 
 
 def timed_child(argv: list[str]) -> tuple[float, float, str]:
@@ -143,11 +144,21 @@ def main() -> None:
         phases = subprocess.run([sys.executable, str(HERE / "command_phases.py"), "sweep", "--config", str(config),
                                  "--store", str(tmp / "store-phases"), "--workers", "1", "-q"],
                                 cwd=ROOT, capture_output=True, text=True, check=True)
-        print("phases of one sweep --workers 1 (seconds; VmHWM after the phase, MB):")
+        print("phases of one sweep --workers 1 (wall and CPU seconds; peak RSS so far and during the phase, MB):")
+        table: dict[str, list[float]] = {}  # a phase timed in several steps (fan-in) is their sum
         for line in phases.stderr.splitlines():
             if line.startswith("PHASE "):
-                name, seconds, hwm = line.split()[1:]
-                print(f"  {name:10} {float(seconds):6.2f} s  {int(hwm):5d} MB")
+                name, *figures = line.split()[1:]
+                seconds, hwm, own, cpu = (float(v) for v in figures)
+                old = table.get(name, [0.0, 0.0, 0.0, 0.0])
+                table[name] = [old[0] + seconds, max(old[1], hwm), max(old[2], own), old[3] + cpu]
+        for name, (seconds, hwm, own, cpu) in table.items():
+            print(f"  {name:10} {seconds:6.2f} s  cpu {cpu:5.2f} s  peak {hwm:4.0f} MB  during the phase {own:4.0f} MB")
+        per_m = 1_000_000 / n_bars
+        if "shards" in table:
+            print(f"one run per 1M bars: {table['shards'][3] / RUNS * per_m * 1000:.1f} ms of CPU in the shard phase "
+                  f"(evaluate, write), {w1 / RUNS * per_m * 1000:.1f} ms of the whole command's wall time "
+                  f"(--workers 1 / {RUNS} runs)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""``trading-runtime`` with the sweep's steps timed (run by command.py): prints ``PHASE name seconds VmHWM_MB``
-lines on stderr for imports, data, plan, shards, fan-in and report. The command itself is unchanged."""
+"""``trading-runtime`` with the sweep's steps timed (run by command.py): prints
+``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, data, plan, shards,
+fan-in and report. ``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the
+phase alone (``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the
+process's CPU time in the phase (with workers, the parent's only). The command itself is unchanged."""
 
 from __future__ import annotations
 
@@ -16,11 +19,27 @@ def hwm_mb() -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) // 1024
 
 
+_PEAK = [0]  # the process's peak before the last reset
+
+
+def reset_hwm() -> None:
+    """Keep the peak so far, then let VmHWM start again from the current resident set."""
+    _PEAK[0] = max(_PEAK[0], hwm_mb())
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass  # not Linux, or not allowed: own_peak is then the peak so far
+
+
 def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
+        reset_hwm()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn(*args, **kwargs)
-        print(f"PHASE {name} {time.perf_counter() - t0:.3f} {hwm_mb()}", file=sys.stderr)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        own = hwm_mb()
+        print(f"PHASE {name} {seconds:.3f} {max(_PEAK[0], own)} {own} {cpu:.3f}", file=sys.stderr)
         return out
     return timed
 
@@ -30,10 +49,14 @@ def main() -> int:
     from trading_runtime.cli.main import main as cli_main
     from trading_runtime.orchestration import sweep  # where the sweep's steps are called from
 
-    print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()}", file=sys.stderr)
+    print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()} {hwm_mb()} {time.process_time():.3f}",
+          file=sys.stderr)
     for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),
                        ("finalize", "fan-in"), ("write_report", "report")):
         setattr(sweep, attr, _timed(getattr(sweep, attr), name))
+    checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
+    if checks is not None:
+        checks.fan_in = _timed(checks.fan_in, "fan-in")
     return cli_main(sys.argv[1:])
 
 

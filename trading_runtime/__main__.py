@@ -1,5 +1,5 @@
 """``python -m trading_runtime``."""
 
-from trading_runtime.cli.main import main
+from trading_runtime.cli.main import run
 
-raise SystemExit(main())
+run()

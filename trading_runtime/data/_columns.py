@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trading_runtime.data._problems import ProblemReport, RowIndex, quote
 
@@ -97,7 +96,8 @@ class ColumnParser:
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
             self.report.file(f"{column}: expected a column of numbers (got {kind})")
             return None
-        values = np.array(_numbers(pc.cast(source, pa.float64(), safe=False)), dtype=np.float64)
+        as_float = source if pa.types.is_float64(kind) else _cast(source, pa.float64(), safe=False)
+        values = np.array(_numbers(as_float), dtype=np.float64)
         nulls = np.flatnonzero(_nulls(source))
         values[nulls] = np.nan
         self._rows(nulls, order, column, NUMBER, _null_got)
@@ -125,10 +125,10 @@ class ColumnParser:
         if _is_text(kind):
             return self._ns_from_iso_text(column, order, _arrow_text(source), timezone)
         if pa.types.is_date(kind):
-            source, kind = pc.cast(source, pa.timestamp("s")), pa.timestamp("s")
+            source, kind = _cast(source, pa.timestamp("s")), pa.timestamp("s")
         if pa.types.is_timestamp(kind):
             missing = _nulls(source)
-            ints = np.array(_numbers(_zero_filled(pc.cast(source, pa.int64()))), dtype=np.int64)
+            ints = _numbers(_zero_filled(source.view(pa.int64())))  # the stored counts (copied by _scale_to_ns)
             ns, in_range = _scale_to_ns(ints, missing, kind.unit)
             self._rows(np.flatnonzero(missing), order, column, ISO_TIMESTAMP, _null_got)
             out = np.flatnonzero(~missing & ~in_range)
@@ -190,7 +190,7 @@ class ColumnParser:
                 missing = _nulls(source)
                 raw = _numbers(_zero_filled(source))
                 too_big = raw > _INT64_MAX if raw.dtype == np.uint64 else np.zeros(len(raw), dtype=bool)
-                ints = np.where(too_big, 0, raw).astype(np.int64)
+                ints = np.where(too_big, 0, raw).astype(np.int64, copy=False)
                 self._rows(np.flatnonzero(missing), order, column, expected, _null_got)
                 self._rows(np.flatnonzero(too_big), order, column, expected, lambda row: str(raw[row]))
                 bad = missing | too_big
@@ -222,11 +222,22 @@ def iso_text(value: int, unit: str = "ns") -> str:
 
 
 def _scale_to_ns(ints: IntArray, missing: BoolArray, unit: str) -> tuple[IntArray, BoolArray]:
-    """Counts of ``unit`` since the epoch as nanoseconds; rows that do not fit int64 ns are not in range."""
+    """Counts of ``unit`` since the epoch as nanoseconds; rows that do not fit int64 ns are not in range (0)."""
     factor = _NS_PER_UNIT[unit]
     limit = _INT64_MAX // factor
     in_range = ~missing & (ints >= -limit) & (ints <= limit)
-    return np.where(in_range, ints, 0) * factor, in_range
+    ns = np.array(ints, dtype=np.int64)  # one copy, scaled in place (no temporaries the size of the column)
+    ns[~in_range] = 0
+    if factor != 1:
+        ns *= factor
+    return ns, in_range
+
+
+def _cast(source: pa.Array, target: pa.DataType, safe: bool = True) -> pa.Array:
+    """Arrow's cast, for the types that need one: pyarrow.compute (~50 ms to import) is loaded only then."""
+    import pyarrow.compute as pc
+
+    return pc.cast(source, target, safe=safe)
 
 
 def _nulls(source: pa.Array) -> BoolArray:

@@ -7,6 +7,7 @@ import gzip
 import io
 import re
 import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ class RawTable:
     """The columns of a file, by name, as read: CSV cells as text, Parquet columns typed."""
 
     names: tuple[str, ...]
-    columns: dict[str, Column]
+    columns: Mapping[str, Column]
     n_rows: int
     empty_rows: BoolArray | None = None  # CSV rows whose every cell is blank (e.g. blank lines)
 
@@ -137,22 +138,55 @@ def release_arrow_memory() -> None:
 
 
 def read_parquet(content: bytes, report: ProblemReport, wanted: frozenset[str]) -> RawTable | None:
-    """A Parquet file; only the columns whose stripped, lower-cased name is in ``wanted`` are read."""
+    """A Parquet file; only the columns whose stripped, lower-cased name is in ``wanted`` are read, each one
+    when it is converted (:class:`ParquetColumns`): the Arrow copy of one column at a time, not of the table."""
     try:
         parquet = pq.ParquetFile(pa.BufferReader(content))
         names = tuple(parquet.schema_arrow.names)
         present = [name for name in names if name.strip().lower() in wanted and names.count(name) == 1]
-        # No Arrow thread pool: its threads, still alive at interpreter exit, can abort the process (exit 134).
-        table = parquet.read(columns=present, use_threads=False)
+        columns = ParquetColumns(parquet, present, report)
+        n_rows = parquet.metadata.num_rows
     except (pa.ArrowException, OSError, ValueError) as error:
         report.file(f"cannot read Parquet: {_short(error)}")
         return None
-    columns: dict[str, Column] = {name: table.column(name).combine_chunks() for name in present}
-    n_rows = parquet.metadata.num_rows
     for name, values in _range_indexes(parquet.schema_arrow, n_rows, wanted):
         if name not in names:
-            names, columns[name] = (*names, name), values
+            names = (*names, name)
+            columns.extra[name] = values
     return RawTable(names, columns, n_rows)
+
+
+class ParquetColumns(Mapping[str, Column]):
+    """The wanted columns of a Parquet file by name, each read when asked for (and not kept): the loader
+    converts one column to numpy and drops its Arrow array before the next is read. A column that cannot
+    be decoded is reported as the file's problem, ``cannot read Parquet: {reason}`` (InputError)."""
+
+    def __init__(self, parquet: pq.ParquetFile, present: list[str], report: ProblemReport) -> None:
+        self._parquet = parquet
+        self._present = present
+        self._report = report
+        self.extra: dict[str, pa.Array] = {}  # columns pandas kept only in its metadata
+
+    def __getitem__(self, name: str) -> pa.Array:
+        if name in self.extra:
+            return self.extra[name]
+        if name not in self._present:
+            raise KeyError(name)
+        try:
+            # No Arrow thread pool: its threads, still alive at interpreter exit, can abort the process (exit 134).
+            chunked = self._parquet.read(columns=[name], use_threads=False).column(0)
+        except (pa.ArrowException, OSError, ValueError) as error:
+            self._report.file(f"cannot read Parquet: {_short(error)}")
+            self._report.raise_if_any()
+            raise  # not reached: the report holds a problem now
+        release_arrow_memory()  # what decoding used beyond the column itself
+        return chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._present, *self.extra])
+
+    def __len__(self) -> int:
+        return len(self._present) + len(self.extra)
 
 
 def _range_indexes(schema: pa.Schema, n_rows: int, wanted: frozenset[str]) -> list[tuple[str, pa.Array]]:

@@ -1,29 +1,38 @@
 """Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones.
 
-Equity blobs are verified as they are read and then dropped: fan-in holds one blob at a time, so
-its memory does not grow with the number of shards. ``ShardStatus.equity`` reads a completed
-shard's blob again (checked against its result's sha256 again) when a caller needs its series.
+Equity blobs are verified as they stream from the store (``object_sha256``): fan-in never holds a
+blob in memory, so its memory does not grow with the number of shards nor with their size.
+``ShardStatus.equity`` reads a completed shard's blob (checked against its result's sha256 again)
+when a caller needs its series.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from trading_runtime.config.experiment import OBJECTIVE_METRICS
 from trading_runtime.errors import VerificationError
 from trading_runtime.fanin.documents import FanInDocument, RunCounts, ShardCounts, ShardFailure
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
+from trading_runtime.planning.equity_blob import extract_series
 from trading_runtime.store import (
     ArtifactMissingError,
     ArtifactNotFoundError,
     ArtifactStore,
     CorruptArtifactError,
+    object_sha256,
+    read_chunks,
     read_complete,
 )
+
+EquitySeries = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (ts, equity) of one kept series
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,20 @@ class ShardStatus:
     reason: str | None = None
     result: dict[str, Any] | None = None
     load_equity: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    load_series: Callable[[Sequence[dict[str, Any]]], list[EquitySeries]] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def equity(self) -> bytes | None:
         """The shard's kept equity blob, read from the store and verified (None unless completed)."""
         return None if self.load_equity is None else self.load_equity()
+
+    def series(self, entries: Sequence[dict[str, Any]]) -> list[EquitySeries]:
+        """(ts, equity) of the given ``equity.series`` entries of a completed shard: its blob streamed once,
+        verified as it streams, only these series copied out (the blob is never held whole)."""
+        if self.load_series is None:
+            raise ValueError(f"shard {self.shard_id} is {self.state}: no equity series")
+        return self.load_series(entries)
 
 
 @dataclass
@@ -68,6 +86,11 @@ class FanIn:
             ),
             runs=RunCounts(**self.run_counts(runs_of)),
         )
+
+    def verified_equity(self) -> dict[str, str]:
+        """The equity blob's sha256 of every completed shard (its blob streamed and matched it), by shard id."""
+        return {s.shard_id: str(s.result["equity"]["sha256"]) for s in self.shards
+                if s.state == "completed" and s.result is not None}
 
     def run_counts(self, runs_of: dict[str, int] | None = None) -> dict[str, int]:
         runs_of = runs_of or {s.shard_id: len(s.run_ids) for s in self.plan.shards}
@@ -120,14 +143,29 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
     if [r.get("run_id") for r in result.get("runs", [])] != expected_runs:
         return ShardStatus(shard_id, "failed", "result's runs differ from the plan's")
     try:
-        equity = store.get_bytes(keys.shard_equity(shard_id))
+        equity_sha256 = object_sha256(store, keys.shard_equity(shard_id))  # streamed: no blob in memory
     except ArtifactNotFoundError:
         return ShardStatus(shard_id, "failed", "equity series missing")
-    if sha256_hex(equity) != result["equity"]["sha256"]:
+    if equity_sha256 != result["equity"]["sha256"]:
         return ShardStatus(shard_id, "failed", "corrupt equity series: sha256 mismatch")
-    del equity  # verified; read again only where a series is needed (memory stays one blob)
+    sha256 = str(result["equity"]["sha256"])
     return ShardStatus(shard_id, "completed", result=result,
-                       load_equity=lambda: _verified_equity(store, keys, shard_id, result["equity"]["sha256"]))
+                       load_equity=lambda: _verified_equity(store, keys, shard_id, sha256),
+                       load_series=lambda entries: _verified_series(store, keys, shard_id, sha256, entries))
+
+
+def _verified_series(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str,
+                     entries: Sequence[dict[str, Any]]) -> list[EquitySeries]:
+    key = keys.shard_equity(shard_id)
+    try:
+        digest, series = extract_series(read_chunks(store, key), entries)
+    except ArtifactNotFoundError:
+        raise VerificationError(f"{store.uri}: {key}: equity series missing "
+                                f"(it verified when fan-in started)") from None
+    if digest != sha256:
+        raise VerificationError(f"{store.uri}: {key}: corrupt equity series: sha256 mismatch "
+                                f"(it verified when fan-in started)")
+    return series
 
 
 def _verified_equity(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str) -> bytes:
@@ -210,9 +248,12 @@ def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus
     return _check_shard(store, plan.keys, plan, shard_id, spec.run_ids)
 
 
-def collect_shards(store: ArtifactStore, plan: Plan) -> FanIn:
+def collect_shards(store: ArtifactStore, plan: Plan, checked: Mapping[str, ShardStatus] | None = None) -> FanIn:
+    """Every planned shard's status, in the plan's order; ``checked`` holds statuses of this plan's shards
+    already taken by ``shard_status`` since they were written (e.g. while the other shards ran)."""
     keys = plan.keys
     fan = FanIn(plan)
     for spec in plan.shards:
-        fan.shards.append(_check_shard(store, keys, plan, spec.shard_id, spec.run_ids))
+        known = None if checked is None else checked.get(spec.shard_id)
+        fan.shards.append(known if known is not None else _check_shard(store, keys, plan, spec.shard_id, spec.run_ids))
     return fan

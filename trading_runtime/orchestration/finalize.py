@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from trading_runtime.fanin import collect_shards, summarize
+from trading_runtime.fanin import FanIn, collect_shards, summarize
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import read_plan
 from trading_runtime.store import ArtifactStore, write_complete
@@ -14,15 +14,18 @@ from trading_runtime.store import ArtifactStore, write_complete
 log = logging.getLogger(__name__)
 
 
-def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any]) -> str:
+def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any],
+             fan: FanIn | None = None) -> str:
     """Write fanin.json, then (when every shard verifies) summary.json; returns the summary key.
 
     Raises VerificationError (exit 3) naming every missing or failed shard; fanin.json is written first
-    either way. ``provenance`` (versions and commits, metadata) goes to provenance.json.
+    either way. ``provenance`` (versions and commits, metadata) goes to provenance.json. ``fan``: the
+    shards' statuses when the caller collected them already (the sweep, as its shards finished).
     """
     plan = read_plan(store, experiment_id)
     keys = plan.keys
-    fan = collect_shards(store, plan)
+    if fan is None or fan.plan != plan:
+        fan = collect_shards(store, plan)
     doc = fan.document()
     write_complete(store, keys.fanin, canonical_bytes(doc.model_dump(mode="json")))  # marked: validate reads it
     s, r = doc.shards, doc.runs

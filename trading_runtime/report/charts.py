@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from trading_runtime.report.results import EquityCurve
 from trading_runtime.report.stats import drawdown
@@ -14,8 +15,12 @@ from trading_runtime.report.svg import Box, Marker, Series, percent, xy_chart
 def equity_chart(curves: Sequence[tuple[str, EquityCurve]], *, title: str,
                  markers: Sequence[Marker] = (), dashed_after: float | None = None) -> str:
     series = []
+    seconds: dict[int, npt.NDArray[np.float64]] = {}  # curves of one window share their timestamps: their x once
     for i, (name, c) in enumerate(curves):
-        series.append(Series(name, c.seconds, c.equity, width=2.2 if i == 0 else 1.3))
+        x = seconds.get(id(c.ts))  # the curves (and so their ts) stay alive while this runs: ids are unique
+        if x is None:
+            x = seconds[id(c.ts)] = c.seconds
+        series.append(Series(name, x, c.equity, width=2.2 if i == 0 else 1.3))
     return xy_chart(series, title=title, x_time=True, y_label="equity", markers=markers,
                     box=Box(height=320))
 

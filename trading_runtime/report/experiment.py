@@ -370,8 +370,19 @@ def _best_cell(res: ExperimentResults, xa: str, ya: str, values: dict[str, list[
 EXTRA_SECTIONS: list[SectionHook] = []  # e.g. the Optuna sections, registered by report.optuna
 
 
+def _charted(res: ExperimentResults) -> list[tuple[str, str]]:
+    """The kept series the report reads: each window's best in-sample (significance, walk-forward chart), and
+    the leaderboard's in- and out-of-sample (equity chart) when not a walk-forward."""
+    folds = res.summary.folds
+    keys = [(f.best.run_id, "in_sample") for f in folds if f.best is not None]
+    if res.summary.validation.kind != "walk_forward" and folds:
+        keys += [(row.run_id, segment) for row in folds[0].leaderboard for segment in ("in_sample", "out_of_sample")]
+    return keys
+
+
 def render_experiment_report(res: ExperimentResults) -> str:
     s = res.summary
+    res.curves(_charted(res))  # read together: one streamed pass over each shard's blob
     sections = [_summary(res), _provenance(res), _leaderboard(res), _significance(res), _equity(res)]
     params = _parameters(res)
     if params is not None:

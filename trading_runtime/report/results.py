@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from trading_runtime.execution.shard import read_equity_series
 from trading_runtime.fanin.documents import ExperimentSummary, FanInDocument, RunRecord, parse_document
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
+from trading_runtime.planning.equity_blob import extract_series
 from trading_runtime.report.study_documents import (
     BestParameters,
     OptimizationHistory,
@@ -42,7 +44,9 @@ from trading_runtime.store import (
     ArtifactMissingError,
     ArtifactNotFoundError,
     ArtifactStore,
+    object_sha256,
     open_store,
+    read_chunks,
     read_complete,
 )
 
@@ -91,7 +95,7 @@ class ExperimentResults:
     fanin: FanInDocument | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
-    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)  # the last shard blob read (one at most)
+    _curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict, repr=False)  # the ones read so far
     _index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
     _sha256: dict[str, str] = field(default_factory=dict, repr=False)  # each shard's equity blob, from its result
 
@@ -101,17 +105,23 @@ class ExperimentResults:
 
     def curve(self, run_id: str, segment: str) -> EquityCurve | None:
         """A kept equity series (the top-K runs of each fold), None when not kept."""
-        where = self._index.get((run_id, segment))
-        if where is None:
-            return None
-        shard_id = where[0]
-        blob = self._blobs.get(shard_id)
-        if blob is None:  # read again and re-verified: memory holds one shard's blob, not every shard's
-            blob = _verified_blob(self.store, self.plan.keys.shard_equity(shard_id), shard_id, self._sha256[shard_id])
-            self._blobs.clear()
-            self._blobs[shard_id] = blob
-        ts, eq = read_equity_series(blob, where[1])
-        return EquityCurve(np.array(ts), np.array(eq), self.config.execution.initial_cash)
+        return self.curves([(run_id, segment)])[0]
+
+    def curves(self, wanted: Sequence[tuple[str, str]]) -> list[EquityCurve | None]:
+        """Kept equity series by (run id, segment), None where not kept. Each shard's blob is streamed once for
+        all the series asked for from it, verified against its result's sha256 as it streams, and only those
+        series are copied out (series of one window share their timestamps); they are kept for later calls."""
+        by_shard: dict[str, list[tuple[str, str]]] = {}
+        for key in dict.fromkeys(wanted):
+            if key not in self._curves and key in self._index:
+                by_shard.setdefault(self._index[key][0], []).append(key)
+        cash = self.config.execution.initial_cash
+        for shard_id, keys in sorted(by_shard.items()):
+            series = _verified_series(self.store, self.plan.keys.shard_equity(shard_id), shard_id,
+                                      self._sha256[shard_id], [self._index[key][1] for key in keys])
+            for key, (ts, eq) in zip(keys, series, strict=True):
+                self._curves[key] = EquityCurve(ts, eq, cash)
+        return [self._curves.get(key) for key in wanted]
 
     def oos_curve(self) -> EquityCurve | None:
         """The stitched out-of-sample equity of a walk-forward (oos_equity.json)."""
@@ -333,8 +343,13 @@ def load_backtest(store: ArtifactStore) -> BacktestResults:
     return BacktestResults(store, REPORT_NAME, stats, manifest, curve, pos, trades)
 
 
-def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResults:
-    """plan, summary (finalized), every shard's run records and kept equity, stitched OOS equity."""
+def load_experiment(store: ArtifactStore, experiment_id: str, verified: Mapping[str, str] | None = None
+                    ) -> ExperimentResults:
+    """plan, summary (finalized), every shard's run records and kept equity, stitched OOS equity.
+
+    Every shard's equity blob is checked against its result's sha256 (streamed, not read whole), except
+    those ``verified`` lists with that same sha256: the caller's fan-in has just checked them.
+    """
     keys = ExperimentKeys(experiment_id)
     try:
         plan = Plan.model_validate(json.loads(read_complete(store, keys.plan)))
@@ -354,7 +369,9 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
     for shard in plan.shards:
         result = json.loads(read_complete(store, keys.shard_result(shard.shard_id)))
         sha256[shard.shard_id] = result["equity"]["sha256"]
-        _verified_blob(store, keys.shard_equity(shard.shard_id), shard.shard_id, sha256[shard.shard_id])
+        if (verified or {}).get(shard.shard_id) != sha256[shard.shard_id] \
+                and object_sha256(store, keys.shard_equity(shard.shard_id)) != sha256[shard.shard_id]:
+            raise _blob_mismatch(store, shard.shard_id)
         for rec in result["runs"]:
             run = parse_document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
             runs[run.run_id] = run
@@ -370,8 +387,14 @@ def load_experiment(store: ArtifactStore, experiment_id: str) -> ExperimentResul
                              oos, provenance, {}, index, sha256)
 
 
-def _verified_blob(store: ArtifactStore, key: str, shard_id: str, sha256: str) -> bytes:
-    blob = store.get_bytes(key)
-    if sha256_hex(blob) != sha256:
-        raise VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
-    return blob
+def _blob_mismatch(store: ArtifactStore, shard_id: str) -> VerificationError:
+    return VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
+
+
+def _verified_series(store: ArtifactStore, key: str, shard_id: str, sha256: str, entries: list[dict[str, Any]]
+                     ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    """The entries' (ts, equity) of one shard's blob, read in one streamed pass that checks its sha256."""
+    digest, series = extract_series(read_chunks(store, key), entries)
+    if digest != sha256:
+        raise _blob_mismatch(store, shard_id)
+    return series

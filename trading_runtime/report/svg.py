@@ -103,6 +103,15 @@ def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     filled = stops > starts
     starts, stops = starts[filled], stops[filled]
     finite = np.isfinite(y)
+    if finite.all():  # an equity curve: per bucket, argmin/argmax give the first index of its min/max
+        return _reduce_finite(x, y, starts.tolist(), stops.tolist())
+    return _reduce_masked(x, y, starts, stops, finite)
+
+
+def _reduce_masked(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: npt.NDArray[np.int64],
+                   stops: npt.NDArray[np.int64], finite: npt.NDArray[np.bool_]
+                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``reduce_points`` of a series with NaN or inf values, vectorised over the buckets."""
     low = np.where(finite, y, np.inf)
     high = np.where(finite, y, -np.inf)
     bucket = np.repeat(np.arange(len(starts)), stops - starts)
@@ -118,6 +127,21 @@ def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     keep[~any_finite, 1:] = False  # no finite value: the first point only
     idx = rows[keep]
     return x[idx], y[idx]
+
+
+def _reduce_finite(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: list[int],
+                   stops: list[int]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``reduce_points`` of finite ``y``, bucket by bucket: the same points without temporaries the size
+    of the series (the general path builds several)."""
+    idx: list[int] = []
+    for start, stop in zip(starts, stops, strict=True):
+        part = y[start:stop]
+        lo, hi = start + int(part.argmin()), start + int(part.argmax())
+        last = stop - 1
+        for i in sorted({start, lo, hi, last}):
+            idx.append(i)
+    rows = np.array(idx, dtype=np.int64)
+    return x[rows], y[rows]
 
 
 def _first_per_bucket(hits: npt.NDArray[np.intp], bucket: npt.NDArray[np.intp],
@@ -208,7 +232,9 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
     extremes = []
     for _, x, y in data:
         finite = np.isfinite(y)
-        if finite.any():
+        if finite.all() and len(y):  # no masked copies of a series without NaN or inf (an equity curve)
+            extremes.append((x.min(), x.max(), y.min(), y.max()))
+        elif finite.any():
             xf, yf = x[finite], y[finite]
             extremes.append((xf.min(), xf.max(), yf.min(), yf.max()))
             del xf, yf
@@ -285,7 +311,7 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
                 out.append(f'<circle cx="{f(sx(float(x[j])))}" cy="{f(sy(float(y[j])))}" r="{f(s.radius)}"{fill}/>')
             out.append("</g>")
             continue
-        xr, yr = reduce_points(x[ok], y[ok], buckets)
+        xr, yr = reduce_points(x, y, buckets) if ok.all() else reduce_points(x[ok], y[ok], buckets)
         if len(xr) == 0:
             continue
         pts: list[str] = []

@@ -6,10 +6,13 @@ so importing this package never imports boto3). ``S3Store`` lives in ``trading_r
 """
 
 from trading_runtime.store.base import (
+    CHUNK_BYTES,
     RESERVED_SEGMENT_PREFIX,
     ArtifactNotFoundError,
     ArtifactStore,
+    object_sha256,
     put_parts,
+    read_chunks,
     validate_key,
     validate_prefix,
 )
@@ -27,6 +30,7 @@ from trading_runtime.store.memory import MemoryStore, memory_store
 from trading_runtime.store.uri import is_uri, open_object, open_store, read_object
 
 __all__ = [
+    "CHUNK_BYTES",
     "MARKER_SUFFIX",
     "RESERVED_SEGMENT_PREFIX",
     "ArtifactMissingError",
@@ -39,9 +43,11 @@ __all__ = [
     "is_uri",
     "marker_key",
     "memory_store",
+    "object_sha256",
     "open_object",
     "open_store",
     "put_parts",
+    "read_chunks",
     "read_complete",
     "read_object",
     "validate_key",

@@ -12,14 +12,18 @@ A backend maps them onto its own namespace (a directory, a bucket prefix, a dict
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "CHUNK_BYTES",
     "RESERVED_SEGMENT_PREFIX",
     "ArtifactNotFoundError",
     "ArtifactStore",
+    "object_sha256",
     "put_parts",
+    "read_chunks",
     "validate_key",
     "validate_prefix",
 ]
@@ -126,3 +130,29 @@ def put_parts(store: ArtifactStore, key: str, parts: Sequence[bytes | memoryview
         streamed(key, parts)
     else:
         store.put_bytes(key, b"".join(parts))
+
+
+CHUNK_BYTES = 4 * 2**20
+"""Piece size of :func:`read_chunks` (bytes): a few per big object, small enough to stay in the CPU's cache."""
+
+
+def read_chunks(store: ArtifactStore, key: str, size: int = CHUNK_BYTES) -> Iterator[bytes | memoryview]:
+    """The object under ``key`` in consecutive pieces of at most ``size`` bytes (``ArtifactNotFoundError`` when
+    absent), streamed by a backend that can (the local store reads its file into one reused buffer: a piece
+    is valid until the next is asked for, so copy what must outlive it); others give slices of ``get_bytes``."""
+    streamed = getattr(store, "read_chunks", None)
+    if streamed is not None:
+        yield from streamed(key, size)
+        return
+    data = memoryview(store.get_bytes(key))
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def object_sha256(store: ArtifactStore, key: str) -> str:
+    """The sha256 (hex) of the object under ``key``, hashed as it streams (:func:`read_chunks`): a big object
+    is never held in memory whole."""
+    digest = hashlib.sha256()
+    for piece in read_chunks(store, key):
+        digest.update(piece)
+    return digest.hexdigest()

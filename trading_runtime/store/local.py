@@ -21,7 +21,7 @@ import errno
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from trading_runtime.errors import InputError, TransientError
@@ -163,6 +163,27 @@ class LocalStore:
             raise ArtifactNotFoundError(self.uri, key) from None
         except OSError as e:
             raise self._io_error("read", key, e) from None
+
+    def read_chunks(self, key: str, size: int) -> Iterator[memoryview]:
+        """The file in pieces of at most ``size`` bytes, read into one reused buffer (see ``store.read_chunks``)."""
+        path = self._path(key)
+        try:
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below, after the last piece)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ArtifactNotFoundError(self.uri, key) from None
+        except OSError as e:
+            raise self._io_error("read", key, e) from None
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        with fh:
+            while True:
+                try:
+                    n = fh.readinto(buffer)
+                except OSError as e:
+                    raise self._io_error("read", key, e) from None
+                if not n:
+                    return
+                yield view[:n]
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import math
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -81,6 +80,8 @@ def push_metrics(url: str, grouping: Sequence[tuple[str, str]], samples: Sequenc
     """PUT the samples to the group; True when the gateway accepted them, False (warning logged) otherwise."""
     target = url.rstrip("/") + pushgateway_path(grouping)
     shown = redact(target)
+    import urllib.request  # here, not at import: http.client and ssl are not loaded by steps that never push
+
     try:
         # Built inside the try: a malformed URL (no scheme, bad port, control characters) is a warning too.
         request = urllib.request.Request(target, data=exposition(samples), method="PUT",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,14 +14,14 @@ from trading_runtime.planning.windows import Fold
 
 
 class EquitySource(Protocol):
-    """A completed shard (fan-in's ShardStatus): its equity blob, read from the store when asked for."""
+    """A completed shard (fan-in's ShardStatus): its kept series, streamed from the store when asked for."""
 
-    @property
-    def equity(self) -> bytes | None: ...
+    def series(self, entries: Sequence[dict[str, Any]]
+               ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]: ...
 
 
 # (run id, segment) -> (the shard holding the series, the series' entry in its result): where a kept equity
-# is. The blob is read only when a scheme needs the series, one shard's blob at a time.
+# is. A series is read only when a scheme needs it, streamed from its shard's blob.
 Series = Mapping[tuple[str, str], tuple[EquitySource, dict[str, Any]]]
 
 

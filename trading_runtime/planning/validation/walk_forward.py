@@ -17,7 +17,6 @@ import numpy.typing as npt
 from trading_runtime.config.backtest import bars_per_year
 from trading_runtime.config.experiment import Validation, WalkForwardValidation, duration_seconds
 from trading_runtime.errors import InputError
-from trading_runtime.planning.equity_blob import read_series
 from trading_runtime.planning.validation.scheme import SummaryInputs
 from trading_runtime.planning.windows import NS, Fold, segment
 
@@ -95,10 +94,7 @@ class WalkForwardScheme:
                 growth_defined = False
                 continue
             shard, where = inputs.series[(best["run_id"], "out_of_sample")]
-            blob = shard.equity  # read when needed, one shard's blob at a time
-            assert blob is not None
-            ts, eq = (np.array(a) for a in read_series(blob, where))
-            del blob
+            ts, eq = shard.series([where])[0]  # streamed from the shard's blob: only this series copied out
             pieces.append(eq * (level / cash))
             ts_pieces.append(ts)
             level = float(pieces[-1][-1])

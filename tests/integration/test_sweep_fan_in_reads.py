@@ -1,0 +1,133 @@
+"""How the sweep's fan-in and report read the shards' equity blobs (issue 13): each blob is streamed and
+hashed once by fan-in, as soon as its shard is written; the report reads again only the blobs holding the
+series it charts, once each, and never a blob whole; the files written are those of the plain steps
+(every shard, then finalize, then a report that checks every blob itself).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.experiment_support import experiment_config
+from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.execution.experiment import run_shard
+from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
+from trading_runtime.orchestration.finalize import finalize
+from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
+from trading_runtime.planning import write_plan
+from trading_runtime.planning.equity_blob import extract_series, read_series
+from trading_runtime.report import load_experiment, write_report
+from trading_runtime.report.experiment import _charted
+from trading_runtime.store import LocalStore
+
+PROVENANCE = {"runtime": {"version": "test"}}
+CONFIGS = {
+    "walk_forward": experiment_config(),  # 12 pairs × 5 folds in shards of 7 runs, top 2 kept
+    "holdout": experiment_config(validation={"kind": "holdout", "test_fraction": 0.25},
+                                 shards={"runs_per_shard": 3}, report={"top_k": 3}),
+}
+
+
+class _CountingStore(LocalStore):
+    """A local store that counts reads of each key, whole (get_bytes) and streamed (read_chunks)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.whole: Counter[str] = Counter()
+        self.streamed: Counter[str] = Counter()
+
+    def get_bytes(self, key: str) -> bytes:
+        self.whole[key] += 1
+        return super().get_bytes(key)
+
+    def read_chunks(self, key: str, size: int) -> Iterator[memoryview]:
+        self.streamed[key] += 1
+        return super().read_chunks(key, size)
+
+
+class _Quiet:
+    def add(self, n: int, **fields: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_each_blob_is_hashed_once_by_fan_in_and_the_report_reads_only_charted_ones(tmp_path: Path,
+                                                                                  name: str) -> None:
+    config = ExperimentConfig.model_validate(CONFIGS[name])
+    plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
+    store = _CountingStore(tmp_path / "sweep")
+    result = run_sweep(store, plan, inputs, 1, lambda total, done: _Quiet(), PROVENANCE)
+    assert result.fanin.shards.completed == len(plan.shards) > 2
+
+    reads = Counter(store.streamed)
+    blobs = {s.shard_id: plan.keys.shard_equity(s.shard_id) for s in plan.shards}
+    assert not set(blobs.values()) & set(store.whole)  # never read whole
+    res = load_experiment(store, plan.experiment_id)
+    charted = {res._index[key][0] for key in _charted(res) if key in res._index}
+    assert charted  # the report charts kept series
+    stitched = {res._index[(f.best.run_id, "out_of_sample")][0] for f in res.summary.folds
+                if f.best is not None and name == "walk_forward"}
+    # fan-in: once per blob (right after its shard was written), and once per blob holding a window
+    # winner's out-of-sample series (the walk-forward's stitched equity); the report: once per blob
+    # holding a charted series (not every blob again)
+    assert {sid: reads[key] for sid, key in blobs.items()} == {
+        sid: 1 + (sid in stitched) + (sid in charted) for sid in blobs}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_the_sweep_writes_the_files_of_the_plain_steps(tmp_path: Path, name: str) -> None:
+    config = ExperimentConfig.model_validate(CONFIGS[name])
+    plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
+    swept = LocalStore(tmp_path / "sweep")
+    run_sweep(swept, plan, inputs, 1, lambda total, done: _Quiet(), PROVENANCE)
+
+    plain = LocalStore(tmp_path / "plain")
+    write_plan(plain, plan, exclusive=True)
+    for shard in plan.shards:
+        run_shard(plain, plan, shard.shard_id, inputs)
+    finalize(plain, plan.experiment_id, PROVENANCE)
+    write_report(load_experiment(plain, plan.experiment_id))
+    assert _files(swept.root) == _files(plain.root)
+
+
+def test_series_are_copied_out_of_a_streamed_blob_without_holding_it() -> None:
+    n, k = 200_000, 5
+    rng = np.random.default_rng(3)
+    ts = np.arange(n, dtype="<i8") * 60_000_000_000
+    equities = [np.cumsum(rng.normal(size=n)) + 1e5 for _ in range(k)]
+    blob = ts.tobytes() + b"".join(e.astype("<f8").tobytes() for e in equities)
+    entries = [{"run_id": f"r{i}", "segment": "in_sample", "ts_offset": 0, "offset": ts.nbytes * (1 + i),
+                "length": n} for i in range(k)]
+    pieces = [blob[i:i + 65536] for i in range(0, len(blob), 65536)]
+    tracemalloc.start()
+    try:
+        digest, series = extract_series(iter(pieces), entries)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    import hashlib
+
+    assert digest == hashlib.sha256(blob).hexdigest()
+    for (got_ts, got_eq), entry in zip(series, entries, strict=True):
+        want_ts, want_eq = read_series(blob, entry)
+        assert got_ts.dtype == want_ts.dtype and got_eq.dtype == want_eq.dtype
+        np.testing.assert_array_equal(got_ts, want_ts)
+        np.testing.assert_array_equal(got_eq, want_eq)
+    assert all(s[0] is series[0][0] for s in series)  # one window: one timestamps array
+    copied = ts.nbytes * (1 + k)
+    # what is copied out, plus a few pieces' worth: never the blob a second time
+    assert peak < copied + 4 * 65536, (peak, copied)
