@@ -193,7 +193,6 @@ class InstrumentSection(Document):
 
 class UniverseInstrument(SummaryData):
     symbol: str
-    dropped: dict[str, int] | None = None
 
 
 class UniverseRow(Document):
