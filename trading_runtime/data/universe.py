@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trading_runtime.data._problems import ProblemReport
 from trading_runtime.data._readers import RawTable, read_csv, read_parquet
@@ -31,6 +30,8 @@ def find_column(table: RawTable, column: str, report: ProblemReport) -> str | No
 def _texts(values: object) -> list[str]:
     """A column's cells as stripped text (CSV: pandas text; Parquet: an Arrow array of any type)."""
     if isinstance(values, pa.Array | pa.ChunkedArray):
+        import pyarrow.compute as pc  # ~50 ms to import: only a long-format file needs it
+
         return ["" if v is None else str(v).strip() for v in pc.cast(values, pa.string()).to_pylist()]
     return [str(v).strip() for v in values]  # type: ignore[attr-defined]
 
