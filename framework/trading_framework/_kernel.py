@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _TRADES_CAP0 = 1024
+# How many bars ahead the fills' open prices are prefetched (see _prefetch): 512 bytes, well over a
+# memory latency at a few ns per bar, and within the array's pages for all but its last bars.
+_PREFETCH_BARS = 64
+
+
+@intrinsic
+def _prefetch(typingctx: Any, arr: Any, i: Any) -> Any:  # pragma: no cover - runs when a kernel is compiled
+    """A hint to the CPU to load ``arr[i]``'s cache line (LLVM ``llvm.prefetch``: read, keep, data).
+
+    No effect on any value: it never faults, also past the end of the array. The simulation reads an
+    open price only when the position changes (every few dozen bars), so each of those reads is a
+    cache miss to memory that nothing prefetches (the whole run's arrays do not fit in the caches):
+    ~100 ns each, about a quarter of a run's time on SmaCross at 1M bars. Prefetched while the loop
+    walks the bars, they are in the cache when a fill reads them.
+    """
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = builder.gep(ary.data, [context.cast(builder, args[1], idxty, types.intp)])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(arr, i), codegen
 
 
 @njit(cache=True)
@@ -60,6 +91,7 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
     while True:  # the bar loop, restarted at the bar where the trade buffers had to grow
         full = False
         for t in range(t0, n):
+            _prefetch(open_, t + _PREFETCH_BARS)  # type: ignore[call-arg]  # (typingctx is numba's)
             if t > 0:
                 if stopped:
                     want = 0.0
