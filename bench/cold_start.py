@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cold_start.py               # 1,000,000 bars, a 15-run shard, best of 7
     .venv/bin/python bench/cold_start.py --quick       # 100,000 bars, best of 3
+    .venv/bin/python bench/cold_start.py --before DIR  # also an exported older tree, alternating, same plan
 
 Prints figures (it is not a test), each measured in this run, alternating so that drift in the
 machine's load hits all alike:
@@ -16,6 +17,11 @@ machine's load hits all alike:
 
 The data are local (a Parquet file of the project's synthetic one-minute bars), planned once with
 ``trading-runtime plan``; one untimed run-shard first fills numba's on-disk cache.
+
+``--before DIR``: the same measures, alternating in the same loop, of the runtime and framework of an
+exported tree (``git archive <commit> | tar -x -C DIR``; run with ``PYTHONPATH=DIR:DIR/framework``) on
+the same plan and store: a before/after comparison under the same machine load. Both must write the
+same bytes (the shard's result is compared after every run).
 """
 
 from __future__ import annotations
@@ -40,10 +46,12 @@ TARGET_S = 0.5
 PHASES = ("imports", "plan", "data", "first-run", "other-runs", "write")
 
 
-def run(argv: list[str]) -> tuple[float, str]:
-    """(wall seconds from just before the start to exit, stderr); fails loudly on a non-zero exit."""
+def run(argv: list[str], tree: Path = ROOT) -> tuple[float, str]:
+    """(wall seconds from just before the start to exit, stderr) of ``argv`` run with the runtime and
+    framework of ``tree``; fails loudly on a non-zero exit."""
+    env = {**os.environ, "PYTHONPATH": f"{tree}:{tree / 'framework'}"} if tree != ROOT else None
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, check=False, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(argv, check=False, cwd=tree, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed with exit code {proc.returncode}:\n{proc.stderr}")
@@ -56,6 +64,7 @@ def main() -> None:
     ap.add_argument("--bars", type=int, help="bars (default 1,000,000; 100,000 quick)")
     ap.add_argument("--repeats", type=int, help="repeats of each measure (default 7; 3 quick)")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--before", type=Path, help="an exported older tree to measure alongside, alternating")
     args = ap.parse_args()
     n_bars = args.bars or (100_000 if args.quick else 1_000_000)
     repeats = args.repeats or (3 if args.quick else 7)
@@ -72,36 +81,45 @@ def main() -> None:
              "--experiment-id-file", str(id_file), "-q"])
         experiment = id_file.read_text().strip()
         shard_args = ["run-shard", "--store", str(store), "--experiment", experiment, "--shard", "shard-00000", "-q"]
-        run([py, "-m", "trading_runtime", *shard_args])  # untimed: fills or validates numba's cache
+        trees = {"after": ROOT} if args.before is None else {"before": args.before.resolve(), "after": ROOT}
+        for tree in trees.values():  # untimed: fills or validates numba's cache
+            run([py, "-m", "trading_runtime", *shard_args], tree)
         marker = next(store.rglob("shard-00000/result.json.SUCCESS"))
+        result = marker.with_name("result.json")
+        expected = result.read_bytes()
         passes: list[float] = []
-        exits: list[float] = []
-        written: list[float] = []
-        phases: dict[str, list[float]] = {name: [] for name in PHASES}
+        exits: dict[str, list[float]] = {name: [] for name in trees}
+        written: dict[str, list[float]] = {name: [] for name in trees}
+        phases: dict[str, dict[str, list[float]]] = {name: {phase: [] for phase in PHASES} for name in trees}
         for _ in range(repeats):
             passes.append(run([py, "-c", "pass"])[0])
-            start_ns = time.time_ns()
-            exits.append(run([py, "-m", "trading_runtime", *shard_args])[0])
-            written.append((marker.stat().st_mtime_ns - start_ns) / 1e9)
-            _, err = run([py, str(HERE / "shard_phases.py"), *shard_args])
-            for line in err.splitlines():
-                if line.startswith("PHASE "):
-                    name, seconds = line.split()[1:]
-                    phases[name].append(float(seconds))
-        p, w, e = min(passes), min(written), min(exits)
-        print(f"{'measure':44}  {'best':>8}  {'median':>8}  {'target':>8}  result")
-        for name, values, target in (("python -c pass", passes, ""),
-                                     ("run-shard: process start -> result written", written, f"<= {TARGET_S:g} s"),
-                                     ("run-shard: process start -> exit", exits, "")):
+            for name, tree in trees.items():
+                start_ns = time.time_ns()
+                exits[name].append(run([py, "-m", "trading_runtime", *shard_args], tree)[0])
+                written[name].append((marker.stat().st_mtime_ns - start_ns) / 1e9)
+                if result.read_bytes() != expected:
+                    raise SystemExit(f"{name}: the shard's result differs from the first run's")
+                _, err = run([py, str(HERE / "shard_phases.py"), *shard_args], tree)
+                for line in err.splitlines():
+                    if line.startswith("PHASE "):
+                        phase, seconds = line.split()[1:]
+                        phases[name][phase].append(float(seconds))
+        print(f"{'measure':52}  {'best':>8}  {'median':>8}  {'target':>8}  result")
+        rows: list[tuple[str, list[float], bool]] = [("python -c pass", passes, False)]
+        for name in trees:
+            label = "" if len(trees) == 1 else f" ({name})"
+            rows += [(f"run-shard{label}: start -> result written", written[name], True),
+                     (f"run-shard{label}: start -> exit", exits[name], False)]
+        for label, values, targeted in rows:
             med = sorted(values)[len(values) // 2]
-            verdict = ("PASS" if min(values) <= TARGET_S else "FAIL") if target else ""
-            print(f"{name:44}  {min(values):7.3f}s  {med:7.3f}s  {target:>8}  {verdict}")
-        print(f"result written - python -c pass: {w - p:.3f} s; exit - result written: {e - w:.3f} s")
-        print("phases (shard_phases.py; best of each; imports from the script's first line):")
-        for name in PHASES:
-            if phases[name]:
-                print(f"  {name:11} {min(phases[name]):7.3f} s")
-
+            verdict = ("PASS" if min(values) <= TARGET_S else "FAIL") if targeted else ""
+            target = f"<= {TARGET_S:g} s" if targeted else ""
+            print(f"{label:52}  {min(values):7.3f}s  {med:7.3f}s  {target:>8}  {verdict}")
+        print("phases (shard_phases.py; best of each; imports from the script's first line), seconds:")
+        print(f"  {'phase':11} " + " ".join(f"{name:>8}" for name in trees))
+        for phase in PHASES:
+            print(f"  {phase:11} " + " ".join(f"{min(phases[name][phase], default=float('nan')):8.3f}"
+                                             for name in trees))
 
 if __name__ == "__main__":
     main()
