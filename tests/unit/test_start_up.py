@@ -131,3 +131,16 @@ def test_cached_kernels_load_without_numbas_registries_and_compute_the_same(tmp_
     assert loaded["n_trades"] == compiled["n_trades"] > 0
     assert loaded["compiled_later"] == compiled["compiled_later"] == [0.0, 2.0, 4.0]
     assert loaded["blas"] is compiled["blas"] is False  # the probe blocked, whenever arraymath is imported
+
+
+def test_run_shard_does_not_import_the_integrations_it_does_not_use() -> None:
+    """Pushgateway/MLflow code (urllib, the fan-in documents) is imported only when an integration is on."""
+    got = fresh("""
+import json, sys
+import trading_runtime.cli.main, trading_runtime.cli.run_shard
+from trading_runtime.cli.integrations import push_shard_metrics
+off = push_shard_metrics("e", "shard-00000", 1, 1, False, 0.1)
+print(json.dumps({"off": off, "loaded": [m for m in ("trading_runtime.tracking", "trading_runtime.fanin",
+                                                     "urllib.request") if m in sys.modules]}))
+""")
+    assert got == {"off": None, "loaded": []}
