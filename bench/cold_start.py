@@ -8,6 +8,8 @@ Prints figures (it is not a test), each measured in this run, alternating so tha
 machine's load hits all alike:
 
 * ``python -c pass``: the interpreter's own start-up (the reference nothing can go under);
+* ``python -c "import numpy, numba, pydantic, pyarrow.parquet"``: the libraries a shard of Parquet data
+  cannot do without, imported and nothing else;
 * ``run-shard``, process start -> result written: from just before the child is started to the
   modification time of the shard's completion marker (``result.json.SUCCESS``, the last file a shard
   writes), and process start -> exit;
@@ -43,6 +45,7 @@ from command import write_config  # noqa: E402
 from sweep import write_data  # noqa: E402
 
 TARGET_S = 0.5
+LIBRARIES = "import numpy, numba, pydantic, pyarrow.parquet"
 PHASES = ("imports", "plan", "data", "first-run", "other-runs", "write")
 
 
@@ -88,11 +91,13 @@ def main() -> None:
         result = marker.with_name("result.json")
         expected = result.read_bytes()
         passes: list[float] = []
+        libraries: list[float] = []
         exits: dict[str, list[float]] = {name: [] for name in trees}
         written: dict[str, list[float]] = {name: [] for name in trees}
         phases: dict[str, dict[str, list[float]]] = {name: {phase: [] for phase in PHASES} for name in trees}
         for _ in range(repeats):
             passes.append(run([py, "-c", "pass"])[0])
+            libraries.append(run([py, "-c", LIBRARIES])[0])
             for name, tree in trees.items():
                 start_ns = time.time_ns()
                 exits[name].append(run([py, "-m", "trading_runtime", *shard_args], tree)[0])
@@ -105,7 +110,8 @@ def main() -> None:
                         phase, seconds = line.split()[1:]
                         phases[name][phase].append(float(seconds))
         print(f"{'measure':52}  {'best':>8}  {'median':>8}  {'target':>8}  result")
-        rows: list[tuple[str, list[float], bool]] = [("python -c pass", passes, False)]
+        rows: list[tuple[str, list[float], bool]] = [("python -c pass", passes, False),
+                                                     ("python -c 'import (the libraries)'", libraries, False)]
         for name in trees:
             label = "" if len(trees) == 1 else f" ({name})"
             rows += [(f"run-shard{label}: start -> result written", written[name], True),
