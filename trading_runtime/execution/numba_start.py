@@ -52,6 +52,9 @@ class _Blocked(importlib.abc.Loader):
         self._loader = loader
         self._blocked = blocked
 
+    def __getattr__(self, name: str) -> Any:  # get_source, get_filename, ...: the real loader's
+        return getattr(self._loader, name)
+
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
