@@ -87,6 +87,8 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
     run = 0
     longest = 0
     exposed = 0
+    p_seg = initial_cash  # the peak of the current drawdown (the peak never moves during one)
+    trough = initial_cash  # its lowest equity so far
     t0 = start
     while True:  # the bar loop, restarted at the bar where the trade buffers had to grow
         full = False
@@ -174,15 +176,20 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
             neg = r if r < 0.0 else 0.0
             down += neg * neg
             prev = e
+            # equity_stats' drawdown, evaluated once per drawdown instead of on every bar: within one
+            # drawdown the peak p is fixed and (p - e) / p, rounded, is non-increasing in e, so its
+            # largest value is the one at the trough: the same maximum, bit for bit, without a
+            # data-dependent branch on every new low (see equity_stats for the per-bar form)
             if e < peak:
                 run += 1
-                longest = max(longest, run)
-                gap = peak - e
-                bound = mdd * peak * (1.0 - 1e-9)
-                if not (gap < bound and bound > 1e-290 and peak > 0.0):
-                    mdd = max(mdd, gap / peak)
-            else:
-                run = 0
+                trough = min(trough, e)
+            else:  # at the peak: the drawdown that ended here was deepest at its trough
+                if run > 0:
+                    longest = max(longest, run)
+                    mdd = max(mdd, (p_seg - trough) / p_seg)
+                    run = 0
+                p_seg = peak
+                trough = peak
             exposed += units != 0.0
             if use_stop and not stopped and (peak - e) / peak >= max_drawdown:
                 stopped = True
@@ -198,6 +205,9 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
         t_exit_price = _grown(t_exit_price)
         t_fees = _grown(t_fees)
         t_pnl = _grown(t_pnl)
+    if run > 0:  # a drawdown still open at the last bar
+        longest = max(longest, run)
+        mdd = max(mdd, (p_seg - trough) / p_seg)
     if n_trades > 0 and t_exit[n_trades - 1] == -1:
         k = n_trades - 1
         last = close[n - 1]
