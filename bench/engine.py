@@ -29,7 +29,7 @@ from workloads import SINGLE, engine_backtest, floor_backtest, grid, max_rel_dif
 
 AGREE_RTOL = 1e-9
 TARGET_BACKTEST_RATIO = 2.0
-TARGET_SWEEP_RATIO = 1.5
+TARGET_SWEEP_RATIO = 1.0  # issue 13: the library sweep in at most the per-run loop's time
 TARGET_RSS_MB = 500.0
 TARGET_COLD_S = 1.5
 # glibc malloc settings under which freed big arrays stay in the heap instead of going back to the
@@ -170,12 +170,17 @@ def main() -> None:
 
     e_bt, f_bt = min(bt["engine"]["times_s"]), min(bt["floor"]["times_s"])
     e_sw, f_sw = min(sw["engine"]["times_s"]), min(sw["floor"]["times_s"])
+    e_cpu, f_cpu = min(sw["engine"]["cpu_s"]), min(sw["floor"]["cpu_s"])
     rss_e, rss_f = sw["engine"]["peak_rss_mb"], sw["floor"]["peak_rss_mb"]
     rows: list[tuple[str, str, str, float | None, str, str]] = [
         ("one backtest (best)", ms(e_bt), ms(f_bt), e_bt / f_bt, f"<= {TARGET_BACKTEST_RATIO:g}x floor",
          verdict(e_bt <= TARGET_BACKTEST_RATIO * f_bt)),
         (f"sweep, {len(combos)} runs (best)", sec(e_sw), sec(f_sw), e_sw / f_sw, f"<= {TARGET_SWEEP_RATIO:g}x floor",
          verdict(e_sw <= TARGET_SWEEP_RATIO * f_sw)),
+        # CPU time (process_time) of the same sweeps: what the wall time is when the process has a core
+        # to itself; on a machine shared with other jobs, the steadier of the two
+        (f"sweep, {len(combos)} runs, cpu (best)", sec(e_cpu), sec(f_cpu), e_cpu / f_cpu,
+         f"<= {TARGET_SWEEP_RATIO:g}x floor", verdict(e_cpu <= TARGET_SWEEP_RATIO * f_cpu)),
         ("sweep peak RSS", f"{rss_e:.0f} MB", f"{rss_f:.0f} MB", rss_e / rss_f, f"<= {TARGET_RSS_MB:g} MB",
          verdict(rss_e <= TARGET_RSS_MB)),
         ("cold start (median)", sec(med["engine"]), sec(med["floor"]), med["engine"] / med["floor"],

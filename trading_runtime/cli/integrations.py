@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
-from trading_runtime.fanin.documents import FanInDocument
 from trading_runtime.redaction import redact
 from trading_runtime.store import ArtifactStore
-from trading_runtime.tracking import Sample, push_metrics
+
+if TYPE_CHECKING:  # imported where used, when an integration is on: run-shard's start-up does not pay for them
+    from trading_runtime.fanin.documents import FanInDocument
+    from trading_runtime.tracking import Sample
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ DEFAULT_MLFLOW_EXPERIMENT = "trading-runtime"
 
 
 def shard_samples(runs_done: int, runs_total: int, failed: bool, seconds: float) -> list[Sample]:
+    from trading_runtime.tracking import Sample
+
     return [
         Sample("trading_runtime_shard_runs_done", runs_done, "Runs of the shard evaluated."),
         Sample("trading_runtime_shard_runs_total", runs_total, "Runs planned for the shard."),
@@ -37,6 +42,8 @@ def shard_samples(runs_done: int, runs_total: int, failed: bool, seconds: float)
 
 
 def finalize_samples(fanin: FanInDocument | None, failed: bool, seconds: float) -> list[Sample]:
+    from trading_runtime.tracking import Sample
+
     out: list[Sample] = []
     if fanin is not None:
         for what, counts in (("runs", fanin.runs), ("shards", fanin.shards)):
@@ -54,6 +61,8 @@ def push_shard_metrics(experiment: str, shard: str, runs_done: int, runs_total: 
     url = os.environ.get(PUSHGATEWAY_ENV)
     if not url:
         return None
+    from trading_runtime.tracking import push_metrics
+
     return push_metrics(url, (("experiment", experiment), ("shard", shard)),
                         shard_samples(runs_done, runs_total, failed, seconds))
 
@@ -62,6 +71,8 @@ def push_finalize_metrics(experiment: str, fanin: FanInDocument | None, failed: 
     url = os.environ.get(PUSHGATEWAY_ENV)
     if not url:
         return None
+    from trading_runtime.tracking import push_metrics
+
     return push_metrics(url, (("experiment", experiment), ("step", "finalize")),
                         finalize_samples(fanin, failed, seconds))
 

@@ -90,7 +90,10 @@ def bar_spacing(ts: npt.NDArray[np.int64]) -> tuple[int, int] | None:
     how many gaps have it; None for fewer than two bars."""
     if len(ts) < 2:
         return None
-    spacings, counts = np.unique(np.diff(ts), return_counts=True)
+    gaps = np.diff(ts)
+    if (gaps == gaps[0]).all():  # evenly spaced (the usual case): no sort of every gap
+        return int(gaps[0]), len(gaps)
+    spacings, counts = np.unique(gaps, return_counts=True)
     best = int(np.argmax(counts))
     return int(spacings[best]), int(counts[best])
 

@@ -1,0 +1,50 @@
+"""``trading-runtime run-shard`` with its steps timed (run by cold_start.py): prints ``PHASE name seconds``
+lines on stderr for imports, plan, data, first run, other runs, write. The command itself is unchanged.
+
+``imports`` is measured from this script's first line (the interpreter's own start-up is before it:
+cold_start.py measures that as ``python -c pass``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+T0 = time.perf_counter()
+RUNS: list[float] = []
+
+
+def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        dt = time.perf_counter() - t0
+        if name == "run":
+            RUNS.append(dt)
+        else:
+            print(f"PHASE {name} {dt:.4f}", file=sys.stderr)
+        return out
+    return timed
+
+
+def main() -> int:
+    from trading_runtime.cli import run_shard as cli_run_shard  # what `trading-runtime run-shard` imports
+    from trading_runtime.cli.main import main as cli_main
+    from trading_runtime.execution import experiment, shard
+
+    print(f"PHASE imports {time.perf_counter() - T0:.4f}", file=sys.stderr)
+    cli_run_shard.read_plan = _timed(cli_run_shard.read_plan, "plan")
+    cli_run_shard.inputs_for_plan = _timed(cli_run_shard.inputs_for_plan, "data")
+    shard._run_segment = _timed(shard._run_segment, "run")
+    experiment.write_shard = _timed(experiment.write_shard, "write")
+    code = cli_main(sys.argv[1:])
+    if RUNS:
+        print(f"PHASE first-run {RUNS[0]:.4f}", file=sys.stderr)
+        print(f"PHASE other-runs {sum(RUNS[1:]):.4f}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
