@@ -17,6 +17,7 @@ import pytest
 
 from tests.experiment_support import experiment_config, problem_lines, write_json
 from tests.integration.test_stage import cluster_steps, elsewhere, read_staged, run, stage, summary_of
+from tests.optimize_support import small_config
 from tests.universe_support import SYMBOLS, write_long_format, write_universe
 from trading_runtime.execution.universe import universe_sha256
 from trading_runtime.store import open_store
@@ -134,7 +135,8 @@ def test_a_pinned_universe_with_other_bytes_is_one_line_and_writes_nothing(tmp_p
     store = str(tmp_path / "store")
     for config, command in ((universe_config({"instruments": str(bars["AAA"].parent / "*.csv")}),
                              ["plan", "--config", "-", "--store", str(tmp_path / "plans")]),
-                            (backtest_config(bars), ["backtest", "--config", "-", "--output-dir", str(tmp_path / "out")])):
+                            (backtest_config(bars),
+                             ["backtest", "--config", "-", "--output-dir", str(tmp_path / "out")])):
         doc, _ = read_staged(stage(write_json(tmp_path / "u.json", config), store, tmp_path))
         actual = doc["data"]["sha256"]
         doc["data"]["sha256"] = "0" * 64
@@ -157,3 +159,23 @@ def test_a_universe_that_does_not_load_is_one_line_and_stages_nothing(tmp_path):
         f"{paths['BBB']}: data.timeframe 1m contradicts the bars: their most common spacing is 2m (1,499 of 1,499 "
         "gaps); set data.timeframe to 2m or leave it out"]
     assert not (tmp_path / "store").exists()
+
+
+def test_staged_universe_study_gives_the_results_of_the_local_path(tmp_path, bars):
+    cfg = small_config()
+    cfg["data"] = {"instruments": str(bars["AAA"].parent / "*.csv")}
+    cfg["sweep"].update({"n_trials": 4, "batch_size": 2})
+    path = write_json(tmp_path / "opt.json", cfg)
+    uri = stage(path, (tmp_path / "staged").as_uri(), tmp_path)
+    outputs = {}
+    for label, config, cwd in (("local", str(path), tmp_path), ("staged", uri, elsewhere(tmp_path))):
+        store = tmp_path / f"study-{label}"
+        proc = run("optimize", "--config", config, "--store", str(store), "--workers", "1", cwd=cwd,
+                   tmpdir=tmp_path / f"t-{label}")
+        assert proc.returncode == 0, proc.stderr
+        (study,) = (store / "optimize").iterdir()
+        outputs[label] = (study.name, {p.name: p.read_bytes() for p in sorted((study / "results").glob("*.json"))})
+    assert outputs["staged"][0] == outputs["local"][0]  # the same study id
+    assert sorted(outputs["local"][1]) == sorted(outputs["staged"][1]) and len(outputs["local"][1]) >= 5
+    for name, content in outputs["local"][1].items():
+        assert outputs["staged"][1][name] == content, name

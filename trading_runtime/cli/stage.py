@@ -27,8 +27,7 @@ from trading_runtime.cli.common import config_name, read_config_bytes
 from trading_runtime.cli.flags import config_argument
 from trading_runtime.config import BacktestConfig, DataConfig, config_sha256, parse_json_bytes, validate_model
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.data import check_sha256, data_suffix, read_bars_file
-from trading_runtime.errors import InputError
+from trading_runtime.data import BarsFormat, check_sha256, data_suffix, read_bars_file
 from trading_runtime.execution.data_source import fetch_data, load_data, resolve_path
 from trading_runtime.execution.universe import check_universe_pin, load_universe, resolve_universe, universe_sha256
 from trading_runtime.golden.canonical import canonical_bytes
@@ -42,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI the cluster reads (s3://bucket/prefix, file://...)")
 
 
-def _put_content(store: ArtifactStore, content: bytes, digest: str, name: str, fmt: str | None) -> str:
+def _put_content(store: ArtifactStore, content: bytes, digest: str, name: str, fmt: BarsFormat | None) -> str:
     """The URI of ``content`` at ``datasets/<sha256><suffix>``: uploaded unless those bytes are already there."""
     key = f"datasets/{digest}{data_suffix(name, fmt)}"
     uri = f"{store.uri.rstrip('/')}/{key}"
