@@ -256,6 +256,11 @@ def universe_verdict(doc: dict[str, Any]) -> str:
             f"no evidence of a difference on {v['none']}")
 
 
+def _shown(metric: str) -> str:
+    """How a difference of ``metric`` over instruments is formatted: a mean of counts has decimals."""
+    return "" if metric == "n_trades" else metric
+
+
 def universe_comparison_table(doc: dict[str, Any]) -> str:
     """The plain-text table of a universe comparison (compare.json of two universe backtests)."""
     a, b = doc["a"], doc["b"]
@@ -267,10 +272,10 @@ def universe_comparison_table(doc: dict[str, Any]) -> str:
         lines.append(f"{row['symbol']:<16}{fmt(m['total_return']['a'], 'total_return'):>12}"
                      f"{fmt(m['total_return']['b'], 'total_return'):>12}{fmt(m['sharpe']['a']):>12}"
                      f"{fmt(m['sharpe']['b']):>12}{fmt(row['p_two_sided']):>12}  {row['better'] or '–'}")
-    lines += ["", f"{'A − B over instruments':<24}{'mean':>12}{'median':>12}{'min':>12}{'max':>12}{'share > 0':>12}"]
+    lines += ["", f"{'A − B over instruments':<24}{'mean':>15}{'median':>15}{'min':>15}{'max':>15}{'share > 0':>12}"]
     for metric, agg in doc["aggregate"]["metrics"].items():
-        cells = [fmt(agg[k], metric) for k in ("mean", "median", "min", "max")] + [fmt(agg["share_positive"])]
-        lines.append(f"{metric:<24}" + "".join(f"{cell:>12}" for cell in cells))
+        cells = [f"{fmt(agg[k], _shown(metric)):>15}" for k in ("mean", "median", "min", "max")]
+        lines.append(f"{metric:<24}" + "".join(cells) + f"{fmt(agg['share_positive']):>12}")
     lines += ["", f"verdict: {universe_verdict(doc)}"]
     return "\n".join(lines) + "\n"
 
@@ -292,9 +297,8 @@ def render_universe_comparison(doc: dict[str, Any]) -> str:
                             "PSR of A − B", "better", "report"), rows,
                            numeric=(False, True, True, True, True, True, True, False, False),
                            table_id="universe-compare-table")
-    agg_rows = [[m, fmt(agg["n"]), *(fmt(agg[k], m) for k in ("mean", "median", "min", "max")),
-                 fmt(agg["share_positive"])]
-                for m, agg in doc["aggregate"]["metrics"].items()]
+    agg_rows = [[m, fmt(agg["n"]), *(fmt(agg[k], _shown(m)) for k in ("mean", "median", "min", "max")),
+                 fmt(agg["share_positive"])] for m, agg in doc["aggregate"]["metrics"].items()]
     aggregate = table(("A − B", "n", "mean", "median", "min", "max", "share > 0"), agg_rows,
                       numeric=(False, True, True, True, True, True, True), table_id="universe-compare-aggregate")
     sections = [
