@@ -114,3 +114,12 @@ def test_a_universe_against_one_backtest_is_one_line(results, tmp_path):
         f"compare: A ({a}) is a universe backtest of 3 instruments and the other side one backtest: compare two "
         f"universe results folders, or one instrument's folder ({a}/<symbol>) with the other"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_universe_config_is_one_line_pointing_at_its_results(results, tmp_path):
+    tmp = results[0]
+    proc = cli("compare", str(tmp / "a.json"), str(tmp / "b.json"), "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert problem_lines(proc.stderr) == [f"{tmp / 'a.json'}: data: a universe of instruments: backtest it, then "
+                                          "compare the two results folders (per instrument and in aggregate)"]
+    assert not (tmp_path / "out").exists()

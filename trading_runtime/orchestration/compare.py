@@ -39,6 +39,9 @@ def side(label: str, source: str, cwd: Path, prefixes: tuple[str, ...], provenan
     path = Path(source)
     if path.is_file():
         config = load_model(BacktestConfig, path, source)
+        if config.data.is_universe:
+            raise InputError(f"{source}: data: a universe of instruments: backtest it, then compare the two "
+                             "results folders (per instrument and in aggregate)")
         log.info("compare: running %s = %s", label, config.id)
         run = run_backtest_config(config, source, cwd, prefixes)
         sim = run.result.simulation
