@@ -192,6 +192,40 @@ def test_a_universe_experiment_runs_through_the_backtest_template_with_the_local
     assert [i["symbol"] for i in json.loads(argo_summary)["universe"]["instruments"]] == ["AAA", "BBB", "CCC"]
 
 
+def test_a_staged_universe_runs_through_the_backtest_template_with_the_local_sweeps_summary(tmp_path):
+    """`stage` over a universe (a glob): each instrument's file in the store, the staged config naming them;
+    the template's pods, in an empty working directory, plan the local config's experiment and write its
+    summary.json byte for byte."""
+    import subprocess
+    import sys
+
+    from tests.experiment_support import experiment_config, summary_bytes, write_json
+    from tests.universe_support import write_universe
+    from trading_runtime.cli.main import main
+
+    write_universe(tmp_path / "bars")
+    cfg = experiment_config(data={"path": None, "end": None, "instruments": str(tmp_path / "bars" / "*.csv")},
+                            sweep={"kind": "grid", "params": {"fast": [5, 20], "slow": [60, 120]}},
+                            validation={"kind": "holdout", "test_fraction": 0.3}, shards={"runs_per_shard": 4})
+    config = write_json(tmp_path / "universe.json", cfg)
+    store = tmp_path / "store"
+    staged = subprocess.run([sys.executable, "-m", "trading_runtime", "stage", "--config", str(config), "--store",
+                             str(store)], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
+    assert staged.returncode == 0, staged.stderr
+    workdir = tmp_path / "pod-workdir"
+    workdir.mkdir()
+    run = LocalArgoRun(DOCS["workflowtemplate-backtest.yaml"], {"digest": DIGEST, "store": str(store),
+                                                                "config": staged.stdout.strip().splitlines()[-1]},
+                       workdir, tmp_path / "pods", runner=run_cli_forked, parallelism=2, workflow_name="staged-u")
+    assert run.run() == "Succeeded"
+    experiment_id = next(n for n in run.nodes if n.template == "finalize").stdout.strip().split("/")[-2]
+    assert main(["sweep", "--config", str(config), "--store", str(tmp_path / "local"), "--workers", "1",
+                 "--log-format", "json", "-q"]) == 0
+    assert summary_bytes(open_store(str(tmp_path / "local")), experiment_id) == summary_bytes(
+        open_store(str(store)), experiment_id)
+    assert list(workdir.iterdir()) == []
+
+
 def test_a_universe_study_runs_through_the_optuna_template_with_the_local_searchs_results(tmp_path):
     """The Optuna template's generations over a universe (a trial = every instrument): the same result documents
     as the local all-in-one search at another shard size and worker count."""

@@ -114,17 +114,6 @@ def test_glob_symbols_must_be_safe_directory_names(tmp_path: Path) -> None:
                      "letters, digits, '.', '_' or '-' starting with a letter or digit (a safe directory name)"]
 
 
-def test_stage_refuses_a_universe_in_one_line(tmp_path: Path) -> None:
-    write_universe(tmp_path / "bars")
-    path = tmp_path / "u.json"
-    path.write_text(json.dumps(config({"instruments": str(tmp_path / "bars" / "*.csv")}, tmp_path / "o")))
-    proc = cli("stage", "--config", str(path), "--store", str(tmp_path / "store"))
-    assert proc.returncode == 2
-    assert problem_lines(proc.stderr) == ["stage: data: a universe of instruments is not staged (stage one file at "
-                                          "a time, or name store URIs in data.instruments)"]
-    assert not (tmp_path / "store" / "datasets").exists()
-
-
 @pytest.mark.parametrize(("data", "expected"), [
     ({"symbol_column": "sym"},
      "{long}: data.symbol_column: no column 'sym' (found timestamp, open, high, low, close, volume, ticker)"),

@@ -2,7 +2,8 @@
 
 Prints a table (metrics side by side, paired t-test of per-bar returns, probabilistic Sharpe of the
 difference) on stdout and writes compare.html and compare.json; exit 2 when A and B use different
-data. The math is documented in ``trading_runtime/report/compare.py``.
+data. Two universe backtests' results folders are compared per instrument and in aggregate. The math
+is documented in ``trading_runtime/report/compare.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from trading_runtime.cli.common import allowed_prefixes, provenance
 from trading_runtime.cli.flags import add_strategy_prefix_argument
 from trading_runtime.orchestration.compare import compare
-from trading_runtime.report.compare import comparison_table
+from trading_runtime.report.compare import comparison_table, universe_comparison_table
 
 DEFAULT_OUTPUT_DIR = ".runtime/compare"
 
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out: Path = args.output_dir
     comparison = compare(args.a, args.b, out, Path.cwd(), allowed_prefixes(args), provenance())
-    sys.stdout.write(comparison_table(comparison))
+    table = universe_comparison_table(comparison) if isinstance(comparison, dict) else comparison_table(comparison)
+    sys.stdout.write(table)
     sys.stdout.write(f"report: {out / 'compare.html'}\n")
     return 0

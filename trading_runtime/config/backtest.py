@@ -41,7 +41,8 @@ class DataConfig(StrictConfig):
                                         "data.symbol")
     symbol: str | None = Field(None, description="with data.symbol_column: the one instrument of the file to use")
     sha256: str | None = Field(None, description="pins the file's content: sha256 of its bytes, 64 lower-case hex "
-                                                 "characters; a different file is an error (exit 2)")
+                                                 "characters; a different file is an error (exit 2); a universe: "
+                                                 "its identity, universe_sha256 (what stage writes)")
     format: Literal["csv", "parquet"] | None = Field(None, description="from the file suffix when null")
     timeframe: str | None = Field(None, description="bar length: <n><s|m|h|d|w>; annualises Sharpe/Sortino; "
                                                     "null: the bars' most common spacing (a declared one that "
@@ -114,9 +115,6 @@ class DataConfig(StrictConfig):
                              f"(got symbol {self.symbol!r})")
         if self.symbol is not None and not SYMBOL.match(self.symbol):
             raise ValueError(f"data.symbol: expected {SYMBOL_EXPECTED} (got {self.symbol!r})")
-        if self.sha256 is not None and self.is_universe:
-            raise ValueError("data.sha256 pins one file: a universe pins each file by the plan (leave it out) "
-                             f"(got {self.sha256[:12]}...)")
         return self
 
     @property

@@ -22,6 +22,7 @@ from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class, strategy_target
 from trading_runtime.execution.universe import (
+    check_universe_pin,
     instrument_data,
     instrument_refs,
     load_universe,
@@ -77,6 +78,7 @@ def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
     if config.data.is_universe:
         members = resolve_universe(config.data, base_dir, source)
         data_config, instruments = load_universe(config.data, members, base_dir)
+        check_universe_pin(config.data, {s: one.sha256 for s, one in instruments.items()}, source)
         return ExperimentInputs(config.model_copy(update={"data": data_config}), source, None, cls, instruments,
                                 {m.symbol: m.data.path for m in members})
     data = load_data(config.data, base_dir, sha256, pinned_by)

@@ -11,7 +11,8 @@ long-format file): every later step runs an instrument exactly as a config namin
 - ``data.symbol_column`` with ``data.path``: the column's distinct values (sorted).
 
 A symbol must be a safe directory name (``config.backtest.SYMBOL``). The universe's identity is its
-sorted symbols with each file's sha256 (``universe_sha256``).
+sorted symbols with each file's sha256 (``universe_sha256``); ``data.sha256`` on a universe pins it
+(``check_universe_pin``; ``stage`` writes it), so any other bytes of any instrument are an error.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import DataRef
 from trading_runtime.store import is_uri
 
-__all__ = ["Instrument", "instrument_data", "instrument_refs", "load_universe", "resolve_universe", "universe_data_ref",
-           "universe_sha256"]
+__all__ = ["Instrument", "check_universe_pin", "file_digests", "instrument_data", "instrument_refs", "load_universe",
+           "resolve_universe", "universe_data_ref", "universe_sha256"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Instrument:
 
 
 def _alone(data: DataConfig, **update: object) -> DataConfig:
-    return data.model_copy(update={"instruments": None, **update})
+    return data.model_copy(update={"instruments": None, "sha256": None, **update})  # sha256 pinned the universe
 
 
 def _check_symbol(symbol: str, where: str) -> None:
@@ -97,6 +98,29 @@ def resolve_universe(data: DataConfig, base_dir: Path, source: str) -> list[Inst
 def universe_sha256(digests: dict[str, str]) -> str:
     """The universe's identity: sha256 of the canonical JSON of its sorted symbols with their files' sha256."""
     return sha256_hex(canonical_bytes([{"symbol": s, "sha256": digests[s]} for s in sorted(digests)]))
+
+
+def check_universe_pin(data: DataConfig, digests: Mapping[str, str], source: str) -> None:
+    """InputError when ``data.sha256`` pins a universe other than the one of these files' sha256."""
+    if data.sha256 is None:
+        return
+    actual = universe_sha256(dict(digests))
+    if actual != data.sha256:
+        raise InputError(f"{source}: data.instruments: universe sha256 {actual} (its sorted symbols with each file's "
+                         f"sha256) does not match data.sha256 {data.sha256}")
+
+
+def file_digests(instruments: list[Instrument], base_dir: Path) -> dict[str, str]:
+    """The sha256 of each instrument's file (a store URI: fetched through the data cache)."""
+    by_path: dict[str, str] = {}
+    for instrument in instruments:
+        path = instrument.data.path
+        if path not in by_path:
+            if is_uri(path):
+                by_path[path] = fetch_data(path, None, instrument.data.format)[1]
+            else:
+                by_path[path] = sha256_hex(read_bars_file(resolve_path(path, base_dir), path))
+    return {i.symbol: by_path[i.data.path] for i in instruments}
 
 
 def instrument_data(data: DataConfig, symbol: str, path: str) -> DataConfig:

@@ -19,7 +19,13 @@ from typing import Any
 
 from trading_runtime.config import BacktestConfig, OutputConfig, config_sha256
 from trading_runtime.execution.data_source import resolve_path
-from trading_runtime.execution.universe import Instrument, resolve_universe, universe_sha256
+from trading_runtime.execution.universe import (
+    Instrument,
+    check_universe_pin,
+    file_digests,
+    resolve_universe,
+    universe_sha256,
+)
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.orchestration.backtest import BacktestOutcome, run_backtest
 from trading_runtime.store import open_store
@@ -84,7 +90,10 @@ def run_universe_backtest(config: BacktestConfig, source: str, cwd: Path, prefix
     out_dir = resolve_path(output_dir or config.output.dir, cwd)
     outcomes: dict[str, BacktestOutcome] = {}
     digests: dict[str, str] = {}
-    for instrument in resolve_universe(config.data, cwd, source):
+    members = resolve_universe(config.data, cwd, source)
+    if config.data.sha256 is not None:  # pinned: every file checked before anything is written
+        check_universe_pin(config.data, file_digests(members, cwd), source)
+    for instrument in members:
         alone = instrument_config(config, instrument)
         done = run_backtest(alone, f"{source} ({instrument.symbol})", cwd, prefixes, provenance,
                             str(out_dir / instrument.symbol))

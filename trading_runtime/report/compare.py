@@ -86,14 +86,20 @@ class Comparison:
         return float(np.corrcoef(self.returns_a, self.returns_b)[0, 1])
 
     @property
+    def better(self) -> str | None:
+        """"A" or "B" when that side earns more per bar at the significance level; None otherwise."""
+        p = self.test.p_two_sided
+        if p is None or p >= SIGNIFICANCE:
+            return None
+        return "A" if (self.test.mean_difference or 0.0) > 0 else "B"
+
+    @property
     def verdict(self) -> str:
         p = self.test.p_two_sided
         if p is None:
             return "undefined: the two return series do not differ (or too few bars)"
-        mean = self.test.mean_difference or 0.0
-        if p < SIGNIFICANCE:
-            better = "A" if mean > 0 else "B"
-            return f"{better} earns more per bar (p {p:.4g} < {SIGNIFICANCE})"
+        if self.better is not None:
+            return f"{self.better} earns more per bar (p {p:.4g} < {SIGNIFICANCE})"
         return f"no evidence of a difference at {SIGNIFICANCE:.0%} (p {p:.4g})"
 
 
@@ -234,3 +240,71 @@ def render_comparison(c: Comparison) -> str:
 
 def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"
+
+
+UNIVERSE_NOTE = ("Each instrument is its own A/B test (its compare.html in the instrument's folder). With many "
+                 f"instruments some p-values fall below {SIGNIFICANCE} by chance alone (about {SIGNIFICANCE:.0%} of "
+                 "them when A and B do not differ): read the count of wins with that in mind, and the aggregate of "
+                 "the metric differences (mean, median, min, max over the instruments; share where A − B > 0).")
+
+
+def universe_verdict(doc: dict[str, Any]) -> str:
+    """One line: on how many instruments each side earns more per bar at the significance level."""
+    v = doc["aggregate"]["verdicts"]
+    n = len(doc["instruments"])
+    return (f"A earns more per bar on {v['A']} of {n} instruments, B on {v['B']} (p < {SIGNIFICANCE} each); "
+            f"no evidence of a difference on {v['none']}")
+
+
+def _shown(metric: str) -> str:
+    """How a difference of ``metric`` over instruments is formatted: a mean of counts has decimals."""
+    return "" if metric == "n_trades" else metric
+
+
+def universe_comparison_table(doc: dict[str, Any]) -> str:
+    """The plain-text table of a universe comparison (compare.json of two universe backtests)."""
+    a, b = doc["a"], doc["b"]
+    lines = [f"compare: A = {a['name']} ({a['source']}), B = {b['name']} ({b['source']}): a universe of "
+             f"{len(doc['instruments'])} instruments (universe sha256 {a['universe_sha256'][:12]})", "",
+             f"{'instrument':<16}{'return A':>12}{'return B':>12}{'Sharpe A':>12}{'Sharpe B':>12}{'p':>12}  better"]
+    for row in doc["instruments"]:
+        m = row["metrics"]
+        lines.append(f"{row['symbol']:<16}{fmt(m['total_return']['a'], 'total_return'):>12}"
+                     f"{fmt(m['total_return']['b'], 'total_return'):>12}{fmt(m['sharpe']['a']):>12}"
+                     f"{fmt(m['sharpe']['b']):>12}{fmt(row['p_two_sided']):>12}  {row['better'] or '–'}")
+    lines += ["", f"{'A − B over instruments':<24}{'mean':>15}{'median':>15}{'min':>15}{'max':>15}{'share > 0':>12}"]
+    for metric, agg in doc["aggregate"]["metrics"].items():
+        cells = [f"{fmt(agg[k], _shown(metric)):>15}" for k in ("mean", "median", "min", "max")]
+        lines.append(f"{metric:<24}" + "".join(cells) + f"{fmt(agg['share_positive']):>12}")
+    lines += ["", f"verdict: {universe_verdict(doc)}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_universe_comparison(doc: dict[str, Any]) -> str:
+    """compare.html of two universe backtests: per instrument and in aggregate."""
+    a, b = doc["a"], doc["b"]
+    v = doc["aggregate"]["verdicts"]
+    items: list[tuple[str, Any, str]] = [("instruments", len(doc["instruments"]), "n_trades"),
+                                         ("A better", v["A"], "n_trades"), ("B better", v["B"], "n_trades"),
+                                         ("no evidence", v["none"], "n_trades")]
+    facts = [("A", f"{a['name']} · {a['source']}"), ("B", f"{b['name']} · {b['source']}"),
+             ("universe sha256", a["universe_sha256"]), ("verdict", universe_verdict(doc))]
+    rows = [[r["symbol"], fmt(r["metrics"]["total_return"]["a"], "total_return"),
+             fmt(r["metrics"]["total_return"]["b"], "total_return"), fmt(r["metrics"]["sharpe"]["a"]),
+             fmt(r["metrics"]["sharpe"]["b"]), fmt(r["p_two_sided"]), fmt(r["psr"]), r["better"] or "–",
+             f"{r['results']}compare.html"] for r in doc["instruments"]]
+    per_instrument = table(("instrument", "return A", "return B", "Sharpe A", "Sharpe B", "p (two-sided)",
+                            "PSR of A − B", "better", "report"), rows,
+                           numeric=(False, True, True, True, True, True, True, False, False),
+                           table_id="universe-compare-table")
+    agg_rows = [[m, fmt(agg["n"]), *(fmt(agg[k], _shown(m)) for k in ("mean", "median", "min", "max")),
+                 fmt(agg["share_positive"])] for m, agg in doc["aggregate"]["metrics"].items()]
+    aggregate = table(("A − B", "n", "mean", "median", "min", "max", "share > 0"), agg_rows,
+                      numeric=(False, True, True, True, True, True, True), table_id="universe-compare-aggregate")
+    sections = [
+        Section("summary", "Summary", tiles(items) + kv_table(facts, "compare-facts")),
+        Section("instruments", "Per instrument", per_instrument),
+        Section("aggregate", "Aggregate over the instruments", aggregate + f'<p class="note">{UNIVERSE_NOTE}</p>'),
+    ]
+    return page(f"Compare {a['name']} vs {b['name']}", f"a universe of {len(doc['instruments'])} instruments",
+                sections)
