@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 
 
 def universe_config(bars: Path, **overrides: Any) -> dict[str, Any]:
-    return experiment_config(
-        data={"path": None, "end": None, "instruments": str(bars / "*.csv")},
-        sweep={"kind": "grid", "params": {"fast": [5, 20], "slow": [60, 120]}},
-        validation={"kind": "holdout", "test_fraction": 0.3}, **overrides)
+    return experiment_config(**{
+        "data": {"path": None, "end": None, "instruments": str(bars / "*.csv")},
+        "sweep": {"kind": "grid", "params": {"fast": [5, 20], "slow": [60, 120]}},
+        "validation": {"kind": "holdout", "test_fraction": 0.3}, **overrides})
 
 
 def sweep(tmp: Path, cfg: dict[str, Any], name: str, runs_per_shard: int, workers: int) -> tuple[str, bytes, Any]:
@@ -146,3 +146,22 @@ def test_a_universe_run_replays_on_its_instrument_alone_with_the_shard_results_m
     assert json.loads((out / "stats.json").read_text()) == records[run.run_id]["out_of_sample"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["data"]["path"].endswith("BBB.csv")
+
+
+def test_a_walk_forward_universe_stitches_each_instrument_and_its_report_charts_them(tmp_path: Path):
+    """Walk-forward over a universe: oos_equity.json holds one stitched curve per instrument, its bytes (and the
+    summary's) do not depend on workers or shard size, and the report charts every instrument's stitched curve
+    (it once failed with a KeyError on the universe's oos_equity.json)."""
+    cfg = universe_config(write_universe(tmp_path / "bars")["AAA"].parent,
+                          validation={"kind": "walk_forward", "train": "12h", "test": "6h"})
+    results = [sweep(tmp_path, cfg, "wf-w1-rps4", 4, 1), sweep(tmp_path, cfg, "wf-w2-rps7", 7, 2)]
+    oos = [store.get_bytes(f"experiments/{eid}/oos_equity.json") for eid, _, store in results]
+    assert results[0][1] == results[1][1] and oos[0] == oos[1]
+    stitched = json.loads(oos[0])["instruments"]
+    assert sorted(stitched) == list(SYMBOLS)
+    eid, _, store = results[0]
+    html = store.get_bytes(f"experiments/{eid}/report.html").decode()
+    chart = html[html.index("Stitched out-of-sample equity per instrument"):]
+    chart = chart[: chart.index("</svg>")]
+    for symbol in SYMBOLS:
+        assert f">{symbol}<" in chart

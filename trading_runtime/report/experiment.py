@@ -232,14 +232,19 @@ def _equity(res: ExperimentResults) -> Section:
     s = res.summary
     charts: list[str] = []
     if s.validation.kind == "walk_forward":
-        curve = res.oos_curve()
+        stitched = {name: c for name, c in res.oos_curves().items() if len(c.equity)}
+        curve = stitched.get("")
         markers = [Marker(f.out_of_sample.start_ts / 1e9, f.id) for f in s.folds if f.out_of_sample]
-        if curve is not None and len(curve.equity):
+        if curve is not None:
             charts.append(equity_chart([("stitched out-of-sample", curve)],
                                        title="Stitched out-of-sample equity (each window's in-sample winner, chained)",
                                        markers=markers))
             charts.append(drawdown_chart("stitched out-of-sample", curve, title="Drawdown of the stitched equity",
                                          markers=markers))
+        elif stitched:  # a universe: each instrument's windows are its own, so no window markers
+            charts.append(equity_chart(list(stitched.items()),
+                                       title="Stitched out-of-sample equity per instrument (each window's in-sample "
+                                             "winner on that instrument, chained)"))
         lines = []
         for f in s.folds:
             if f.best is not None:

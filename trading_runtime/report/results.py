@@ -123,12 +123,15 @@ class ExperimentResults:
                 self._curves[key] = EquityCurve(ts, eq, cash)
         return [self._curves.get(key) for key in wanted]
 
-    def oos_curve(self) -> EquityCurve | None:
-        """The stitched out-of-sample equity of a walk-forward (oos_equity.json)."""
+    def oos_curves(self) -> dict[str, EquityCurve]:
+        """The stitched out-of-sample equity of a walk-forward (oos_equity.json): one curve named ``""``, or a
+        universe's, one per instrument (by symbol); empty when there is none."""
         if self.oos is None:
-            return None
-        return EquityCurve(np.asarray(self.oos["ts"], dtype=np.int64),
-                           np.asarray(self.oos["equity"], dtype=np.float64), float(self.oos["initial_cash"]))
+            return {}
+        docs = self.oos.get("instruments", {"": self.oos})
+        return {name: EquityCurve(np.asarray(doc["ts"], dtype=np.int64), np.asarray(doc["equity"], dtype=np.float64),
+                                  float(doc["initial_cash"]))
+                for name, doc in docs.items()}
 
 
 @dataclass(frozen=True)
