@@ -1,25 +1,17 @@
 """How a shard reaches the store (issue 13): its equity blob is streamed in parts, never joined into one
-more copy of itself, with the same bytes and checksum as before; in a sweep, each shard is written on a
-thread while the next one is evaluated, with the same bytes.
+more copy of itself, with the same bytes and checksum as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import cast
-
-import pytest
 
 from tests.experiment_support import experiment_config
-from trading_framework import Bars, FeatureCache
-from trading_framework.bars import FloatArray
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, run_shards
+from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard
 from trading_runtime.planning import Plan
 from trading_runtime.store import LocalStore, read_complete
 
@@ -92,60 +84,3 @@ def test_a_streamed_shard_stores_the_same_bytes_as_a_joined_one(tmp_path: Path) 
     streamed = _files(tmp_path / "streamed")
     assert len(streamed) == 3 * len(plan.shards)  # equity blob, result, marker per shard
     assert streamed == _files(tmp_path / "joined")
-
-
-class _OrderStore(LocalStore):
-    """A local store that records each write's key and the thread that made it."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.writes: list[tuple[str, str]] = []
-
-    def put_parts(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        self.writes.append((key, threading.current_thread().name))
-        super().put_parts(key, parts)
-
-
-def test_shards_written_on_a_thread_while_the_next_computes_store_the_same_bytes(tmp_path: Path) -> None:
-    plan, inputs = _inputs()
-    ids = [s.shard_id for s in plan.shards]
-    store = _OrderStore(tmp_path / "pipelined")
-    finished: list[tuple[str, int]] = []
-    run_shards(store, plan, ids, inputs, lambda sid, runs: finished.append((sid, runs)))
-    for sid in ids:
-        run_shard(LocalStore(tmp_path / "one-by-one"), plan, sid, inputs)
-    assert _files(tmp_path / "pipelined") == _files(tmp_path / "one-by-one")
-    assert finished == [(s.shard_id, len(s.run_ids)) for s in plan.shards]  # each reported once stored, in order
-    assert {thread for _, thread in store.writes} == {"shard-write_0"}  # every write on the writer thread
-    assert [key for key, _ in store.writes][:1] == [plan.keys.shard_equity(ids[0])]
-
-
-def test_a_failing_shard_leaves_the_shard_written_before_it_complete(tmp_path: Path) -> None:
-    plan, inputs = _inputs()
-    ids = [s.shard_id for s in plan.shards]
-    base = inputs.strategy_cls
-
-    class Failing(base):  # type: ignore[valid-type,misc]
-        """Fails at its first target call past ``limit`` (the first shard's calls): in the second shard."""
-
-        calls = 0
-        limit: int | None = None
-
-        def target(self, bars: Bars, features: FeatureCache) -> FloatArray:
-            Failing.calls += 1
-            if Failing.limit is not None and Failing.calls > Failing.limit:
-                raise RuntimeError("boom")
-            return cast(FloatArray, super().target(bars, features))
-
-    failing = replace(inputs, strategy_cls=Failing)
-    run_shard(LocalStore(tmp_path / "count"), plan, ids[0], failing)
-    Failing.limit, Failing.calls = Failing.calls, 0
-    store = LocalStore(tmp_path / "store")
-    finished: list[str] = []
-    with pytest.raises(RuntimeError, match="boom"):
-        run_shards(store, plan, ids[:3], failing, lambda sid, runs: finished.append(sid))
-    assert finished == [ids[0]]  # its write, in flight while the second shard failed, was finished
-    assert read_complete(store, plan.keys.shard_result(ids[0]))
-    assert store.exists(plan.keys.shard_failure(ids[1]))
-    assert not store.exists(plan.keys.shard_result(ids[1]))
-    assert not store.exists(plan.keys.shard_result(ids[2]))  # the sequence stopped

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +19,7 @@ from trading_runtime.errors import InputError, TransientError
 from trading_runtime.execution.backtest import data_ref, execution_spec
 from trading_runtime.execution.data_source import load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
-from trading_runtime.execution.shard import ShardOutput, evaluate_shard, write_shard
+from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class, strategy_target
 from trading_runtime.execution.universe import (
     instrument_data,
@@ -35,7 +33,6 @@ from trading_runtime.planning import DataRef, Plan, PlanData, plan_experiment
 from trading_runtime.store import ArtifactStore
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "value_error",
                  "assertion_error", "literal_error"}
 
@@ -181,73 +178,31 @@ def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Seque
                             {ref.symbol: ref.data.path for ref in plan.instruments if ref.symbol in instruments})
 
 
-def _shard_spec(plan: Plan, shard_id: str) -> int:
-    """The shard's run count (InputError naming the plan's shards when there is no such shard)."""
+def run_shard(store: ArtifactStore, plan: Plan, shard_id: str, inputs: ExperimentInputs,
+              progress: Callable[[int], None] | None = None) -> int:
+    """Evaluate and write one shard; on failure record failed.json (except transient store errors)."""
+    keys = plan.keys
     spec_ = plan.shard(shard_id)
     if spec_ is None:
         ids = [s.shard_id for s in plan.shards]
         raise InputError(f"experiment '{plan.experiment_id}': no shard '{shard_id}' "
                          f"(expected one of {ids[0]} .. {ids[-1]})")
-    return len(spec_.run_ids)
-
-
-def _recording_failure(store: ArtifactStore, plan: Plan, shard_id: str, step: Callable[[], T]) -> T:
-    """``step()``; on failure record failed.json (except transient store errors) and raise again."""
+    cfg = inputs.config
     try:
-        return step()
+        out = evaluate_shard(plan, shard_id, cfg, inputs.bars(), inputs.strategy_cls, execution_spec(cfg),
+                             cfg.data.timeframe_seconds, progress)
+        write_shard(store, keys, shard_id, out)
     except TransientError:
         raise
     except Exception as e:
         detail = e.lines[0] if isinstance(e, InputError) and e.lines else f"{type(e).__name__}: {e}"
         doc = {"shard_id": shard_id, "error": detail, "traceback": traceback.format_exc(limit=20)}
         try:
-            store.put_bytes(plan.keys.shard_failure(shard_id), canonical_bytes(doc))
+            store.put_bytes(keys.shard_failure(shard_id), canonical_bytes(doc))
         except Exception:  # the original error matters more
             log.warning("could not record the failure of %s", shard_id)
         raise
-
-
-def _evaluate(plan: Plan, shard_id: str, inputs: ExperimentInputs,
-              progress: Callable[[int], None] | None = None) -> ShardOutput:
-    cfg = inputs.config
-    return evaluate_shard(plan, shard_id, cfg, inputs.bars(), inputs.strategy_cls, execution_spec(cfg),
-                          cfg.data.timeframe_seconds, progress)
-
-
-def run_shard(store: ArtifactStore, plan: Plan, shard_id: str, inputs: ExperimentInputs,
-              progress: Callable[[int], None] | None = None) -> int:
-    """Evaluate and write one shard; on failure record failed.json (except transient store errors)."""
-    runs = _shard_spec(plan, shard_id)
-    _recording_failure(store, plan, shard_id, lambda: write_shard(
-        store, plan.keys, shard_id, _evaluate(plan, shard_id, inputs, progress)))
-    return runs
-
-
-def run_shards(store: ArtifactStore, plan: Plan, shard_ids: Sequence[str], inputs: ExperimentInputs,
-               done: Callable[[str, int], None]) -> None:
-    """``run_shard`` of each shard in turn, each shard's write (its fsynced files) done on a thread while the
-    next shard is evaluated: at most one write in flight, so at most two shards' kept equity in memory.
-    ``done(shard_id, runs)`` as each one is stored, in order. Each shard is written as ``run_shard`` writes
-    it (equity, result, marker); an error stops the sequence after the write in flight has finished."""
-    counts = [_shard_spec(plan, sid) for sid in shard_ids]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-write") as writer:
-        in_flight: tuple[str, int, Future[str]] | None = None
-        for sid, runs in zip(shard_ids, counts, strict=True):
-            try:
-                out = _recording_failure(store, plan, sid, partial(_evaluate, plan, sid, inputs))
-            finally:
-                if in_flight is not None:  # the previous shard's write, waited for even when this one failed
-                    prev, prev_runs, future = in_flight
-                    in_flight = None
-                    future.result()
-                    done(prev, prev_runs)
-            write = partial(write_shard, store, plan.keys, sid, out)
-            in_flight = (sid, runs, writer.submit(_recording_failure, store, plan, sid, write))
-            del out, write  # the writer holds them until written
-        if in_flight is not None:
-            sid, runs, future = in_flight
-            future.result()
-            done(sid, runs)
+    return len(spec_.run_ids)
 
 
 def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:

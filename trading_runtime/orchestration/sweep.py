@@ -12,14 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.experiment import (
-    ExperimentInputs,
-    build_plan,
-    load_inputs,
-    run_shard,
-    run_shards,
-    warm_kernels,
-)
+from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
 from trading_runtime.fanin import FanIn, ShardStatus, collect_shards, shard_status
 from trading_runtime.fanin.documents import FanInDocument
 from trading_runtime.orchestration.finalize import finalize
@@ -111,7 +104,9 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
     try:
         # A memory:// store lives in this process only: worker processes would write into copies of it.
         if workers <= 1 or len(todo) <= 1 or store.uri.startswith("memory://"):
-            run_shards(store, plan, todo, inputs, done)  # each shard written while the next one computes
+            for sid in todo:
+                run_shard(store, plan, sid, inputs)
+                done(sid, runs_of[sid])
             return len(todo)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=pool_context(),
