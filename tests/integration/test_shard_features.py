@@ -15,8 +15,10 @@ from trading_runtime.execution.experiment import build_plan, load_inputs, run_sh
 from trading_runtime.execution.shard import FEATURES_HELD
 from trading_runtime.store import LocalStore
 
-# 12 SMA pairs × 5 walk-forward folds = 60 runs in one shard: several folds, more SMAs than the cache holds.
-CONFIG = experiment_config(shards={"runs_per_shard": 60})
+# 2 fast × 10 slow SMA windows (as a shard of bench/command.py's grid) × the walk-forward folds, in one
+# shard: several folds, more SMAs than the cache holds, which the plan's order would compute twice.
+CONFIG = experiment_config(sweep={"kind": "grid", "params": {"fast": [5, 10], "slow": list(range(20, 201, 20))}},
+                           shards={"runs_per_shard": 1000})
 
 
 def test_a_shards_caches_stay_bounded_and_compute_each_sma_once(tmp_path: Path) -> None:
