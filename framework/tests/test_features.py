@@ -153,6 +153,31 @@ def test_cache_computes_each_key_once() -> None:
     assert (cache.misses, cache.hits) == (6, 4)
 
 
+def test_bounded_cache_drops_the_least_recently_used_array() -> None:
+    cache = FeatureCache(random_bars(50, 4), max_arrays=2)
+    a = cache.sma(3)
+    cache.sma(5)
+    assert cache.held() == (("sma", "close", 3), ("sma", "close", 5))
+    cache.sma(3)  # a hit makes it the most recent
+    assert cache.held() == (("sma", "close", 5), ("sma", "close", 3))
+    cache.sma(7)  # full: the least recently used (5) goes, not the oldest inserted (3)
+    assert cache.held() == (("sma", "close", 3), ("sma", "close", 7))
+    assert (cache.misses, cache.hits, cache.evictions) == (3, 1, 1)
+    assert cache.sma(3) is a
+    again = cache.sma(5)  # computed again: the same values
+    assert cache.evictions == 2 and cache.held() == (("sma", "close", 3), ("sma", "close", 5))
+    assert np.array_equal(again, FeatureCache(cache.bars).sma(5), equal_nan=True)
+
+
+def test_unbounded_cache_keeps_every_array() -> None:
+    cache = FeatureCache(random_bars(50, 5))
+    for window in range(2, 20):
+        cache.sma(window)
+    assert len(cache.held()) == 18 and cache.evictions == 0
+    with pytest.raises(ValueError, match="max_arrays"):
+        FeatureCache(cache.bars, max_arrays=0)
+
+
 def test_get_calls_compute_only_on_a_miss() -> None:
     cache = FeatureCache(random_bars(5, 2))
     calls: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -95,13 +96,25 @@ class FeatureCache:
 
     A sweep creates one cache per shard (per data window), so SMA(close, 20) is computed once and
     read by every run that asks for it. Returned arrays are read-only.
+
+    ``max_arrays`` bounds what the cache holds: past it, the least recently used array is dropped (and
+    computed again if asked for again: the same values, as every indicator here is a pure function of
+    the bars). None keeps every array.
     """
 
-    def __init__(self, bars: Bars) -> None:
+    def __init__(self, bars: Bars, max_arrays: int | None = None) -> None:
+        if max_arrays is not None and max_arrays < 1:
+            raise ValueError(f"max_arrays must be at least 1 (got {max_arrays})")
         self.bars = bars
-        self._values: dict[Hashable, FloatArray] = {}
+        self.max_arrays = max_arrays
+        self._values: OrderedDict[Hashable, FloatArray] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.evictions = 0
+
+    def held(self) -> tuple[Hashable, ...]:
+        """The keys held now, least recently used first."""
+        return tuple(self._values)
 
     def get(self, key: Hashable, compute: Callable[[], FloatArray]) -> FloatArray:
         """The cached array for ``key``, computing it with ``compute()`` on first use."""
@@ -110,9 +123,14 @@ class FeatureCache:
             self.misses += 1
             value = np.asarray(compute(), dtype=np.float64)
             value.setflags(write=False)
+            if self.max_arrays is not None:
+                while len(self._values) >= self.max_arrays:
+                    self._values.popitem(last=False)
+                    self.evictions += 1
             self._values[key] = value
         else:
             self.hits += 1
+            self._values.move_to_end(key)
         return value
 
     def column(self, field: str) -> FloatArray:

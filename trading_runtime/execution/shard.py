@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -24,7 +24,7 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import strategy_target
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.planning import ExperimentKeys, Plan, Segment
+from trading_runtime.planning import ExperimentKeys, Plan, PlannedRun, Segment
 from trading_runtime.planning.equity_blob import LAYOUT, read_series
 from trading_runtime.store import ArtifactStore, put_parts, write_complete
 
@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 
 SHARD_SCHEMA_VERSION = 1
 SEGMENTS = ("in_sample", "out_of_sample")
+FEATURES_HELD = 6
+"""Indicator arrays a window's feature cache holds at most (least recently used dropped first): with the
+runs in :func:`evaluation_order`, a grid's shard computes each of its features once all the same, and
+the cache's memory no longer grows with the number of distinct windows in a shard (8 MB an array per
+million bars)."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,36 @@ def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSp
     key = (seg.warmup_start, seg.stop)
     if key not in caches:
         window = bars.slice(seg.warmup_start, seg.stop)
-        caches[key] = (window, FeatureCache(window))
+        caches[key] = (window, FeatureCache(window, FEATURES_HELD))
     window, cache = caches[key]
     target = strategy_target(strategy, window, cache)
     sim = simulate(window, target, spec, start=seg.start - seg.warmup_start)
     return compute_metrics(sim, bpy), window.ts[sim.start:], sim.equity
+
+
+def _value_key(value: Any) -> tuple[int, float, str]:
+    if isinstance(value, (int, float)):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def evaluation_order(run_ids: Sequence[str], runs: Mapping[str, PlannedRun]) -> list[str]:
+    """The order a shard's runs are evaluated in: fold by fold (in order of first appearance), and within a
+    fold by their params, the parameter with the most distinct values outermost and the one with the fewest
+    innermost. Consecutive runs then share most features (a grid's few fast windows stay in the bounded
+    cache while each slow window is used by consecutive runs). Only the order of work: the result lists
+    the runs in the plan's order, and what is kept does not depend on the order."""
+    folds: dict[str, list[str]] = {}
+    for rid in run_ids:
+        folds.setdefault(runs[rid].fold, []).append(rid)
+    order: list[str] = []
+    for ids in folds.values():
+        names = sorted({name for rid in ids for name in runs[rid].params})
+        distinct = {name: len({repr(runs[rid].params.get(name)) for rid in ids}) for name in names}
+        names.sort(key=lambda name: -distinct[name])  # stable: by name among equals
+        order.extend(sorted(ids, key=lambda rid: tuple(
+            _value_key(runs[rid].params[name]) if name in runs[rid].params else (2, 0.0, "") for name in names)))
+    return order
 
 
 def evaluate_shard(
@@ -87,7 +117,7 @@ def evaluate_shard(
     series: dict[str, dict[str, tuple[Any, Any]]] = {}
     caches: dict[tuple[int, int], tuple[Bars, FeatureCache]] = {}
     current_fold = None
-    for i, rid in enumerate(shard.run_ids):
+    for i, rid in enumerate(evaluation_order(shard.run_ids, runs)):
         run = runs[rid]
         if run.fold != current_fold:
             caches.clear()  # one fold's windows at a time keeps memory flat
@@ -116,6 +146,8 @@ def evaluate_shard(
                 del series[board.pop()[1]]
         if progress is not None:
             progress(i + 1)
+    position = {rid: i for i, rid in enumerate(shard.run_ids)}
+    records.sort(key=lambda rec: position[rec["run_id"]])  # the plan's order, whatever the order of work
     keep = [rid for fold_id in sorted(leaders) for _, rid in leaders[fold_id]]
     chunks: list[memoryview] = []  # views of the arrays: the blob is streamed, never joined
     index = []
