@@ -36,6 +36,7 @@ from trading_framework import (
 REL = 1e-9
 MONEY_ABS = 1e-6  # money near 0 (equity after a wipe-out, a break-even pnl): 1e-11 of the initial cash
 RATIO_ABS = 1e-12  # ratios near 0 (returns, drawdowns, Sharpe of an almost flat curve)
+GROWTH_REL = 1e-13  # final equity ÷ initial cash: the engine's and the reference's differ by rounding only
 
 TARGET_VALUES = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, math.nan)
 TIMEFRAMES = (60, 3600, 86400, 7 * 86400)
@@ -153,7 +154,23 @@ def assert_simulation_matches(sim: Any, ref: RefSimulation) -> None:
     assert_close(sim.fees_paid, ref.fees_paid, "fees_paid", MONEY_ABS)
 
 
-def assert_metrics_match(metrics: dict[str, Any], expected: dict[str, Any]) -> None:
+def cagr_abs_tol(want: float | None, years: float | None) -> float:
+    """CAGR = growth ** (1 / years) - 1 magnifies a relative difference d in the growth (the two final
+    equities round differently) to about (1 + CAGR) * d / years: over the 28 minutes of a hypothesis case
+    (years ~5e-5) a d of 2e-16 is 4e-12. The tolerance allows d up to GROWTH_REL, so a wrong number of
+    years (a wrong rule) still fails."""
+    if want is None or not years:
+        return RATIO_ABS
+    return RATIO_ABS + (1.0 + abs(want)) * GROWTH_REL / years
+
+
+def case_years(case: Case) -> float:
+    """CAGR's years: calendar time from the first simulated bar to the last, in years of 365 days."""
+    ts = case.ts()
+    return (ts[-1] - ts[case.start]) / 1e9 / 86_400 / 365
+
+
+def assert_metrics_match(metrics: dict[str, Any], expected: dict[str, Any], years: float | None = None) -> None:
     assert tuple(metrics) == METRIC_NAMES
     assert set(expected) == set(METRIC_NAMES)
     for name in METRIC_NAMES:
@@ -162,7 +179,7 @@ def assert_metrics_match(metrics: dict[str, Any], expected: dict[str, Any]) -> N
             assert type(value) is int and value == want, f"{name}: {value!r} != {want!r}"
         else:
             assert value is None or type(value) is float, f"{name}: {type(value).__name__} is not float or None"
-            abs_tol = MONEY_ABS if name == "final_equity" else RATIO_ABS
+            abs_tol = {"final_equity": MONEY_ABS, "cagr": cagr_abs_tol(want, years)}.get(name, RATIO_ABS)
             assert_close(value, want, name, abs_tol)
 
 
@@ -198,14 +215,34 @@ def test_simulate_and_metrics_match_reference(case: Case) -> None:
     sim = simulate(bars, np.array(case.target), case.spec, start=case.start)
     assert_simulation_matches(sim, ref)
     bpy = bars_per_year(case.timeframe_seconds)
-    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()))
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()), case_years(case))
 
     # The same run through the public entry point.
     strategy = FixedTarget(FixedTarget.Params(values=tuple(case.target)))
     result = run_backtest(bars, strategy, case.spec, case.timeframe_seconds, start=case.start)
     assert_simulation_matches(result.simulation, ref)
-    assert_metrics_match(result.metrics, metrics_reference(ref, bpy, case.ts()))
+    assert_metrics_match(result.metrics, metrics_reference(ref, bpy, case.ts()), case_years(case))
     assert np.array_equal(result.target, np.array(case.target), equal_nan=True)
+
+
+def test_cagr_of_a_break_even_over_minutes_matches_within_its_propagated_rounding() -> None:
+    """Found by hypothesis: a long position opened and closed at one flat price over 28 one-minute bars. The
+    reference's final equity is exactly the initial cash (CAGR 0.0); the engine's differs by rounding
+    (~2e-16 relative), which 1 / years (~19,000) magnifies to a CAGR of 4e-12 — more than RATIO_ABS, well
+    within the propagated tolerance."""
+    falling = [0.9375, 0.87890625, 0.803375244140625, 0.743749737739563]
+    flat = 0.7176022860221565
+    open_ = [1.0] * 22 + falling + [flat] * 3
+    close = [1.0] * 21 + falling + [flat] * 4
+    spec = ExecutionSpec(initial_cash=12345.67, fee_bps=0.0, slippage_bps=0.0, max_leverage=0.25, allow_short=False)
+    case = Case(open_, [max(o, c) for o, c in zip(open_, close, strict=True)],
+                [min(o, c) for o, c in zip(open_, close, strict=True)], close, [-2.0] * 25 + [0.5] * 4, spec, 0, 60)
+    ref = run_reference(case)
+    sim = simulate(case.bars(), np.array(case.target), case.spec)
+    assert_simulation_matches(sim, ref)
+    expected = metrics_reference(ref, bars_per_year(60), case.ts())
+    assert expected["cagr"] == 0.0
+    assert_metrics_match(compute_metrics(sim, bars_per_year(60)), expected, case_years(case))
 
 
 @settings(max_examples=100, deadline=None)
@@ -273,4 +310,4 @@ def test_many_trades_match_reference(n: int, start: int, every_bar: bool) -> Non
     sim = simulate(case.bars(), np.array(case.target), case.spec, start=start)
     assert_simulation_matches(sim, ref)
     bpy = bars_per_year(case.timeframe_seconds)
-    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()))
+    assert_metrics_match(compute_metrics(sim, bpy), metrics_reference(ref, bpy, case.ts()), case_years(case))
