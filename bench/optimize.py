@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records  # noqa: E402
 from trading_runtime.optimize import ask_generation, generation_plan, init_study, tell_generation  # noqa: E402
-from trading_runtime.optimize.storage import forget_cached_storages, stored_storage  # noqa: E402
+from trading_runtime.optimize.storage import forget_cached_storages, stored_journal, stored_storage  # noqa: E402
 from trading_runtime.optimize.study import configure_optuna_logging, load_study  # noqa: E402
 from trading_runtime.planning import write_plan  # noqa: E402
-from trading_runtime.store import LocalStore, read_complete  # noqa: E402
+from trading_runtime.store import LocalStore  # noqa: E402
 
 
 def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> tuple[dict[str, float], list[Any]]:
@@ -71,8 +71,8 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> tuple[dict[
             t_ask += b - a
             t_tell += d - c
         total = time.perf_counter() - t0
-        size = len(read_complete(store, manifest.keys.storage("journal")))
-        with stored_storage(store, manifest.keys.storage("journal"), "journal", write=False) as storage:
+        size = len(stored_journal(store, manifest.storage_location))
+        with stored_storage(store, manifest.storage_location, write=False) as storage:
             trials = load_study(storage, manifest, optuna.samplers.RandomSampler()).get_trials()
     forget_cached_storages()
     return ({"ask_ms": 1000 * t_ask / n_trials, "tell_ms": 1000 * t_tell / n_trials,

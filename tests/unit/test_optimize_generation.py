@@ -19,9 +19,9 @@ from trading_runtime.optimize import (
     trial_run_id,
 )
 from trading_runtime.optimize.keys import generation_label
-from trading_runtime.optimize.storage import forget_cached_storages, stored_storage
+from trading_runtime.optimize.storage import forget_cached_storages, stored_journal, stored_storage
 from trading_runtime.optimize.study import stored_study
-from trading_runtime.store import memory_store, read_complete
+from trading_runtime.store import memory_store
 
 _names = (f"optimize-gen-{i}" for i in itertools.count())
 
@@ -104,14 +104,13 @@ def test_ask_is_idempotent_and_steps_out_of_order_are_refused():
     m = synthetic_manifest()
     store = fresh_store()
     init_study(store, m)
-    key = m.keys.storage("journal")
     with pytest.raises(InputError, match=r"generation 0000 is not told yet|it holds 0 trials"):
         ask_generation(store, m, 1, lambda p: None)
     first = ask_generation(store, m, 0, lambda p: None)
-    blob = read_complete(store, key)
+    blob = stored_journal(store, m.storage_location)
     forget_cached_storages()
     assert ask_generation(store, m, 0, lambda p: None) == first
-    assert read_complete(store, key) == blob  # nothing asked twice
+    assert stored_journal(store, m.storage_location) == blob  # nothing asked twice
     with pytest.raises(InputError) as e:
         ask_generation(store, m, 1, lambda p: None)
     assert e.value.lines == (f"--generation: cannot ask generation 0001 of study '{m.study_id}': generation 0000 "
@@ -134,14 +133,14 @@ def test_tell_is_idempotent_and_names_missing_results():
         tell_generation(store, m, 0, lambda: partial)
     told = tell_generation(store, m, 0, lambda: records)
     assert (told.told, told.complete, told.failed, told.next_generation) == (4, 4, 0, 1)
-    blob = read_complete(store, m.keys.storage("journal"))
+    blob = stored_journal(store, m.storage_location)
 
     def must_not_load():
         raise AssertionError("records loaded for a told generation")
 
     again = tell_generation(store, m, 0, must_not_load)
     assert (again.told, again.complete) == (0, 4)
-    assert read_complete(store, m.keys.storage("journal")) == blob
+    assert stored_journal(store, m.storage_location) == blob
 
 
 def test_invalid_parameters_fail_at_ask_and_are_not_dispatched():
@@ -201,7 +200,7 @@ def test_the_stored_journal_is_an_ordinary_optuna_journal_file(tmp_path):
     m = synthetic_manifest()
     store = run_study(m)
     path = tmp_path / "journal.log"
-    path.write_bytes(read_complete(store, m.keys.storage("journal")))
+    path.write_bytes(stored_journal(store, m.storage_location))
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     study = optuna.load_study(study_name=m.study_id, storage=storage)
     assert [(t.number, t.values) for t in study.trials] == [(t[0], t[3]) for t in trials_of(store, m)]
@@ -211,12 +210,11 @@ def test_a_failed_step_leaves_the_stored_storage_unchanged():
     m = synthetic_manifest()
     store = fresh_store()
     init_study(store, m)
-    key = m.keys.storage("journal")
-    before = read_complete(store, key)
-    with pytest.raises(RuntimeError), stored_storage(store, key, "journal") as storage:
+    before = stored_journal(store, m.storage_location)
+    with pytest.raises(RuntimeError), stored_storage(store, m.storage_location) as storage:
         optuna.load_study(study_name=m.study_id, storage=storage).ask()
         raise RuntimeError("crash in the middle of a step")
-    assert read_complete(store, key) == before
+    assert stored_journal(store, m.storage_location) == before
     assert ask_generation(store, m, 0, lambda p: None)[0].number == 0
 
 
@@ -241,6 +239,6 @@ def test_the_folded_journal_replays_to_exactly_the_state_it_was_folded_from(samp
     replayed = state()  # from the stored, folded journal
     assert [t.__dict__ for t in live[0]] == [t.__dict__ for t in replayed[0]]
     assert live[1:] == replayed[1:]
-    lines = read_complete(store, m.keys.storage("journal")).splitlines()
+    lines = stored_journal(store, m.storage_location).splitlines()
     assert sum(line.startswith(b'{"op_code":4,') for line in lines) == 12
     assert not any(line.startswith((b'{"op_code":5,', b'{"op_code":6,')) for line in lines)

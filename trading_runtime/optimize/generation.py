@@ -92,9 +92,8 @@ def record_outcome(storage: optuna.storages.BaseStorage, study: optuna.Study, nu
 def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck) -> list[AskedTrial]:
     """Ask generation ``g``'s trials (or return them when already asked), numbered, in order."""
     _check_generation(manifest, g)
-    keys = manifest.keys
     wanted = manifest.generation_trials(g)
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format) as storage:
+    with stored_storage(store, manifest.storage_location, step="asked") as storage:
         study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
                                                             manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
@@ -203,12 +202,10 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     ``load_records`` (collect the generation's shards) is called only when a trial is still to tell.
     """
     _check_generation(manifest, g)
-    keys = manifest.keys
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format,
-                        compact_from=wanted.start) as storage:
+    with stored_storage(store, manifest.storage_location, step="told") as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
         if len(trials) < wanted.stop:

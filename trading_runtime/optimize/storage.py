@@ -1,16 +1,33 @@
 """Where a study's Optuna storage lives.
 
-Generation mode keeps the storage **in the artifact store** as one object — an Optuna journal
-(default) or an SQLite file — so pods share nothing but the store. A coordinator step opens it
-with :func:`stored_storage`: read (marker-verified), act, write back with ``write_complete`` (the
-old object stays until the new one is whole). Only the coordinator steps (init, ask, tell,
-finalize, verify) do this, one at a time.
+Generation mode keeps the storage **in the artifact store**, so pods share nothing but the store.
+A coordinator step opens it with :func:`stored_storage`: read (marker-verified), act, write what
+it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
-The journal is kept in memory while a step runs (no file locks, no fsync per operation) and is
-written back as an ordinary Optuna journal file: ``JournalFileBackend`` reads it as it is. Within
-one process the opened storage is reused by the next step while the stored object's sha256 is the
-one this process wrote (what the local all-in-one does between generations); a changed object is
-read again.
+**Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
+written once, complete-or-absent (``write_complete``), and never rewritten with other bytes:
+
+```
+storage/journal.log                   the base: the study's creation (init)
+storage/journal/g<gggg>.asked.log     generation g's ask: its operations since the last told object
+storage/journal/g<gggg>.told.log      generation g told: the folded trials of generations
+                                      g+1-lowbit(g+1) … g (one line per trial, compact_journal)
+```
+
+The journal is the base, then the told objects that tile the told generations (a binary counter:
+after T told generations, one object per set bit of T, largest first, found from T alone), then
+the first untold generation's asked object if there is one. T is found by a binary search on the
+told objects' markers (a told object exists exactly when its generation is told); readers never
+list. A step thus writes one object of its own (ask: the asked operations; tell: a told object)
+instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
+leaves the previous state readable: every object is new, and its marker (last) makes it count.
+
+The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
+one process the opened storage is reused by the next step while the objects at its frontier (the
+last told object, the next told and asked objects) are the ones it knows (what the local
+all-in-one does between generations); anything else is read again.
+
+**SQLite**: one file, read and rewritten whole by each step (``write_complete``).
 
 The storage holds Optuna's own wall-clock times (``datetime_start``/``datetime_complete``): they
 never reach a result document. Async mode opens a shared storage by URL (:func:`open_url_storage`).
@@ -33,6 +50,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
     ArtifactMissingError,
@@ -44,11 +62,29 @@ from trading_runtime.store import (
     write_complete,
 )
 
-__all__ = ["BytesJournalBackend", "StorageFormat", "forget_cached_storages", "open_url_storage", "stored_storage"]
+__all__ = [
+    "BytesJournalBackend", "StorageFormat", "StorageLocation", "forget_cached_storages", "open_url_storage",
+    "stored_journal", "stored_storage",
+]
 
 log = logging.getLogger(__name__)
 
 StorageFormat = Literal["journal", "sqlite"]
+Step = Literal["asked", "told"]
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """Where a study's storage is, and the generations its journal is kept in."""
+
+    storage_format: StorageFormat
+    key: str  # the storage object (journal: its base)
+    batch_size: int
+    n_generations: int
+
+    def segment(self, step: Step, g: int) -> str:
+        """The key of generation ``g``'s asked or told journal object."""
+        return f"{self.key.rsplit('/', 1)[0]}/journal/g{generation_label(g)}.{step}.log"
 _SCHEMA_ATTEMPTS = 5
 
 
@@ -56,10 +92,16 @@ class BytesJournalBackend(BaseJournalBackend):
     """An Optuna journal held in memory as the lines of a journal file."""
 
     def __init__(self, data: bytes = b"") -> None:
-        self._lines: list[bytes] = data.splitlines(keepends=True)
-        if self._lines and not self._lines[-1].endswith(b"\n"):
-            raise ValueError("journal: the last line is incomplete")
+        self._lines: list[bytes] = []
+        self.extend(data)
         self.changed = False
+
+    def extend(self, data: bytes) -> None:
+        """Append the lines of a journal object (whole lines only)."""
+        lines = data.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            raise ValueError("journal: the last line is incomplete")
+        self._lines.extend(lines)
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         for line in self._lines[log_number_from:]:
@@ -70,8 +112,13 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.extend((json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8") for entry in logs)
         self.changed = True
 
-    def dump(self) -> bytes:
-        return b"".join(self._lines)
+    def dump(self, start: int = 0) -> bytes:
+        """The journal file's bytes from line ``start`` on."""
+        return b"".join(self._lines[start:])
+
+    def count_trials(self) -> int:
+        """The number of trial creations in the journal."""
+        return sum(1 for line in self._lines if line.startswith(_CREATE_PREFIX))
 
     def compact(self, first_trial_id: int) -> bool:
         folded = compact_journal(self._lines, first_trial_id)
@@ -157,11 +204,32 @@ def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | No
     return lines[:boundary] + study_lines + folded
 
 
+def _lowbit(n: int) -> int:
+    return n & -n
+
+
 @dataclass
 class _Open:
-    sha256: str
+    """An opened journal: the storage, its lines, and where its generations' objects start and end."""
+
     storage: JournalStorage
     backend: BytesJournalBackend
+    g0: int  # first generation kept in objects (0; more when the base holds told generations)
+    told: int  # generations told in objects after the base (T)
+    starts: dict[int, int]  # line where generation g0+r starts, for each block boundary r (0 … T)
+    shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
+    asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
+
+    def frontier(self, loc: StorageLocation) -> dict[str, str | None]:
+        """The objects whose markers must be as known for this journal to be the stored one (None: absent)."""
+        g = self.g0 + self.told
+        last = loc.segment("told", g - 1) if self.told else loc.key
+        out: dict[str, str | None] = {last: self.shas[last]}
+        if g < loc.n_generations:
+            out[loc.segment("told", g)] = None
+            asked = loc.segment("asked", g)
+            out[asked] = self.shas[asked] if self.asked else None
+        return out
 
 
 _CACHE: dict[tuple[str, str], _Open] = {}
@@ -189,53 +257,140 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 
 @contextlib.contextmanager
-def stored_storage(store: ArtifactStore, key: str, storage_format: StorageFormat, *, create: bool = False,
-                   write: bool = True, compact_from: int | None = None) -> Iterator[BaseStorage]:
-    """The study storage at ``key``; written back on a clean exit when it changed (and ``write``).
+def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
+                   step: Step | None = None) -> Iterator[BaseStorage]:
+    """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
-    ``compact_from``: a journal's operations from that trial on are folded (:func:`compact_journal`)
-    before it is written back.
+    ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
+    generation) or ``"told"`` (its told object, the generation's operations folded); neither:
+    only the base, when created.
     """
-    if storage_format == "journal":
-        with _journal(store, key, create, write, compact_from) as storage:
+    if loc.storage_format == "journal":
+        with _journal(store, loc, create, write, step) as storage:
             yield storage
     else:
-        with _sqlite(store, key, create, write) as storage:
+        with _sqlite(store, loc.key, create, write) as storage:
             yield storage
+
+
+def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
+    """The stored journal as one Optuna journal file (the base, then its generations' objects)."""
+    opened = _load(store, loc)
+    if opened is None:
+        raise ArtifactMissingError(store.uri, loc.key)
+    return opened.backend.dump()
+
+
+def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
+    """The stored journal read from its objects (None: no base)."""
+    if _stored_sha256(store, loc.key) is None:
+        return None
+    data = _read(store, loc.key)
+    backend = BytesJournalBackend(data)
+    shas = {loc.key: hashlib.sha256(data).hexdigest()}
+    in_base = backend.count_trials()
+    g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
+    # T: told objects exist for generations g0 … g0+T-1 and not after (tells go in order).
+    lo, hi = 0, loc.n_generations - g0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _stored_sha256(store, loc.segment("told", g0 + mid)) is not None:
+            lo = mid + 1
+        else:
+            hi = mid
+    starts = {0: len(backend)}
+    done = 0
+    for bit in reversed(range(lo.bit_length())):
+        if lo >> bit & 1:
+            done += 1 << bit
+            key = loc.segment("told", g0 + done - 1)
+            data = _read(store, key)
+            backend.extend(data)
+            shas[key] = hashlib.sha256(data).hexdigest()
+            starts[done] = len(backend)
+    opened = _Open(JournalStorage(backend), backend, g0, lo, starts, shas)
+    if g0 + lo < loc.n_generations:
+        key = loc.segment("asked", g0 + lo)
+        if _stored_sha256(store, key) is not None:
+            data = _read(store, key)
+            backend.extend(data)
+            shas[key] = hashlib.sha256(data).hexdigest()
+            opened.asked = True
+    backend.changed = False
+    if in_base:
+        _refuse_untold_base(store, loc, opened, in_base)
+    return opened
+
+
+def _refuse_untold_base(store: ArtifactStore, loc: StorageLocation, opened: _Open, in_base: int) -> None:
+    """A base holding trials (a journal written whole by an earlier version) must hold told generations only."""
+    sid = opened.storage.get_all_studies()
+    trials = opened.storage.get_all_trials(sid[0]._study_id, deepcopy=False) if sid else []
+    if any(not t.state.is_finished() for t in trials[:in_base]):
+        raise InputError(f"{store.uri}: {loc.key}: the journal (written whole by an earlier version) holds a "
+                         "generation asked but not told: tell it with that version, or remove the study")
+
+
+def _valid(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> bool:
+    return all(_stored_sha256(store, key) == sha for key, sha in opened.frontier(loc).items())
 
 
 @contextlib.contextmanager
-def _journal(store: ArtifactStore, key: str, create: bool, write: bool,
-             compact_from: int | None) -> Iterator[BaseStorage]:
-    cache_key = (store.uri, key)
-    sha = _stored_sha256(store, key)
-    if sha is None and not create:
-        raise ArtifactMissingError(store.uri, key)
+def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bool,
+             step: Step | None) -> Iterator[BaseStorage]:
+    cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
-    if cached is not None and sha is not None and cached.sha256 == sha:
-        opened = cached
-        opened.backend.changed = False
-    else:
-        data = _read(store, key) if sha is not None else b""
-        backend = BytesJournalBackend(data)
-        opened = _Open(hashlib.sha256(data).hexdigest(), JournalStorage(backend), backend)
+    opened = cached if cached is not None and _valid(store, loc, cached) else _load(store, loc)
+    if opened is None:
+        if not create:
+            raise ArtifactMissingError(store.uri, loc.key)
+        backend = BytesJournalBackend()
+        opened = _Open(JournalStorage(backend), backend, 0, 0, {}, {})
+    opened.backend.changed = False
     yield opened.storage
     # Reached only on a clean exit: on an exception the half-changed storage is dropped.
-    if opened.backend.changed or sha is None:
-        if not write:
+    if not write:
+        if not opened.backend.changed:
+            _CACHE[cache_key] = opened
+        return
+    if loc.key not in opened.shas:  # a new study: the base
+        _put(store, opened, loc.key, opened.backend.dump())
+        opened.starts = {0: len(opened.backend)}
+    elif step == "asked" and opened.backend.changed:
+        _put(store, opened, loc.segment("asked", opened.g0 + opened.told), opened.backend.dump(opened.starts[opened.told]))
+        opened.asked = True
+    elif step == "told" and (opened.asked or opened.backend.changed):
+        if not _tell(store, loc, opened):
             return
-        if compact_from is not None and opened.backend.compact(compact_from):
-            replay = getattr(opened.storage, "_replay_result", None)
-            if replay is None or not hasattr(replay, "log_number_read"):
-                # Cannot tell the open storage its journal was folded: write, but do not reuse it.
-                write_complete(store, key, opened.backend.dump())
-                return
-            replay.log_number_read = len(opened.backend)  # same state, fewer lines
-        payload = opened.backend.dump()
-        write_complete(store, key, payload)
-        opened.sha256 = hashlib.sha256(payload).hexdigest()
-        opened.backend.changed = False
+    elif opened.backend.changed:
+        raise AssertionError(f"study storage {loc.key}: a {step or 'read'} step changed the journal")
+    opened.backend.changed = False
     _CACHE[cache_key] = opened
+
+
+def _tell(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> bool:
+    """Write the told object of generation g0+T (its operations folded, after the generations its object
+    tiles: g0+T+1-lowbit(T+1) …); whether the open storage may be reused."""
+    r = opened.told
+    g = opened.g0 + r
+    backend = opened.backend
+    reusable = True
+    if backend.compact(g * loc.batch_size):
+        replay = getattr(opened.storage, "_replay_result", None)
+        if replay is None or not hasattr(replay, "log_number_read"):
+            reusable = False  # cannot tell the open storage its journal was folded: write, but do not reuse it
+        else:
+            replay.log_number_read = len(backend)  # same state, fewer lines
+    _put(store, opened, loc.segment("told", g), backend.dump(opened.starts[r + 1 - _lowbit(r + 1)]))
+    opened.told = r + 1
+    opened.starts[r + 1] = len(backend)
+    opened.asked = False
+    return reusable
+
+
+def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
+    write_complete(store, key, payload)
+    opened.shas[key] = hashlib.sha256(payload).hexdigest()
 
 
 @contextlib.contextmanager
