@@ -91,7 +91,7 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
             if cold:
                 forget_cached_storages()
             a = time.perf_counter()
-            asked = ask_generation(store, manifest, g, lambda p: None)
+            asked = ask_generation(store, manifest, g, lambda p: None, durable=cold)  # the all-in-one: in memory
             write_plan(store, generation_plan(manifest, g, asked, 16))
             b = time.perf_counter()
             records = synthetic_records(manifest, asked)  # the "backtest": excluded from the timings

@@ -3,15 +3,17 @@ a write of its storage, and an S3 outage (HTTP 503) of each key kind, and then e
 ``optimize status`` and ``optimize init`` works and the results are byte-identical to an uninterrupted run.
 
 - kill: ``tests/fault_child.py`` runs the CLI and SIGKILLs itself just before the N-th store write
-  (put or delete) of the study's journal — every write of the whole study: the base (init), then per
-  generation its asked object and its told object, each a payload then its marker (2 generations:
-  10 steps; see optimize/storage.py);
+  (put or delete) of the study's journal (see optimize/storage.py) — every one of them: in the local
+  all-in-one the base (init) and each generation's told object (the asked trials stay in memory until
+  the tell), each a payload then its marker; in the cluster's steps (``optimize ask``/``tell`` in
+  separate processes) each generation's asked object and told object;
 - 503: the requests of one key kind go through the proxy of tests/s3_server.py, which answers 503
   instead of forwarding them, with one attempt per request (exit 75, what Argo retries).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,10 +33,11 @@ from trading_runtime.store import open_store
 pytestmark = pytest.mark.slow
 
 JOURNAL = "storage/journal"
-# Every write of the journal's objects (see the module docstring).
-JOURNAL_WRITES = ["journal.log", "journal/g0000.asked.log", "journal/g0000.told.log", "journal/g0001.asked.log",
-                  "journal/g0001.told.log"]
+# Every write of the journal's objects by the all-in-one (see the module docstring).
+JOURNAL_WRITES = ["journal.log", "journal/g0000.told.log", "journal/g0001.told.log"]
 KILL_POINTS = range(1, 2 * len(JOURNAL_WRITES) + 1)
+# The cluster's steps: (step, generation, kill before its N-th journal write: the object, then its marker).
+STEP_KILLS = [(step, g, n) for g in ("0000", "0001") for step in ("ask", "tell") for n in (1, 2)]
 
 
 def tiny_config() -> dict[str, object]:
@@ -106,19 +109,58 @@ def test_a_kill_at_any_step_of_a_journal_write_loses_nothing(config_path, refere
     assert stored_trials(store, study) == stored_trials(reference_store, study)
 
 
+@pytest.mark.parametrize(("step", "generation", "kill_at"), STEP_KILLS)
+def test_a_kill_at_any_journal_write_of_the_cluster_steps_loses_nothing(config_path, reference, tmp_path, step,
+                                                                        generation, kill_at):
+    """init, then per generation ask → run-shard → tell as separate steps; the chosen step is killed before its
+    N-th journal write and run again; the other steps run in this process (whose opened storage must notice
+    what the killed process left, or did not leave)."""
+    study, expected, reference_store = reference
+    store = str(tmp_path / "store")
+    assert cli("optimize", "init", "--config", str(config_path), "--store", store)[0] == 0
+    writes: dict[str, list[str]] = {}
+    for g in ("0000", "0001"):
+        for name in ("ask", "tell"):
+            args = ["optimize", name, "--store", store, "--study", study, "--generation", g]
+            if (name, g) == (step, generation):
+                log = tmp_path / "writes.log"
+                killed = _run_child(args, FAULT_KILL_AT=str(kill_at), FAULT_LOG=str(log))
+                assert killed.returncode == -9, killed.stderr
+                writes[name] = log.read_text().splitlines()
+                code, out, err = cli("optimize", "status", "--store", store, "--study", study)
+                assert (code, out) == (0, f"{g}\n"), problem_lines(err)
+            code, out, err = cli(*args)
+            assert code == 0, problem_lines(err)
+            if name == "ask":
+                for shard in json.loads(out):
+                    code, _, err = cli("run-shard", "--store", store, "--experiment", f"{study}.g{g}", "--shard", shard)
+                    assert code == 0, problem_lines(err)
+    written = f"journal/g{generation}.{'asked' if step == 'ask' else 'told'}.log"
+    assert [w.split(" ", 1)[0] + " " + w.split("/storage/", 1)[1] for w in writes[step]] == \
+        [f"put {written}", f"put {written}.SUCCESS"][:kill_at]
+    code, _, err = cli("optimize", "finalize", "--store", store, "--study", study)
+    assert code == 0, problem_lines(err)
+    assert results(Path(store), study) == expected
+    assert not [p for p in Path(store).rglob("*") if ".staged-" in p.name or p.name.startswith(".trstore-tmp-")]
+    forget_cached_storages()
+    assert stored_trials(Path(store), study) == stored_trials(reference_store, study)
+
+
 def _child(config_path: Path, store: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.fault_child", "--log-format", "json", "optimize", "--config", str(config_path),
-         "--store", str(store), "--workers", "1"],
-        cwd=ROOT, env={**os.environ, "FAULT_KEY": JOURNAL, **env}, capture_output=True, text=True, timeout=300,
-        check=False)
+    return _run_child(["optimize", "--config", str(config_path), "--store", str(store), "--workers", "1"], **env)
+
+
+def _run_child(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tests.fault_child", "--log-format", "json", *args],
+                          cwd=ROOT, env={**os.environ, "FAULT_KEY": JOURNAL, **env}, capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 # -- S3: 503 on one key kind -------------------------------------------------------------------------
 
-# (method, text in the key): a generation's asked and told journal objects, a journal marker, a generation
-# plan, a shard result, and reads of the journal.
-OUTAGES = [("PUT", ".asked.log"), ("PUT", ".told.log"), ("PUT", ".log.SUCCESS"), ("PUT", "/plan.json"),
+# (method, text in the key): a generation's told journal object, a journal marker, a generation plan, a shard
+# result, and reads of the journal (the all-in-one writes no asked object).
+OUTAGES = [("PUT", ".told.log"), ("PUT", ".log.SUCCESS"), ("PUT", "/plan.json"),
            ("PUT", "/result.json"), ("GET", JOURNAL)]
 
 

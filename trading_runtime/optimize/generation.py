@@ -89,11 +89,16 @@ def record_outcome(storage: optuna.storages.BaseStorage, study: optuna.Study, nu
         study.tell(number, state=TrialState.FAIL)
 
 
-def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck) -> list[AskedTrial]:
-    """Ask generation ``g``'s trials (or return them when already asked), numbered, in order."""
+def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck, *,
+                   durable: bool = True) -> list[AskedTrial]:
+    """Ask generation ``g``'s trials (or return them when already asked), numbered, in order.
+
+    ``durable=False``: the asked trials are not stored, only kept for the tell of this generation in this
+    process (the local all-in-one; see ``storage.stored_storage``); re-asking gives the same trials.
+    """
     _check_generation(manifest, g)
     wanted = manifest.generation_trials(g)
-    with stored_storage(store, manifest.storage_location, step="asked") as storage:
+    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory") as storage:
         study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
                                                             manifest.batch_size))
         trials = study.get_trials(deepcopy=False)

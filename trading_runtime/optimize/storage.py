@@ -70,7 +70,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 StorageFormat = Literal["journal", "sqlite"]
-Step = Literal["asked", "told"]
+Step = Literal["asked", "asked-in-memory", "told"]
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,7 @@ class _Open:
     starts: dict[int, int]  # line where generation g0+r starts, for each block boundary r (0 … T)
     shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
+    pending: bool = False  # generation g0+T was asked in memory only (its lines end the journal; not stored)
 
     def frontier(self, loc: StorageLocation) -> dict[str, str | None]:
         """The objects whose markers must be as known for this journal to be the stored one (None: absent)."""
@@ -263,7 +264,11 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
-    only the base, when created.
+    only the base, when created. ``"asked-in-memory"`` writes nothing: the asked trials stay in
+    this process's open storage for the tell that follows in the same process (the local
+    all-in-one: a kill in between loses nothing that re-asking does not give back identically,
+    since what a generation asks depends only on the seed, the generation and the told trials).
+    Only a ``"told"`` step reuses such a storage; any other step reads the store again.
     """
     if loc.storage_format == "journal":
         with _journal(store, loc, create, write, step) as storage:
@@ -340,6 +345,8 @@ def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bo
              step: Step | None) -> Iterator[BaseStorage]:
     cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
+    if cached is not None and cached.pending and step != "told":
+        cached = None  # asked in memory only: the stored study does not hold those trials
     opened = cached if cached is not None and _valid(store, loc, cached) else _load(store, loc)
     if opened is None:
         if not create:
@@ -359,7 +366,9 @@ def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bo
     elif step == "asked" and opened.backend.changed:
         _put(store, opened, loc.segment("asked", opened.g0 + opened.told), opened.backend.dump(opened.starts[opened.told]))
         opened.asked = True
-    elif step == "told" and (opened.asked or opened.backend.changed):
+    elif step == "asked-in-memory" and opened.backend.changed:
+        opened.pending = True
+    elif step == "told" and (opened.asked or opened.pending or opened.backend.changed):
         if not _tell(store, loc, opened):
             return
     elif opened.backend.changed:
@@ -384,7 +393,7 @@ def _tell(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> bool:
     _put(store, opened, loc.segment("told", g), backend.dump(opened.starts[r + 1 - _lowbit(r + 1)]))
     opened.told = r + 1
     opened.starts[r + 1] = len(backend)
-    opened.asked = False
+    opened.asked = opened.pending = False
     return reusable
 
 

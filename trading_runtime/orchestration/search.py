@@ -126,7 +126,7 @@ def run_search(config: ExperimentConfig, source: str, store: ArtifactStore, cwd:
         while nxt is not None:
             if max_generations is not None and generations >= max_generations:
                 break
-            plan = ask(store, manifest, nxt, check, per)
+            plan = ask(store, manifest, nxt, check, per, durable=False)
             shards += evaluator.run(plan)
             told = tell(store, manifest, nxt)
             on_told(told)

@@ -121,9 +121,13 @@ def create_study(config: ExperimentConfig, source: str, store: ArtifactStore, cw
     return stored
 
 
-def ask(store: ArtifactStore, manifest: StudyManifest, g: int, check: Check, runs_per_shard: int) -> Plan:
-    """Ask generation ``g``'s trials and write its plan (the experiment ``<study>.g<gggg>``)."""
-    asked = ask_generation(store, manifest, g, check)
+def ask(store: ArtifactStore, manifest: StudyManifest, g: int, check: Check, runs_per_shard: int, *,
+        durable: bool = True) -> Plan:
+    """Ask generation ``g``'s trials and write its plan (the experiment ``<study>.g<gggg>``).
+
+    ``durable=False`` (the all-in-one, which tells in the same process): the plan is stored, the asked trials
+    only kept in memory for the tell (``optimize.ask_generation``)."""
+    asked = ask_generation(store, manifest, g, check, durable=durable)
     plan = generation_plan(manifest, g, asked, runs_per_shard)
     write_plan(store, plan)
     return plan
