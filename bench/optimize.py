@@ -8,12 +8,19 @@ Run on demand (figures, not a test):
 
 Overhead: a 1,000-trial study in generation mode with a constant-time synthetic objective (no
 backtest), through the real steps on a local-directory store: ask (storage read, sampler, trials
-numbered, plan written, storage written back) and tell (storage read, values told in trial order,
-storage written back). Two ways of reaching the storage:
+numbered, plan written) and tell (values told in trial order, the generation's told journal object
+written; optimize/storage.py). Two ways of reaching the storage:
 
-- warm: the local all-in-one, which keeps the opened study between steps while the stored
-  object's sha256 is the one it wrote;
-- cold: every step reads and replays the stored journal, as a pod does (process start excluded).
+- warm: the local all-in-one, which keeps the opened study between steps while the journal objects
+  at its frontier are the ones it knows, and keeps a generation's asked trials in memory until the
+  tell (no asked object);
+- cold: every step reads and replays the stored journal, as a pod does (process start excluded),
+  and the ask stores its asked object.
+
+The reference is plain in-memory Optuna doing the same asks and tells (class PlainOptuna), measured
+in lockstep: generation g's reference runs right after the study's tell of g, so that both sides see
+the same load on a shared machine; the ratio is the sum of the study's ask and tell times over the
+reference's.
 
 End to end: ``trading-runtime optimize --config`` (the local all-in-one, a real subprocess) on the
 14 days of synthetic 1-minute bars, wall time per trial.

@@ -364,7 +364,8 @@ def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bo
         _put(store, opened, loc.key, opened.backend.dump())
         opened.starts = {0: len(opened.backend)}
     elif step == "asked" and opened.backend.changed:
-        _put(store, opened, loc.segment("asked", opened.g0 + opened.told), opened.backend.dump(opened.starts[opened.told]))
+        key = loc.segment("asked", opened.g0 + opened.told)
+        _put(store, opened, key, opened.backend.dump(opened.starts[opened.told]))
         opened.asked = True
     elif step == "asked-in-memory" and opened.backend.changed:
         opened.pending = True
