@@ -4,9 +4,10 @@ a write of its storage, and an S3 outage (HTTP 503) of each key kind, and then e
 
 - kill: ``tests/fault_child.py`` runs the CLI and SIGKILLs itself just before the N-th store write
   (put or delete) of the study's journal (see optimize/storage.py) — every one of them: in the local
-  all-in-one the base (init) and each generation's told object (the asked trials stay in memory until
-  the tell), each a payload then its marker; in the cluster's steps (``optimize ask``/``tell`` in
-  separate processes) each generation's asked object and told object;
+  all-in-one the base (init) and the told object its end stores (asks and tells stay in memory in
+  between), each a payload then its marker; in the cluster's steps (``optimize ask``/``tell`` in
+  separate processes) each generation's asked object and told object; and before each write of a
+  plan, while the all-in-one holds asked or told generations that are not stored;
 - 503: the requests of one key kind go through the proxy of tests/s3_server.py, which answers 503
   instead of forwarding them, with one attempt per request (exit 75, what Argo retries).
 """
@@ -33,9 +34,12 @@ from trading_runtime.store import open_store
 pytestmark = pytest.mark.slow
 
 JOURNAL = "storage/journal"
-# Every write of the journal's objects by the all-in-one (see the module docstring).
-JOURNAL_WRITES = ["journal.log", "journal/g0000.told.log", "journal/g0001.told.log"]
+# Every write of the journal's objects by the all-in-one (see the module docstring): its 2 generations are
+# told in memory, and stored at its end as one told object (generations 0-1).
+JOURNAL_WRITES = ["journal.log", "journal/g0001.told.log"]
 KILL_POINTS = range(1, 2 * len(JOURNAL_WRITES) + 1)
+# Plan writes of the all-in-one: generation 0's and 1's, then the best trial's (each payload, marker).
+PLAN_KILL_POINTS = range(1, 7)
 # The cluster's steps: (step, generation, kill before its N-th journal write: the object, then its marker).
 STEP_KILLS = [(step, g, n) for g in ("0000", "0001") for step in ("ask", "tell") for n in (1, 2)]
 
@@ -146,13 +150,30 @@ def test_a_kill_at_any_journal_write_of_the_cluster_steps_loses_nothing(config_p
     assert stored_trials(Path(store), study) == stored_trials(reference_store, study)
 
 
+@pytest.mark.parametrize("kill_at", PLAN_KILL_POINTS)
+def test_a_kill_while_generations_are_held_in_memory_loses_nothing(config_path, reference, tmp_path, kill_at):
+    study, expected, reference_store = reference
+    store = tmp_path / "store"
+    log = tmp_path / "writes.log"
+    child = _child(config_path, store, FAULT_KEY="/plan.json", FAULT_KILL_AT=str(kill_at), FAULT_LOG=str(log))
+    assert child.returncode == -9, child.stderr
+    killed_before = log.read_text().splitlines()[-1].split("experiments/", 1)[1]
+    assert killed_before == [f"{study}.g0000/plan.json", f"{study}.g0000/plan.json.SUCCESS",
+                             f"{study}.g0001/plan.json", f"{study}.g0001/plan.json.SUCCESS",
+                             f"{study}.best/plan.json", f"{study}.best/plan.json.SUCCESS"][kill_at - 1]
+    recover(config_path, str(store), study)
+    assert results(store, study) == expected
+    forget_cached_storages()
+    assert stored_trials(store, study) == stored_trials(reference_store, study)
+
+
 def _child(config_path: Path, store: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return _run_child(["optimize", "--config", str(config_path), "--store", str(store), "--workers", "1"], **env)
 
 
 def _run_child(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tests.fault_child", "--log-format", "json", *args],
-                          cwd=ROOT, env={**os.environ, "FAULT_KEY": JOURNAL, **env}, capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "FAULT_KEY": JOURNAL} | env, capture_output=True, text=True,
                           timeout=300, check=False)
 
 

@@ -201,16 +201,18 @@ def _best_so_far(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]
 
 
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
-                    load_records: Callable[[], Mapping[str, Mapping[str, Any]]]) -> Told:
+                    load_records: Callable[[], Mapping[str, Mapping[str, Any]]], *, durable: bool = True) -> Told:
     """Tell generation ``g``'s trials in trial-number order from their runs' records (by run id).
 
     ``load_records`` (collect the generation's shards) is called only when a trial is still to tell.
+    ``durable=False``: the told generation is stored only every few generations (the local all-in-one,
+    which calls ``storage.flush_storage`` at its end; see ``storage.stored_storage``).
     """
     _check_generation(manifest, g)
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
-    with stored_storage(store, manifest.storage_location, step="told") as storage:
+    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory") as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
         if len(trials) < wanted.stop:

@@ -63,14 +63,18 @@ from trading_runtime.store import (
 )
 
 __all__ = [
-    "BytesJournalBackend", "StorageFormat", "StorageLocation", "forget_cached_storages", "open_url_storage",
-    "stored_journal", "stored_storage",
+    "CHECKPOINT_GENERATIONS", "BytesJournalBackend", "StorageFormat", "StorageLocation", "flush_storage",
+    "forget_cached_storages", "open_url_storage", "stored_journal", "stored_storage",
 ]
 
 log = logging.getLogger(__name__)
 
 StorageFormat = Literal["journal", "sqlite"]
-Step = Literal["asked", "asked-in-memory", "told"]
+Step = Literal["asked", "asked-in-memory", "told", "told-in-memory"]
+# The all-in-one's in-memory tells store their told objects every this many generations (a power of 2:
+# they are then whole blocks; see stored_storage). A kill loses at most this many generations' asks and tells,
+# which the next run gives back identically from the plans and shard results (no backtest runs again).
+CHECKPOINT_GENERATIONS = 8
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,9 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.extend((json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8") for entry in logs)
         self.changed = True
 
-    def dump(self, start: int = 0) -> bytes:
-        """The journal file's bytes from line ``start`` on."""
-        return b"".join(self._lines[start:])
+    def dump(self, start: int = 0, stop: int | None = None) -> bytes:
+        """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
+        return b"".join(self._lines[start:stop])
 
     def count_trials(self) -> int:
         """The number of trial creations in the journal."""
@@ -215,22 +219,29 @@ class _Open:
     storage: JournalStorage
     backend: BytesJournalBackend
     g0: int  # first generation kept in objects (0; more when the base holds told generations)
-    told: int  # generations told in objects after the base (T)
-    starts: dict[int, int]  # line where generation g0+r starts, for each block boundary r (0 … T)
+    told: int  # generations told after the base (T), in this open storage
+    starts: dict[int, int]  # line where generation g0+r starts, for r = 0, every block boundary and every tell
     shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
+    stored: int = 0  # generations told in stored objects (T_s <= T; less after in-memory tells)
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
-    pending: bool = False  # generation g0+T was asked in memory only (its lines end the journal; not stored)
+    pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
 
-    def frontier(self, loc: StorageLocation) -> dict[str, str | None]:
-        """The objects whose markers must be as known for this journal to be the stored one (None: absent)."""
-        g = self.g0 + self.told
-        last = loc.segment("told", g - 1) if self.told else loc.key
-        out: dict[str, str | None] = {last: self.shas[last]}
-        if g < loc.n_generations:
-            out[loc.segment("told", g)] = None
-            asked = loc.segment("asked", g)
-            out[asked] = self.shas[asked] if self.asked else None
-        return out
+    @property
+    def pending(self) -> bool:
+        """Whether this open storage holds more than the store (in-memory steps not stored yet)."""
+        return self.pending_ask or self.stored < self.told
+
+    def frontier_ok(self, store: ArtifactStore, loc: StorageLocation) -> bool:
+        """Whether the store still holds the state this journal was read as or last stored: the same told
+        count (the reader's probes), the same last told object, and the asked object as known."""
+        g = self.g0 + self.stored
+        last = loc.segment("told", g - 1) if self.stored else loc.key
+        if _stored_sha256(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
+            return False
+        if self.stored < self.told or g >= loc.n_generations:
+            return True  # a generation told in memory: its asked object no longer counts
+        asked = loc.segment("asked", g)
+        return _stored_sha256(store, asked) == (self.shas[asked] if self.asked else None)
 
 
 _CACHE: dict[tuple[str, str], _Open] = {}
@@ -264,11 +275,16 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
-    only the base, when created. ``"asked-in-memory"`` writes nothing: the asked trials stay in
-    this process's open storage for the tell that follows in the same process (the local
-    all-in-one: a kill in between loses nothing that re-asking does not give back identically,
-    since what a generation asks depends only on the seed, the generation and the told trials).
-    Only a ``"told"`` step reuses such a storage; any other step reads the store again.
+    only the base, when created.
+
+    The in-memory steps (the local all-in-one, which asks and tells in one process) store less:
+    ``"asked-in-memory"`` nothing (the asked trials stay in this process's open storage for the
+    tell that follows), ``"told-in-memory"`` the told objects only every
+    :data:`CHECKPOINT_GENERATIONS` generations; :func:`flush_storage` stores the rest. A kill in
+    between loses nothing that the steps do not give back identically when run again: what a
+    generation asks depends only on the seed, the generation and the trials told before, and the
+    values told come from the generation's shard results, which are stored. Only in-memory steps
+    reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
         with _journal(store, loc, create, write, step) as storage:
@@ -278,12 +294,35 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
             yield storage
 
 
+def flush_storage(store: ArtifactStore, loc: StorageLocation) -> None:
+    """Store the told generations that in-memory steps of this process kept (a no-op when none)."""
+    cache_key = (store.uri, loc.key)
+    opened = _CACHE.pop(cache_key, None)
+    if opened is None or not opened.frontier_ok(store, loc):
+        return  # nothing kept, or the store changed under it: what was kept is given back by the steps
+    _store_told(store, loc, opened)
+    if not opened.pending_ask:  # an ask in memory (an interrupted run) is dropped: the next run asks again
+        _CACHE[cache_key] = opened
+
+
 def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     """The stored journal as one Optuna journal file (the base, then its generations' objects)."""
     opened = _load(store, loc)
     if opened is None:
         raise ArtifactMissingError(store.uri, loc.key)
     return opened.backend.dump()
+
+
+def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
+    """T, the told generations after the base, from the told objects' markers: the largest T whose blocks
+    (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations)."""
+    n = loc.n_generations - g0
+    done = 0
+    for bit in reversed(range(n.bit_length())):
+        c = done + (1 << bit)
+        if c <= n and _stored_sha256(store, loc.segment("told", g0 + c - 1)) is not None:
+            done = c
+    return done
 
 
 def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
@@ -295,27 +334,20 @@ def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
     shas = {loc.key: hashlib.sha256(data).hexdigest()}
     in_base = backend.count_trials()
     g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
-    # T: told objects exist for generations g0 … g0+T-1 and not after (tells go in order).
-    lo, hi = 0, loc.n_generations - g0
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _stored_sha256(store, loc.segment("told", g0 + mid)) is not None:
-            lo = mid + 1
-        else:
-            hi = mid
+    told = _probe_told(store, loc, g0)
     starts = {0: len(backend)}
     done = 0
-    for bit in reversed(range(lo.bit_length())):
-        if lo >> bit & 1:
+    for bit in reversed(range(told.bit_length())):
+        if told >> bit & 1:
             done += 1 << bit
             key = loc.segment("told", g0 + done - 1)
             data = _read(store, key)
             backend.extend(data)
             shas[key] = hashlib.sha256(data).hexdigest()
             starts[done] = len(backend)
-    opened = _Open(JournalStorage(backend), backend, g0, lo, starts, shas)
-    if g0 + lo < loc.n_generations:
-        key = loc.segment("asked", g0 + lo)
+    opened = _Open(JournalStorage(backend), backend, g0, told, starts, shas, told)
+    if g0 + told < loc.n_generations:
+        key = loc.segment("asked", g0 + told)
         if _stored_sha256(store, key) is not None:
             data = _read(store, key)
             backend.extend(data)
@@ -336,8 +368,7 @@ def _refuse_untold_base(store: ArtifactStore, loc: StorageLocation, opened: _Ope
                          "generation asked but not told: tell it with that version, or remove the study")
 
 
-def _valid(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> bool:
-    return all(_stored_sha256(store, key) == sha for key, sha in opened.frontier(loc).items())
+_IN_MEMORY: frozenset[Step | None] = frozenset({"asked-in-memory", "told-in-memory"})
 
 
 @contextlib.contextmanager
@@ -345,20 +376,41 @@ def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bo
              step: Step | None) -> Iterator[BaseStorage]:
     cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
-    if cached is not None and cached.pending and step != "told":
-        cached = None  # asked in memory only: the stored study does not hold those trials
-    opened = cached if cached is not None and _valid(store, loc, cached) else _load(store, loc)
+    if cached is not None and cached.pending and step not in _IN_MEMORY:
+        # In-memory steps not stored yet: this step reads the store, and the open storage stays for them.
+        _CACHE[cache_key] = cached
+        with _step(store, loc, None, create, write, step) as storage:
+            yield storage
+        return
+    with _step(store, loc, cached, create, write, step) as storage:
+        yield storage
+
+
+@contextlib.contextmanager
+def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, create: bool, write: bool,
+          step: Step | None) -> Iterator[BaseStorage]:
+    """One step on the journal (``cached``: this process's open storage, used when the store still holds
+    what it knows); the open storage is kept for the next step unless another one is kept already."""
+    cache_key = (store.uri, loc.key)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc)
     if opened is None:
         if not create:
             raise ArtifactMissingError(store.uri, loc.key)
         backend = BytesJournalBackend()
         opened = _Open(JournalStorage(backend), backend, 0, 0, {}, {})
     opened.backend.changed = False
-    yield opened.storage
-    # Reached only on a clean exit: on an exception the half-changed storage is dropped.
+    try:
+        yield opened.storage
+    except BaseException:
+        # The half-changed storage is dropped; generations told in memory before this step are whole (the
+        # step only appended after them): store them, so that the next run need not tell them again.
+        if write and opened.stored < opened.told:
+            with contextlib.suppress(Exception):
+                _store_told(store, loc, opened)
+        raise
     if not write:
         if not opened.backend.changed:
-            _CACHE[cache_key] = opened
+            _CACHE.setdefault(cache_key, opened)
         return
     if loc.key not in opened.shas:  # a new study: the base
         _put(store, opened, loc.key, opened.backend.dump())
@@ -368,34 +420,48 @@ def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bo
         _put(store, opened, key, opened.backend.dump(opened.starts[opened.told]))
         opened.asked = True
     elif step == "asked-in-memory" and opened.backend.changed:
-        opened.pending = True
-    elif step == "told" and (opened.asked or opened.pending or opened.backend.changed):
-        if not _tell(store, loc, opened):
+        opened.pending_ask = True
+    elif step in ("told", "told-in-memory") and (opened.asked or opened.pending_ask or opened.backend.changed):
+        if not _fold_told(loc, opened):
+            _store_told(store, loc, opened)  # stored, but the open storage is not reused
             return
+        if step == "told" or opened.told % CHECKPOINT_GENERATIONS == 0:
+            _store_told(store, loc, opened)
     elif opened.backend.changed:
         raise AssertionError(f"study storage {loc.key}: a {step or 'read'} step changed the journal")
     opened.backend.changed = False
-    _CACHE[cache_key] = opened
+    _CACHE.setdefault(cache_key, opened)
 
 
-def _tell(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> bool:
-    """Write the told object of generation g0+T (its operations folded, after the generations its object
-    tiles: g0+T+1-lowbit(T+1) …); whether the open storage may be reused."""
+def _fold_told(loc: StorageLocation, opened: _Open) -> bool:
+    """Generation g0+T is told: fold its operations (one line per trial), T += 1; whether the open storage can
+    still be used (it is told that its journal was folded)."""
     r = opened.told
-    g = opened.g0 + r
     backend = opened.backend
     reusable = True
-    if backend.compact(g * loc.batch_size):
+    if backend.compact((opened.g0 + r) * loc.batch_size):
         replay = getattr(opened.storage, "_replay_result", None)
         if replay is None or not hasattr(replay, "log_number_read"):
-            reusable = False  # cannot tell the open storage its journal was folded: write, but do not reuse it
+            reusable = False  # cannot tell the open storage its journal was folded
         else:
             replay.log_number_read = len(backend)  # same state, fewer lines
-    _put(store, opened, loc.segment("told", g), backend.dump(opened.starts[r + 1 - _lowbit(r + 1)]))
     opened.told = r + 1
     opened.starts[r + 1] = len(backend)
-    opened.asked = opened.pending = False
+    opened.asked = opened.pending_ask = False
     return reusable
+
+
+def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> None:
+    """Store the told objects of T's blocks not stored yet (the block ending at generation g0+e covers
+    g0+e+1-lowbit(e+1) … g0+e), so that a reader finds T."""
+    done = 0
+    for bit in reversed(range(opened.told.bit_length())):
+        if opened.told >> bit & 1:
+            done += 1 << bit
+            key = loc.segment("told", opened.g0 + done - 1)
+            if key not in opened.shas:
+                _put(store, opened, key, opened.backend.dump(opened.starts[done - (1 << bit)], opened.starts[done]))
+    opened.stored = opened.told
 
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:

@@ -147,10 +147,12 @@ def ask_shards(store: ArtifactStore, manifest: StudyManifest, g: int, prefixes: 
     return shards
 
 
-def tell(store: ArtifactStore, manifest: StudyManifest, g: int) -> Told:
-    """Tell generation ``g``'s shard results in trial order (exit 3 naming missing shards)."""
+def tell(store: ArtifactStore, manifest: StudyManifest, g: int, *, durable: bool = True) -> Told:
+    """Tell generation ``g``'s shard results in trial order (exit 3 naming missing shards).
+
+    ``durable=False`` (the all-in-one): stored every few generations, and by ``flush_storage``."""
     plan = _read_generation_plan(store, manifest, g)
-    return tell_generation(store, manifest, g, _collect(store, plan))
+    return tell_generation(store, manifest, g, _collect(store, plan), durable=durable)
 
 
 def finalize_study(store: ArtifactStore, manifest: StudyManifest, cwd: Path, prefixes: tuple[str, ...],
