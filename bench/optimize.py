@@ -12,8 +12,8 @@ numbered, plan written) and tell (values told in trial order, the generation's t
 written; optimize/storage.py). Two ways of reaching the storage:
 
 - warm: the local all-in-one, which keeps the opened study between steps while the journal objects
-  at its frontier are the ones it knows, and keeps a generation's asked trials in memory until the
-  tell (no asked object);
+  at its frontier are the ones it knows, keeps a generation's asked trials in memory until the tell
+  (no asked object), and stores told generations every 8 generations and at its end;
 - cold: every step reads and replays the stored journal, as a pod does (process start excluded),
   and the ask stores its asked object.
 
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records  # noqa: E402
 from trading_runtime.optimize import ask_generation, generation_plan, init_study, tell_generation  # noqa: E402
-from trading_runtime.optimize.storage import forget_cached_storages, stored_journal, stored_storage  # noqa: E402
+from trading_runtime.optimize.storage import flush_storage, forget_cached_storages, stored_journal, stored_storage  # noqa: E402
 from trading_runtime.optimize.study import configure_optuna_logging, load_study  # noqa: E402
 from trading_runtime.planning import write_plan  # noqa: E402
 from trading_runtime.store import LocalStore  # noqa: E402
@@ -105,12 +105,16 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
             if cold:
                 forget_cached_storages()
             c = time.perf_counter()
-            tell_generation(store, manifest, g, lambda records=records: records)
+            tell_generation(store, manifest, g, lambda records=records: records, durable=cold)
+            if g == manifest.n_generations - 1 and not cold:
+                flush_storage(store, manifest.storage_location)  # what the all-in-one does when it stops
             d = time.perf_counter()
             t_ask += b - a
             t_tell += d - c
             wanted = manifest.generation_trials(g)
-            with stored_storage(store, manifest.storage_location, write=False) as storage:  # not timed
+            # Not timed: the generation's trials as told (warm: read in memory, as an in-memory step does).
+            with stored_storage(store, manifest.storage_location, write=False,
+                                step=None if cold else "told-in-memory") as storage:
                 told = load_study(storage, manifest, optuna.samplers.RandomSampler()).get_trials()[wanted.start:]
             t_ref += plain.generation(g, told)
         total = time.perf_counter() - t0

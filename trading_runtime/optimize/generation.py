@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import optuna.study._tell
 from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
@@ -84,9 +85,18 @@ def record_outcome(storage: optuna.storages.BaseStorage, study: optuna.Study, nu
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
     storage.set_trial_user_attr(trial_id, EVALUATION_ATTR, outcome.evaluation)
     if outcome.state == "COMPLETE":
-        study.tell(number, outcome.values)
+        _tell(study, number, outcome.values, None)
     else:
-        study.tell(number, state=TrialState.FAIL)
+        _tell(study, number, None, TrialState.FAIL)
+
+
+def _tell(study: optuna.Study, number: int, values: list[float] | None, state: TrialState | None) -> None:
+    """``study.tell`` without its deep copy of the told trial (with its evaluation), which is not used."""
+    tell = getattr(optuna.study._tell, "_tell_with_warning", None)
+    if tell is None:  # another Optuna: the public way
+        study.tell(number, values, state=state)
+    else:
+        tell(study=study, trial=number, value_or_values=values, state=state)
 
 
 def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck, *,
