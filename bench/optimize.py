@@ -89,9 +89,10 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
                                                    batch_size=batch))
     plain = PlainOptuna(manifest)
     with tempfile.TemporaryDirectory(prefix="bench-optimize-") as tmp:
-        store = LocalStore(tmp)
+        store = CountingStore(tmp)
         init_study(store, manifest)
         forget_cached_storages()
+        store.puts = store.bytes = 0
         t_ask = t_tell = t_ref = 0.0
         t0 = time.perf_counter()
         for g in range(manifest.n_generations):
@@ -122,7 +123,20 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
     forget_cached_storages()
     return {"ask_ms": 1000 * t_ask / n_trials, "tell_ms": 1000 * t_tell / n_trials,
             "overhead_ms": 1000 * (t_ask + t_tell) / n_trials, "ref_ms": 1000 * t_ref / n_trials,
-            "ratio": (t_ask + t_tell) / t_ref, "wall_s": total, "journal_bytes": size}
+            "ratio": (t_ask + t_tell) / t_ref, "wall_s": total, "journal_bytes": size,
+            "puts_per_generation": store.puts / manifest.n_generations, "written_bytes": store.bytes}
+
+
+class CountingStore(LocalStore):
+    """A local store that counts the objects it writes (each one fsynced, then its directory) and their bytes."""
+
+    puts = 0
+    bytes = 0
+
+    def put_parts(self, key: str, parts: Any) -> None:
+        self.puts += 1
+        self.bytes += sum(len(memoryview(p).cast("B")) for p in parts)
+        super().put_parts(key, parts)
 
 
 def end_to_end(workers: int, n_trials: int, batch: int) -> dict[str, float]:
@@ -162,8 +176,8 @@ def main() -> None:
         print(f"## generation-mode overhead: {args.trials} trials, batch {args.batch} "
               f"({-(-args.trials // args.batch)} generations), no backtest")
         print("| sampler | storage | ask ms/trial | tell ms/trial | overhead ms/trial | journal | "
-              "plain Optuna in memory (reference) | ratio |")
-        print("|---|---|---|---|---|---|---|---|")
+              "plain Optuna in memory (reference) | ratio | objects written per generation | bytes written |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for sampler in args.samplers.split(","):
             for cold in (False, True):
                 # Best ratio of --repeats (the machine is shared: the least disturbed run), every run printed.
@@ -171,7 +185,8 @@ def main() -> None:
                 for r in sorted(runs, key=lambda x: x["ratio"]):
                     print(f"| {sampler} | {'cold (pod)' if cold else 'warm (all-in-one)'} | {r['ask_ms']:.2f} | "
                           f"{r['tell_ms']:.2f} | {r['overhead_ms']:.2f} | {r['journal_bytes'] / 1e6:.2f} MB | "
-                          f"{r['ref_ms']:.2f} ms/trial | {r['ratio']:.2f}x |", flush=True)
+                          f"{r['ref_ms']:.2f} ms/trial | {r['ratio']:.2f}x | {r['puts_per_generation']:.2f} | "
+                          f"{r['written_bytes'] / 1e6:.1f} MB |", flush=True)
     if args.part in ("end-to-end", "all"):
         r = end_to_end(args.workers, args.e2e_trials, args.e2e_batch)
         print(f"## end to end: {r['trials']} trials (batch {args.e2e_batch}, 3 walk-forward folds) on 20,160 "
