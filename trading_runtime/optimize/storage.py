@@ -5,7 +5,8 @@ A coordinator step opens it with :func:`stored_storage`: read (marker-verified),
 it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
 **Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
-written once, complete-or-absent (``write_complete``), and never rewritten with other bytes:
+written once, complete-or-absent (``write_complete``: payload, then marker), and never rewritten
+once complete:
 
 ```
 storage/journal.log                   the base: the study's creation (init)
@@ -16,16 +17,16 @@ storage/journal/g<gggg>.told.log      generation g told: the folded trials of ge
 
 The journal is the base, then the told objects that tile the told generations (a binary counter:
 after T told generations, one object per set bit of T, largest first, found from T alone), then
-the first untold generation's asked object if there is one. T is found by a binary search on the
-told objects' markers (a told object exists exactly when its generation is told); readers never
-list. A step thus writes one object of its own (ask: the asked operations; tell: a told object)
+the first untold generation's asked object if there is one. T is found from the told objects'
+markers, bit by bit from the top (log2 of the generations probes; readers never list). A step
+thus writes one object of its own (a cluster ask: the asked operations; a tell: a told object)
 instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
 leaves the previous state readable: every object is new, and its marker (last) makes it count.
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
-one process the opened storage is reused by the next step while the objects at its frontier (the
-last told object, the next told and asked objects) are the ones it knows (what the local
-all-in-one does between generations); anything else is read again.
+one process the opened storage is reused by the next step while the store still holds what it
+knows (the same told count, last told object and asked object); anything else is read again. The
+local all-in-one's in-memory steps store less (see :func:`stored_storage`).
 
 **SQLite**: one file, read and rewritten whole by each step (``write_complete``).
 
