@@ -12,6 +12,7 @@ the same outcome and without running a backtest again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -137,9 +138,14 @@ def run_search(config: ExperimentConfig, source: str, store: ArtifactStore, cwd:
             on_told(told)
             nxt = told.next_generation
             generations += 1
+        flush_storage(store, manifest.storage_location)
+    except BaseException:
+        # Store what was told in memory (best effort: the error that stopped the search is the one reported).
+        with contextlib.suppress(Exception):
+            flush_storage(store, manifest.storage_location)
+        raise
     finally:
         evaluator.close()
-        flush_storage(store, manifest.storage_location)
     if nxt is not None:
         return SearchResult(manifest, created, generations, shards, nxt, None, None)
     key = finalize_study(store, manifest, cwd, prefixes, provenance, data=inputs.data)
