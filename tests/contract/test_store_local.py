@@ -21,13 +21,18 @@ from trading_runtime.store.local import STALE_TMP_SECONDS
 from .conftest import REPO_ROOT
 
 # Runs in a child process: writes a 3 MB object, reports once the bytes are in the temporary file
-# (before fsync and the rename), then waits to be killed.
+# (before its fsync and the rename; the directories the write creates are synced as usual), then waits
+# to be killed.
 _STALLED_WRITER = textwrap.dedent(
     """
-    import os, sys, time
+    import os, stat, sys, time
     from trading_runtime.store import LocalStore
 
+    sync = os.fsync
+
     def stall(fd):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return sync(fd)
         sys.stdout.write("written\\n")
         sys.stdout.flush()
         time.sleep(120)
@@ -244,3 +249,27 @@ def test_a_store_path_through_a_file_a_long_name_or_a_nul_is_bad_input(tmp_path:
         LocalStore(tmp_path / ("n" * 300)).put_bytes("a.json", b"{}")
     with pytest.raises(InputError, match="NUL character"):
         LocalStore(str(tmp_path) + "/x\x00y")
+
+
+def test_the_directories_a_write_creates_are_made_durable_before_the_file(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new directory's entry is fsynced in its parent (top down) before the file is written in it, so a
+    durable file is never lost with its directory (a power loss cannot be run here: the syncs are recorded)."""
+    from trading_runtime.store import local
+
+    synced: list[Path] = []
+    real = local._fsync_directory
+
+    def record(directory: Path) -> None:
+        synced.append(Path(directory))
+        real(directory)
+
+    monkeypatch.setattr(local, "_fsync_directory", record)
+    root = tmp_path / "root"
+    store = LocalStore(root)
+    store.put_bytes("a/b/c.txt", b"x")
+    assert synced == [tmp_path, root, root / "a", root / "a" / "b"]  # root, a, b created; then the rename
+    synced.clear()
+    store.put_bytes("a/b/d.txt", b"y")
+    assert synced == [root / "a" / "b"]  # nothing created: the rename only
+    assert store.get_bytes("a/b/c.txt") == b"x"

@@ -19,9 +19,15 @@ from trading_runtime.optimize import (
     trial_run_id,
 )
 from trading_runtime.optimize.keys import generation_label
-from trading_runtime.optimize.storage import forget_cached_storages, stored_storage
+from trading_runtime.optimize.storage import (
+    CHECKPOINT_GENERATIONS,
+    flush_storage,
+    forget_cached_storages,
+    stored_journal,
+    stored_storage,
+)
 from trading_runtime.optimize.study import stored_study
-from trading_runtime.store import memory_store, read_complete
+from trading_runtime.store import memory_store
 
 _names = (f"optimize-gen-{i}" for i in itertools.count())
 
@@ -104,14 +110,13 @@ def test_ask_is_idempotent_and_steps_out_of_order_are_refused():
     m = synthetic_manifest()
     store = fresh_store()
     init_study(store, m)
-    key = m.keys.storage("journal")
     with pytest.raises(InputError, match=r"generation 0000 is not told yet|it holds 0 trials"):
         ask_generation(store, m, 1, lambda p: None)
     first = ask_generation(store, m, 0, lambda p: None)
-    blob = read_complete(store, key)
+    blob = stored_journal(store, m.storage_location)
     forget_cached_storages()
     assert ask_generation(store, m, 0, lambda p: None) == first
-    assert read_complete(store, key) == blob  # nothing asked twice
+    assert stored_journal(store, m.storage_location) == blob  # nothing asked twice
     with pytest.raises(InputError) as e:
         ask_generation(store, m, 1, lambda p: None)
     assert e.value.lines == (f"--generation: cannot ask generation 0001 of study '{m.study_id}': generation 0000 "
@@ -134,14 +139,14 @@ def test_tell_is_idempotent_and_names_missing_results():
         tell_generation(store, m, 0, lambda: partial)
     told = tell_generation(store, m, 0, lambda: records)
     assert (told.told, told.complete, told.failed, told.next_generation) == (4, 4, 0, 1)
-    blob = read_complete(store, m.keys.storage("journal"))
+    blob = stored_journal(store, m.storage_location)
 
     def must_not_load():
         raise AssertionError("records loaded for a told generation")
 
     again = tell_generation(store, m, 0, must_not_load)
     assert (again.told, again.complete) == (0, 4)
-    assert read_complete(store, m.keys.storage("journal")) == blob
+    assert stored_journal(store, m.storage_location) == blob
 
 
 def test_invalid_parameters_fail_at_ask_and_are_not_dispatched():
@@ -201,7 +206,7 @@ def test_the_stored_journal_is_an_ordinary_optuna_journal_file(tmp_path):
     m = synthetic_manifest()
     store = run_study(m)
     path = tmp_path / "journal.log"
-    path.write_bytes(read_complete(store, m.keys.storage("journal")))
+    path.write_bytes(stored_journal(store, m.storage_location))
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     study = optuna.load_study(study_name=m.study_id, storage=storage)
     assert [(t.number, t.values) for t in study.trials] == [(t[0], t[3]) for t in trials_of(store, m)]
@@ -211,12 +216,11 @@ def test_a_failed_step_leaves_the_stored_storage_unchanged():
     m = synthetic_manifest()
     store = fresh_store()
     init_study(store, m)
-    key = m.keys.storage("journal")
-    before = read_complete(store, key)
-    with pytest.raises(RuntimeError), stored_storage(store, key, "journal") as storage:
+    before = stored_journal(store, m.storage_location)
+    with pytest.raises(RuntimeError), stored_storage(store, m.storage_location) as storage:
         optuna.load_study(study_name=m.study_id, storage=storage).ask()
         raise RuntimeError("crash in the middle of a step")
-    assert read_complete(store, key) == before
+    assert stored_journal(store, m.storage_location) == before
     assert ask_generation(store, m, 0, lambda p: None)[0].number == 0
 
 
@@ -241,6 +245,93 @@ def test_the_folded_journal_replays_to_exactly_the_state_it_was_folded_from(samp
     replayed = state()  # from the stored, folded journal
     assert [t.__dict__ for t in live[0]] == [t.__dict__ for t in replayed[0]]
     assert live[1:] == replayed[1:]
-    lines = read_complete(store, m.keys.storage("journal")).splitlines()
+    lines = stored_journal(store, m.storage_location).splitlines()
     assert sum(line.startswith(b'{"op_code":4,') for line in lines) == 12
     assert not any(line.startswith((b'{"op_code":5,', b'{"op_code":6,')) for line in lines)
+
+
+# --------------------------------------------------------------------------------------------- in-memory steps
+
+def run_in_memory(manifest, store, stop_after=None, flush=True):
+    """The all-in-one's steps: asks and tells kept in memory, told objects every CHECKPOINT_GENERATIONS, flushed
+    at the end (unless ``flush`` is False: a kill)."""
+    init_study(store, manifest)
+    status = study_status(store, manifest)
+    g = None if status["done"] else int(status["next_generation"])
+    ran = 0
+    while g is not None and (stop_after is None or ran < stop_after):
+        asked = ask_generation(store, manifest, g, lambda p: None, durable=False)
+        told = tell_generation(store, manifest, g, lambda asked=asked: synthetic_records(manifest, asked),
+                               durable=False)
+        g = told.next_generation
+        ran += 1
+    if flush:
+        flush_storage(store, manifest.storage_location)
+    return store
+
+
+def journal_objects(store, manifest):
+    folder = manifest.keys.storage("journal").rsplit("/", 1)[0] + "/journal/"
+    return [k[len(folder):] for k in store.list_keys(folder) if not k.endswith(".SUCCESS")]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "qmc", "cmaes"])
+def test_in_memory_steps_store_told_objects_at_checkpoints_and_give_the_durable_steps_study(sampler):
+    m = synthetic_manifest(synthetic_config(sampler={"name": sampler, "seed": 5}, n_trials=20, batch_size=2))
+    assert m.n_generations == 10 and CHECKPOINT_GENERATIONS == 8
+    durable = trials_of(run_study(m), m)
+    store = run_in_memory(m, fresh_store(), flush=False)
+    assert journal_objects(store, m) == ["g0007.told.log"]  # generations 0-7; 8 and 9 only in memory
+    assert study_status(store, m)["next_generation"] == "0008"  # other steps read the store (and keep it open)
+    assert study_status(store, m)["next_generation"] == "0008"
+    flush_storage(store, m.storage_location)
+    assert journal_objects(store, m) == ["g0007.told.log", "g0009.told.log"]  # + generations 8-9
+    forget_cached_storages()
+    assert trials_of(store, m) == durable
+    assert study_status(store, m)["done"] is True
+
+
+@pytest.mark.parametrize("killed_after", [3, 8, 9])
+def test_a_kill_loses_the_generations_held_in_memory_and_the_next_run_gives_them_back(killed_after):
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_in_memory(m, store, stop_after=killed_after, flush=False)
+    forget_cached_storages()  # the process is gone: only the store is left
+    assert study_status(store, m)["told"] == 2 * (killed_after // 8 * 8)
+    run_in_memory(m, store)
+    forget_cached_storages()
+    assert trials_of(store, m) == whole
+
+
+def test_durable_and_in_memory_steps_mix_on_one_store():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_study(m, store, stop_after=3)  # told objects of generations 0, 1, 2 (blocks 0-1 and 2)
+    asked = ask_generation(store, m, 3, lambda p: None)  # an asked object, then the all-in-one takes over
+    run_in_memory(m, store, stop_after=6)
+    assert ask_generation(store, m, 9, lambda p: None)  # a durable step after a flush: from the store
+    forget_cached_storages()
+    run_study(m, store)
+    assert trials_of(store, m) == whole
+    assert [t[2] for t in whole[6:8]] == [a.params for a in asked]
+
+
+def test_a_failing_in_memory_step_stores_the_generations_told_before_it():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_in_memory(m, store, stop_after=3, flush=False)
+    assert journal_objects(store, m) == []
+    asked = ask_generation(store, m, 3, lambda p: None, durable=False)
+    records = synthetic_records(m, asked)
+    del records[trial_run_id(asked[1].number, m.folds[0].id)]
+    with pytest.raises(VerificationError, match="no result for"):
+        tell_generation(store, m, 3, lambda: records, durable=False)
+    assert journal_objects(store, m) == ["g0001.told.log", "g0002.told.log"]  # generations 0-1 and 2
+    forget_cached_storages()
+    assert study_status(store, m)["told"] == 6
+    run_in_memory(m, store)
+    forget_cached_storages()
+    assert trials_of(store, m) == whole

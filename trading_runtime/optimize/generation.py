@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import optuna.study._tell
 from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
@@ -84,17 +85,30 @@ def record_outcome(storage: optuna.storages.BaseStorage, study: optuna.Study, nu
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
     storage.set_trial_user_attr(trial_id, EVALUATION_ATTR, outcome.evaluation)
     if outcome.state == "COMPLETE":
-        study.tell(number, outcome.values)
+        _tell(study, number, outcome.values, None)
     else:
-        study.tell(number, state=TrialState.FAIL)
+        _tell(study, number, None, TrialState.FAIL)
 
 
-def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck) -> list[AskedTrial]:
-    """Ask generation ``g``'s trials (or return them when already asked), numbered, in order."""
+def _tell(study: optuna.Study, number: int, values: list[float] | None, state: TrialState | None) -> None:
+    """``study.tell`` without its deep copy of the told trial (with its evaluation), which is not used."""
+    tell = getattr(optuna.study._tell, "_tell_with_warning", None)
+    if tell is None:  # another Optuna: the public way
+        study.tell(number, values, state=state)
+    else:
+        tell(study=study, trial=number, value_or_values=values, state=state)
+
+
+def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check: ParamsCheck, *,
+                   durable: bool = True) -> list[AskedTrial]:
+    """Ask generation ``g``'s trials (or return them when already asked), numbered, in order.
+
+    ``durable=False``: the asked trials are not stored, only kept for the tell of this generation in this
+    process (the local all-in-one; see ``storage.stored_storage``); re-asking gives the same trials.
+    """
     _check_generation(manifest, g)
-    keys = manifest.keys
     wanted = manifest.generation_trials(g)
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format) as storage:
+    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory") as storage:
         study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
                                                             manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
@@ -198,18 +212,18 @@ def _best_so_far(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]
 
 
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
-                    load_records: Callable[[], Mapping[str, Mapping[str, Any]]]) -> Told:
+                    load_records: Callable[[], Mapping[str, Mapping[str, Any]]], *, durable: bool = True) -> Told:
     """Tell generation ``g``'s trials in trial-number order from their runs' records (by run id).
 
     ``load_records`` (collect the generation's shards) is called only when a trial is still to tell.
+    ``durable=False``: the told generation is stored only every few generations (the local all-in-one,
+    which calls ``storage.flush_storage`` at its end; see ``storage.stored_storage``).
     """
     _check_generation(manifest, g)
-    keys = manifest.keys
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format,
-                        compact_from=wanted.start) as storage:
+    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory") as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
         if len(trials) < wanted.stop:

@@ -2,7 +2,8 @@
 
 ```
 optimize/<study_id>/study.json                the study manifest (init)
-optimize/<study_id>/storage/journal.log       the Optuna journal (or storage/study.sqlite3)
+optimize/<study_id>/storage/journal.log       the Optuna journal's base (or storage/study.sqlite3)
+optimize/<study_id>/storage/journal/g<gggg>.{asked,told}.log   its generations (optimize/storage.py)
 optimize/<study_id>/results/<name>.json       finalize's documents
 experiments/<study_id>.g<gggg>/plan.json      generation g's plan: run-shard reads it unchanged
 experiments/<study_id>.best/plan.json         the best trial re-evaluated by finalize

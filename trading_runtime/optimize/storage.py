@@ -1,16 +1,34 @@
 """Where a study's Optuna storage lives.
 
-Generation mode keeps the storage **in the artifact store** as one object — an Optuna journal
-(default) or an SQLite file — so pods share nothing but the store. A coordinator step opens it
-with :func:`stored_storage`: read (marker-verified), act, write back with ``write_complete`` (the
-old object stays until the new one is whole). Only the coordinator steps (init, ask, tell,
-finalize, verify) do this, one at a time.
+Generation mode keeps the storage **in the artifact store**, so pods share nothing but the store.
+A coordinator step opens it with :func:`stored_storage`: read (marker-verified), act, write what
+it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
-The journal is kept in memory while a step runs (no file locks, no fsync per operation) and is
-written back as an ordinary Optuna journal file: ``JournalFileBackend`` reads it as it is. Within
-one process the opened storage is reused by the next step while the stored object's sha256 is the
-one this process wrote (what the local all-in-one does between generations); a changed object is
-read again.
+**Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
+written once, complete-or-absent (``write_complete``: payload, then marker), and never rewritten
+once complete:
+
+```
+storage/journal.log                   the base: the study's creation (init)
+storage/journal/g<gggg>.asked.log     generation g's ask: its operations since the last told object
+storage/journal/g<gggg>.told.log      generation g told: the folded trials of generations
+                                      g+1-lowbit(g+1) … g (one line per trial, compact_journal)
+```
+
+The journal is the base, then the told objects that tile the told generations (a binary counter:
+after T told generations, one object per set bit of T, largest first, found from T alone), then
+the first untold generation's asked object if there is one. T is found from the told objects'
+markers, bit by bit from the top (log2 of the generations probes; readers never list). A step
+thus writes one object of its own (a cluster ask: the asked operations; a tell: a told object)
+instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
+leaves the previous state readable: every object is new, and its marker (last) makes it count.
+
+The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
+one process the opened storage is reused by the next step while the store still holds what it
+knows (the same told count, last told object and asked object); anything else is read again. The
+local all-in-one's in-memory steps store less (see :func:`stored_storage`).
+
+**SQLite**: one file, read and rewritten whole by each step (``write_complete``).
 
 The storage holds Optuna's own wall-clock times (``datetime_start``/``datetime_complete``): they
 never reach a result document. Async mode opens a shared storage by URL (:func:`open_url_storage`).
@@ -33,6 +51,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
     ArtifactMissingError,
@@ -44,11 +63,33 @@ from trading_runtime.store import (
     write_complete,
 )
 
-__all__ = ["BytesJournalBackend", "StorageFormat", "forget_cached_storages", "open_url_storage", "stored_storage"]
+__all__ = [
+    "CHECKPOINT_GENERATIONS", "BytesJournalBackend", "StorageFormat", "StorageLocation", "flush_storage",
+    "forget_cached_storages", "open_url_storage", "stored_journal", "stored_storage",
+]
 
 log = logging.getLogger(__name__)
 
 StorageFormat = Literal["journal", "sqlite"]
+Step = Literal["asked", "asked-in-memory", "told", "told-in-memory"]
+# The all-in-one's in-memory tells store their told objects every this many generations (a power of 2:
+# they are then whole blocks; see stored_storage). A kill loses at most this many generations' asks and tells,
+# which the next run gives back identically from the plans and shard results (no backtest runs again).
+CHECKPOINT_GENERATIONS = 8
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """Where a study's storage is, and the generations its journal is kept in."""
+
+    storage_format: StorageFormat
+    key: str  # the storage object (journal: its base)
+    batch_size: int
+    n_generations: int
+
+    def segment(self, step: Step, g: int) -> str:
+        """The key of generation ``g``'s asked or told journal object."""
+        return f"{self.key.rsplit('/', 1)[0]}/journal/g{generation_label(g)}.{step}.log"
 _SCHEMA_ATTEMPTS = 5
 
 
@@ -56,10 +97,16 @@ class BytesJournalBackend(BaseJournalBackend):
     """An Optuna journal held in memory as the lines of a journal file."""
 
     def __init__(self, data: bytes = b"") -> None:
-        self._lines: list[bytes] = data.splitlines(keepends=True)
-        if self._lines and not self._lines[-1].endswith(b"\n"):
-            raise ValueError("journal: the last line is incomplete")
+        self._lines: list[bytes] = []
+        self.extend(data)
         self.changed = False
+
+    def extend(self, data: bytes) -> None:
+        """Append the lines of a journal object (whole lines only)."""
+        lines = data.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            raise ValueError("journal: the last line is incomplete")
+        self._lines.extend(lines)
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         for line in self._lines[log_number_from:]:
@@ -70,8 +117,13 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.extend((json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8") for entry in logs)
         self.changed = True
 
-    def dump(self) -> bytes:
-        return b"".join(self._lines)
+    def dump(self, start: int = 0, stop: int | None = None) -> bytes:
+        """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
+        return b"".join(self._lines[start:stop])
+
+    def count_trials(self) -> int:
+        """The number of trial creations in the journal."""
+        return sum(1 for line in self._lines if line.startswith(_CREATE_PREFIX))
 
     def compact(self, first_trial_id: int) -> bool:
         folded = compact_journal(self._lines, first_trial_id)
@@ -157,11 +209,40 @@ def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | No
     return lines[:boundary] + study_lines + folded
 
 
+def _lowbit(n: int) -> int:
+    return n & -n
+
+
 @dataclass
 class _Open:
-    sha256: str
+    """An opened journal: the storage, its lines, and where its generations' objects start and end."""
+
     storage: JournalStorage
     backend: BytesJournalBackend
+    g0: int  # first generation kept in objects (0; more when the base holds told generations)
+    told: int  # generations told after the base (T), in this open storage
+    starts: dict[int, int]  # line where generation g0+r starts, for r = 0, every block boundary and every tell
+    shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
+    stored: int = 0  # generations told in stored objects (T_s <= T; less after in-memory tells)
+    asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
+    pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
+
+    @property
+    def pending(self) -> bool:
+        """Whether this open storage holds more than the store (in-memory steps not stored yet)."""
+        return self.pending_ask or self.stored < self.told
+
+    def frontier_ok(self, store: ArtifactStore, loc: StorageLocation) -> bool:
+        """Whether the store still holds the state this journal was read as or last stored: the same told
+        count (the reader's probes), the same last told object, and the asked object as known."""
+        g = self.g0 + self.stored
+        last = loc.segment("told", g - 1) if self.stored else loc.key
+        if _stored_sha256(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
+            return False
+        if self.stored < self.told or g >= loc.n_generations:
+            return True  # a generation told in memory: its asked object no longer counts
+        asked = loc.segment("asked", g)
+        return _stored_sha256(store, asked) == (self.shas[asked] if self.asked else None)
 
 
 _CACHE: dict[tuple[str, str], _Open] = {}
@@ -189,53 +270,204 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 
 @contextlib.contextmanager
-def stored_storage(store: ArtifactStore, key: str, storage_format: StorageFormat, *, create: bool = False,
-                   write: bool = True, compact_from: int | None = None) -> Iterator[BaseStorage]:
-    """The study storage at ``key``; written back on a clean exit when it changed (and ``write``).
+def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
+                   step: Step | None = None) -> Iterator[BaseStorage]:
+    """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
-    ``compact_from``: a journal's operations from that trial on are folded (:func:`compact_journal`)
-    before it is written back.
+    ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
+    generation) or ``"told"`` (its told object, the generation's operations folded); neither:
+    only the base, when created.
+
+    The in-memory steps (the local all-in-one, which asks and tells in one process) store less:
+    ``"asked-in-memory"`` nothing (the asked trials stay in this process's open storage for the
+    tell that follows), ``"told-in-memory"`` the told objects only every
+    :data:`CHECKPOINT_GENERATIONS` generations; :func:`flush_storage` stores the rest. A kill in
+    between loses nothing that the steps do not give back identically when run again: what a
+    generation asks depends only on the seed, the generation and the trials told before, and the
+    values told come from the generation's shard results, which are stored. Only in-memory steps
+    reuse such an open storage; any other step reads the store.
     """
-    if storage_format == "journal":
-        with _journal(store, key, create, write, compact_from) as storage:
+    if loc.storage_format == "journal":
+        with _journal(store, loc, create, write, step) as storage:
             yield storage
     else:
-        with _sqlite(store, key, create, write) as storage:
+        with _sqlite(store, loc.key, create, write) as storage:
             yield storage
+
+
+def flush_storage(store: ArtifactStore, loc: StorageLocation) -> None:
+    """Store the told generations that in-memory steps of this process kept (a no-op when none)."""
+    cache_key = (store.uri, loc.key)
+    opened = _CACHE.pop(cache_key, None)
+    if opened is None or not opened.frontier_ok(store, loc):
+        return  # nothing kept, or the store changed under it: what was kept is given back by the steps
+    _store_told(store, loc, opened)
+    if not opened.pending_ask:  # an ask in memory (an interrupted run) is dropped: the next run asks again
+        _CACHE[cache_key] = opened
+
+
+def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
+    """The stored journal as one Optuna journal file (the base, then its generations' objects)."""
+    opened = _load(store, loc)
+    if opened is None:
+        raise ArtifactMissingError(store.uri, loc.key)
+    return opened.backend.dump()
+
+
+def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
+    """T, the told generations after the base, from the told objects' markers: the largest T whose blocks
+    (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations)."""
+    n = loc.n_generations - g0
+    done = 0
+    for bit in reversed(range(n.bit_length())):
+        c = done + (1 << bit)
+        if c <= n and _stored_sha256(store, loc.segment("told", g0 + c - 1)) is not None:
+            done = c
+    return done
+
+
+def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
+    """The stored journal read from its objects (None: no base)."""
+    if _stored_sha256(store, loc.key) is None:
+        return None
+    data = _read(store, loc.key)
+    backend = BytesJournalBackend(data)
+    shas = {loc.key: hashlib.sha256(data).hexdigest()}
+    in_base = backend.count_trials()
+    g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
+    told = _probe_told(store, loc, g0)
+    starts = {0: len(backend)}
+    done = 0
+    for bit in reversed(range(told.bit_length())):
+        if told >> bit & 1:
+            done += 1 << bit
+            key = loc.segment("told", g0 + done - 1)
+            data = _read(store, key)
+            backend.extend(data)
+            shas[key] = hashlib.sha256(data).hexdigest()
+            starts[done] = len(backend)
+    opened = _Open(JournalStorage(backend), backend, g0, told, starts, shas, told)
+    if g0 + told < loc.n_generations:
+        key = loc.segment("asked", g0 + told)
+        if _stored_sha256(store, key) is not None:
+            data = _read(store, key)
+            backend.extend(data)
+            shas[key] = hashlib.sha256(data).hexdigest()
+            opened.asked = True
+    backend.changed = False
+    if in_base:
+        _refuse_untold_base(store, loc, opened, in_base)
+    return opened
+
+
+def _refuse_untold_base(store: ArtifactStore, loc: StorageLocation, opened: _Open, in_base: int) -> None:
+    """A base holding trials (a journal written whole by an earlier version) must hold told generations only."""
+    sid = opened.storage.get_all_studies()
+    trials = opened.storage.get_all_trials(sid[0]._study_id, deepcopy=False) if sid else []
+    if any(not t.state.is_finished() for t in trials[:in_base]):
+        raise InputError(f"{store.uri}: {loc.key}: the journal (written whole by an earlier version) holds a "
+                         "generation asked but not told: tell it with that version, or remove the study")
+
+
+_IN_MEMORY: frozenset[Step | None] = frozenset({"asked-in-memory", "told-in-memory"})
 
 
 @contextlib.contextmanager
-def _journal(store: ArtifactStore, key: str, create: bool, write: bool,
-             compact_from: int | None) -> Iterator[BaseStorage]:
-    cache_key = (store.uri, key)
-    sha = _stored_sha256(store, key)
-    if sha is None and not create:
-        raise ArtifactMissingError(store.uri, key)
+def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bool,
+             step: Step | None) -> Iterator[BaseStorage]:
+    cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
-    if cached is not None and sha is not None and cached.sha256 == sha:
-        opened = cached
-        opened.backend.changed = False
-    else:
-        data = _read(store, key) if sha is not None else b""
-        backend = BytesJournalBackend(data)
-        opened = _Open(hashlib.sha256(data).hexdigest(), JournalStorage(backend), backend)
-    yield opened.storage
-    # Reached only on a clean exit: on an exception the half-changed storage is dropped.
-    if opened.backend.changed or sha is None:
-        if not write:
+    if cached is not None and cached.pending and step not in _IN_MEMORY:
+        # In-memory steps not stored yet: this step reads the store, and the open storage stays for them.
+        _CACHE[cache_key] = cached
+        with _step(store, loc, None, create, write, step) as storage:
+            yield storage
+        return
+    with _step(store, loc, cached, create, write, step) as storage:
+        yield storage
+
+
+@contextlib.contextmanager
+def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, create: bool, write: bool,
+          step: Step | None) -> Iterator[BaseStorage]:
+    """One step on the journal (``cached``: this process's open storage, used when the store still holds
+    what it knows); the open storage is kept for the next step unless another one is kept already."""
+    cache_key = (store.uri, loc.key)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc)
+    if opened is None:
+        if not create:
+            raise ArtifactMissingError(store.uri, loc.key)
+        backend = BytesJournalBackend()
+        opened = _Open(JournalStorage(backend), backend, 0, 0, {}, {})
+    opened.backend.changed = False
+    try:
+        yield opened.storage
+    except BaseException:
+        # The half-changed storage is dropped; generations told in memory before this step are whole (the
+        # step only appended after them): store them, so that the next run need not tell them again.
+        if write and opened.stored < opened.told:
+            with contextlib.suppress(Exception):
+                _store_told(store, loc, opened)
+        raise
+    if not write:
+        if not opened.backend.changed:
+            _CACHE.setdefault(cache_key, opened)
+        return
+    if loc.key not in opened.shas:  # a new study: the base
+        _put(store, opened, loc.key, opened.backend.dump())
+        opened.starts = {0: len(opened.backend)}
+    elif step == "asked" and opened.backend.changed:
+        key = loc.segment("asked", opened.g0 + opened.told)
+        _put(store, opened, key, opened.backend.dump(opened.starts[opened.told]))
+        opened.asked = True
+    elif step == "asked-in-memory" and opened.backend.changed:
+        opened.pending_ask = True
+    elif step in ("told", "told-in-memory") and (opened.asked or opened.pending_ask or opened.backend.changed):
+        if not _fold_told(loc, opened):
+            _store_told(store, loc, opened)  # stored, but the open storage is not reused
             return
-        if compact_from is not None and opened.backend.compact(compact_from):
-            replay = getattr(opened.storage, "_replay_result", None)
-            if replay is None or not hasattr(replay, "log_number_read"):
-                # Cannot tell the open storage its journal was folded: write, but do not reuse it.
-                write_complete(store, key, opened.backend.dump())
-                return
-            replay.log_number_read = len(opened.backend)  # same state, fewer lines
-        payload = opened.backend.dump()
-        write_complete(store, key, payload)
-        opened.sha256 = hashlib.sha256(payload).hexdigest()
-        opened.backend.changed = False
-    _CACHE[cache_key] = opened
+        if step == "told" or opened.told % CHECKPOINT_GENERATIONS == 0:
+            _store_told(store, loc, opened)
+    elif opened.backend.changed:
+        raise AssertionError(f"study storage {loc.key}: a {step or 'read'} step changed the journal")
+    opened.backend.changed = False
+    _CACHE.setdefault(cache_key, opened)
+
+
+def _fold_told(loc: StorageLocation, opened: _Open) -> bool:
+    """Generation g0+T is told: fold its operations (one line per trial), T += 1; whether the open storage can
+    still be used (it is told that its journal was folded)."""
+    r = opened.told
+    backend = opened.backend
+    reusable = True
+    if backend.compact((opened.g0 + r) * loc.batch_size):
+        replay = getattr(opened.storage, "_replay_result", None)
+        if replay is None or not hasattr(replay, "log_number_read"):
+            reusable = False  # cannot tell the open storage its journal was folded
+        else:
+            replay.log_number_read = len(backend)  # same state, fewer lines
+    opened.told = r + 1
+    opened.starts[r + 1] = len(backend)
+    opened.asked = opened.pending_ask = False
+    return reusable
+
+
+def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> None:
+    """Store the told objects of T's blocks not stored yet (the block ending at generation g0+e covers
+    g0+e+1-lowbit(e+1) … g0+e), so that a reader finds T."""
+    done = 0
+    for bit in reversed(range(opened.told.bit_length())):
+        if opened.told >> bit & 1:
+            done += 1 << bit
+            key = loc.segment("told", opened.g0 + done - 1)
+            if key not in opened.shas:
+                _put(store, opened, key, opened.backend.dump(opened.starts[done - (1 << bit)], opened.starts[done]))
+    opened.stored = opened.told
+
+
+def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
+    write_complete(store, key, payload)
+    opened.shas[key] = hashlib.sha256(payload).hexdigest()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation_label
 from trading_runtime.optimize.sampler import sampler_problems
 from trading_runtime.optimize.space import Space, resolve_space, space_corners, space_document, space_from_document
-from trading_runtime.optimize.storage import StorageFormat, stored_storage
+from trading_runtime.optimize.storage import StorageFormat, StorageLocation, stored_storage
 from trading_runtime.planning import DataRef, Fold, InstrumentRef, PlanData, experiment_id
 from trading_runtime.planning.plan import identity_document, plan_folds, universe_folds
 from trading_runtime.planning.stored import read_stored_model
@@ -77,6 +77,11 @@ class StudyManifest(BaseModel):
     @property
     def keys(self) -> StudyKeys:
         return StudyKeys(self.study_id)
+
+    @property
+    def storage_location(self) -> StorageLocation:
+        return StorageLocation(self.storage_format, self.keys.storage(self.storage_format), self.batch_size,
+                               self.n_generations)
 
     @property
     def sweep(self) -> OptunaSweep:
@@ -225,7 +230,7 @@ def init_study(store: ArtifactStore, manifest: StudyManifest) -> tuple[StudyMani
             raise InputError(f"{store.uri}: study '{manifest.study_id}' exists with another manifest at "
                              f"{keys.manifest} (same id, different content: remove it or change the config's id)")
         return existing, False
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format, create=True) as st:
+    with stored_storage(store, manifest.storage_location, create=True) as st:
         create_or_load(st, manifest)
     write_complete(store, keys.manifest, canonical_bytes(manifest.model_dump(mode="json")))
     return manifest, True
@@ -245,9 +250,7 @@ def next_generation(manifest: StudyManifest, trials: list[optuna.trial.FrozenTri
 
 def study_status(store: ArtifactStore, manifest: StudyManifest) -> dict[str, Any]:
     """Where the study is: told trials, the next generation to run (label) or done."""
-    keys = manifest.keys
-    with stored_storage(store, keys.storage(manifest.storage_format), manifest.storage_format,
-                        write=False) as storage:
+    with stored_storage(store, manifest.storage_location, write=False) as storage:
         study = load_study(storage, manifest, optuna.samplers.RandomSampler(seed=0))
         trials = study.get_trials(deepcopy=False)
     nxt = next_generation(manifest, trials)
@@ -265,8 +268,7 @@ def study_status(store: ArtifactStore, manifest: StudyManifest) -> dict[str, Any
 @contextlib.contextmanager
 def stored_study(store: ArtifactStore, manifest: StudyManifest) -> Iterator[optuna.Study]:
     """The study in its stored storage, read-only (finalize, verify)."""
-    fmt = manifest.storage_format
-    with stored_storage(store, manifest.keys.storage(fmt), fmt, write=False) as storage:
+    with stored_storage(store, manifest.storage_location, write=False) as storage:
         yield load_study(storage, manifest, optuna.samplers.RandomSampler(seed=0))
 
 

@@ -3,11 +3,16 @@
 init → for each generation not yet told: ask → its pending shards on a process pool (kept for the
 whole search) → tell → finalize. Every step is the cluster's step, on the same store, so an
 interrupted search (any step, any shard) resumes where it stopped, and the results do not depend
-on the worker count or the shard size.
+on the worker count or the shard size. The study stays open in this process between the steps: a
+generation's asked trials are not stored (its plan is), and told generations are stored every
+``CHECKPOINT_GENERATIONS`` and when the search stops (``optimize.storage``); after a kill, the
+next run asks and tells those generations again from their stored plans and shard results, with
+the same outcome and without running a backtest again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +31,7 @@ from trading_runtime.execution.experiment import (
     warm_kernels,
 )
 from trading_runtime.optimize import StudyManifest, Told, init_study, study_status
+from trading_runtime.optimize.storage import flush_storage
 from trading_runtime.orchestration.pool import drain, pending_shards, pool_context, setup_worker
 from trading_runtime.orchestration.study import ask, finalize_study, study_manifest, tell
 from trading_runtime.planning import Plan, read_plan
@@ -132,12 +138,18 @@ def run_search(config: ExperimentConfig, source: str, store: ArtifactStore, cwd:
         while nxt is not None:
             if max_generations is not None and generations >= max_generations:
                 break
-            plan = ask(store, manifest, nxt, check, per)
+            plan = ask(store, manifest, nxt, check, per, durable=False)
             shards += evaluator.run(plan)
-            told = tell(store, manifest, nxt)
+            told = tell(store, manifest, nxt, durable=False)
             on_told(told)
             nxt = told.next_generation
             generations += 1
+        flush_storage(store, manifest.storage_location)
+    except BaseException:
+        # Store what was told in memory (best effort: the error that stopped the search is the one reported).
+        with contextlib.suppress(Exception):
+            flush_storage(store, manifest.storage_location)
+        raise
     finally:
         evaluator.close()
     if nxt is not None:

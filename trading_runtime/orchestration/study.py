@@ -129,9 +129,13 @@ def create_study(config: ExperimentConfig, source: str, store: ArtifactStore, cw
     return stored
 
 
-def ask(store: ArtifactStore, manifest: StudyManifest, g: int, check: Check, runs_per_shard: int) -> Plan:
-    """Ask generation ``g``'s trials and write its plan (the experiment ``<study>.g<gggg>``)."""
-    asked = ask_generation(store, manifest, g, check)
+def ask(store: ArtifactStore, manifest: StudyManifest, g: int, check: Check, runs_per_shard: int, *,
+        durable: bool = True) -> Plan:
+    """Ask generation ``g``'s trials and write its plan (the experiment ``<study>.g<gggg>``).
+
+    ``durable=False`` (the all-in-one, which tells in the same process): the plan is stored, the asked trials
+    only kept in memory for the tell (``optimize.ask_generation``)."""
+    asked = ask_generation(store, manifest, g, check, durable=durable)
     plan = generation_plan(manifest, g, asked, runs_per_shard)
     write_plan(store, plan)
     return plan
@@ -151,10 +155,12 @@ def ask_shards(store: ArtifactStore, manifest: StudyManifest, g: int, prefixes: 
     return shards
 
 
-def tell(store: ArtifactStore, manifest: StudyManifest, g: int) -> Told:
-    """Tell generation ``g``'s shard results in trial order (exit 3 naming missing shards)."""
+def tell(store: ArtifactStore, manifest: StudyManifest, g: int, *, durable: bool = True) -> Told:
+    """Tell generation ``g``'s shard results in trial order (exit 3 naming missing shards).
+
+    ``durable=False`` (the all-in-one): stored every few generations, and by ``flush_storage``."""
     plan = _read_generation_plan(store, manifest, g)
-    return tell_generation(store, manifest, g, _collect(store, plan))
+    return tell_generation(store, manifest, g, _collect(store, plan), durable=durable)
 
 
 def finalize_study(store: ArtifactStore, manifest: StudyManifest, cwd: Path, prefixes: tuple[str, ...],

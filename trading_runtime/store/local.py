@@ -2,9 +2,11 @@
 
 Writes go to a temporary file in the destination's own directory (same filesystem), are fsynced,
 then renamed over the destination with ``os.replace`` and the directory is fsynced: a reader sees
-the old file, the whole new file, or nothing. A writer killed mid-write leaves at most a stray
-temporary file named ``.trstore-tmp-*``; such names are reserved (refused as keys) and never listed,
-and a later write into the same directory removes those older than :data:`STALE_TMP_SECONDS`.
+the old file, the whole new file, or nothing. Directories a write creates are made durable first
+(the parent of each is fsynced): a durable file is never lost with its new directory. A writer
+killed mid-write leaves at most a stray temporary file named ``.trstore-tmp-*``; such names are
+reserved (refused as keys) and never listed, and a later write into the same directory removes
+those older than :data:`STALE_TMP_SECONDS`.
 
 Symbolic links below the root are never followed by a write or a delete: a key whose path crosses a
 link is refused, so nothing is written outside the root. I/O errors are one line each: no space left
@@ -94,10 +96,17 @@ class LocalStore:
 
     def _write(self, key: str, path: Path, parts: Sequence[bytes | memoryview]) -> None:
         self._refuse_links(key, path)
+        missing = []  # directories this write creates, deepest first
+        directory = path.parent
+        while not os.path.lexists(directory) and directory != directory.parent:
+            missing.append(directory)
+            directory = directory.parent
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise self._conflict(key) from None
+        for created in reversed(missing):
+            _fsync_directory(created.parent)  # a new directory's entry is durable before a file in it is
         tmp = path.parent / f"{RESERVED_SEGMENT_PREFIX}{secrets.token_hex(8)}"
         try:
             # Opened inside the try: an interrupt right after the file exists still removes it.
