@@ -92,10 +92,10 @@ def _cold(which: str, path: str) -> dict[str, Any]:
 
         t1 = time.monotonic_ns()
         with np.load(path) as z:
-            open_, close = z["open"], z["close"]
+            open_, close, ts = z["open"], z["close"], z["ts"]
         t2 = time.monotonic_ns()
         raw = floor_sma_cross(open_, close, 10, 50, 100_000.0, 5e-4, 0.0)
-        metrics = floor_metrics(raw, len(close), 100_000.0, 365 * 86400 / 60)
+        metrics = floor_metrics(raw, len(close), 100_000.0, 365 * 86400 / 60, (int(ts[-1]) - int(ts[0])) / 1e9)
     t3 = time.monotonic_ns()
     return {"done_ns": t3, "import_s": (t1 - t0) / 1e9, "load_s": (t2 - t1) / 1e9,
             "first_backtest_s": (t3 - t2) / 1e9, "final_equity": metrics["final_equity"]}

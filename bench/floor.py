@@ -151,14 +151,15 @@ def floor_sma_cross(open_, close, fast, slow, initial_cash, f, s):  # type: igno
 
 
 def floor_metrics(
-    raw: tuple[Any, ...], n: int, initial_cash: float, bars_per_year: float
+    raw: tuple[Any, ...], n: int, initial_cash: float, bars_per_year: float, elapsed_seconds: float
 ) -> dict[str, float | int | None]:
-    """The README metrics from ``floor_sma_cross``'s accumulators (same None rules as the engine)."""
+    """The README metrics from ``floor_sma_cross``'s accumulators (same None rules as the engine).
+    ``elapsed_seconds``: first bar to last (CAGR compounds over calendar time in years of 365 days)."""
     (final, mean, std, downside, mdd, longest, exposed, n_trades, n_wins, gross_win, gross_loss,
      traded, fees_paid) = raw
     growth = final / initial_cash
-    years = n / bars_per_year
-    cagr = -1.0 if growth <= 0 else growth ** (1.0 / years) - 1.0
+    years = elapsed_seconds / (365 * 86400)
+    cagr = None if years <= 0 else -1.0 if growth <= 0 else growth ** (1.0 / years) - 1.0
     ann = math.sqrt(bars_per_year)
     return {
         "final_equity": float(final),
@@ -168,7 +169,7 @@ def floor_metrics(
         "sortino": mean / downside * ann if downside > 0 else None,
         "max_drawdown": float(mdd),
         "max_drawdown_duration_bars": int(longest),
-        "calmar": cagr / mdd if mdd > 0 else None,
+        "calmar": cagr / mdd if cagr is not None and mdd > 0 else None,
         "n_trades": int(n_trades),
         "win_rate": n_wins / n_trades if n_trades else None,
         "profit_factor": gross_win / gross_loss if gross_loss > 0 else None,

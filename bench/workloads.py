@@ -61,7 +61,8 @@ def floor_backtest(bars: Bars, fast: int, slow: int) -> dict[str, Metric]:
     spec = ExecutionSpec()
     raw = floor_sma_cross(bars.open, bars.close, fast, slow, spec.initial_cash, spec.fee_bps / 1e4,
                           spec.slippage_bps / 1e4)
-    return floor_metrics(raw, len(bars), spec.initial_cash, bars_per_year(TIMEFRAME_SECONDS))
+    return floor_metrics(raw, len(bars), spec.initial_cash, bars_per_year(TIMEFRAME_SECONDS),
+                         (int(bars.ts[-1]) - int(bars.ts[0])) / 1e9)
 
 
 def floor_sweep(bars: Bars, combos: list[tuple[int, int]]) -> list[dict[str, Metric]]:
