@@ -7,10 +7,10 @@ where it leaves the store, so ``report.optuna`` reads attributes. Unknown keys a
 keep their JSON type (``Num``), so the report formats them as it always has.
 
 Variants: a universe study adds ``aggregate`` to ``optimization_history.json`` and each trial's
-per-instrument values (``instruments``); several objectives add ``pareto_front.json`` (``ParetoFront``) and give every trial a
-``best_value_so_far`` of null; a study with no complete trial has a null best (``trial``,
-``params``, ``values``) and null performance blocks; an objective whose importances could not be
-computed has a ``reason`` instead.
+per-instrument values (``instruments``); several objectives add ``pareto_front.json``
+(``ParetoFront``) and give every trial a ``best_value_so_far`` of null; a study with no complete
+trial has a null best (``trial``, ``params``, ``values``) and null performance blocks; an
+objective whose importances could not be computed has a ``reason`` instead.
 """
 
 from __future__ import annotations
