@@ -4,7 +4,8 @@
 - ``performance_metrics.json``: the best trial re-evaluated: in-sample metrics (mean and per fold),
   out-of-sample metrics (reported, never optimised), PSR and DSR;
 - ``optimization_history.json``: every trial in number order: state, parameters, values, failure
-  reason, best so far;
+  reason, best so far; over a universe also the ``aggregate`` rule and each trial's objective values
+  per instrument (``instruments``: symbol → values, null where undefined), left out for one instrument;
 - ``pareto_front.json``: multi-objective only: the non-dominated complete trials;
 - ``param_importances.json``: PED-ANOVA importances per objective (Optuna's deterministic default);
 - ``metadata.json``: study identity, data, folds, space, sampler, counts, provenance.
@@ -38,6 +39,7 @@ from trading_runtime.config.experiment import OptunaSweep
 from trading_runtime.optimize.objective import EVALUATION_ATTR, mean_metrics
 from trading_runtime.optimize.space import trial_params
 from trading_runtime.optimize.study import StudyManifest
+from trading_runtime.planning import InstrumentRef
 from trading_runtime.sharpe import (
     expected_max_sharpe,
     moments,
@@ -215,8 +217,19 @@ def _history(manifest: StudyManifest, records: Sequence[TrialRecord], mode: str)
             "in_sample_sharpe": ins.get("sharpe"),
             "best_value_so_far": best if single else None,
         })
-    return {"study_id": manifest.study_id, "schema_version": RESULTS_SCHEMA_VERSION,
-            "objectives": [o.model_dump(mode="json") for o in sweep.objectives], "trials": rows}
+        if manifest.instruments is not None:
+            rows[-1]["instruments"] = _instrument_values(r, manifest.instruments)
+    doc: dict[str, Any] = {"study_id": manifest.study_id, "schema_version": RESULTS_SCHEMA_VERSION,
+                           "objectives": [o.model_dump(mode="json") for o in sweep.objectives], "trials": rows}
+    if manifest.instruments is not None:
+        doc["aggregate"] = manifest.config.objective.aggregate
+    return doc
+
+
+def _instrument_values(record: TrialRecord, instruments: Sequence[InstrumentRef]) -> dict[str, list[float] | None]:
+    """A universe trial's objective values on each instrument (None where it failed or was not evaluated)."""
+    per = (record.evaluation or {}).get("instruments") or {}
+    return {i.symbol: (per.get(i.symbol) or {}).get("values") for i in instruments}
 
 
 def _fold_rows(folds: Sequence[tuple[str, Mapping[str, Any]]], segment: str) -> list[dict[str, Any]]:

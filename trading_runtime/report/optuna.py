@@ -11,17 +11,21 @@ Sections: summary, provenance, leaderboard (best and top trials), significance (
 next to its probabilistic and deflated Sharpe), equity (the best trial, stitched out-of-sample),
 history (every trial's value and the best so far), importances, parameters (parallel coordinates
 and the first two parameters coloured by the objective), and the Pareto front when there are
-several objectives.
+several objectives. A universe study adds, by the first objective: the aggregate ranking of the
+trials (each instrument's value next to the aggregate the sampler was told), the trials ×
+instruments heat map (the best by the aggregate first) and a leaderboard per instrument (the top
+trials by their value on that instrument).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from pydantic import BaseModel
 
-from trading_runtime.config.experiment import CategoricalParam, FloatParam, IntParam, ObjectiveSpec
+from trading_runtime.config.experiment import CategoricalParam, FloatParam, IntParam, ObjectiveConfig, ObjectiveSpec
 from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.report.backtest import data_fact, provenance_rows
 from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
@@ -39,8 +43,10 @@ from trading_runtime.report.svg import (
     sequential_color,
     xy_chart,
 )
+from trading_runtime.report.universe import RankedRow, instrument_heatmap, params_text, ranking_table
 
 TOP_TRIALS = 10
+TOP_PER_INSTRUMENT = 5
 
 
 # ------------------------------------------------------------------------------------------------ sections
@@ -50,7 +56,7 @@ def _objective_name(o: ObjectiveSpec | ObjectiveImportance) -> str:
 
 
 def _params_text(params: dict[str, Any] | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items())) or "–"
+    return params_text(params or {}) or "–"
 
 
 def _space_text(space: dict[str, IntParam | FloatParam | CategoricalParam]) -> str:
@@ -308,10 +314,63 @@ def _pareto(res: StudyResults) -> Section | None:
     return Section("pareto", "Pareto front", chart + tbl)
 
 
+def _instrument_value(t: TrialRow, symbol: str) -> float | None:
+    """The trial's first objective on one instrument of a universe (None: undefined there)."""
+    values = (t.instruments or {}).get(symbol)
+    return None if not values else float(values[0])
+
+
+def _universe(res: StudyResults) -> list[Section]:
+    """A universe study's sections (none for one instrument), by the first objective."""
+    history = res.history
+    symbols = history.symbols
+    if not symbols or history.aggregate is None:
+        return []
+    o = res.objectives[0]
+    aggregate = history.aggregate
+    ranked = _ranked(res)
+    share = ObjectiveConfig(metric=o.metric, direction=o.direction, aggregate="share_positive")
+    rows = []
+    for i, t in enumerate(ranked):
+        per = {s: _instrument_value(t, s) for s in symbols}
+        defined = [v for v in per.values() if v is not None]
+        rows.append(RankedRow([i + 1, t.number, params_text(t.params)], float(t.objective_values[0]),
+                              statistics.fmean(defined) if defined else None, share.aggregated(list(per.values())),
+                              per))
+    note = (f'<p class="note">{len(ranked)} complete trials ranked by the {esc(aggregate)} of their in-sample '
+            f"{esc(o.metric)} over {len(symbols)} instruments (the value the sampler was told); a failed trial has "
+            "no aggregate.</p>")
+    ranking = ranking_table(["rank", "trial", "parameters"], [True, True, False], rows, symbols, metric=o.metric,
+                            aggregate=aggregate, table_id="universe-ranking")
+    numbers = {t.number for t in ranked}
+    unranked = [t for t in res.trials if t.number not in numbers and t.instruments
+                and any(_instrument_value(t, s) is not None for s in symbols)]
+    shown = ranked + unranked
+    chart = instrument_heatmap(symbols, [str(t.number) for t in shown],
+                               [[_instrument_value(t, s) for s in symbols] for t in shown], metric=o.metric,
+                               aggregate=aggregate, direction=o.direction, rows="trials", y_label="trial")
+    sign = -1.0 if o.direction == "maximize" else 1.0
+    boards = []
+    for s in symbols:
+        valued = [(v, t) for t in res.trials if (v := _instrument_value(t, s)) is not None]
+        top = sorted(valued, key=lambda p: (sign * p[0], p[1].number))[:TOP_PER_INSTRUMENT]
+        cells = [[i + 1, t.number, params_text(t.params), fmt(v, o.metric),
+                  fmt(t.objective_values[0] if t.complete else None, o.metric)] for i, (v, t) in enumerate(top)]
+        boards.append(f"<h3>{esc(s)}</h3>" + table(
+            ["rank", "trial", "parameters", f"{o.metric} on {s}", f"{aggregate} of {o.metric}"], cells,
+            numeric=[True, True, False, True, True], row_classes=["best"] if cells else None,
+            table_id=f"universe-leaderboard-{s}"))
+    board_note = (f'<p class="note">Top {TOP_PER_INSTRUMENT} trials by their in-sample {esc(o.metric)} on each '
+                  "instrument (ties to the lowest trial number), next to their aggregate.</p>")
+    return [Section("universe", "Universe: aggregate ranking", note + ranking),
+            Section("universe-heatmap", "Universe: trials × instruments", chart),
+            Section("universe-leaderboards", "Universe: per-instrument leaderboards", board_note + "".join(boards))]
+
+
 def render_study_report(res: StudyResults) -> str:
     md = res.metadata
-    sections = [_summary(res), _provenance(res), _leaderboard(res), _significance(res), _equity(res),
-                _history(res), _importances(res), _parameters(res)]
+    sections = [_summary(res), _provenance(res), _leaderboard(res), *_universe(res), _significance(res),
+                _equity(res), _history(res), _importances(res), _parameters(res)]
     pareto = _pareto(res)
     if pareto is not None:
         sections.append(pareto)

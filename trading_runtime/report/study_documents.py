@@ -6,10 +6,11 @@ where it leaves the store, so ``report.optuna`` reads attributes. Unknown keys a
 3, one line per problem): a document that does not match is a bug or another version. Numbers
 keep their JSON type (``Num``), so the report formats them as it always has.
 
-Variants: several objectives add ``pareto_front.json`` (``ParetoFront``) and give every trial a
-``best_value_so_far`` of null; a study with no complete trial has a null best (``trial``,
-``params``, ``values``) and null performance blocks; an objective whose importances could not be
-computed has a ``reason`` instead.
+Variants: a universe study adds ``aggregate`` to ``optimization_history.json`` and each trial's
+per-instrument values (``instruments``); several objectives add ``pareto_front.json``
+(``ParetoFront``) and give every trial a ``best_value_so_far`` of null; a study with no complete
+trial has a null best (``trial``, ``params``, ``values``) and null performance blocks; an
+objective whose importances could not be computed has a ``reason`` instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from trading_runtime.config.experiment import (
+    Aggregate,
     ConstraintsConfig,
     ObjectiveSpec,
     SamplerConfig,
@@ -88,6 +90,7 @@ class TrialRow(Document):
     fail_reason: str | None
     in_sample_sharpe: Num | None
     best_value_so_far: Num | None  # null with several objectives
+    instruments: dict[str, list[Num] | None] | None = None  # a universe: each instrument's values (null: undefined)
 
     @property
     def complete(self) -> bool:
@@ -106,6 +109,12 @@ class OptimizationHistory(Document):
     study_id: str
     objectives: list[ObjectiveSpec]
     trials: list[TrialRow]
+    aggregate: Aggregate | None = None  # a universe only: how the per-instrument values make a trial's value
+
+    @property
+    def symbols(self) -> list[str]:
+        """A universe's instruments (empty for one instrument)."""
+        return sorted({s for t in self.trials for s in t.instruments or {}})
 
 
 class ObjectiveImportance(Document):
