@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ print(json.dumps({"wall": wall, "maxrss_kib": usage.ru_maxrss, "code": os.waitst
 def timed_child(argv: list[str]) -> tuple[float, float, str]:
     """(wall seconds, the child's own peak RSS in MB, stdout): started and waited for (``wait4``'s rusage)
     by a small launcher interpreter (see LAUNCHER), timed from just before the start to the exit."""
-    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], cwd=ROOT, capture_output=True)
+    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], cwd=ROOT, capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"launcher of {' '.join(argv)} failed: {proc.stderr.decode()[-500:]}")
     figures = json.loads(proc.stderr.decode().strip().splitlines()[-1])
