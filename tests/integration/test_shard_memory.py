@@ -12,10 +12,9 @@ from typing import Any, cast
 import pytest
 
 from tests.experiment_support import experiment_config
-from trading_framework import Bars, FeatureCache
+from trading_framework import Bars, FeatureCache, simulate as real_simulate
 from trading_framework.bars import FloatArray
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution import shard as shard_module
 from trading_runtime.execution.experiment import build_plan, load_inputs, run_shard
 from trading_runtime.store import LocalStore
 
@@ -30,7 +29,6 @@ def test_only_the_top_k_runs_equity_outlives_a_run(tmp_path: Path, monkeypatch: 
     plan = build_plan(inputs)
     equities: list[weakref.ref[Any]] = []
     alive_at_each_run: list[int] = []
-    real_simulate = shard_module.simulate
 
     def simulate(*args: Any, **kwargs: Any) -> Any:  # the real simulation; only remembers its equity array
         sim = real_simulate(*args, **kwargs)
@@ -42,7 +40,7 @@ def test_only_the_top_k_runs_equity_outlives_a_run(tmp_path: Path, monkeypatch: 
             alive_at_each_run.append(sum(ref() is not None for ref in equities))  # before this run's simulation
             return cast(FloatArray, super().target(bars, features))
 
-    monkeypatch.setattr(shard_module, "simulate", simulate)
+    monkeypatch.setattr("trading_runtime.execution.shard.simulate", simulate)
     run_shard(LocalStore(tmp_path / "store"), plan, plan.shards[0].shard_id, replace(inputs, strategy_cls=Watching))
     assert len(alive_at_each_run) == len(plan.runs) == 20
     # one full window: a run has one series; the top K are kept, and nothing else is alive
