@@ -12,7 +12,8 @@ from typing import Any, cast
 import pytest
 
 from tests.experiment_support import experiment_config
-from trading_framework import Bars, FeatureCache, simulate as real_simulate
+from trading_framework import Bars, FeatureCache
+from trading_framework import simulate as real_simulate
 from trading_framework.bars import FloatArray
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import build_plan, load_inputs, run_shard
