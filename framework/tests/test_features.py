@@ -169,24 +169,6 @@ def test_bounded_cache_drops_the_least_recently_used_array() -> None:
     assert np.array_equal(again, FeatureCache(cache.bars).sma(5), equal_nan=True)
 
 
-def test_full_bounded_cache_drops_before_it_computes() -> None:
-    # The memory bound: while a new array is computed, the cache holds at most max_arrays - 1 others
-    # (it never holds max_arrays + 1 arrays at once), and the array dropped is the least recently used.
-    cache = FeatureCache(random_bars(50, 6), max_arrays=2)
-    held_during: list[tuple[object, ...]] = []
-
-    def compute(value: float) -> np.ndarray:
-        held_during.append(cache.held())
-        return np.full(50, value)
-
-    cache.get("a", lambda: compute(1.0))
-    cache.get("b", lambda: compute(2.0))
-    cache.get("a", lambda: compute(1.0))
-    cache.get("c", lambda: compute(3.0))
-    assert held_during == [(), ("a",), ("a",)]
-    assert cache.held() == ("a", "c") and cache.evictions == 1
-
-
 def test_unbounded_cache_keeps_every_array() -> None:
     cache = FeatureCache(random_bars(50, 5))
     for window in range(2, 20):

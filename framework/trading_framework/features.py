@@ -121,14 +121,12 @@ class FeatureCache:
         value = self._values.get(key)
         if value is None:
             self.misses += 1
+            value = np.asarray(compute(), dtype=np.float64)
+            value.setflags(write=False)
             if self.max_arrays is not None:
-                # Dropped before the new array is computed, not after: the cache never holds
-                # max_arrays + 1 arrays at once (the same array is dropped either way).
                 while len(self._values) >= self.max_arrays:
                     self._values.popitem(last=False)
                     self.evictions += 1
-            value = np.asarray(compute(), dtype=np.float64)
-            value.setflags(write=False)
             self._values[key] = value
         else:
             self.hits += 1

@@ -136,7 +136,6 @@ def evaluate_shard(
             metrics, ts, equity = _run_segment(strategy, run_bars, seg, spec, bpy, caches)
             rec[name] = metrics
             kept[name] = (ts, equity)
-            del ts, equity
         records.append(rec)
         key = objective.rank_key(rec["in_sample"], rid)
         if key is not None and not objective.violations(rec["in_sample"]):
@@ -145,9 +144,6 @@ def evaluate_shard(
             series[rid] = kept
             if len(board) > top_k:
                 del series[board.pop()[1]]
-        # A run not kept must not outlive its turn: bound to a name of this loop, its equity (8 MB per
-        # million bars) stayed alive through the next run's simulation, one series more than the top K.
-        del kept
         if progress is not None:
             progress(i + 1)
     position = {rid: i for i, rid in enumerate(shard.run_ids)}
