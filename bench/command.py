@@ -11,7 +11,7 @@ Prints figures (it is not a test), each beside a reference measured in the same 
 * ``sweep --workers 1`` and ``--workers 2`` through the real CLI in a subprocess (Parquet input, local
   store in a temporary folder): wall time from process start to exit (summary.json and report.html
   written), best of the repeats, alternating; the child's peak RSS (``ru_maxrss`` of the waited
-  child: the parent here stays small, see bench/README.md on ``ru_maxrss``);
+  child, started by a small launcher: see LAUNCHER and bench/README.md on ``ru_maxrss``);
 * a phase table of one ``--workers 1`` run: the same command run through ``command_phases.py``,
   which times the sweep's steps (imports, data, plan, shards, fan-in, report) and reads
   ``VmHWM`` after each;
@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +47,33 @@ TARGET_COLD_S = 0.5
 RUNS = 90  # the valid pairs of the grid (bench/sweep.py)
 
 
+# The command is started by this small launcher, not by the bench itself: on Linux a process's ru_maxrss
+# starts from the resident set of the process it was exec'd from (the kernel folds the old memory's
+# high-water mark into it at exec; with vfork, that is the parent's), and this bench holds ~350-400 MB
+# by then (the generated bars, pandas, pyarrow). A command measured directly from here reported that
+# figure whenever its own peak was lower: "391 MB, and the same with 10x the runs". The launcher is
+# exec'd with a few MB, so what it waits for reports its own peak (and that of its forked workers).
+LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - t0
+print(json.dumps({"wall": wall, "maxrss_kib": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}),
+      file=sys.stderr)
+"""
+
+
 def timed_child(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, the child's own peak RSS in MB, stdout), via wait4's rusage of this one child."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    """(wall seconds, the child's own peak RSS in MB, stdout): started and waited for (``wait4``'s rusage)
+    by a small launcher interpreter (see LAUNCHER), timed from just before the start to the exit."""
+    proc = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *argv], cwd=ROOT, capture_output=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed with exit code {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, out.decode()
+        raise RuntimeError(f"launcher of {' '.join(argv)} failed: {proc.stderr.decode()[-500:]}")
+    figures = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    if figures["code"] != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed with exit code {figures['code']}")
+    return figures["wall"], figures["maxrss_kib"] / 1024, proc.stdout.decode()
 
 
 def floor_reference(n_bars: int, seed: int, tmp: Path, repeats: int) -> float:
