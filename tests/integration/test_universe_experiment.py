@@ -165,3 +165,16 @@ def test_a_walk_forward_universe_stitches_each_instrument_and_its_report_charts_
     chart = chart[: chart.index("</svg>")]
     for symbol in SYMBOLS:
         assert f">{symbol}<" in chart
+
+
+def test_the_plan_summary_counts_the_windows_of_every_instrument(tmp_path: Path):
+    """`plan` over a universe says its windows are the instruments' together (the CLI, stderr)."""
+    from tests.experiment_support import cli
+
+    write_universe(tmp_path / "bars")
+    cfg = universe_config(tmp_path / "bars")
+    done = cli("plan", "--config", str(write_json(tmp_path / "u.json", cfg)), "--store", str(tmp_path / "store"))
+    assert done.returncode == 0, done.stderr
+    runs = [line for line in done.stderr.splitlines() if line.startswith("  runs ")]
+    # 2 × 2 valid (fast, slow) pairs, one holdout window per instrument
+    assert runs == ["  runs 12 = 4 parameter sets × 3 window(s) of 3 instruments (holdout), warm-up 120 bars"]

@@ -32,9 +32,11 @@ def describe(plan: Plan) -> str:
     g = plan.grid
     est = plan.estimates
     rules = ", ".join(f"{n} × {rule}" for rule, n in g["dropped_by_rule"].items()) or "none"
+    # a universe: its windows are the instruments' (each cut from its own bars), counted together
+    over = "" if plan.instruments is None else f" of {len(plan.instruments)} instruments"
     return (
         f"experiment {plan.experiment_id}\n"
-        f"  runs {len(plan.runs)} = {g['n_valid']} parameter sets × {len(plan.folds)} window(s) "
+        f"  runs {len(plan.runs)} = {g['n_valid']} parameter sets × {len(plan.folds)} window(s){over} "
         f"({plan.config.validation.kind}), warm-up {plan.warmup_bars} bars\n"
         f"  shards {len(plan.shards)} ({_sharding(plan)})\n"
         f"  dropped combinations {g['n_dropped']} of {g['n_combinations']}: {rules}\n"
