@@ -89,3 +89,19 @@ def read_json(store: ArtifactStore, key: str) -> Any:
 
 def summary_bytes(store: ArtifactStore, experiment_id: str) -> bytes:
     return read_complete(store, ExperimentKeys(experiment_id).summary)
+
+
+def sweep_in_process(tmp: Path, cfg: dict[str, Any], name: str, workers: int) -> tuple[str, bytes, ArtifactStore]:
+    """Run ``sweep`` through the CLI entry in this process into a fresh store ``tmp/store-<name>``;
+    (experiment id, summary.json bytes, the store)."""
+    from trading_runtime.cli.main import main
+    from trading_runtime.store import open_store
+
+    path = write_json(tmp / f"{name}.json", cfg)
+    store_dir = tmp / f"store-{name}"
+    code = main(["sweep", "--config", str(path), "--store", str(store_dir), "--workers", str(workers),
+                 "--log-format", "json", "-q"])
+    assert code == 0
+    store = open_store(str(store_dir))
+    experiment_id = store.list_keys("experiments/")[0].split("/")[1]
+    return experiment_id, summary_bytes(store, experiment_id), store

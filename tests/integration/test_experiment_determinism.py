@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.experiment_support import experiment_config, summary_bytes, write_json
+from tests.experiment_support import experiment_config, summary_bytes, sweep_in_process, write_json
 from trading_framework import FeatureCache, run_backtest
 from trading_runtime.cli.main import main
 from trading_runtime.config.experiment import ExperimentConfig
@@ -40,14 +40,7 @@ def sweep(tmp: Path, name: str, validation: str, runs_per_shard: int, workers: i
     """Run ``sweep`` into a fresh store; (experiment id, summary.json bytes, the store)."""
     cfg = experiment_config(validation=VALIDATIONS[validation],
                             shards={"runs_per_shard": runs_per_shard, "max_shards": max_shards})
-    path = write_json(tmp / f"{name}.json", cfg)
-    store_dir = tmp / f"store-{name}"
-    code = main(["sweep", "--config", str(path), "--store", str(store_dir), "--workers", str(workers),
-                 "--log-format", "json", "-q"])
-    assert code == 0
-    store = open_store(str(store_dir))
-    experiment_id = store.list_keys("experiments/")[0].split("/")[1]
-    return experiment_id, summary_bytes(store, experiment_id), store
+    return sweep_in_process(tmp, cfg, name, workers)
 
 
 @pytest.fixture(scope="module")

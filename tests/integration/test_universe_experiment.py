@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.experiment_support import experiment_config, summary_bytes, write_json
+from tests.experiment_support import experiment_config, sweep_in_process, write_json
 from tests.universe_support import SYMBOLS, write_universe
-from trading_runtime.cli.main import main
 from trading_runtime.execution.experiment import build_plan, inputs_for_plan, load_inputs
 from trading_runtime.planning import read_plan
-from trading_runtime.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +26,7 @@ def universe_config(bars: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def sweep(tmp: Path, cfg: dict[str, Any], name: str, runs_per_shard: int, workers: int) -> tuple[str, bytes, Any]:
-    cfg = {**cfg, "shards": {"runs_per_shard": runs_per_shard}}
-    path = write_json(tmp / f"{name}.json", cfg)
-    store_dir = tmp / f"store-{name}"
-    code = main(["sweep", "--config", str(path), "--store", str(store_dir), "--workers", str(workers),
-                 "--log-format", "json", "-q"])
-    assert code == 0
-    store = open_store(str(store_dir))
-    experiment_id = store.list_keys("experiments/")[0].split("/")[1]
-    return experiment_id, summary_bytes(store, experiment_id), store
+    return sweep_in_process(tmp, {**cfg, "shards": {"runs_per_shard": runs_per_shard}}, name, workers)
 
 
 @pytest.fixture(scope="module")
