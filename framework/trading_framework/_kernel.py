@@ -216,18 +216,9 @@ def simulate_kernel(open_, close, target, start, initial_cash, f, s, max_leverag
         else:
             t_pnl[k] = t_units[k] * (t_entry_price[k] - last) - t_fees[k]
     m = n_trades
-    # equity_stats' second pass: the variance around the mean
     n_eq = n - start
     mean = total / n_eq
-    prev = initial_cash
-    sq = 0.0
-    for t in range(n_eq):
-        e = equity[t]
-        d = e / prev - 1.0 - mean
-        sq += d * d
-        prev = e
-    std = np.sqrt(sq / (n_eq - 1)) if n_eq > 1 else np.nan
-    stats = (mean, std, np.sqrt(down / n_eq), mdd, longest, exposed)
+    stats = (mean, _returns_std(equity, initial_cash, mean), np.sqrt(down / n_eq), mdd, longest, exposed)
     return (equity, position, t_entry[:m].copy(), t_exit[:m].copy(), t_side[:m].copy(),
             t_units[:m].copy(), t_entry_price[:m].copy(), t_exit_price[:m].copy(),
             t_fees[:m].copy(), t_pnl[:m].copy(), traded, fees_paid, stats)
@@ -269,6 +260,14 @@ def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def
             run = 0
         exposed += position[t] != 0.0
     mean = total / n
+    return mean, _returns_std(equity, initial_cash, mean), np.sqrt(down / n), mdd, longest, exposed
+
+
+@njit(cache=True, error_model="numpy")
+def _returns_std(equity, initial_cash, mean):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The second pass of the equity statistics: the standard deviation (ddof 1) of the bar returns around
+    their ``mean`` (nan for fewer than two bars)."""
+    n = equity.shape[0]
     prev = initial_cash
     sq = 0.0
     for t in range(n):
@@ -276,5 +275,4 @@ def equity_stats(equity, position, initial_cash):  # type: ignore[no-untyped-def
         d = e / prev - 1.0 - mean
         sq += d * d
         prev = e
-    std = np.sqrt(sq / (n - 1)) if n > 1 else np.nan
-    return mean, std, np.sqrt(down / n), mdd, longest, exposed
+    return np.sqrt(sq / (n - 1)) if n > 1 else np.nan
