@@ -1,8 +1,9 @@
 """``trading-runtime`` with the sweep's steps timed (run by command.py): prints
 ``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, data, plan, shards,
-fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report. ``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the
-phase alone (``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the
-process's CPU time in the phase (with workers, the parent's only). The command itself is unchanged."""
+fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report.
+``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the phase alone
+(``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the process's CPU time
+in the phase (with workers, the parent's only). The command itself is unchanged."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Fan-in: verify every planned shard, derive the equity curves that are read (the data loaded as run-shard
-loads it), write fanin.json, curves and summary.json (exit 3 naming what is missing)."""
+"""Fan-in: verify every planned shard, write fanin.json and summary.json (exit 3 naming what is missing).
+
+On the way it derives the equity curves that are read (curves.json + curves.f64), loading the data as
+run-shard does.
+"""
 
 from __future__ import annotations
 
