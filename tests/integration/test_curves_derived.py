@@ -20,7 +20,7 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.backtest import execution_spec
 from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import build_plan, load_inputs, run_shard
-from trading_runtime.execution.shard import evaluate_shard
+from trading_runtime.execution.shard import evaluate_shard, run_segment, window_caches
 from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.planning import write_plan
 from trading_runtime.planning.curves import stored_curves
@@ -83,3 +83,26 @@ def test_derived_curves_are_bitwise_the_ones_a_shard_computes(tmp_path: Path, na
     assert stored.entries
     read = stored.read(list(stored.entries))
     assert {key: _bytes(curve) for key, curve in read.items()} == {key: computed[key] for key in read}
+
+
+def test_deriving_holds_one_window_feature_cache_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = load_inputs(ExperimentConfig.model_validate(CONFIGS["walk_forward"]), "exp.json", Path.cwd())
+    plan = build_plan(inputs)
+    made: list[dict[Any, Any]] = []
+    held: list[int] = []
+
+    def caches() -> Any:
+        made.append(window_caches())
+        return made[-1]
+
+    def counted_run(*args: Any) -> Any:
+        out = run_segment(*args)
+        held.append(sum(len(c) for c in made))  # windows whose bars and feature cache are still referenced
+        return out
+
+    monkeypatch.setattr("trading_runtime.execution.curves.window_caches", caches)
+    monkeypatch.setattr("trading_runtime.execution.curves.run_segment", counted_run)
+    derived = derive_curves(plan, inputs, [run.run_id for run in plan.runs[::2]])
+    assert len(derived) == 2 * len(plan.runs[::2])
+    assert len(made) == 2 * len(plan.folds)  # one cache per window (each fold's two segments)
+    assert held and max(held) == 1
