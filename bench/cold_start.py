@@ -15,7 +15,8 @@ machine's load hits all alike:
   writes), and process start -> exit;
 * the phases of the same command (``shard_phases.py``; best of the repeats, each phase on its own):
   imports, reading the plan, the data (read, verified against the plan's sha256, validated), the
-  first run (it loads the compiled kernels), the other runs, the write (equity blob, result, marker).
+  first run (it loads the compiled kernels), the other runs, the write (result, marker; before issue 13's
+  curves at fan-in also an equity blob).
 
 The data are local (a Parquet file of the project's synthetic one-minute bars), planned once with
 ``trading-runtime plan``; one untimed run-shard first fills numba's on-disk cache.

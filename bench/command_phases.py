@@ -1,11 +1,13 @@
 """``trading-runtime`` with the sweep's steps timed (run by command.py): prints
 ``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, data, plan, shards,
-fan-in and report. ``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the
-phase alone (``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the
-process's CPU time in the phase (with workers, the parent's only). The command itself is unchanged."""
+fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report.
+``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the phase alone
+(``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the process's CPU time
+in the phase (with workers, the parent's only). The command itself is unchanged."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -32,14 +34,28 @@ def reset_hwm() -> None:
         pass  # not Linux, or not allowed: own_peak is then the peak so far
 
 
+_OPEN: list[list[float]] = []  # phases in progress: [seconds, cpu, peak] of the phases timed inside each
+
+
 def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` timed as phase ``name``; a phase timed inside another (curves inside fan-in) is its own line and
+    is taken out of the outer one's seconds and CPU (the outer one's peak includes it)."""
     def timed(*args: Any, **kwargs: Any) -> Any:
         reset_hwm()
+        _OPEN.append([0.0, 0.0, 0.0])
         t0, c0 = time.perf_counter(), time.process_time()
-        out = fn(*args, **kwargs)
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            inner = _OPEN.pop()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        own = hwm_mb()
-        print(f"PHASE {name} {seconds:.3f} {max(_PEAK[0], own)} {own} {cpu:.3f}", file=sys.stderr)
+        own = max(hwm_mb(), int(inner[2]))
+        print(f"PHASE {name} {seconds - inner[0]:.3f} {max(_PEAK[0], own)} {own} {cpu - inner[1]:.3f}",
+              file=sys.stderr)
+        if _OPEN:
+            _OPEN[-1][0] += seconds
+            _OPEN[-1][1] += cpu
+            _OPEN[-1][2] = max(_OPEN[-1][2], own)
         return out
     return timed
 
@@ -54,6 +70,9 @@ def main() -> int:
     for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),
                        ("finalize", "fan-in"), ("write_report", "report")):
         setattr(sweep, attr, _timed(getattr(sweep, attr), name))
+    finalize = importlib.import_module("trading_runtime.orchestration.finalize")
+    if hasattr(finalize, "derive_curves"):  # issue 13: finalize derives the curves that are read
+        finalize.derive_curves = _timed(finalize.derive_curves, "curves")
     checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
     if checks is not None:
         checks.fan_in = _timed(checks.fan_in, "fan-in")

@@ -77,6 +77,51 @@ def resource_errors(doc: Mapping[str, Any], source: str) -> list[str]:
     return lines
 
 
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def _bytes(quantity: str) -> float:
+    """A memory quantity in bytes (the suffixes a memory request uses)."""
+    m = re.fullmatch(r"([0-9.]+)([KMGTPE]i|[kMGTPE]?)", quantity)
+    if m is None:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    return float(m.group(1)) * {**_BINARY, **_DECIMAL}[m.group(2)]
+
+
+def _memory(doc: Mapping[str, Any], t: Mapping[str, Any]) -> dict[str, float]:
+    """A template's memory request and limit (bytes) once the podSpecPatch defaults are filled in."""
+    defaults = _defaults(doc)
+    text = VAR.sub(lambda m: defaults.get(m.group(2), m.group(0)), str(t.get("podSpecPatch") or "{}"))
+    out: dict[str, float] = {}
+    for c in json.loads(text).get("containers") or []:
+        for kind, values in (c.get("resources") or {}).items():
+            if "memory" in values:
+                out[kind] = _bytes(str(values["memory"]))
+    return out
+
+
+def finalize_data_errors(doc: Mapping[str, Any], source: str) -> list[str]:
+    """finalize re-derives the leaderboards' equity curves from the data (issue 13), which it loads as run-shard
+    does: its pod needs run-shard's store credentials (envFrom), its /tmp (the data cache; read-only root),
+    and at least run-shard's memory request and limit by default."""
+    templates = {t.get("name"): t for t in (doc.get("spec") or {}).get("templates") or []}
+    shard = templates.get("run-shard")
+    final = templates.get("finalize")
+    if shard is None or final is None:
+        return []
+    lines = []
+    where = f"{source}: templates[finalize]"
+    for key in ("envFrom", "volumeMounts"):
+        if (final.get("container") or {}).get(key) != (shard.get("container") or {}).get(key):
+            lines.append(f"{where}.container.{key}: differs from run-shard's (finalize loads the data as it does)")
+    have, need = _memory(doc, final), _memory(doc, shard)
+    for kind, value in need.items():
+        if have.get(kind, 0.0) < value:
+            lines.append(f"{where}: memory {kind} below run-shard's by default (finalize evaluates runs as it does)")
+    return lines
+
+
 def service_account_errors(doc: Mapping[str, Any], source: str, service_account: str) -> list[str]:
     """Without spec.serviceAccountName pods run as the namespace's default account, which may not
     create the workflowtaskresults the executor reports outputs with (docs/workflow-rbac.md)."""
@@ -265,4 +310,5 @@ def all_semantic_errors(docs: Mapping[str, Mapping[str, Any]], core: Mapping[str
         lines += fan_in_errors(doc, source)
         lines += retry_errors(doc, source)
         lines += image_errors(doc, source)
+        lines += finalize_data_errors(doc, source)
     return lines

@@ -14,6 +14,7 @@ from tests.cluster.argo_manifests import argo_documents, core_documents, load_ma
 from tests.cluster.argo_schema import crd_errors
 from tests.cluster.argo_semantics import (
     fan_in_errors,
+    finalize_data_errors,
     image_errors,
     pull_secret_errors,
     rbac_errors,
@@ -59,6 +60,19 @@ def test_a_podspecpatch_with_a_bad_default_or_container_is_rejected():
     template(doc, "ask")["podSpecPatch"] = template(doc, "ask")["podSpecPatch"].replace('"main"', '"trading"')
     assert resource_errors(doc, "x") == [
         "x: templates[ask].podSpecPatch: must patch exactly the container 'main' (Argo's name for it)"]
+
+
+@pytest.mark.parametrize("name", [BT, OP])
+def test_a_finalize_pod_that_cannot_load_the_data_as_run_shard_does_is_rejected(name: str):
+    assert finalize_data_errors(fresh(name), "x") == []
+    doc = fresh(name)
+    template(doc, "finalize")["container"].pop("envFrom")
+    template(doc, "finalize")["container"]["volumeMounts"] = []
+    next(p for p in doc["spec"]["arguments"]["parameters"] if p["name"] == "step-memory")["value"] = "512Mi"
+    assert finalize_data_errors(doc, "x") == [
+        "x: templates[finalize].container.envFrom: differs from run-shard's (finalize loads the data as it does)",
+        "x: templates[finalize].container.volumeMounts: differs from run-shard's (finalize loads the data as it does)",
+        "x: templates[finalize]: memory requests below run-shard's by default (finalize evaluates runs as it does)"]
 
 
 def test_a_template_without_the_service_account_is_rejected():

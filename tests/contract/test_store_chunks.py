@@ -1,6 +1,6 @@
 """``read_chunks`` and ``object_sha256`` on every backend: the same bytes as ``get_bytes``, in pieces.
 
-Fan-in and the experiment report verify a shard's equity blob through them, so that a 48 MB blob
+The experiment report verifies the derived curves' blob (curves.f64) through them, so that a 48 MB blob
 is hashed as it streams instead of being read into memory whole.
 """
 

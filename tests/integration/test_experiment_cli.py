@@ -7,6 +7,7 @@ tests then check what each step printed and wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_dry_run_writes_nothing_and_prints_no_shards(pipeline: Pipeline):
 # -- run-shard and finalize -------------------------------------------------------------------------
 
 
-def test_each_shard_writes_result_equity_and_a_verifying_marker(pipeline: Pipeline):
+def test_each_shard_writes_its_result_and_a_verifying_marker(pipeline: Pipeline):
     for sid, proc in zip(pipeline.shard_ids, pipeline.shards, strict=True):
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == ""
@@ -124,23 +125,36 @@ def test_each_shard_writes_result_equity_and_a_verifying_marker(pipeline: Pipeli
         assert marker["size"] == len(pipeline.store.get_bytes(pipeline.keys.shard_result(sid)))
 
 
-def test_each_shard_keeps_equity_of_its_top_k_runs_per_fold_only(pipeline: Pipeline):
+def test_a_shard_writes_only_its_result_and_marker(pipeline: Pipeline):
     for sid in pipeline.shard_ids:
+        folder = str(Path(pipeline.keys.shard_result(sid)).parent)
+        assert pipeline.store.list_keys(folder + "/") == [pipeline.keys.shard_result(sid),
+                                                          pipeline.keys.shard_result(sid) + ".SUCCESS"]
         result = json.loads(read_complete(pipeline.store, pipeline.keys.shard_result(sid)))
-        by_fold: dict[str, list[tuple[float, str]]] = {}
-        for r in result["runs"]:  # eligible: min_trades 3 met, Sharpe defined
-            if r["in_sample"]["n_trades"] >= 3 and r["in_sample"]["sharpe"] is not None:
-                by_fold.setdefault(r["fold"], []).append((-r["in_sample"]["sharpe"], r["run_id"]))
-        top = sorted(rid for runs in by_fold.values() for _, rid in sorted(runs)[:2])  # top_k 2
-        series = result["equity"]["series"]
-        assert [(s["run_id"], s["segment"]) for s in series] == [
-            (rid, seg) for rid in top for seg in ("in_sample", "out_of_sample")]
-        blob = pipeline.store.get_bytes(pipeline.keys.shard_equity(sid))
-        # 8 bytes of equity per bar of each series, plus 8 bytes of timestamps per bar of each window
-        windows = {(fold, s["segment"]): s["length"] for s in series
-                   for fold in [next(r["fold"] for r in result["runs"] if r["run_id"] == s["run_id"])]}
-        assert len(blob) == result["equity"]["size"] == 8 * (sum(s["length"] for s in series) + sum(windows.values()))
-        assert len({s["ts_offset"] for s in series}) == len(windows)
+        assert sorted(result) == ["experiment_id", "runs", "schema_version", "shard_id"]
+        assert result["schema_version"] == 2
+
+
+def test_finalize_derives_the_curves_of_the_global_top_k_runs_per_fold_only(pipeline: Pipeline):
+    runs = [r for sid in pipeline.shard_ids
+            for r in json.loads(read_complete(pipeline.store, pipeline.keys.shard_result(sid)))["runs"]]
+    by_fold: dict[str, list[tuple[float, str]]] = {}
+    for r in runs:  # eligible: min_trades 3 met, Sharpe defined
+        if r["in_sample"]["n_trades"] >= 3 and r["in_sample"]["sharpe"] is not None:
+            by_fold.setdefault(r["fold"], []).append((-r["in_sample"]["sharpe"], r["run_id"]))
+    top = sorted(rid for ranked in by_fold.values() for _, rid in sorted(ranked)[:2])  # top_k 2
+    assert len(top) == 2 * 5
+    index = json.loads(read_complete(pipeline.store, pipeline.keys.curves))
+    series = index["series"]
+    assert [(s["run_id"], s["segment"]) for s in series] == [
+        (rid, seg) for rid in top for seg in ("in_sample", "out_of_sample")]
+    blob = pipeline.store.get_bytes(pipeline.keys.curves_blob)
+    assert hashlib.sha256(blob).hexdigest() == index["sha256"]
+    # 8 bytes of equity per bar of each series, plus 8 bytes of timestamps per bar of each window
+    fold_of = {r["run_id"]: r["fold"] for r in runs}
+    windows = {(fold_of[s["run_id"]], s["segment"]): s["length"] for s in series}
+    assert len(blob) == index["size"] == 8 * (sum(s["length"] for s in series) + sum(windows.values()))
+    assert len({s["ts_offset"] for s in series}) == len(windows)
 
 
 def test_finalize_with_a_missing_shard_exits_3_naming_it(pipeline: Pipeline):

@@ -3,11 +3,10 @@ writing, a corrupted payload, a shard executed twice, a failing strategy, and th
 
 How a writer is killed mid-write, deterministically:
 
-- local store: the run-shard process runs with RLIMIT_FSIZE equal to the size of its equity blob and
+- local store: the run-shard process runs with RLIMIT_FSIZE of half the size of its result and
   SIGXFSZ at its default action (Python ignores it at start-up, so the CLI is started through a
-  two-line ``-c`` that restores it, then runs ``trading_runtime`` as ``-m`` would). The equity is
-  written whole; the result (larger, by the test's choice of experiment) is not: the kernel kills
-  the process with SIGXFSZ in the middle of writing it.
+  two-line ``-c`` that restores it, then runs ``trading_runtime`` as ``-m`` would): the kernel kills
+  the process with SIGXFSZ in the middle of writing its result (a shard writes nothing else).
 - S3: run-shard talks to moto through a proxy (tests/s3_server.py) that holds the PUT of the
   shard's result.json; once that request is in flight the test SIGKILLs the process.
 
@@ -40,8 +39,7 @@ from trading_runtime.store import ArtifactStore, is_complete, open_store, read_c
 pytestmark = pytest.mark.slow
 
 # 100 SMA pairs, all valid (fast <= 20 < 30 <= slow), on one day of bars, holdout: 2 shards of 50 runs.
-# Only the best run per shard keeps its equity (top_k 1): 660 + 660 bars × 16 bytes = 21,120 bytes,
-# while the shard's result (50 runs of metrics) is larger, which the local kill relies on.
+# finalize derives the curves of the best run only (top_k 1): 660 + 660 bars × 16 bytes = 21,120 bytes.
 FAULT_CONFIG = experiment_config(
     data={"end": "2024-01-02T00:00:00Z"},
     sweep={"kind": "grid", "params": {"fast": {"start": 2, "stop": 20, "step": 2},
@@ -124,12 +122,10 @@ def _kill_mid_write(backend: Backend, reference: Reference, experiment_id: str) 
             "--log-format", "json"]
     argv = [sys.executable, "-m", "trading_runtime", *args]
     if backend.proxy is None:
-        equity = len(reference.store.get_bytes(reference.keys.shard_equity(VICTIM)))
-        result = len(reference.store.get_bytes(reference.keys.shard_result(VICTIM)))
-        assert result > equity, "the experiment must make the result larger than the equity blob"
+        limit = len(reference.store.get_bytes(reference.keys.shard_result(VICTIM))) // 2
 
         def limit_file_size() -> None:  # in the child, before exec
-            resource.setrlimit(resource.RLIMIT_FSIZE, (equity, equity))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
         argv = [sys.executable, "-c", _DEFAULT_SIGXFSZ_THEN_CLI, *args]
@@ -158,15 +154,14 @@ def test_shard_killed_mid_write_leaves_no_marker_and_a_rerun_completes(backend, 
 
     _kill_mid_write(backend, reference, reference.experiment_id)
 
-    # killed after the equity blob was written and before the result was: no result, no marker
-    assert backend.store.get_bytes(keys.shard_equity(VICTIM)) == reference.store.get_bytes(keys.shard_equity(VICTIM))
+    # killed while the result was written: no result, no marker
     assert not backend.store.exists(keys.shard_result(VICTIM))
     assert not backend.store.exists(keys.shard_result(VICTIM) + ".SUCCESS")
     assert not backend.store.exists(keys.shard_failure(VICTIM))
     if backend.name == "local":  # the half-written temporary file is there, and is never a key
         shard_dir = Path(backend.uri.removeprefix("file://"), keys.shard_result(VICTIM)).parent
         assert [p.name.startswith(".trstore-tmp-") for p in shard_dir.iterdir()].count(True) == 1
-        assert backend.store.list_keys(str(Path(keys.shard_result(VICTIM)).parent)) == [keys.shard_equity(VICTIM)]
+        assert backend.store.list_keys(str(Path(keys.shard_result(VICTIM)).parent)) == []
 
     code, lines = run(capsys, "finalize", "--store", backend.uri, "--experiment", reference.experiment_id)
     assert code == 3
@@ -197,24 +192,57 @@ def test_corrupted_payloads_are_caught_by_their_checksums_and_resumed(backend, r
     keys = reference.keys
     assert run(capsys, "sweep", "--config", str(config_path), "--store", backend.uri, "--workers", "1")[0] == 0
     _flip_one_byte(backend.store, keys.shard_result(VICTIM))
-    _flip_one_byte(backend.store, keys.shard_equity("shard-00000"))
 
     code, lines = run(capsys, "finalize", "--store", backend.uri, "--experiment", reference.experiment_id)
     assert code == 3
-    assert lines[0] == (f"experiment {reference.experiment_id}: 0 of 2 shards complete (2 failed, 0 missing); "
-                        "runs 0 of 100")
-    assert lines[1] == "shard shard-00000: failed: corrupt equity series: sha256 mismatch"
-    assert lines[2].startswith(f"shard {VICTIM}: failed: corrupt result: store: artifact "
+    assert lines[0] == (f"experiment {reference.experiment_id}: 1 of 2 shards complete (1 failed, 0 missing); "
+                        "runs 50 of 100")
+    assert lines[1].startswith(f"shard {VICTIM}: failed: corrupt result: store: artifact "
                                f"'{keys.shard_result(VICTIM)}' in {backend.store.uri} is corrupt: sha256 ")
-    assert lines[2].endswith(" in marker")
-    assert len(lines) == 3
+    assert lines[1].endswith(" in marker")
+    assert len(lines) == 2
     fanin = json.loads(backend.store.get_bytes(keys.fanin))
-    assert [f["shard_id"] for f in fanin["shards"]["failures"]] == ["shard-00000", VICTIM]
+    assert [f["shard_id"] for f in fanin["shards"]["failures"]] == [VICTIM]
 
-    # the sweep's resume trusts only what fan-in would accept: both shards run again
+    # the sweep's resume trusts only what fan-in would accept: the corrupt shard runs again
     code, lines = run(capsys, "sweep", "--config", str(config_path), "--store", backend.uri, "--workers", "1")
     assert code == 0
-    assert any(line.startswith(f"sweep {reference.experiment_id}: ran 2 shard(s), 2/2 complete") for line in lines)
+    assert any(line.startswith(f"sweep {reference.experiment_id}: ran 1 shard(s), 2/2 complete") for line in lines)
+    assert summary_bytes(backend.store, reference.experiment_id) == reference.summary
+
+
+def test_a_corrupt_or_missing_curves_artifact_is_caught_and_finalize_restores_it(backend, reference, config_path,
+                                                                                capsys):
+    keys = reference.keys
+    assert run(capsys, "sweep", "--config", str(config_path), "--store", backend.uri, "--workers", "1")[0] == 0
+    results = f"{backend.store.uri.rstrip('/')}/{keys.root}"
+    blob = f"{backend.store.uri.rstrip('/')}/{keys.curves_blob}"
+    good = backend.store.get_bytes(keys.curves_blob)
+
+    _flip_one_byte(backend.store, keys.curves_blob)
+    code, lines = run(capsys, "report", "--results", results)
+    assert code == 3
+    assert len(lines) == 1 and lines[0].startswith(f"{blob}: corrupt curves blob: sha256 ")
+
+    backend.store.delete(keys.curves_blob)
+    code, lines = run(capsys, "report", "--results", results)
+    assert (code, lines) == (3, [f"{blob}: curves blob missing (curves.json indexes it)"])
+
+    _flip_one_byte(backend.store, keys.curves)
+    code, lines = run(capsys, "report", "--results", results)
+    assert code == 3
+    assert lines[0].startswith(f"store: artifact '{keys.curves}' in {backend.store.uri} is corrupt: sha256 ")
+
+    backend.store.delete(keys.curves + ".SUCCESS")
+    code, lines = run(capsys, "report", "--results", results)
+    assert code == 3
+    assert lines == [f"{backend.store.uri.rstrip('/')}/{keys.curves}: missing: experiment {reference.experiment_id} "
+                     f"has no derived equity curves (run 'finalize --store {backend.store.uri} --experiment "
+                     f"{reference.experiment_id}' again)"]
+
+    assert run(capsys, "finalize", "--store", backend.uri, "--experiment", reference.experiment_id)[0] == 0
+    assert backend.store.get_bytes(keys.curves_blob) == good
+    assert run(capsys, "report", "--results", results)[0] == 0
     assert summary_bytes(backend.store, reference.experiment_id) == reference.summary
 
 
@@ -376,9 +404,8 @@ def test_ctrl_c_leaves_no_half_written_shard_and_the_sweep_resumes(reference, tm
     plan = json.loads(read_complete(store, keys.plan))
     complete = [s["shard_id"] for s in plan["shards"] if is_complete(store, keys.shard_result(s["shard_id"]))]
     assert 1 <= len(complete) < 50  # interrupted mid-run
-    for sid in complete:  # every marked shard verifies, equity included
+    for sid in complete:  # every marked shard verifies
         result = json.loads(read_complete(store, keys.shard_result(sid)))
-        assert store.get_bytes(keys.shard_equity(sid))  # present; its sha256 is checked by finalize below
         assert result["shard_id"] == sid
     assert [p for p in store_dir.rglob("*") if p.name.startswith(".trstore-tmp-")] == []
 

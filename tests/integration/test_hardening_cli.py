@@ -168,8 +168,8 @@ RESULT = "shards/rps-1/shard-00001/result.json"
     (lambda doc: {**doc, "runs": [{**doc["runs"][0], "in_sample": {**doc["runs"][0]["in_sample"], "sharpe": "1"}}]},
      "runs[0].in_sample.sharpe: expected a number or null (got '1')"),
     (lambda doc: {**doc, "runs": "all of them"}, "runs: expected a list"),
-    (lambda doc: {**doc, "equity": None}, "equity: expected an object with sha256 and series"),
-], ids=["list", "no-in-sample", "no-metric", "string-metric", "runs-text", "no-equity"])
+    (lambda doc: {**doc, "runs": [{**doc["runs"][0], "params": "fast=5"}]}, "runs[0].params: expected an object"),
+], ids=["list", "no-in-sample", "no-metric", "string-metric", "runs-text", "params-text"])
 def test_a_marked_but_malformed_result_fails_finalize_with_exit_3_naming_the_shard(store_copy, mangle, reason):
     store, experiment = store_copy
     key = f"experiments/{experiment}/{RESULT}"

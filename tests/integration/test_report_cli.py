@@ -15,6 +15,7 @@ from tests.report_support import LOCAL_CONFIG, experiment_config, run_main, swee
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.report import load_results, render_report
 from trading_runtime.report.html import fmt
+from trading_runtime.report.results import StudyResults
 from trading_runtime.store import open_store, write_complete
 
 SECTIONS_BACKTEST = ["summary", "provenance", "equity", "significance", "trades", "metrics"]
@@ -180,6 +181,11 @@ def test_optuna_study_report_from_the_results_folder(tmp_path):
     assert f"<td>{fmt(psr)}</td>" in html
     study_root = path.parent.parent
     assert render_report(load_results(str(study_root))) == path.read_bytes()  # <store>/optimize/<id> too
+    # the best trial's curves: those its re-evaluation (<study>.best) derived, every fold's in-sample at least
+    study = load_results(str(study_root))
+    assert isinstance(study, StudyResults)
+    assert {(f.id, "in_sample") for f in study.metadata.folds} <= set(study.curves)
+    assert "No equity of the best trial" not in html
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""How a shard reaches the store (issue 13): its equity blob is streamed in parts, never joined into one
-more copy of itself, with the same bytes and checksum as before.
+"""How a shard and finalize reach the store (issue 13): a shard writes only its result and marker; the
+curves finalize derives are streamed to the store in parts, never joined into one more copy of themselves,
+with the same bytes and checksum as when joined.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from pathlib import Path
 
 from tests.experiment_support import experiment_config
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard
-from trading_runtime.planning import Plan
+from trading_runtime.orchestration.finalize import finalize
+from trading_runtime.planning import Plan, write_plan
+from trading_runtime.planning.curves import write_curves
 from trading_runtime.store import LocalStore, read_complete
 
 # The base experiment (12 SMA pairs × 5 walk-forward folds = 60 runs) in shards of 15 runs.
 CONFIG = experiment_config(shards={"runs_per_shard": 15})
+PROVENANCE = {"runtime": {"version": "test"}}
 
 
 def _inputs() -> tuple[Plan, ExperimentInputs]:
@@ -45,17 +50,30 @@ class _RecordingStore(LocalStore):
         super().put_parts(key, parts)
 
 
-def test_the_equity_blob_is_streamed_to_a_local_store_in_parts(tmp_path: Path) -> None:
+def test_a_shard_writes_its_result_and_marker_only(tmp_path: Path) -> None:
+    plan, inputs = _inputs()
+    store = LocalStore(tmp_path / "store")
+    for shard in plan.shards:
+        run_shard(store, plan, shard.shard_id, inputs)
+    assert sorted(_files(store.root)) == sorted(
+        key for shard in plan.shards for key in (plan.keys.shard_result(shard.shard_id),
+                                                 plan.keys.shard_result(shard.shard_id) + ".SUCCESS"))
+
+
+def test_the_curves_blob_is_streamed_to_a_local_store_in_parts(tmp_path: Path) -> None:
     plan, inputs = _inputs()
     store = _RecordingStore(tmp_path / "store")
-    sid = plan.shards[0].shard_id
-    run_shard(store, plan, sid, inputs)
-    equity_key = plan.keys.shard_equity(sid)
-    assert equity_key not in store.whole
-    assert store.in_parts[equity_key] > 1  # timestamps and equity series, as the kept arrays' views
-    result = json.loads(read_complete(store, plan.keys.shard_result(sid)))
-    blob = store.get_bytes(equity_key)
-    assert (len(blob), hashlib.sha256(blob).hexdigest()) == (result["equity"]["size"], result["equity"]["sha256"])
+    write_plan(store, plan, exclusive=True)
+    for shard in plan.shards:
+        run_shard(store, plan, shard.shard_id, inputs)
+    finalize(store, plan.experiment_id, PROVENANCE)
+    key = plan.keys.curves_blob
+    assert key not in store.whole
+    assert store.in_parts[key] > 1  # timestamps and equity series, as the derived arrays' views
+    index = json.loads(read_complete(store, plan.keys.curves))
+    blob = store.get_bytes(key)
+    assert (len(blob), hashlib.sha256(blob).hexdigest()) == (index["size"], index["sha256"])
+    assert len(index["series"]) == 2 * 2 * 5  # top_k 2 × both segments × 5 folds
 
 
 def test_put_parts_stores_the_concatenation(tmp_path: Path) -> None:
@@ -76,11 +94,13 @@ class _WholeOnly:
         self.exists, self.delete, self.list_keys = inner.exists, inner.delete, inner.list_keys
 
 
-def test_a_streamed_shard_stores_the_same_bytes_as_a_joined_one(tmp_path: Path) -> None:
+def test_streamed_curves_store_the_same_bytes_as_joined_ones(tmp_path: Path) -> None:
     plan, inputs = _inputs()
-    for shard in plan.shards:
-        run_shard(LocalStore(tmp_path / "streamed"), plan, shard.shard_id, inputs)
-        run_shard(_WholeOnly(LocalStore(tmp_path / "joined")), plan, shard.shard_id, inputs)  # type: ignore[arg-type]
+    run_ids = [run.run_id for run in plan.runs[::7]]
+    curves = derive_curves(plan, inputs, run_ids)
+    fold_of = {run.run_id: run.fold for run in plan.runs}
+    write_curves(LocalStore(tmp_path / "streamed"), plan.keys, curves, fold_of)
+    write_curves(_WholeOnly(LocalStore(tmp_path / "joined")), plan.keys, curves, fold_of)  # type: ignore[arg-type]
     streamed = _files(tmp_path / "streamed")
-    assert len(streamed) == 3 * len(plan.shards)  # equity blob, result, marker per shard
+    assert sorted(streamed) == [plan.keys.curves_blob, plan.keys.curves, plan.keys.curves + ".SUCCESS"]
     assert streamed == _files(tmp_path / "joined")

@@ -1,11 +1,12 @@
-"""How the sweep's fan-in and report read the shards' equity blobs (issue 13): each blob is streamed and
-hashed once by fan-in, as soon as its shard is written; the report reads again only the blobs holding the
-series it charts, once each, and never a blob whole; the files written are those of the plain steps
-(every shard, then finalize, then a report that checks every blob itself).
+"""How the sweep's fan-in and report read the curves (issue 13): the shards write no equity; the sweep's
+finalize derives the curves in its own process and its report takes them from memory (curves.f64 is written,
+never read back by the sweep); a report made later from the store streams the blob once, never whole; the
+files written are those of the plain steps (every shard, then finalize, then a report from the store).
 """
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from trading_runtime.store import LocalStore
 
 PROVENANCE = {"runtime": {"version": "test"}}
 CONFIGS = {
-    "walk_forward": experiment_config(),  # 12 pairs × 5 folds in shards of 7 runs, top 2 kept
+    "walk_forward": experiment_config(),  # 12 pairs × 5 folds in shards of 7 runs, top 2 derived
     "holdout": experiment_config(validation={"kind": "holdout", "test_fraction": 0.25},
                                  shards={"runs_per_shard": 3}, report={"top_k": 3}),
 }
@@ -65,27 +66,21 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_each_blob_is_hashed_once_by_fan_in_and_the_report_reads_only_charted_ones(tmp_path: Path,
-                                                                                  name: str) -> None:
+def test_the_sweep_never_reads_the_curves_back_and_a_later_report_streams_them_once(tmp_path: Path,
+                                                                                   name: str) -> None:
     config = ExperimentConfig.model_validate(CONFIGS[name])
     plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
     store = _CountingStore(tmp_path / "sweep")
     result = run_sweep(store, plan, inputs, 1, lambda total, done: _Quiet(), PROVENANCE)
     assert result.fanin.shards.completed == len(plan.shards) > 2
+    blob = plan.keys.curves_blob
+    assert store.exists(blob)
+    assert (store.whole[blob], store.streamed[blob]) == (0, 0)  # the sweep's report took them from memory
 
-    reads = Counter(store.streamed)
-    blobs = {s.shard_id: plan.keys.shard_equity(s.shard_id) for s in plan.shards}
-    assert not set(blobs.values()) & set(store.whole)  # never read whole
     res = load_experiment(store, plan.experiment_id)
-    charted = {res._index[key][0] for key in _charted(res) if key in res._index}
-    assert charted  # the report charts kept series
-    stitched = {res._index[(f.best.run_id, "out_of_sample")][0] for f in res.summary.folds
-                if f.best is not None and name == "walk_forward"}
-    # fan-in: once per blob (right after its shard was written), and once per blob holding a window
-    # winner's out-of-sample series (the walk-forward's stitched equity); the report: once per blob
-    # holding a charted series (not every blob again)
-    assert {sid: reads[key] for sid, key in blobs.items()} == {
-        sid: 1 + (sid in stitched) + (sid in charted) for sid in blobs}
+    assert [key for key in _charted(res) if key in res.stored.entries]  # the report charts derived curves
+    write_report(res)
+    assert (store.whole[blob], store.streamed[blob]) == (0, 1)  # one streamed pass for every charted curve
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -99,7 +94,7 @@ def test_the_sweep_writes_the_files_of_the_plain_steps(tmp_path: Path, name: str
     write_plan(plain, plan, exclusive=True)
     for shard in plan.shards:
         run_shard(plain, plan, shard.shard_id, inputs)
-    finalize(plain, plan.experiment_id, PROVENANCE)
+    finalize(plain, plan.experiment_id, PROVENANCE)  # loads the data itself, as the CLI step does
     write_report(load_experiment(plain, plan.experiment_id))
     assert _files(swept.root) == _files(plain.root)
 
@@ -119,7 +114,6 @@ def test_series_are_copied_out_of_a_streamed_blob_without_holding_it() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    import hashlib
 
     assert digest == hashlib.sha256(blob).hexdigest()
     for (got_ts, got_eq), entry in zip(series, entries, strict=True):

@@ -1,4 +1,8 @@
-"""Fan-in: verify every planned shard, write fanin.json and summary.json (exit 3 naming what is missing)."""
+"""Fan-in: verify every planned shard, write fanin.json and summary.json (exit 3 naming what is missing).
+
+On the way it derives the equity curves that are read (curves.json + curves.f64), loading the data as
+run-shard does.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from trading_runtime.cli.common import provenance
-from trading_runtime.cli.flags import artifact_id
+from trading_runtime.cli.common import allowed_prefixes, provenance
+from trading_runtime.cli.flags import add_strategy_prefix_argument, artifact_id
 from trading_runtime.cli.integrations import push_finalize_metrics, track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.errors import TradingRuntimeError
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, help="store URI holding the experiment")
     parser.add_argument("--experiment", required=True, type=artifact_id, help="experiment id")
+    add_strategy_prefix_argument(parser)  # finalize re-evaluates the runs whose equity curves are read
 
 
 def _fanin_counts(store: ArtifactStore, experiment_id: str) -> FanInDocument | None:
@@ -41,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         store = None
         try:
             store = open_store(args.store, Path.cwd())
-            key = finalize(store, args.experiment, provenance())
+            key = finalize(store, args.experiment, provenance(), base_dir=Path.cwd(),
+                           prefixes=allowed_prefixes(args)).summary_key
             failed = False
         finally:
             fanin = _fanin_counts(store, args.experiment) if store is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,14 +131,16 @@ def build_plan(inputs: ExperimentInputs) -> Plan:
 
 def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
                     data: LoadedBars | None = None, shard_id: str | None = None,
-                    instruments: Mapping[str, LoadedBars] | None = None) -> ExperimentInputs:
+                    instruments: Mapping[str, LoadedBars] | None = None,
+                    symbols: Collection[str] | None = None) -> ExperimentInputs:
     """Rebuild the inputs a plan was made from, and check the data is the one planned. A universe's
-    instruments: only those of shard ``shard_id`` when given (a shard loads what it needs), else all;
-    ``instruments`` already loaded are reused (checked against the plan all the same)."""
+    instruments: only those of shard ``shard_id`` when given (a shard loads what it needs), or only
+    ``symbols`` (finalize: those whose curves it derives), else all; ``instruments`` already loaded are
+    reused (checked against the plan all the same)."""
     source = f"plan {plan.experiment_id}"
     config = plan.config
     if plan.instruments is not None:
-        return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id, instruments)
+        return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id, instruments, symbols)
     if data is None:  # pinned to the planned bytes: a verified cached copy is used without a download
         inputs = load_inputs(config, source, base_dir, allowed_prefixes, plan.data.sha256,
                              f"the plan's data sha256 (experiment {plan.experiment_id})")
@@ -157,14 +159,16 @@ def check_planned(name: str, loaded: LoadedBars, planned: DataRef) -> None:
 
 
 def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str], shard_id: str | None,
-                             reuse: Mapping[str, LoadedBars] | None = None) -> ExperimentInputs:
-    """A universe plan's inputs: the instruments of shard ``shard_id`` (all when None), each pinned to its
-    planned sha256 and checked against its planned bar count."""
+                             reuse: Mapping[str, LoadedBars] | None = None,
+                             symbols: Collection[str] | None = None) -> ExperimentInputs:
+    """A universe plan's inputs: the instruments of shard ``shard_id`` (or ``symbols``; all when both are
+    None), each pinned to its planned sha256 and checked against its planned bar count."""
     assert plan.instruments is not None
     source = f"plan {plan.experiment_id}"
     config = plan.config
     spec = plan.shard(shard_id) if shard_id is not None else None
-    wanted = set(plan.instrument_symbols(spec.run_ids)) if spec is not None else None
+    wanted = set(plan.instrument_symbols(spec.run_ids)) if spec is not None else \
+        (set(symbols) if symbols is not None else None)
     instruments: dict[str, LoadedBars] = {}
     for ref in plan.instruments:
         if wanted is not None and ref.symbol not in wanted:

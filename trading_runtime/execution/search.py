@@ -11,7 +11,7 @@ from typing import Any
 from trading_framework import Strategy, search_space
 from trading_runtime.execution.backtest import execution_spec
 from trading_runtime.execution.experiment import ExperimentInputs
-from trading_runtime.execution.shard import evaluate_shard, read_equity_series
+from trading_runtime.execution.shard import evaluate_shard
 from trading_runtime.planning import Plan
 
 
@@ -26,16 +26,12 @@ def warmup_of(cls: type[Strategy]) -> Callable[[dict[str, Any]], int]:
     return lambda params: cls(cls.Params.model_validate(params)).warmup_bars()
 
 
-def evaluate_plan(plan: Plan, inputs: ExperimentInputs) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Any]]:
-    """Every run of ``plan`` evaluated in memory (no store): (run records in plan order,
-    {(run id, segment): equity array} for the runs whose equity a shard keeps)."""
+def evaluate_plan(plan: Plan, inputs: ExperimentInputs) -> list[dict[str, Any]]:
+    """Every run of ``plan`` evaluated in memory (no store): the run records, in plan order."""
     cfg = inputs.config
     records: list[dict[str, Any]] = []
-    equity: dict[tuple[str, str], Any] = {}
     for shard in plan.shards:
         out = evaluate_shard(plan, shard.shard_id, cfg, inputs.bars(), inputs.strategy_cls, execution_spec(cfg),
                              cfg.data.timeframe_seconds)
         records.extend(out.result["runs"])
-        for entry in out.result["equity"]["series"]:
-            equity[(entry["run_id"], entry["segment"])] = read_equity_series(out.equity, entry)[1]
-    return records, equity
+    return records

@@ -1,22 +1,17 @@
 """run-shard: evaluate one shard's runs (per-shard feature cache) into a result document.
 
-``evaluate_shard`` is pure given its inputs. ``write_shard`` stores the kept equity series, then
-the result, then its completion marker: a shard is complete or absent, and re-running rewrites
-identical bytes.
+``evaluate_shard`` is pure given its inputs. ``write_shard`` stores the result, then its completion
+marker: a shard is complete or absent, and re-running rewrites identical bytes. A shard writes no equity:
+finalize re-derives the few curves anyone reads (``execution.curves``) through the same ``run_segment``.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
-
-import numpy as np
 
 from trading_framework import Bars, ExecutionSpec, FeatureCache, Strategy, compute_metrics, simulate
 from trading_runtime.config.backtest import bars_per_year
@@ -25,12 +20,11 @@ from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import strategy_target
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan, PlannedRun, Segment
-from trading_runtime.planning.equity_blob import LAYOUT, read_series
-from trading_runtime.store import ArtifactStore, put_parts, write_complete
+from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
+from trading_runtime.store import ArtifactStore, write_complete
 
 log = logging.getLogger(__name__)
 
-SHARD_SCHEMA_VERSION = 1
 SEGMENTS = ("in_sample", "out_of_sample")
 FEATURES_HELD = 4
 """Indicator arrays a window's feature cache holds at most (least recently used dropped first): with the
@@ -44,19 +38,12 @@ held is 8 MB of the sweep's peak at 1M bars (349 → 334 MB for the 90-run sweep
 
 @dataclass(frozen=True)
 class ShardOutput:
-    """The result document and the equity blob as its parts (views of the kept arrays, in blob order):
-    ``write_shard`` streams them to the store, so the blob is never joined into one more copy."""
+    """The shard's result document: its runs' metrics (no equity: finalize derives the curves it needs)."""
 
     result: dict[str, Any]
-    equity_parts: tuple[memoryview, ...]
-
-    @cached_property
-    def equity(self) -> bytes:
-        """The equity blob as one bytes object (for readers in memory; the store never needs it)."""
-        return b"".join(self.equity_parts)
 
 
-def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSpec, bpy: float,
+def run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSpec, bpy: float,
                  caches: dict[tuple[int, int], tuple[Bars, FeatureCache]]) -> tuple[dict[str, Any], Any, Any]:
     key = (seg.warmup_start, seg.stop)
     if key not in caches:
@@ -66,6 +53,11 @@ def _run_segment(strategy: Strategy, bars: Bars, seg: Segment, spec: ExecutionSp
     target = strategy_target(strategy, window, cache)
     sim = simulate(window, target, spec, start=seg.start - seg.warmup_start)
     return compute_metrics(sim, bpy), window.ts[sim.start:], sim.equity
+
+
+def window_caches() -> dict[tuple[int, int], tuple[Bars, FeatureCache]]:
+    """An empty map of window → (its bars, its feature cache), as :func:`run_segment` fills it."""
+    return {}
 
 
 def _value_key(value: Any) -> tuple[int, float, str]:
@@ -102,7 +94,11 @@ def evaluate_shard(
     spec: ExecutionSpec,
     bar_seconds: int,
     progress: Callable[[int], None] | None = None,
+    on_series: Callable[[str, str, Any, Any], None] | None = None,
 ) -> ShardOutput:
+    """The shard's runs evaluated into its result document (run records in the plan's order). Each run's
+    equity is dropped once its metrics are taken (``on_series(run_id, segment, ts, equity)`` sees it first:
+    what finalize's re-derived curves are checked against)."""
     shard = plan.shard(shard_id)
     if shard is None:
         raise KeyError(shard_id)
@@ -110,15 +106,8 @@ def evaluate_shard(
     runs = plan.run_index()
     folds = plan.fold_index()
     bpy = bars_per_year(bar_seconds, config.data.bars_per_year)
-    objective = config.objective
-    top_k = config.report.top_k
     records: list[dict[str, Any]] = []
-    # Equity is kept for this shard's top-K runs per fold (by the in-sample objective, constraints met):
-    # the finalizer's global top-K per fold is always among them. The top-K is kept up to date as the
-    # runs go, so memory holds at most top_k runs' series per fold, not every run's.
-    leaders: dict[str, list[tuple[tuple[float, str], str]]] = {}
-    series: dict[str, dict[str, tuple[Any, Any]]] = {}
-    caches: dict[tuple[int, int], tuple[Bars, FeatureCache]] = {}
+    caches = window_caches()
     current_fold = None
     for i, rid in enumerate(evaluation_order(shard.run_ids, runs)):
         run = runs[rid]
@@ -130,70 +119,32 @@ def evaluate_shard(
         run_bars = bars if isinstance(bars, Bars) else bars[str(fold.instrument)]
         strategy = strategy_cls(strategy_cls.Params.model_validate(run.params))
         rec: dict[str, Any] = {"run_id": rid, "fold": run.fold, "params": run.params}
-        kept: dict[str, tuple[Any, Any]] = {}
         for name in SEGMENTS:
             seg = getattr(fold, name)
             if seg is None:
                 rec[name] = None
                 continue
-            metrics, ts, equity = _run_segment(strategy, run_bars, seg, spec, bpy, caches)
+            metrics, ts, equity = run_segment(strategy, run_bars, seg, spec, bpy, caches)
             rec[name] = metrics
-            kept[name] = (ts, equity)
+            if on_series is not None:
+                on_series(rid, name, ts, equity)
         records.append(rec)
-        key = objective.rank_key(rec["in_sample"], rid)
-        if key is not None and not objective.violations(rec["in_sample"]):
-            board = leaders.setdefault(run.fold, [])
-            bisect.insort(board, (key, rid))
-            series[rid] = kept
-            if len(board) > top_k:
-                del series[board.pop()[1]]
         if progress is not None:
             progress(i + 1)
     position = {rid: i for i, rid in enumerate(shard.run_ids)}
     records.sort(key=lambda rec: position[rec["run_id"]])  # the plan's order, whatever the order of work
-    keep = [rid for fold_id in sorted(leaders) for _, rid in leaders[fold_id]]
-    chunks: list[memoryview] = []  # views of the arrays: the blob is streamed, never joined
-    index = []
-    offset = 0
-    ts_offsets: dict[tuple[str, str], int] = {}
-    fold_of = {rec["run_id"]: rec["fold"] for rec in records}
-    for rid in sorted(keep):
-        for name in SEGMENTS:
-            if name not in series[rid]:
-                continue
-            ts, equity = series[rid][name]
-            window = (fold_of[rid], name)
-            if window not in ts_offsets:  # a window's timestamps are written once
-                ts_b = np.ascontiguousarray(ts, dtype="<i8").data.cast("B")
-                ts_offsets[window] = offset
-                chunks.append(ts_b)
-                offset += len(ts_b)
-            eq_b = np.ascontiguousarray(equity, dtype="<f8").data.cast("B")
-            index.append({"run_id": rid, "segment": name, "ts_offset": ts_offsets[window], "offset": offset,
-                          "length": len(ts)})
-            chunks.append(eq_b)
-            offset += len(eq_b)
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
     result = {
         "schema_version": SHARD_SCHEMA_VERSION,
         "experiment_id": plan.experiment_id,
         "shard_id": shard_id,
         "runs": records,
-        "equity": {"sha256": digest.hexdigest(), "size": offset, "series": index,
-                   "layout": LAYOUT},
     }
-    return ShardOutput(result, tuple(chunks))
-
-
-read_equity_series = read_series  # (ts, equity) of one series of a shard's equity blob
+    return ShardOutput(result)
 
 
 def write_shard(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, out: ShardOutput) -> str:
-    """Equity, then result, then marker (by write_complete). Returns the result's sha256."""
+    """The result, then its marker (by write_complete). Returns the result's sha256."""
     t0 = time.perf_counter()
-    put_parts(store, keys.shard_equity(shard_id), out.equity_parts)
     payload = canonical_bytes(out.result)
     write_complete(store, keys.shard_result(shard_id), payload)
     store.delete(keys.shard_failure(shard_id))

@@ -1,38 +1,28 @@
 """Read the plan's expected shards (never a listing); trust only marked, checksum-verified ones.
 
-Equity blobs are verified as they stream from the store (``object_sha256``): fan-in never holds a
-blob in memory, so its memory does not grow with the number of shards nor with their size.
-``ShardStatus.equity`` reads a completed shard's blob (checked against its result's sha256 again)
-when a caller needs its series.
+A shard's result holds its runs' metrics only (no equity: finalize derives the curves it needs), so
+fan-in reads one small document per shard.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from trading_runtime.config.experiment import OBJECTIVE_METRICS
 from trading_runtime.errors import VerificationError
 from trading_runtime.fanin.documents import FanInDocument, RunCounts, ShardCounts, ShardFailure
-from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
-from trading_runtime.planning.equity_blob import extract_series
+from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
 from trading_runtime.store import (
     ArtifactMissingError,
     ArtifactNotFoundError,
     ArtifactStore,
     CorruptArtifactError,
-    object_sha256,
-    read_chunks,
     read_complete,
 )
-
-EquitySeries = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (ts, equity) of one kept series
 
 
 @dataclass(frozen=True)
@@ -41,21 +31,6 @@ class ShardStatus:
     state: str  # completed | failed | missing
     reason: str | None = None
     result: dict[str, Any] | None = None
-    load_equity: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
-    load_series: Callable[[Sequence[dict[str, Any]]], list[EquitySeries]] | None = field(
-        default=None, repr=False, compare=False)
-
-    @property
-    def equity(self) -> bytes | None:
-        """The shard's kept equity blob, read from the store and verified (None unless completed)."""
-        return None if self.load_equity is None else self.load_equity()
-
-    def series(self, entries: Sequence[dict[str, Any]]) -> list[EquitySeries]:
-        """(ts, equity) of the given ``equity.series`` entries of a completed shard: its blob streamed once,
-        verified as it streams, only these series copied out (the blob is never held whole)."""
-        if self.load_series is None:
-            raise ValueError(f"shard {self.shard_id} is {self.state}: no equity series")
-        return self.load_series(entries)
 
 
 @dataclass
@@ -86,11 +61,6 @@ class FanIn:
             ),
             runs=RunCounts(**self.run_counts(runs_of)),
         )
-
-    def verified_equity(self) -> dict[str, str]:
-        """The equity blob's sha256 of every completed shard (its blob streamed and matched it), by shard id."""
-        return {s.shard_id: str(s.result["equity"]["sha256"]) for s in self.shards
-                if s.state == "completed" and s.result is not None}
 
     def run_counts(self, runs_of: dict[str, int] | None = None) -> dict[str, int]:
         runs_of = runs_of or {s.shard_id: len(s.run_ids) for s in self.plan.shards}
@@ -135,6 +105,10 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
         result = json.loads(payload)
     except ValueError:
         return ShardStatus(shard_id, "failed", "corrupt result: not JSON")
+    if isinstance(result, dict) and result.get("schema_version") != SHARD_SCHEMA_VERSION:
+        return ShardStatus(shard_id, "failed", f"result {keys.shard_result(shard_id)}: schema_version "
+                           f"{result.get('schema_version')!r}, this version reads {SHARD_SCHEMA_VERSION} (written by "
+                           "another trading-runtime version: run the shard again)")
     malformed = malformed_result(result)
     if malformed is not None:
         return ShardStatus(shard_id, "failed", f"malformed result {keys.shard_result(shard_id)}: {malformed}")
@@ -142,43 +116,7 @@ def _check_shard(store: ArtifactStore, keys: ExperimentKeys, plan: Plan, shard_i
         return ShardStatus(shard_id, "failed", "result belongs to another experiment or shard")
     if [r.get("run_id") for r in result.get("runs", [])] != expected_runs:
         return ShardStatus(shard_id, "failed", "result's runs differ from the plan's")
-    try:
-        equity_sha256 = object_sha256(store, keys.shard_equity(shard_id))  # streamed: no blob in memory
-    except ArtifactNotFoundError:
-        return ShardStatus(shard_id, "failed", "equity series missing")
-    if equity_sha256 != result["equity"]["sha256"]:
-        return ShardStatus(shard_id, "failed", "corrupt equity series: sha256 mismatch")
-    sha256 = str(result["equity"]["sha256"])
-    return ShardStatus(shard_id, "completed", result=result,
-                       load_equity=lambda: _verified_equity(store, keys, shard_id, sha256),
-                       load_series=lambda entries: _verified_series(store, keys, shard_id, sha256, entries))
-
-
-def _verified_series(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str,
-                     entries: Sequence[dict[str, Any]]) -> list[EquitySeries]:
-    key = keys.shard_equity(shard_id)
-    try:
-        digest, series = extract_series(read_chunks(store, key), entries)
-    except ArtifactNotFoundError:
-        raise VerificationError(f"{store.uri}: {key}: equity series missing "
-                                f"(it verified when fan-in started)") from None
-    if digest != sha256:
-        raise VerificationError(f"{store.uri}: {key}: corrupt equity series: sha256 mismatch "
-                                f"(it verified when fan-in started)")
-    return series
-
-
-def _verified_equity(store: ArtifactStore, keys: ExperimentKeys, shard_id: str, sha256: str) -> bytes:
-    key = keys.shard_equity(shard_id)
-    try:
-        blob = store.get_bytes(key)
-    except ArtifactNotFoundError:
-        raise VerificationError(f"{store.uri}: {key}: equity series missing "
-                                f"(it verified when fan-in started)") from None
-    if sha256_hex(blob) != sha256:
-        raise VerificationError(f"{store.uri}: {key}: corrupt equity series: sha256 mismatch "
-                                f"(it verified when fan-in started)")
-    return blob
+    return ShardStatus(shard_id, "completed", result=result)
 
 
 def _failure_reason(raw: bytes, key: str) -> str:
@@ -229,19 +167,11 @@ def malformed_result(result: Any) -> str | None:
             problem = _malformed_metrics(rec["out_of_sample"], f"{where}.out_of_sample")
         if problem is not None:
             return problem
-    equity = result.get("equity")
-    if not isinstance(equity, dict) or not isinstance(equity.get("sha256"), str) \
-            or not isinstance(equity.get("series"), list):
-        return "equity: expected an object with sha256 and series"
-    for i, item in enumerate(equity["series"]):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("run_id", "segment")) \
-                or not all(isinstance(item.get(k), int) for k in ("ts_offset", "offset", "length")):
-            return f"equity.series[{i}]: expected run_id, segment, ts_offset, offset, length"
     return None
 
 
 def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus:
-    """One planned shard as fan-in sees it: completed only when its result and its equity verify."""
+    """One planned shard as fan-in sees it: completed only when its marked result verifies."""
     spec = plan.shard(shard_id)
     if spec is None:
         raise KeyError(shard_id)

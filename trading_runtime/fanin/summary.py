@@ -9,31 +9,47 @@ stitched out-of-sample equity and efficiency) is its module's ``summary_section`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.fanin.aggregate import universe_ranking
-from trading_runtime.fanin.collect import FanIn, ShardStatus
+from trading_runtime.fanin.collect import FanIn
+from trading_runtime.planning import Fold
+from trading_runtime.planning.equity_blob import Curve
 from trading_runtime.planning.validation import SummaryInputs, scheme_for
 
 SUMMARY_SCHEMA_VERSION = 1
 
 
-def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(summary document, stitched out-of-sample equity document or None)."""
+@dataclass(frozen=True)
+class Ranking:
+    """Every run record and each window's leaderboard (the global top-K by the in-sample objective,
+    constraints met): summary.json's ``folds`` and each window's winner."""
+
+    records: dict[str, dict[str, Any]]
+    folds: list[dict[str, Any]]  # summary.json's "folds", in plan order
+    winners: list[tuple[Fold, dict[str, Any] | None]]
+
+    def curve_runs(self) -> list[str]:
+        """The runs whose equity curves are read (the report, the walk-forward stitch): every window's
+        leaderboard, in plan order of the windows, best first."""
+        return [row["run_id"] for fold in self.folds for row in fold["leaderboard"]]
+
+
+def rank_folds(fan: FanIn, config: ExperimentConfig) -> Ranking:
+    """The leaderboards of a complete fan-in."""
     plan = fan.plan
     objective = config.objective
     top_k = config.report.top_k
     records: dict[str, dict[str, Any]] = {}
-    series: dict[tuple[str, str], tuple[ShardStatus, dict[str, Any]]] = {}
     for status in fan.shards:
         assert status.result is not None
         for rec in status.result["runs"]:
             records[rec["run_id"]] = rec
-        for item in status.result["equity"]["series"]:
-            series[(item["run_id"], item["segment"])] = (status, item)
     folds_out = []
-    winners: list[tuple[Any, dict[str, Any] | None]] = []
+    winners: list[tuple[Fold, dict[str, Any] | None]] = []
     for fold in plan.folds:
         ranked = []
         excluded = undefined = 0
@@ -69,7 +85,17 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
         }
         folds_out.append(entry)
         winners.append((fold, board[0] if board else None))
+    return Ranking(records, folds_out, winners)
 
+
+def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int, ranking: Ranking,
+              curves: Mapping[tuple[str, str], Curve]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(summary document, stitched out-of-sample equity document or None). ``curves``: those of
+    ``ranking.curve_runs()``, derived by finalize."""
+    plan = fan.plan
+    objective = config.objective
+    top_k = config.report.top_k
+    records, folds_out, winners = ranking.records, ranking.folds, ranking.winners
     summary: dict[str, Any] = {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "experiment_id": plan.experiment_id,
@@ -85,7 +111,7 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     scheme = scheme_for(config.validation.kind)
     if plan.instruments is None:
         section, oos_doc = scheme.summary_section(
-            SummaryInputs(plan.experiment_id, config, folds_out, winners, series, bar_seconds))
+            SummaryInputs(plan.experiment_id, config, folds_out, winners, curves, bar_seconds))
         summary.update(section)
         return summary, oos_doc
     # A universe: the scheme's section per instrument (its own folds), then the ranking across instruments.
@@ -94,7 +120,7 @@ def summarize(fan: FanIn, config: ExperimentConfig, bar_seconds: int) -> tuple[d
     for ref in plan.instruments:
         picked = [i for i, (fold, _) in enumerate(winners) if fold.instrument == ref.symbol]
         section, oos_doc = scheme.summary_section(SummaryInputs(
-            plan.experiment_id, config, [folds_out[i] for i in picked], [winners[i] for i in picked], series,
+            plan.experiment_id, config, [folds_out[i] for i in picked], [winners[i] for i in picked], curves,
             bar_seconds))
         per_instrument[ref.symbol] = section
         if oos_doc is not None:

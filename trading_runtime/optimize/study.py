@@ -117,7 +117,7 @@ class StudyManifest(BaseModel):
 
 
 def primary_objective(sweep: OptunaSweep) -> ObjectiveConfig:
-    """The first objective with the search's constraints: how shards rank runs to keep equity."""
+    """The first objective with the search's constraints: how a generation's experiment ranks its runs."""
     first = sweep.objectives[0]
     return ObjectiveConfig(metric=first.metric, direction=first.direction, constraints=sweep.constraints)
 

@@ -70,8 +70,8 @@ def _die_with_parent() -> None:
 
 
 def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
-    """Shards fan-in would not accept (no verifying marker, or an equity blob that fails its checksum);
-    resume skips the others."""
+    """Shards fan-in would not accept (no verifying marker, a malformed result or one of another
+    schema_version); resume skips the others."""
     return [s.shard_id for s in plan.shards if shard_status(store, plan, s.shard_id).state != "completed"]
 
 

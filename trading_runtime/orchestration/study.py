@@ -14,6 +14,7 @@ from typing import Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import (
     ExperimentInputs,
     inputs_for_plan,
@@ -23,7 +24,6 @@ from trading_runtime.execution.experiment import (
     universe_plan_data,
 )
 from trading_runtime.execution.search import declared_space, evaluate_plan, warmup_of
-from trading_runtime.execution.shard import read_equity_series
 from trading_runtime.execution.strategy_loader import load_strategy_class
 from trading_runtime.fanin import collect_shards
 from trading_runtime.golden.canonical import canonical_bytes
@@ -50,6 +50,7 @@ from trading_runtime.optimize import (
 )
 from trading_runtime.optimize.study import create_or_load, stored_study
 from trading_runtime.planning import Plan, read_plan, write_plan
+from trading_runtime.planning.curves import write_curves
 from trading_runtime.store import ArtifactStore, is_complete, write_complete
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def trial_evaluator(manifest: StudyManifest,
     def evaluate(number: int, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         plan = trial_plan(manifest, f"{manifest.study_id}.t{number:06d}", [AskedTrial(number, params)],
                           len(manifest.folds))
-        records, _ = evaluate_plan(plan, inputs)
+        records = evaluate_plan(plan, inputs)
         return [(rec["fold"], rec) for rec in records]
     return evaluate
 
@@ -188,8 +189,9 @@ def finalize_study(store: ArtifactStore, manifest: StudyManifest, cwd: Path, pre
 
 def evaluate_best(store: ArtifactStore, manifest: StudyManifest, best: Any, cwd: Path, prefixes: tuple[str, ...],
                   data: Any) -> BestEvaluation:
-    """Re-evaluate the best trial as experiment ``<study>.best`` in the store (its plan, one shard with the
-    equity of every fold), and check it reproduces the values it was told with."""
+    """Re-evaluate the best trial as experiment ``<study>.best`` in the store (its plan, one shard, and the
+    equity curves of every fold derived as finalize derives them: curves.json + curves.f64), and check it
+    reproduces the values it was told with."""
     plan = trial_plan(manifest, manifest.keys.best_experiment, [AskedTrial(best.number, best.params)],
                       len(manifest.folds))
     write_plan(store, plan)
@@ -197,7 +199,7 @@ def evaluate_best(store: ArtifactStore, manifest: StudyManifest, best: Any, cwd:
     shard = plan.shards[0].shard_id
     run_shard(store, plan, shard, inputs)
     status = collect_shards(store, plan).shards[0]
-    if status.state != "completed" or status.result is None or status.equity is None:
+    if status.state != "completed" or status.result is None:
         raise VerificationError(f"experiment {plan.experiment_id}: shard {shard}: {status.state}: {status.reason}")
     folds = [(rec["fold"], rec) for rec in status.result["runs"]]
     sweep = manifest.sweep
@@ -206,13 +208,9 @@ def evaluate_best(store: ArtifactStore, manifest: StudyManifest, best: Any, cwd:
     if again.values != best.values or again.evaluation != best.evaluation:
         raise VerificationError(f"study {manifest.study_id}: trial {best.number} re-evaluated gives values "
                                 f"{again.values}, told {best.values}: the evaluation is not deterministic")
-    series = {(e["run_id"], e["segment"]): e for e in status.result["equity"]["series"]}
-    try:
-        in_sample = [read_equity_series(status.equity, series[(rec["run_id"], "in_sample")])[1] for _, rec in folds]
-    except KeyError as e:
-        raise VerificationError(f"study {manifest.study_id}: trial {best.number}: no in-sample equity kept for "
-                                f"{e.args[0]}") from None
-    return BestEvaluation(folds, in_sample)
+    curves = derive_curves(plan, inputs, [rec["run_id"] for _, rec in folds])
+    write_curves(store, plan.keys, curves, {rec["run_id"]: fold for fold, rec in folds})
+    return BestEvaluation(folds, [curves[rec["run_id"], "in_sample"][1] for _, rec in folds])
 
 
 # ---------------------------------------------------------------------------------------------- async mode

@@ -52,10 +52,10 @@ def _work(shard_id: str) -> tuple[str, int]:
 
 @dataclass
 class ShardChecks:
-    """Fan-in's check of each shard (``shard_status``: marker, result, streamed sha256 of the equity blob),
-    taken on a thread as soon as the shard is written, while the next shards run (hashing and reading
-    release the GIL): the fan-in after the last shard then has only the last shard left to check. The
-    statuses are the ones ``collect_shards`` would take at the end, so fanin.json does not change."""
+    """Fan-in's check of each shard (``shard_status``: marker, result), taken on a thread as soon as the shard
+    is written, while the next shards run: the fan-in after the last shard then has only the last shard left
+    to check. The statuses are the ones ``collect_shards`` would take at the end, so fanin.json does not
+    change."""
 
     store: ArtifactStore
     plan: Plan
@@ -139,9 +139,10 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
         log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
                  extra={"done": ran, "seconds": round(shard_seconds, 3)})
         fan = checks.fan_in()
-    key = finalize(store, plan.experiment_id, provenance, fan)
-    # every blob was verified by this fan-in a moment ago: the report does not hash them all again
-    results = load_experiment(store, plan.experiment_id, verified=fan.verified_equity())
+    # this process holds the data and the warm kernels: finalize derives the curves here, and the report
+    # reads them from memory (the same arrays finalize wrote to curves.f64)
+    done = finalize(store, plan.experiment_id, provenance, fan, inputs)
+    results = load_experiment(store, plan.experiment_id, curves=done.curves)
     report = write_report(results)
     assert results.fanin is not None  # finalize wrote it
-    return SweepResult(plan, ran, key, report, results.fanin)
+    return SweepResult(plan, ran, done.summary_key, report, results.fanin)

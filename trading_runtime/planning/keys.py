@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+SHARD_SCHEMA_VERSION = 2
+"""schema_version of a shard's result.json. 2: run records only (finalize derives the curves); 1 (before
+issue 13) also indexed the shard's own equity blob, which this version no longer reads."""
+
 # <store URI>/experiments/<experiment id>: the store root is what completion markers are relative to.
 _LOCATION = re.compile(r"^(?P<store>.*?)/?experiments/(?P<experiment>[^/]+)/?$")
 
@@ -33,9 +37,6 @@ class ExperimentKeys:
     def shard_result(self, shard_id: str) -> str:
         return f"{self.root}/shards/{self.split}/{shard_id}/result.json"
 
-    def shard_equity(self, shard_id: str) -> str:
-        return f"{self.root}/shards/{self.split}/{shard_id}/equity.f64"
-
     def shard_failure(self, shard_id: str) -> str:
         return f"{self.root}/shards/{self.split}/{shard_id}/failed.json"
 
@@ -46,6 +47,16 @@ class ExperimentKeys:
     @property
     def summary(self) -> str:
         return f"{self.root}/summary.json"
+
+    @property
+    def curves(self) -> str:
+        """The index of the equity curves finalize derived (the runs whose curves are read), marked."""
+        return f"{self.root}/curves.json"
+
+    @property
+    def curves_blob(self) -> str:
+        """The curves' arrays (``planning.equity_blob`` layout); its sha256 is in ``curves.json``."""
+        return f"{self.root}/curves.f64"
 
     @property
     def oos_equity(self) -> str:

@@ -376,7 +376,7 @@ EXTRA_SECTIONS: list[SectionHook] = []  # e.g. the Optuna sections, registered b
 
 
 def _charted(res: ExperimentResults) -> list[tuple[str, str]]:
-    """The kept series the report reads: each window's best in-sample (significance, walk-forward chart), and
+    """The derived curves the report reads: each window's best in-sample (significance, walk-forward chart), and
     the leaderboard's in- and out-of-sample (equity chart) when not a walk-forward."""
     folds = res.summary.folds
     keys = [(f.best.run_id, "in_sample") for f in folds if f.best is not None]

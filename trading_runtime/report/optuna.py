@@ -3,9 +3,8 @@
 Results URI: ``<store>/optimize/<study_id>`` (or its ``results/`` folder, which finalize prints).
 Read: ``best_parameters.json``, ``performance_metrics.json`` (the best trial re-evaluated, with
 PSR/DSR), ``optimization_history.json``, ``param_importances.json``, ``metadata.json`` and, for
-several objectives, ``pareto_front.json``. The best trial's equity comes from the generation
-experiment that evaluated it (``<study>.gNNNN``) when its shard kept the series (the shard's top-K
-per window), or from ``<study>.best`` when that experiment is stored.
+several objectives, ``pareto_front.json``. The best trial's equity comes from ``<study>.best``, the
+experiment that re-evaluated it at finalize (its derived curves, ``curves.json`` + ``curves.f64``).
 
 Sections: summary, provenance, leaderboard (best and top trials), significance (raw best Sharpe
 next to its probabilistic and deflated Sharpe), equity (the best trial, stitched out-of-sample),
@@ -202,8 +201,8 @@ def _equity(res: StudyResults) -> Section:
         charts.append(xy_chart(lines, title=f"In-sample return of the best ({label}) in each window", x_time=True,
                                y_label="return", y_format=metric_formatter("total_return"), zero_line=True))
     if not charts:
-        charts.append('<p class="note">The best trial\'s equity was not kept by its shard (only each shard\'s top '
-                      "runs per window are); its metrics are in the significance section.</p>")
+        charts.append('<p class="note">No equity of the best trial is stored (the study was finalized before its '
+                      "curves were derived at finalize); its metrics are in the significance section.</p>")
     return Section("equity", "Equity and drawdown", f'<div class="charts">{"".join(charts)}</div>')
 
 

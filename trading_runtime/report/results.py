@@ -3,8 +3,8 @@
 A results URI names either a single backtest's folder (``stats.json``, ``manifest.json``,
 ``equity.parquet``, ``trades.csv``) or an experiment's folder ``<store>/experiments/<id>`` (the
 same URI ``validate --results`` takes; a trailing ``/summary.json`` is accepted too). Experiment
-artifacts are trusted only through their completion markers, and each shard's kept equity blob
-is checked against the sha256 in its result.
+artifacts are trusted only through their completion markers, and the equity curves finalize derived
+(``curves.f64``) are checked against the sha256 in ``curves.json`` as they are read.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from pydantic import BaseModel
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveSpec
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.execution.outputs import BacktestManifest
-from trading_runtime.execution.shard import read_equity_series
 from trading_runtime.fanin.documents import ExperimentSummary, FanInDocument, RunRecord, parse_document
-from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
-from trading_runtime.planning.equity_blob import extract_series
+from trading_runtime.planning.curves import StoredCurves, stored_curves
+from trading_runtime.planning.equity_blob import Curve
+from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
 from trading_runtime.report.study_documents import (
     BestParameters,
     OptimizationHistory,
@@ -44,9 +44,7 @@ from trading_runtime.store import (
     ArtifactMissingError,
     ArtifactNotFoundError,
     ArtifactStore,
-    object_sha256,
     open_store,
-    read_chunks,
     read_complete,
 )
 
@@ -95,32 +93,26 @@ class ExperimentResults:
     fanin: FanInDocument | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
+    stored: StoredCurves  # curves.json: the curves finalize derived (each window's leaderboard, both segments)
     _curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict, repr=False)  # the ones read so far
-    _index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
-    _sha256: dict[str, str] = field(default_factory=dict, repr=False)  # each shard's equity blob, from its result
 
     @property
     def experiment_id(self) -> str:
         return self.plan.experiment_id
 
     def curve(self, run_id: str, segment: str) -> EquityCurve | None:
-        """A kept equity series (the top-K runs of each fold), None when not kept."""
+        """A derived equity curve (the top-K runs of each window), None when not derived."""
         return self.curves([(run_id, segment)])[0]
 
     def curves(self, wanted: Sequence[tuple[str, str]]) -> list[EquityCurve | None]:
-        """Kept equity series by (run id, segment), None where not kept. Each shard's blob is streamed once for
-        all the series asked for from it, verified against its result's sha256 as it streams, and only those
-        series are copied out (series of one window share their timestamps); they are kept for later calls."""
-        by_shard: dict[str, list[tuple[str, str]]] = {}
-        for key in dict.fromkeys(wanted):
-            if key not in self._curves and key in self._index:
-                by_shard.setdefault(self._index[key][0], []).append(key)
+        """Derived equity curves by (run id, segment), None where not derived. The blob is streamed once for
+        all the curves asked for that were not read yet, verified against curves.json's sha256 as it streams,
+        and only those series are copied out (series of one window share their timestamps); they are kept
+        for later calls."""
+        missing = [key for key in dict.fromkeys(wanted) if key not in self._curves and key in self.stored.entries]
         cash = self.config.execution.initial_cash
-        for shard_id, keys in sorted(by_shard.items()):
-            series = _verified_series(self.store, self.plan.keys.shard_equity(shard_id), shard_id,
-                                      self._sha256[shard_id], [self._index[key][1] for key in keys])
-            for key, (ts, eq) in zip(keys, series, strict=True):
-                self._curves[key] = EquityCurve(ts, eq, cash)
+        for key, (ts, eq) in self.stored.read(missing).items():
+            self._curves[key] = EquityCurve(ts, eq, cash)
         return [self._curves.get(key) for key in wanted]
 
     def oos_curves(self) -> dict[str, EquityCurve]:
@@ -200,42 +192,20 @@ def load_study(store: ArtifactStore, study_id: str) -> StudyResults:
 
 def _best_curves(store: ArtifactStore, study_id: str, metadata: StudyMetadata, best: BestParameters,
                  history: OptimizationHistory) -> dict[tuple[str, str], EquityCurve]:
-    """The best trial's kept equity series, per (fold, segment), where a shard kept them."""
+    """The best trial's equity curves, per (fold, segment): those its re-evaluation (``<study>.best``) derived."""
     if best.trial is None:
         return {}
     from trading_runtime.optimize.keys import StudyKeys
     from trading_runtime.optimize.objective import trial_run_id
 
-    keys = StudyKeys(study_id)
-    gen = next((t.generation for t in history.trials if t.number == best.trial), None)
-    candidates = [keys.best_experiment] + ([keys.generation_experiment(gen)] if gen is not None else [])
-    cash = float(metadata.initial_cash or 0.0)
-    folds = [f.id for f in metadata.folds]
-    for experiment in candidates:
-        ek = ExperimentKeys(experiment)
-        if not store.exists(ek.plan + MARKER_SUFFIX):
-            continue
-        plan = Plan.model_validate(json.loads(read_complete(store, ek.plan)))
-        cash = cash or plan.config.execution.initial_cash
-        wanted = {trial_run_id(best.trial, fid): fid for fid in folds}
-        out: dict[tuple[str, str], EquityCurve] = {}
-        for shard in plan.shards:
-            if not wanted.keys() & set(shard.run_ids):
-                continue
-            try:
-                result = json.loads(read_complete(store, plan.keys.shard_result(shard.shard_id)))
-                blob = store.get_bytes(plan.keys.shard_equity(shard.shard_id))
-            except (ArtifactMissingError, KeyError):
-                continue
-            if sha256_hex(blob) != result["equity"]["sha256"]:
-                continue
-            for item in result["equity"]["series"]:
-                if item["run_id"] in wanted:
-                    ts, eq = read_equity_series(blob, item)
-                    out[(wanted[item["run_id"]], item["segment"])] = EquityCurve(np.array(ts), np.array(eq), cash)
-        if out:
-            return out
-    return {}
+    ek = ExperimentKeys(StudyKeys(study_id).best_experiment)
+    if not store.exists(ek.plan + MARKER_SUFFIX) or not store.exists(ek.curves + MARKER_SUFFIX):
+        return {}  # not re-evaluated (no best trial), or finalized before the curves were derived at fan-in
+    plan = Plan.model_validate(json.loads(read_complete(store, ek.plan)))
+    cash = float(metadata.initial_cash or 0.0) or plan.config.execution.initial_cash
+    fold_of = {trial_run_id(best.trial, f.id): f.id for f in metadata.folds}
+    read = stored_curves(store, ek).read([(rid, seg) for rid in fold_of for seg in ("in_sample", "out_of_sample")])
+    return {(fold_of[rid], seg): EquityCurve(ts, eq, cash) for (rid, seg), (ts, eq) in read.items()}
 
 
 Results = BacktestResults | ExperimentResults | StudyResults
@@ -346,12 +316,12 @@ def load_backtest(store: ArtifactStore) -> BacktestResults:
     return BacktestResults(store, REPORT_NAME, stats, manifest, curve, pos, trades)
 
 
-def load_experiment(store: ArtifactStore, experiment_id: str, verified: Mapping[str, str] | None = None
-                    ) -> ExperimentResults:
-    """plan, summary (finalized), every shard's run records and kept equity, stitched OOS equity.
+def load_experiment(store: ArtifactStore, experiment_id: str,
+                    curves: Mapping[tuple[str, str], Curve] | None = None) -> ExperimentResults:
+    """plan, summary (finalized), every shard's run records, the derived curves' index, stitched OOS equity.
 
-    Every shard's equity blob is checked against its result's sha256 (streamed, not read whole), except
-    those ``verified`` lists with that same sha256: the caller's fan-in has just checked them.
+    ``curves``: the curves finalize derived in this process (the sweep), used instead of reading them back;
+    else they are read from curves.f64 when asked for (verified against curves.json as they stream).
     """
     keys = ExperimentKeys(experiment_id)
     try:
@@ -367,19 +337,19 @@ def load_experiment(store: ArtifactStore, experiment_id: str, verified: Mapping[
     summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     config = plan.config
     runs: dict[str, RunRecord] = {}
-    sha256: dict[str, str] = {}
-    index: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for shard in plan.shards:
+        where = f"{store.uri.rstrip('/')}/{keys.shard_result(shard.shard_id)}"
         result = json.loads(read_complete(store, keys.shard_result(shard.shard_id)))
-        sha256[shard.shard_id] = result["equity"]["sha256"]
-        if (verified or {}).get(shard.shard_id) != sha256[shard.shard_id] \
-                and object_sha256(store, keys.shard_equity(shard.shard_id)) != sha256[shard.shard_id]:
-            raise _blob_mismatch(store, shard.shard_id)
+        if not isinstance(result, dict) or result.get("schema_version") != SHARD_SCHEMA_VERSION:
+            got = result.get("schema_version") if isinstance(result, dict) else None
+            raise VerificationError(f"{where}: schema_version {got!r}, this version reads {SHARD_SCHEMA_VERSION} "
+                                    "(written by another trading-runtime version: run the sweep again)")
         for rec in result["runs"]:
-            run = parse_document(RunRecord, rec, f"{store.uri}/{keys.shard_result(shard.shard_id)}")
+            run = parse_document(RunRecord, rec, where)
             runs[run.run_id] = run
-        for item in result["equity"]["series"]:
-            index[(item["run_id"], item["segment"])] = (shard.shard_id, item)
+    stored = stored_curves(store, keys)
+    cash = config.execution.initial_cash
+    known = {key: EquityCurve(ts, eq, cash) for key, (ts, eq) in (curves or {}).items()}
     oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
         else None
     fanin = parse_document(FanInDocument, _bytes(store, keys.fanin), f"{store.uri}/{keys.fanin}") \
@@ -387,17 +357,4 @@ def load_experiment(store: ArtifactStore, experiment_id: str, verified: Mapping[
     provenance = json.loads(read_complete(store, keys.provenance)) \
         if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
     return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
-                             oos, provenance, {}, index, sha256)
-
-
-def _blob_mismatch(store: ArtifactStore, shard_id: str) -> VerificationError:
-    return VerificationError(f"{store.uri}: shard {shard_id}: equity blob sha256 does not match its result")
-
-
-def _verified_series(store: ArtifactStore, key: str, shard_id: str, sha256: str, entries: list[dict[str, Any]]
-                     ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """The entries' (ts, equity) of one shard's blob, read in one streamed pass that checks its sha256."""
-    digest, series = extract_series(read_chunks(store, key), entries)
-    if digest != sha256:
-        raise _blob_mismatch(store, shard_id)
-    return series
+                             oos, provenance, stored, known)

@@ -124,7 +124,7 @@ class ArtifactStore(Protocol):
 
 def put_parts(store: ArtifactStore, key: str, parts: Sequence[bytes | memoryview]) -> None:
     """``store.put_bytes(key, b"".join(parts))``, streamed by a backend that can write parts as they are
-    (the local store: a shard's equity blob is never joined into one more copy of itself)."""
+    (the local store: finalize's curves blob is never joined into one more copy of itself)."""
     streamed = getattr(store, "put_parts", None)
     if streamed is not None:
         streamed(key, parts)

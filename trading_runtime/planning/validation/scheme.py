@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,22 +12,13 @@ import numpy.typing as npt
 from trading_runtime.config.experiment import ExperimentConfig, Validation
 from trading_runtime.planning.windows import Fold
 
-
-class EquitySource(Protocol):
-    """A completed shard (fan-in's ShardStatus): its kept series, streamed from the store when asked for."""
-
-    def series(self, entries: Sequence[dict[str, Any]]
-               ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]: ...
-
-
-# (run id, segment) -> (the shard holding the series, the series' entry in its result): where a kept equity
-# is. A series is read only when a scheme needs it, streamed from its shard's blob.
-Series = Mapping[tuple[str, str], tuple[EquitySource, dict[str, Any]]]
+# (run id, segment) -> (ts, equity): the curves finalize derived (each window's leaderboard, both segments).
+Series = Mapping[tuple[str, str], tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
 
 
 @dataclass(frozen=True)
 class SummaryInputs:
-    """What fan-in hands a scheme: the ranked windows and the kept equity series."""
+    """What fan-in hands a scheme: the ranked windows and the derived equity curves of their leaderboards."""
 
     experiment_id: str
     config: ExperimentConfig

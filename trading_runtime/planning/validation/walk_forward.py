@@ -93,8 +93,7 @@ class WalkForwardScheme:
                 fold_rows.append({"fold": fold.id, "run_id": None})
                 growth_defined = False
                 continue
-            shard, where = inputs.series[(best["run_id"], "out_of_sample")]
-            ts, eq = shard.series([where])[0]  # streamed from the shard's blob: only this series copied out
+            ts, eq = inputs.series[(best["run_id"], "out_of_sample")]
             pieces.append(eq * (level / cash))
             ts_pieces.append(ts)
             level = float(pieces[-1][-1])
