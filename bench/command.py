@@ -103,6 +103,22 @@ def write_config(data: Path, tmp: Path, name: str, fast_stop: int = 50, fast_ste
     return path
 
 
+def phase_table(config: Path, store: Path, workers: int) -> dict[str, list[float]]:
+    """One sweep through command_phases.py: phase → [wall s, peak MB so far, peak MB during, CPU s] (the
+    parent's CPU only; a phase timed in several steps, such as fan-in, is their sum)."""
+    phases = subprocess.run([sys.executable, str(HERE / "command_phases.py"), "sweep", "--config", str(config),
+                             "--store", str(store), "--workers", str(workers), "-q"],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+    table: dict[str, list[float]] = {}
+    for line in phases.stderr.splitlines():
+        if line.startswith("PHASE "):
+            name, *figures = line.split()[1:]
+            seconds, hwm, own, cpu = (float(v) for v in figures)
+            old = table.get(name, [0.0, 0.0, 0.0, 0.0])
+            table[name] = [old[0] + seconds, max(old[1], hwm), max(old[2], own), old[3] + cpu]
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="100,000 bars, one repeat (smoke run)")
@@ -152,22 +168,22 @@ def main() -> None:
             wall, peak, _ = timed_child(sweep_argv(big, tmp / "store-scaled", 1))
             rows.append((f"sweep with more runs (--scale {args.scale}), peak RSS", f"{peak:.0f} MB", f"{wall:.1f} s",
                          f"<= {TARGET_RSS_MB} MB", peak <= TARGET_RSS_MB))
+            # information: the same ratio on a sweep whose shard work outweighs the serial start-up and report
+            wall2, _, _ = timed_child(sweep_argv(big, tmp / "store-scaled-2", 2))
+            rows.append(("  its --workers 2 (information)", f"{wall2:.1f} s", f"{wall2 / wall:.2f}x workers 1",
+                         f"<= {TARGET_WORKERS_RATIO:g}x", wall2 / wall <= TARGET_WORKERS_RATIO))
         print(f"{'measure':48}  {'figure':>9}  {'ratio':>20}  {'target':>10}  result")
         for name, fig, ratio, target, ok in rows:
             print(f"{name:48}  {fig:>9}  {ratio:>20}  {target:>10}  {'PASS' if ok else 'FAIL'}")
-        phases = subprocess.run([sys.executable, str(HERE / "command_phases.py"), "sweep", "--config", str(config),
-                                 "--store", str(tmp / "store-phases"), "--workers", "1", "-q"],
-                                cwd=ROOT, capture_output=True, text=True, check=True)
+        table = phase_table(config, tmp / "store-phases", 1)
         print("phases of one sweep --workers 1 (wall and CPU seconds; peak RSS so far and during the phase, MB):")
-        table: dict[str, list[float]] = {}  # a phase timed in several steps (fan-in) is their sum
-        for line in phases.stderr.splitlines():
-            if line.startswith("PHASE "):
-                name, *figures = line.split()[1:]
-                seconds, hwm, own, cpu = (float(v) for v in figures)
-                old = table.get(name, [0.0, 0.0, 0.0, 0.0])
-                table[name] = [old[0] + seconds, max(old[1], hwm), max(old[2], own), old[3] + cpu]
         for name, (seconds, hwm, own, cpu) in table.items():
             print(f"  {name:10} {seconds:6.2f} s  cpu {cpu:5.2f} s  peak {hwm:4.0f} MB  during the phase {own:4.0f} MB")
+        table2 = phase_table(config, tmp / "store-phases-2", 2)
+        serial = sum(v[0] for k, v in table2.items() if k != "shards")
+        print(f"--workers 2, one run (wall s): shards {table2['shards'][0]:.2f} (workers 1: {table['shards'][0]:.2f}, "
+              f"{table['shards'][0] / table2['shards'][0]:.2f}x faster); every other phase together {serial:.2f} "
+              f"({', '.join(f'{k} {v[0]:.2f}' for k, v in table2.items() if k != 'shards')})")
         per_m = 1_000_000 / n_bars
         if "shards" in table:
             print(f"one run per 1M bars: {table['shards'][3] / RUNS * per_m * 1000:.1f} ms of CPU in the shard phase "
