@@ -108,7 +108,8 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
     """
     _check_generation(manifest, g)
     wanted = manifest.generation_trials(g)
-    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory") as storage:
+    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory",
+                        evaluations=False) as storage:
         study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
                                                             manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
@@ -223,7 +224,8 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
-    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory") as storage:
+    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
+                        evaluations=False) as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
         if len(trials) < wanted.stop:

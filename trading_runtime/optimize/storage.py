@@ -48,9 +48,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.optimize.journal import BytesJournalBackend, JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -93,122 +94,6 @@ class StorageLocation:
 _SCHEMA_ATTEMPTS = 5
 
 
-class BytesJournalBackend(BaseJournalBackend):
-    """An Optuna journal held in memory as the lines of a journal file."""
-
-    def __init__(self, data: bytes = b"") -> None:
-        self._lines: list[bytes] = []
-        self.extend(data)
-        self.changed = False
-
-    def extend(self, data: bytes) -> None:
-        """Append the lines of a journal object (whole lines only)."""
-        lines = data.splitlines(keepends=True)
-        if lines and not lines[-1].endswith(b"\n"):
-            raise ValueError("journal: the last line is incomplete")
-        self._lines.extend(lines)
-
-    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        for line in self._lines[log_number_from:]:
-            yield json.loads(line)
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        # The exact line format of JournalFileBackend.append_logs.
-        self._lines.extend((json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8") for entry in logs)
-        self.changed = True
-
-    def dump(self, start: int = 0, stop: int | None = None) -> bytes:
-        """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
-        return b"".join(self._lines[start:stop])
-
-    def count_trials(self) -> int:
-        """The number of trial creations in the journal."""
-        return sum(1 for line in self._lines if line.startswith(_CREATE_PREFIX))
-
-    def compact(self, first_trial_id: int) -> bool:
-        folded = compact_journal(self._lines, first_trial_id)
-        if folded is None:
-            return False
-        self._lines = folded
-        self.changed = True
-        return True
-
-    def __len__(self) -> int:
-        return len(self._lines)
-
-
-# Journal operation codes (optuna.storages.journal._storage.JournalOperation).
-_STUDY_OPS = (0, 2, 3)  # create study, set study user attr, set study system attr
-_CREATE_TRIAL, _SET_PARAM, _SET_STATE, _SET_INTERMEDIATE, _SET_USER_ATTR, _SET_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
-_CREATE_PREFIX = b'{"op_code":4,'
-_FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
-
-
-def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | None:
-    """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
-    create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
-    original operations yields), study operations kept before them. None when it cannot (a trial still
-    running, an operation on an earlier trial, an unknown operation): the journal is then kept as it is.
-
-    A told generation thus costs one journal line per trial instead of one per parameter, attribute and
-    state change, which makes the next step's replay several times faster.
-    """
-    creates = 0
-    boundary = None
-    for i, line in enumerate(lines):
-        if line.startswith(_CREATE_PREFIX):
-            if creates == first_trial_id:
-                boundary = i
-                break
-            creates += 1
-    if boundary is None:
-        return None
-    study_lines: list[bytes] = []
-    trials: dict[int, dict[str, Any]] = {}
-    next_id = first_trial_id
-    for line in lines[boundary:]:
-        op = json.loads(line)
-        code = op.get("op_code")
-        if code in _STUDY_OPS:
-            study_lines.append(line)
-            continue
-        if code == _CREATE_TRIAL:
-            created = dict(op)
-            for key in ("params", "distributions", "user_attrs", "system_attrs", "intermediate_values"):
-                created[key] = dict(created.get(key) or {})
-            trials[next_id] = created
-            next_id += 1
-            continue
-        target = trials.get(int(op.get("trial_id", -1)))
-        if target is None:
-            return None
-        t = target
-        if t.get("state") in _FINISHED_STATES:
-            continue  # Optuna's replay ignores changes to a finished trial
-        if code == _SET_PARAM:
-            t["params"][op["param_name"]] = op["param_value_internal"]
-            t["distributions"][op["param_name"]] = op["distribution"]
-        elif code == _SET_STATE:
-            t["state"] = op["state"]
-            if op.get("values") is not None:
-                t["values"] = op["values"]
-            for key in ("datetime_start", "datetime_complete"):
-                if key in op:
-                    t[key] = op[key]
-        elif code == _SET_INTERMEDIATE:
-            t["intermediate_values"][str(op["step"])] = op["intermediate_value"]
-        elif code == _SET_USER_ATTR:
-            t["user_attrs"].update(op["user_attr"])
-        elif code == _SET_SYSTEM_ATTR:
-            t["system_attrs"].update(op["system_attr"])
-        else:
-            return None
-    if any(t.get("state") not in _FINISHED_STATES for t in trials.values()):
-        return None
-    folded = [(json.dumps(trials[i], separators=(",", ":")) + "\n").encode("utf-8") for i in sorted(trials)]
-    return lines[:boundary] + study_lines + folded
-
-
 def _lowbit(n: int) -> int:
     return n & -n
 
@@ -217,7 +102,7 @@ def _lowbit(n: int) -> int:
 class _Open:
     """An opened journal: the storage, its lines, and where its generations' objects start and end."""
 
-    storage: JournalStorage
+    storage: JournalMemoryStorage
     backend: BytesJournalBackend
     g0: int  # first generation kept in objects (0; more when the base holds told generations)
     told: int  # generations told after the base (T), in this open storage
@@ -271,8 +156,11 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 @contextlib.contextmanager
 def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
-                   step: Step | None = None) -> Iterator[BaseStorage]:
+                   step: Step | None = None, evaluations: bool = True) -> Iterator[BaseStorage]:
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
+
+    ``evaluations=False``: the complete trials read from told objects have no user attributes (their
+    evaluations are not parsed: ``optimize/journal.py``), for the steps that do not read them.
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -288,7 +176,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step) as storage:
+        with _journal(store, loc, create, write, step, evaluations) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -326,8 +214,8 @@ def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     return done
 
 
-def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
-    """The stored journal read from its objects (None: no base)."""
+def _load(store: ArtifactStore, loc: StorageLocation, evaluations: bool = True) -> _Open | None:
+    """The stored journal read from its objects (None: no base); ``evaluations``: see :class:`JournalMemoryStorage`."""
     if _stored_sha256(store, loc.key) is None:
         return None
     data = _read(store, loc.key)
@@ -346,18 +234,28 @@ def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
             backend.extend(data)
             shas[key] = hashlib.sha256(data).hexdigest()
             starts[done] = len(backend)
-    opened = _Open(JournalStorage(backend), backend, g0, told, starts, shas, told)
+    asked = False
     if g0 + told < loc.n_generations:
         key = loc.segment("asked", g0 + told)
         if _stored_sha256(store, key) is not None:
             data = _read(store, key)
             backend.extend(data)
             shas[key] = hashlib.sha256(data).hexdigest()
-            opened.asked = True
+            asked = True
+    opened = _Open(_open_journal(store, loc, backend, evaluations), backend, g0, told, starts, shas, told, asked)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
+
+
+def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend,
+                  evaluations: bool) -> JournalMemoryStorage:
+    try:
+        return JournalMemoryStorage(backend, evaluations=evaluations)
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{store.uri}: {loc.key}: the study's journal cannot be read ({type(e).__name__}: {e}); "
+                         "was it written by another tool?") from None
 
 
 def _refuse_untold_base(store: ArtifactStore, loc: StorageLocation, opened: _Open, in_base: int) -> None:
@@ -374,32 +272,34 @@ _IN_MEMORY: frozenset[Step | None] = frozenset({"asked-in-memory", "told-in-memo
 
 @contextlib.contextmanager
 def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bool,
-             step: Step | None) -> Iterator[BaseStorage]:
+             step: Step | None, evaluations: bool) -> Iterator[BaseStorage]:
     cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
     if cached is not None and cached.pending and step not in _IN_MEMORY:
         # In-memory steps not stored yet: this step reads the store, and the open storage stays for them.
         _CACHE[cache_key] = cached
-        with _step(store, loc, None, create, write, step) as storage:
+        with _step(store, loc, None, create, write, step, evaluations) as storage:
             yield storage
         return
-    with _step(store, loc, cached, create, write, step) as storage:
+    with _step(store, loc, cached, create, write, step, evaluations) as storage:
         yield storage
 
 
 @contextlib.contextmanager
 def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, create: bool, write: bool,
-          step: Step | None) -> Iterator[BaseStorage]:
+          step: Step | None, evaluations: bool) -> Iterator[BaseStorage]:
     """One step on the journal (``cached``: this process's open storage, used when the store still holds
     what it knows); the open storage is kept for the next step unless another one is kept already."""
     cache_key = (store.uri, loc.key)
-    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc, evaluations)
     if opened is None:
         if not create:
             raise ArtifactMissingError(store.uri, loc.key)
         backend = BytesJournalBackend()
-        opened = _Open(JournalStorage(backend), backend, 0, 0, {}, {})
+        opened = _Open(JournalMemoryStorage(backend), backend, 0, 0, {}, {})
     opened.backend.changed = False
+    if evaluations and not opened.storage.evaluations:
+        opened.storage.read_evaluations()
     try:
         yield opened.storage
     except BaseException:
@@ -423,9 +323,7 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     elif step == "asked-in-memory" and opened.backend.changed:
         opened.pending_ask = True
     elif step in ("told", "told-in-memory") and (opened.asked or opened.pending_ask or opened.backend.changed):
-        if not _fold_told(loc, opened):
-            _store_told(store, loc, opened)  # stored, but the open storage is not reused
-            return
+        _fold_told(loc, opened)
         if step == "told" or opened.told % CHECKPOINT_GENERATIONS == 0:
             _store_told(store, loc, opened)
     elif opened.backend.changed:
@@ -434,22 +332,14 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     _CACHE.setdefault(cache_key, opened)
 
 
-def _fold_told(loc: StorageLocation, opened: _Open) -> bool:
-    """Generation g0+T is told: fold its operations (one line per trial), T += 1; whether the open storage can
-    still be used (it is told that its journal was folded)."""
+def _fold_told(loc: StorageLocation, opened: _Open) -> None:
+    """Generation g0+T is told: fold its operations (one line per trial; the open storage's state is what the
+    folded lines give), T += 1."""
     r = opened.told
-    backend = opened.backend
-    reusable = True
-    if backend.compact((opened.g0 + r) * loc.batch_size):
-        replay = getattr(opened.storage, "_replay_result", None)
-        if replay is None or not hasattr(replay, "log_number_read"):
-            reusable = False  # cannot tell the open storage its journal was folded
-        else:
-            replay.log_number_read = len(backend)  # same state, fewer lines
+    opened.backend.compact((opened.g0 + r) * loc.batch_size)
     opened.told = r + 1
-    opened.starts[r + 1] = len(backend)
+    opened.starts[r + 1] = len(opened.backend)
     opened.asked = opened.pending_ask = False
-    return reusable
 
 
 def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> None:

@@ -250,7 +250,7 @@ def next_generation(manifest: StudyManifest, trials: list[optuna.trial.FrozenTri
 
 def study_status(store: ArtifactStore, manifest: StudyManifest) -> dict[str, Any]:
     """Where the study is: told trials, the next generation to run (label) or done."""
-    with stored_storage(store, manifest.storage_location, write=False) as storage:
+    with stored_storage(store, manifest.storage_location, write=False, evaluations=False) as storage:
         study = load_study(storage, manifest, optuna.samplers.RandomSampler(seed=0))
         trials = study.get_trials(deepcopy=False)
     nxt = next_generation(manifest, trials)
