@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Container, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from optuna.distributions import (
     BaseDistribution,
@@ -35,11 +36,18 @@ from optuna.distributions import (
     json_to_distribution,
 )
 from optuna.storages import InMemoryStorage
+from optuna.storages._in_memory import _StudyInfo
 from optuna.storages.journal import BaseJournalBackend
 from optuna.study._study_direction import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["BytesJournalBackend", "JournalMemoryStorage", "compact_journal"]
+__all__ = ["BytesJournalBackend", "JournalMemoryStorage", "TrialSummary", "compact_journal"]
+
+
+class TrialSummary(NamedTuple):
+    number: int
+    state: TrialState
+    values: list[float] | None
 
 
 class BytesJournalBackend(BaseJournalBackend):
@@ -103,6 +111,8 @@ _STUDY_OPS = (_CREATE_STUDY, _SET_STUDY_USER_ATTR, _SET_STUDY_SYSTEM_ATTR)
 _CREATE_TRIAL, _SET_PARAM, _SET_STATE, _SET_INTERMEDIATE, _SET_USER_ATTR, _SET_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
 _CREATE_PREFIX = b'{"op_code":4,'
 _USER_ATTRS = b',"user_attrs":'
+_DISTRIBUTIONS = b',"distributions":'
+_SYSTEM_ATTRS = b',"system_attrs":'
 _FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
 _STATES = {int(s): s for s in TrialState}
 # The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
@@ -181,13 +191,27 @@ def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | No
 _decode = json.JSONDecoder().decode
 
 
+# The end of a folded line's head (the part before user_attrs): state, values (absent when none), completion time.
+_HEAD_END = re.compile(rb',"state":([0-9]+)(?:,"values":(null|\[[^\]]*\]))?(?:,"datetime_complete":"[^"]*")?$')
+
+
+def _state_and_values(line: bytes) -> tuple[TrialState, list[float] | None] | None:
+    """A folded line's finished state and values, from the end of its head (None: not such a line)."""
+    cut = line.find(_USER_ATTRS)
+    found = _HEAD_END.search(line, 0, cut) if cut > 0 else None
+    if found is None or int(found[1]) not in _FINISHED_STATES:
+        return None
+    values = None if found[2] is None else json.loads(found[2])
+    return _STATES[int(found[1])], values
+
+
 class _Times:
     """ISO times of the journal (with their zone) → the local times without a zone that Optuna's replay gives."""
 
     def __init__(self) -> None:
         # A local zone that is UTC all year: the line's UTC time is the local time (no zone lookup per time).
         self.utc = time.daylight == 0 and time.timezone == 0 and \
-            datetime(2000, 1, 1, tzinfo=timezone.utc).astimezone().utcoffset() == timedelta(0)
+            datetime(2000, 1, 1, tzinfo=UTC).astimezone().utcoffset() == timedelta(0)
 
     def local(self, text: str | None) -> datetime | None:
         if text is None:
@@ -202,32 +226,127 @@ class JournalMemoryStorage(InMemoryStorage):
 
     ``evaluations=False``: a complete trial read from a folded line has no user attributes until
     :meth:`read_evaluations` (see the module docstring).
+
+    ``deferred``: lines ``start`` … ``stop`` - 1 (told generations: folded lines) are read only when one of
+    their trials or every trial is asked for; until then their trials' slots are held (numbers and ids
+    are right) and :meth:`summaries` reads only their states and values (the tell, which changes the
+    latest generation only, thus reads the history's ~100 bytes of state and values per trial).
     """
 
-    def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True) -> None:
+    def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
+                 deferred: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
         self._unread: dict[int, bytes] = {}  # trial id → its folded line, whose user attributes were not read
+        self._deferred: list[tuple[int, bytes]] = []  # (trial id, its line), not read yet
         self._worker_id = f"{uuid.uuid4()}-{threading.get_ident()}"
         self._times = _Times()
         self._dists: dict[str, BaseDistribution] = {}
-        for line in backend.lines():
-            self._read_line(line)
+        self._section = b""  # the last folded line's distributions (bytes), and them parsed (see _head)
+        self._section_dists: dict[str, BaseDistribution] = {}
+        self._known: dict[str, BaseDistribution] | None = None  # the parsed distributions the study has seen
+        start, stop = deferred
+        for i, line in enumerate(backend.lines()):
+            if start <= i < stop and line.startswith(_CREATE_PREFIX) and len(self._studies) == 1:
+                self._defer(line)
+            else:
+                self._read_line(line)
 
     @property
     def evaluations(self) -> bool:
         """Whether every trial holds its user attributes."""
-        return not self._unread
+        return not self._unread and not (self._deferred and self._skip_evaluations)
 
     def read_evaluations(self) -> None:
         """Read the user attributes that were left unread."""
         with self._lock:
+            self._skip_evaluations = False
+            self._read_deferred()
             for trial_id, line in self._unread.items():
                 trial = copy.copy(self._get_trial(trial_id))
                 trial.user_attrs = json.loads(line)["user_attrs"]
                 self._set_trial(trial_id, trial)
             self._unread.clear()
+
+    # ------------------------------------------------------------------------------------------ deferred
+
+    def _defer(self, line: bytes) -> None:
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        trial_id = self._max_trial_id = self._max_trial_id + 1
+        self._trial_id_to_study_id_and_number[trial_id] = (study_id, len(info.trials))
+        info.trials.append(None)  # type: ignore[arg-type]  # its slot, until _read_deferred
+        self._deferred.append((trial_id, line))
+
+    def _read_deferred(self) -> None:
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        for trial_id, line in deferred:
+            if not (self._read_folded(line, trial_id)):
+                op = json.loads(line)
+                if op.get("op_code") != _CREATE_TRIAL or op.get("study_id") not in self._studies:
+                    raise ValueError(f"journal: a told generation's line is not a trial's creation: {line[:80]!r}")
+                self._create_trial(op, trial_id)
+        for study_id, info in self._studies.items():  # the best trial, as reading in order gives it
+            info.best_trial_id = None
+            for trial in info.trials:
+                if trial.state == TrialState.COMPLETE:
+                    super()._update_cache(trial._trial_id, study_id)
+
+    def summaries(self, study_id: int) -> list[TrialSummary]:
+        """Every trial's number, state and values (a deferred trial's from its line's state and values)."""
+        with self._lock:
+            self._check_study_id(study_id)
+            lines = {self._trial_id_to_study_id_and_number[trial_id][1]: line for trial_id, line in self._deferred}
+            out = []
+            for number, trial in enumerate(self._studies[study_id].trials):
+                if trial is not None:
+                    out.append(TrialSummary(number, trial.state, trial.values))
+                    continue
+                found = _state_and_values(lines[number])
+                if found is None:  # not a line of the folded form: read them all
+                    self._read_deferred()
+                    return self.summaries(study_id)
+                out.append(TrialSummary(number, *found))
+            return out
+
+    def _update_cache(self, trial_id: int, study_id: int) -> None:
+        if not self._deferred:  # else: computed when they are read
+            super()._update_cache(trial_id, study_id)
+
+    def _get_trial(self, trial_id: int) -> FrozenTrial:
+        trial = super()._get_trial(trial_id)
+        if trial is None:
+            self._read_deferred()
+            trial = super()._get_trial(trial_id)
+        return trial
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        with self._lock:
+            self._read_deferred()
+            return super().get_all_trials(study_id, deepcopy, states)
+
+    def get_n_trials(self, study_id: int, state: tuple[TrialState, ...] | TrialState | None = None) -> int:
+        if state is None:
+            with self._lock:
+                self._check_study_id(study_id)
+                return len(self._studies[study_id].trials)
+        return super().get_n_trials(study_id, state)
+
+    def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
+        with self._lock:
+            info = self._studies.get(study_id)
+            if info is not None and 0 <= trial_number < len(info.trials) and info.trials[trial_number] is None:
+                self._read_deferred()
+            return super().get_trial_id_from_study_id_trial_number(study_id, trial_number)
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        with self._lock:
+            self._read_deferred()
+            return super().get_best_trial(study_id)
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -242,31 +361,52 @@ class JournalMemoryStorage(InMemoryStorage):
             dist = self._dists[text] = json_to_distribution(text)
         return dist
 
-    def _read_folded(self, line: bytes) -> bool:
+    def _read_folded(self, line: bytes, slot: int | None = None) -> bool:
         """A folded create-trial line of a finished trial, its evaluation unread when not wanted; False when the
         line is not one (it is then applied as an ordinary operation)."""
         cut = line.find(_USER_ATTRS)
         if cut < 0:
             return False
         try:
-            head = _decode(line[:cut].decode() + "}")
+            head, dists = self._head(line, cut)
         except ValueError:
             return False
-        if not _HEAD_KEYS <= head.keys() or head["state"] not in _FINISHED_STATES:
+        if not head.keys() >= _HEAD_KEYS or head["state"] not in _FINISHED_STATES:
             return False
         skip = self._skip_evaluations and head["state"] == TrialState.COMPLETE
         head["user_attrs"] = {} if skip else json.loads(line)["user_attrs"]
-        trial_id = self._create_trial(head)
+        trial_id = self._create_trial(head, slot, dists)
         if skip:
             self._unread[trial_id] = line
         return True
+
+    def _head(self, line: bytes, cut: int) -> tuple[dict[str, Any], dict[str, BaseDistribution] | None]:
+        """A folded line's head (before ``user_attrs``), and its distributions when they are the bytes of the
+        previous line's (parsed once: most of a head's JSON is its distributions' escaped JSON texts)."""
+        start = line.find(_DISTRIBUTIONS, 0, cut)
+        stop = line.find(_SYSTEM_ATTRS, start, cut) if start > 0 else -1
+        # Params hold numbers only, and the distributions object ends before system_attrs: both ends are '}'.
+        if stop < 0 or line[start - 1:start] != b"}" or line[stop - 1:stop] != b"}":
+            return _decode(line[:cut].decode() + "}"), None
+        section = line[start:stop]
+        if section != self._section:
+            texts = _decode("{" + section[1:].decode() + "}")["distributions"]
+            self._section_dists = {k: self._distribution(v) for k, v in texts.items()}
+            self._section = section
+        head = _decode((line[:start] + line[stop:cut]).decode() + "}")
+        head["distributions"] = None
+        return head, self._section_dists
 
     def _apply(self, op: dict[str, Any]) -> None:
         """One journal operation of another writer, as Optuna's replay applies it (ignored where it ignores)."""
         code = op["op_code"]
         if code == _CREATE_STUDY:
             if op["study_name"] not in self._study_name_to_id:
-                InMemoryStorage.create_new_study(self, [StudyDirection(d) for d in op["directions"]], op["study_name"])
+                # InMemoryStorage.create_new_study's bookkeeping, without its log line (one per read, else)
+                study_id = self._max_study_id = self._max_study_id + 1
+                self._studies[study_id] = _StudyInfo(op["study_name"], [StudyDirection(d) for d in op["directions"]])
+                self._study_name_to_id[op["study_name"]] = study_id
+                self._prev_waiting_trial_number[study_id] = 0
         elif code in (_SET_STUDY_USER_ATTR, _SET_STUDY_SYSTEM_ATTR):
             if op["study_id"] in self._studies:
                 info = self._studies[op["study_id"]]
@@ -284,15 +424,31 @@ class JournalMemoryStorage(InMemoryStorage):
         else:
             raise ValueError(f"journal: operation {code} is not supported here")
 
-    def _create_trial(self, op: dict[str, Any]) -> int:
+    def _create_trial(self, op: dict[str, Any], slot: int | None = None,
+                      parsed: dict[str, BaseDistribution] | None = None) -> int:
+        """The trial an operation creates (in ``slot``: a deferred trial's id, its place held; ``parsed``: its
+        distributions, parsed already)."""
         study_id = op["study_id"]
-        dists = {k: self._distribution(v) for k, v in (op.get("distributions") or {}).items()}
         info = self._studies[study_id]
-        for name, dist in dists.items():
-            info.param_distribution.setdefault(name, dist)
-        trial_id = self._max_trial_id + 1
-        self._max_trial_id = trial_id
-        number = len(info.trials)
+        if parsed is None:
+            dists = {k: self._distribution(v) for k, v in (op.get("distributions") or {}).items()}
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+        else:
+            dists = dict(parsed)
+            if parsed is not self._known:
+                for name, dist in dists.items():
+                    info.param_distribution.setdefault(name, dist)
+                self._known = parsed
+        if slot is None:
+            trial_id = self._max_trial_id + 1
+            self._max_trial_id = trial_id
+            number = len(info.trials)
+        else:
+            trial_id = slot
+            held, number = self._trial_id_to_study_id_and_number[slot]
+            if held != study_id:
+                raise ValueError(f"journal: trial {slot} of study {held} is created in study {study_id}")
         state = _STATES[op.get("state", 0)]
         trial = FrozenTrial(
             trial_id=trial_id,
@@ -309,7 +465,10 @@ class JournalMemoryStorage(InMemoryStorage):
             values=op.get("values"),
         )
         self._trial_id_to_study_id_and_number[trial_id] = (study_id, number)
-        info.trials.append(trial)
+        if slot is None:
+            info.trials.append(trial)
+        else:
+            info.trials[number] = trial
         if state == TrialState.COMPLETE:
             self._update_cache(trial_id, study_id)
         return trial_id
@@ -382,7 +541,7 @@ class JournalMemoryStorage(InMemoryStorage):
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         with self._lock:
             self._check_study_id(study_id)
-            now = datetime.now(tz=timezone.utc).isoformat(timespec="microseconds")
+            now = datetime.now(tz=UTC).isoformat(timespec="microseconds")
             log: dict[str, Any] = {"study_id": study_id, "datetime_start": now}
             if template_trial is not None:
                 log.update(_template_fields(template_trial))
@@ -410,7 +569,7 @@ class JournalMemoryStorage(InMemoryStorage):
             if state == TrialState.RUNNING and trial.state != TrialState.WAITING:
                 return False
             log: dict[str, Any] = {"trial_id": trial_id, "state": state, "values": values}
-            now = datetime.now(tz=timezone.utc).isoformat(timespec="microseconds")
+            now = datetime.now(tz=UTC).isoformat(timespec="microseconds")
             if state == TrialState.RUNNING:
                 log["datetime_start"] = now
             elif state.is_finished():
@@ -449,11 +608,11 @@ def _template_fields(template: FrozenTrial) -> dict[str, Any]:
         log["value"] = template.value
         log["values"] = None
     if template.datetime_start:
-        log["datetime_start"] = template.datetime_start.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        log["datetime_start"] = template.datetime_start.astimezone(UTC).isoformat(timespec="microseconds")
     else:
         log["datetime_start"] = None
     if template.datetime_complete:
-        log["datetime_complete"] = template.datetime_complete.astimezone(timezone.utc).isoformat(
+        log["datetime_complete"] = template.datetime_complete.astimezone(UTC).isoformat(
             timespec="microseconds")
     log["distributions"] = {k: distribution_to_json(d) for k, d in template.distributions.items()}
     log["params"] = {k: template.distributions[k].to_internal_repr(p) for k, p in template.params.items()}

@@ -156,11 +156,14 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 @contextlib.contextmanager
 def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
-                   step: Step | None = None, evaluations: bool = True) -> Iterator[BaseStorage]:
+                   step: Step | None = None, evaluations: bool = True,
+                   history: bool = True) -> Iterator[BaseStorage]:
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
     ``evaluations=False``: the complete trials read from told objects have no user attributes (their
     evaluations are not parsed: ``optimize/journal.py``), for the steps that do not read them.
+    ``history=False``: the told generations' trials are read only when one is asked for (their states
+    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell.
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -176,7 +179,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, evaluations) as storage:
+        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -202,6 +205,12 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
+def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str]:
+    """A journal object and its sha256 (its marker's, which ``read_complete`` checked: hashed once)."""
+    data = _read(store, key)
+    return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+
+
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     """T, the told generations after the base, from the told objects' markers: the largest T whose blocks
     (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations)."""
@@ -214,13 +223,21 @@ def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     return done
 
 
-def _load(store: ArtifactStore, loc: StorageLocation, evaluations: bool = True) -> _Open | None:
-    """The stored journal read from its objects (None: no base); ``evaluations``: see :class:`JournalMemoryStorage`."""
+@dataclass(frozen=True)
+class _Reading:
+    """What a step reads of the told trials (see :func:`stored_storage`)."""
+
+    evaluations: bool = True
+    history: bool = True
+
+
+def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
+    """The stored journal read from its objects (None: no base)."""
     if _stored_sha256(store, loc.key) is None:
         return None
-    data = _read(store, loc.key)
+    data, sha = _read_object(store, loc.key)
     backend = BytesJournalBackend(data)
-    shas = {loc.key: hashlib.sha256(data).hexdigest()}
+    shas = {loc.key: sha}
     in_base = backend.count_trials()
     g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
     told = _probe_told(store, loc, g0)
@@ -230,29 +247,29 @@ def _load(store: ArtifactStore, loc: StorageLocation, evaluations: bool = True) 
         if told >> bit & 1:
             done += 1 << bit
             key = loc.segment("told", g0 + done - 1)
-            data = _read(store, key)
+            data, shas[key] = _read_object(store, key)
             backend.extend(data)
-            shas[key] = hashlib.sha256(data).hexdigest()
             starts[done] = len(backend)
     asked = False
     if g0 + told < loc.n_generations:
         key = loc.segment("asked", g0 + told)
         if _stored_sha256(store, key) is not None:
-            data = _read(store, key)
+            data, shas[key] = _read_object(store, key)
             backend.extend(data)
-            shas[key] = hashlib.sha256(data).hexdigest()
             asked = True
-    opened = _Open(_open_journal(store, loc, backend, evaluations), backend, g0, told, starts, shas, told, asked)
+    deferred = (0, 0) if reading.history else (starts[0], starts[told])
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
+                   asked)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
 
 
-def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend,
-                  evaluations: bool) -> JournalMemoryStorage:
+def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
+                  deferred: tuple[int, int]) -> JournalMemoryStorage:
     try:
-        return JournalMemoryStorage(backend, evaluations=evaluations)
+        return JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{store.uri}: {loc.key}: the study's journal cannot be read ({type(e).__name__}: {e}); "
                          "was it written by another tool?") from None
@@ -272,33 +289,33 @@ _IN_MEMORY: frozenset[Step | None] = frozenset({"asked-in-memory", "told-in-memo
 
 @contextlib.contextmanager
 def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bool,
-             step: Step | None, evaluations: bool) -> Iterator[BaseStorage]:
+             step: Step | None, reading: _Reading) -> Iterator[BaseStorage]:
     cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
     if cached is not None and cached.pending and step not in _IN_MEMORY:
         # In-memory steps not stored yet: this step reads the store, and the open storage stays for them.
         _CACHE[cache_key] = cached
-        with _step(store, loc, None, create, write, step, evaluations) as storage:
+        with _step(store, loc, None, create, write, step, reading) as storage:
             yield storage
         return
-    with _step(store, loc, cached, create, write, step, evaluations) as storage:
+    with _step(store, loc, cached, create, write, step, reading) as storage:
         yield storage
 
 
 @contextlib.contextmanager
 def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, create: bool, write: bool,
-          step: Step | None, evaluations: bool) -> Iterator[BaseStorage]:
+          step: Step | None, reading: _Reading) -> Iterator[BaseStorage]:
     """One step on the journal (``cached``: this process's open storage, used when the store still holds
     what it knows); the open storage is kept for the next step unless another one is kept already."""
     cache_key = (store.uri, loc.key)
-    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc, evaluations)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc, reading)
     if opened is None:
         if not create:
             raise ArtifactMissingError(store.uri, loc.key)
         backend = BytesJournalBackend()
         opened = _Open(JournalMemoryStorage(backend), backend, 0, 0, {}, {})
     opened.backend.changed = False
-    if evaluations and not opened.storage.evaluations:
+    if reading.evaluations and not opened.storage.evaluations:
         opened.storage.read_evaluations()
     try:
         yield opened.storage

@@ -1,0 +1,124 @@
+"""The study's journal read into the step's storage (optimize/journal.py): what each way of reading gives."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from tests.optimize_support import synthetic_config, synthetic_manifest
+from tests.unit.test_optimize_generation import fresh_store, run_study, trials_of
+from trading_runtime.errors import InputError
+from trading_runtime.optimize import ask_generation
+from trading_runtime.optimize.journal import BytesJournalBackend, JournalMemoryStorage, TrialSummary
+from trading_runtime.optimize.storage import forget_cached_storages, stored_journal
+from trading_runtime.optimize.study import stored_study
+from trading_runtime.store import write_complete
+
+
+def study_journal(sampler: str = "tpe", objectives: list[dict[str, str]] | None = None) -> tuple[object, bytes]:
+    extra: dict[str, object] = {"sampler": {"name": sampler, "seed": 3}, "n_trials": 12, "batch_size": 4}
+    if objectives:
+        extra["objectives"] = objectives
+    m = synthetic_manifest(synthetic_config(**extra))
+    store = run_study(m)
+    return m, stored_journal(store, m.storage_location)
+
+
+def everything(storage: optuna.storages.BaseStorage) -> tuple[object, ...]:
+    (study,) = storage.get_all_studies()
+    trials = storage.get_all_trials(study._study_id)
+    return [t.__dict__ for t in trials], study.user_attrs, study.system_attrs
+
+
+def told_lines(journal: bytes) -> tuple[int, int]:
+    """The range of the folded trial lines (every line after the study's own)."""
+    lines = journal.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4,'))
+    return first, len(lines)
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+])
+def test_without_evaluations_only_the_complete_trials_user_attributes_are_left_unread(sampler, objectives):
+    _, journal = study_journal(sampler, objectives)
+    full = JournalMemoryStorage(BytesJournalBackend(journal))
+    light = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False)
+    assert full.evaluations and not light.evaluations
+    want, got = everything(full), everything(light)
+    assert got[1:] == want[1:]
+    assert all(g["_user_attrs"] == {} for g in got[0] if g["state"] == optuna.trial.TrialState.COMPLETE)
+    assert [{**g, "_user_attrs": None} for g in got[0]] == [{**w, "_user_attrs": None} for w in want[0]]
+    light.read_evaluations()
+    assert light.evaluations and everything(light) == want
+
+
+def test_deferred_told_trials_give_their_states_and_values_unread_and_everything_when_asked_for():
+    _, journal = study_journal()
+    full = JournalMemoryStorage(BytesJournalBackend(journal))
+    deferred = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False, deferred=told_lines(journal))
+    (study,) = full.get_all_studies()
+    sid = study._study_id
+    assert deferred.get_n_trials(sid) == 12
+    assert deferred.summaries(sid) == [TrialSummary(t.number, t.state, t.values) for t in full.get_all_trials(sid)]
+    assert not deferred.evaluations
+    # one trial asked for: every told trial is read, with the best trial as an in-order read gives it
+    fifth = deferred.get_trial(deferred.get_trial_id_from_study_id_trial_number(sid, 5))
+    assert {**fifth.__dict__, "_user_attrs": None} == {**full.get_trial(5).__dict__, "_user_attrs": None}
+    assert deferred.get_best_trial(sid).number == full.get_best_trial(sid).number
+    deferred.read_evaluations()
+    assert everything(deferred) == everything(full)
+
+
+def test_a_line_not_in_the_folded_form_is_read_all_the_same():
+    """Told objects of an earlier version (user_attrs before system_attrs) and unfolded operations."""
+    _, journal = study_journal()
+    older = []
+    for line in journal.splitlines(keepends=True):
+        op = json.loads(line)
+        if op["op_code"] == 4:
+            order = ["op_code", "worker_id", "study_id", "datetime_start", "params", "distributions", "user_attrs",
+                     "system_attrs", "intermediate_values", "state", "values", "datetime_complete"]
+            op = {k: op[k] for k in order if k in op}
+        older.append(json.dumps(op, separators=(",", ":")).encode() + b"\n")
+    assert older != journal.splitlines(keepends=True)
+    old = b"".join(older)
+    want = everything(JournalMemoryStorage(BytesJournalBackend(journal)))
+    for evaluations in (True, False):
+        storage = JournalMemoryStorage(BytesJournalBackend(old), evaluations=evaluations, deferred=told_lines(old))
+        (study,) = storage.get_all_studies()
+        assert [s.values for s in storage.summaries(study._study_id)] == [t["_values"] for t in want[0]]
+        assert everything(storage) == want
+
+
+def test_an_earlier_versions_whole_journal_is_read_and_the_study_goes_on_identically():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    done = fresh_store()
+    run_study(m, done, stop_after=3)
+    old = fresh_store()  # the journal as one object (the base), as an earlier version wrote it
+    write_complete(old, m.keys.manifest, done.get_bytes(m.keys.manifest))
+    write_complete(old, m.storage_location.key, stored_journal(done, m.storage_location))
+    forget_cached_storages()
+    assert trials_of(old, m) == whole[:6]
+    run_study(m, old, forget=True)
+    forget_cached_storages()
+    assert trials_of(old, m) == whole
+
+
+def test_a_journal_line_that_cannot_be_read_is_one_line_of_input_error():
+    m = synthetic_manifest()
+    store = run_study(m)
+    loc = m.storage_location
+    write_complete(store, loc.key, store.get_bytes(loc.key) + b'{"op_code":42,"worker_id":"x"}\n')
+    forget_cached_storages()
+    with pytest.raises(InputError) as e:
+        ask_generation(store, m, 0, lambda p: None)
+    (line,) = e.value.lines
+    assert line.startswith(f"{store.uri}: {loc.key}: the study's journal cannot be read (ValueError: journal: "
+                           "operation 42 is not supported here)")
+    with pytest.raises(InputError), stored_study(store, m):
+        pass
