@@ -14,7 +14,7 @@ from trading_runtime.optimize import ask_generation
 from trading_runtime.optimize.journal import BytesJournalBackend, JournalMemoryStorage, TrialSummary
 from trading_runtime.optimize.storage import forget_cached_storages, stored_journal
 from trading_runtime.optimize.study import stored_study
-from trading_runtime.store import write_complete
+from trading_runtime.store import CorruptArtifactError, write_complete
 
 
 def study_journal(sampler: str = "tpe", objectives: list[dict[str, str]] | None = None) -> tuple[object, bytes]:
@@ -111,9 +111,11 @@ def test_an_earlier_versions_whole_journal_is_read_and_the_study_goes_on_identic
 
 def test_a_journal_line_that_cannot_be_read_is_one_line_of_input_error():
     m = synthetic_manifest()
-    store = run_study(m)
+    done = run_study(m, stop_after=1)
     loc = m.storage_location
-    write_complete(store, loc.key, store.get_bytes(loc.key) + b'{"op_code":42,"worker_id":"x"}\n')
+    store = fresh_store()  # an earlier version's whole journal, with an operation it does not know
+    write_complete(store, m.keys.manifest, done.get_bytes(m.keys.manifest))
+    write_complete(store, loc.key, stored_journal(done, loc) + b'{"op_code":42,"worker_id":"x"}\n')
     forget_cached_storages()
     with pytest.raises(InputError) as e:
         ask_generation(store, m, 0, lambda p: None)
@@ -122,3 +124,39 @@ def test_a_journal_line_that_cannot_be_read_is_one_line_of_input_error():
                            "operation 42 is not supported here)")
     with pytest.raises(InputError), stored_study(store, m):
         pass
+
+
+def test_an_earlier_versions_objects_with_markers_are_read_and_the_study_goes_on_identically():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_study(m, store, stop_after=3)
+    ask_generation(store, m, 3, lambda p: None)  # an asked object too
+    folder = m.keys.root + "/storage/"
+    sealed = [k for k in store.list_keys(folder) if k.endswith(".v2.log")]
+    assert sorted(k[len(folder):] for k in sealed) == sorted([
+        "journal.v2.log", *(f"journal/g000{g}.asked.v2.log" for g in range(4)),
+        *(f"journal/g000{g}.told.v2.log" for g in range(3))])
+    for key in sealed:  # as an earlier version wrote them: the lines, then a marker
+        lines = store.get_bytes(key).splitlines(keepends=True)
+        assert lines[-1].startswith(b"#trading-runtime journal sha256=")
+        write_complete(store, key.removesuffix(".v2.log") + ".log", b"".join(lines[:-1]))
+        store.delete(key)
+    forget_cached_storages()
+    assert trials_of(store, m)[:6] == whole[:6]
+    run_study(m, store, forget=True)
+    forget_cached_storages()
+    assert trials_of(store, m) == whole
+
+
+def test_a_sealed_object_whose_lines_do_not_match_its_seal_is_corrupt():
+    m = synthetic_manifest()
+    store = run_study(m)
+    key = m.keys.root + "/storage/journal/g0001.told.v2.log"
+    raw = store.get_bytes(key)
+    store.put_bytes(key, raw.replace(b'"state":1', b'"state":3', 1))
+    forget_cached_storages()
+    with pytest.raises(CorruptArtifactError) as e, stored_study(store, m):
+        pass
+    assert str(e.value).startswith(f"store: artifact '{key}' in {store.uri} is corrupt: its last line is not the "
+                                   "seal of its lines (sha256 ")

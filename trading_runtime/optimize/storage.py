@@ -5,23 +5,29 @@ A coordinator step opens it with :func:`stored_storage`: read (marker-verified),
 it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
 **Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
-written once, complete-or-absent (``write_complete``: payload, then marker), and never rewritten
-once complete:
+written once, complete-or-absent, and never rewritten once complete. Each is *sealed*: one put
+(atomic in every backend: a local temporary file renamed, an S3 PUT) of the journal lines followed
+by a last line ``#trading-runtime journal sha256=<hex of the lines>``, which the reader checks and
+drops; no marker object:
 
 ```
-storage/journal.log                   the base: the study's creation (init)
-storage/journal/g<gggg>.asked.log     generation g's ask: its operations since the last told object
-storage/journal/g<gggg>.told.log      generation g told: the folded trials of generations
+storage/journal.v2.log                the base: the study's creation (init)
+storage/journal/g<gggg>.asked.v2.log  generation g's ask: its operations since the last told object
+storage/journal/g<gggg>.told.v2.log   generation g told: the folded trials of generations
                                       g+1-lowbit(g+1) … g (one line per trial, compact_journal)
 ```
 
+(Earlier versions wrote the same objects without the ``.v2`` and the seal, each completed by a
+``.SUCCESS`` marker (``write_complete``); they are read as well, object by object, so a study goes
+on where an earlier version left it.)
+
 The journal is the base, then the told objects that tile the told generations (a binary counter:
 after T told generations, one object per set bit of T, largest first, found from T alone), then
-the first untold generation's asked object if there is one. T is found from the told objects'
-markers, bit by bit from the top (log2 of the generations probes; readers never list). A step
+the first untold generation's asked object if there is one. T is found from which told objects
+exist, bit by bit from the top (log2 of the generations probes; readers never list). A step
 thus writes one object of its own (a cluster ask: the asked operations; a tell: a told object)
 instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
-leaves the previous state readable: every object is new, and its marker (last) makes it count.
+leaves the previous state readable: every object is new, and complete once it exists.
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
 one process the opened storage is reused by the next step while the store still holds what it
@@ -107,7 +113,7 @@ class _Open:
     g0: int  # first generation kept in objects (0; more when the base holds told generations)
     told: int  # generations told after the base (T), in this open storage
     starts: dict[int, int]  # line where generation g0+r starts, for r = 0, every block boundary and every tell
-    shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
+    shas: dict[str, str]  # state (_stored_state) of the objects this journal holds, by key (base, told, asked)
     stored: int = 0  # generations told in stored objects (T_s <= T; less after in-memory tells)
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
     pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
@@ -122,12 +128,12 @@ class _Open:
         count (the reader's probes), the same last told object, and the asked object as known."""
         g = self.g0 + self.stored
         last = loc.segment("told", g - 1) if self.stored else loc.key
-        if _stored_sha256(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
+        if _stored_state(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
             return False
         if self.stored < self.told or g >= loc.n_generations:
             return True  # a generation told in memory: its asked object no longer counts
         asked = loc.segment("asked", g)
-        return _stored_sha256(store, asked) == (self.shas[asked] if self.asked else None)
+        return _stored_state(store, asked) == (self.shas[asked] if self.asked else None)
 
 
 _CACHE: dict[tuple[str, str], _Open] = {}
@@ -145,6 +151,39 @@ def _stored_sha256(store: ArtifactStore, key: str) -> str | None:
     except ValueError:
         return ""  # unreadable marker: read_complete will say why
     return str(marker.get("sha256", "")) if isinstance(marker, dict) else ""
+
+
+_SEAL = b"#trading-runtime journal sha256="
+SEALED = "sealed"  # the state of a sealed object (see _stored_state)
+
+
+def sealed_key(key: str) -> str:
+    """Where the sealed object of the journal object ``key`` (``….log``, as earlier versions named it) is."""
+    return key.removesuffix(".log") + ".v2.log"
+
+
+def _sealed(payload: bytes) -> bytes:
+    return payload + _SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+
+
+def _unsealed(store: ArtifactStore, key: str, raw: bytes) -> tuple[bytes, str]:
+    """A sealed object's journal lines and their sha256, checked against its seal."""
+    cut = raw.rfind(b"\n", 0, len(raw) - 1) + 1
+    seal = raw[cut:]
+    body = raw[:cut]
+    digest = hashlib.sha256(body).hexdigest()
+    if not seal.startswith(_SEAL) or seal.rstrip(b"\n")[len(_SEAL):] != digest.encode():
+        raise CorruptArtifactError(store.uri, sealed_key(key), f"its last line is not the seal of its lines "
+                                   f"(sha256 {digest}) (the study's storage)")
+    return body, digest
+
+
+def _stored_state(store: ArtifactStore, key: str) -> str | None:
+    """Whether the journal object ``key`` is complete in the store: ``SEALED``, its marker's sha256 (an object of an
+    earlier version), or None (absent, or an earlier version's payload without its marker)."""
+    if store.exists(sealed_key(key)):
+        return SEALED
+    return _stored_sha256(store, key)
 
 
 def _read(store: ArtifactStore, key: str) -> bytes:
@@ -206,9 +245,14 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
 
 
 def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str]:
-    """A journal object and its sha256 (its marker's, which ``read_complete`` checked: hashed once)."""
-    data = _read(store, key)
-    return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+    """A journal object's lines and its state in the store (``_stored_state``), sealed or as an earlier version
+    wrote it (marker-verified: hashed once)."""
+    try:
+        raw = store.get_bytes(sealed_key(key))
+    except ArtifactNotFoundError:
+        data = _read(store, key)
+        return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+    return _unsealed(store, key, raw)[0], SEALED
 
 
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
@@ -218,7 +262,7 @@ def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     done = 0
     for bit in reversed(range(n.bit_length())):
         c = done + (1 << bit)
-        if c <= n and _stored_sha256(store, loc.segment("told", g0 + c - 1)) is not None:
+        if c <= n and _stored_state(store, loc.segment("told", g0 + c - 1)) is not None:
             done = c
     return done
 
@@ -233,7 +277,7 @@ class _Reading:
 
 def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
     """The stored journal read from its objects (None: no base)."""
-    if _stored_sha256(store, loc.key) is None:
+    if _stored_state(store, loc.key) is None:
         return None
     data, sha = _read_object(store, loc.key)
     backend = BytesJournalBackend(data)
@@ -253,7 +297,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     asked = False
     if g0 + told < loc.n_generations:
         key = loc.segment("asked", g0 + told)
-        if _stored_sha256(store, key) is not None:
+        if _stored_state(store, key) is not None:
             data, shas[key] = _read_object(store, key)
             backend.extend(data)
             asked = True
@@ -373,8 +417,9 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
 
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
-    write_complete(store, key, payload)
-    opened.shas[key] = hashlib.sha256(payload).hexdigest()
+    """Write a journal object, sealed: one put, complete once it exists (the module docstring)."""
+    store.put_bytes(sealed_key(key), _sealed(payload))
+    opened.shas[key] = SEALED
 
 
 @contextlib.contextmanager
