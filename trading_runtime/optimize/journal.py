@@ -289,11 +289,6 @@ class JournalMemoryStorage(InMemoryStorage):
                 if op.get("op_code") != _CREATE_TRIAL or op.get("study_id") not in self._studies:
                     raise ValueError(f"journal: a told generation's line is not a trial's creation: {line[:80]!r}")
                 self._create_trial(op, trial_id)
-        for study_id, info in self._studies.items():  # the best trial, as reading in order gives it
-            info.best_trial_id = None
-            for trial in info.trials:
-                if trial.state == TrialState.COMPLETE:
-                    super()._update_cache(trial._trial_id, study_id)
 
     def summaries(self, study_id: int) -> list[TrialSummary]:
         """Every trial's number, state and values (a deferred trial's from its line's state and values)."""
@@ -313,8 +308,7 @@ class JournalMemoryStorage(InMemoryStorage):
             return out
 
     def _update_cache(self, trial_id: int, study_id: int) -> None:
-        if not self._deferred:  # else: computed when they are read
-            super()._update_cache(trial_id, study_id)
+        """Nothing: the best trial is found when asked for (get_best_trial), not kept up to date per trial."""
 
     def _get_trial(self, trial_id: int) -> FrozenTrial:
         trial = super()._get_trial(trial_id)
@@ -344,9 +338,23 @@ class JournalMemoryStorage(InMemoryStorage):
             return super().get_trial_id_from_study_id_trial_number(study_id, trial_number)
 
     def get_best_trial(self, study_id: int) -> FrozenTrial:
+        """InMemoryStorage's best trial (the first complete trial with the best value, in trial order)."""
         with self._lock:
+            self._check_study_id(study_id)
             self._read_deferred()
-            return super().get_best_trial(study_id)
+            info = self._studies[study_id]
+            best: FrozenTrial | None = None
+            for trial in info.trials:
+                if trial.state != TrialState.COMPLETE:
+                    continue
+                if best is None or (trial.values[0] > best.values[0] if info.directions[0] == StudyDirection.MAXIMIZE
+                                    else trial.values[0] < best.values[0]):
+                    best = trial
+            if best is None:
+                raise ValueError("No trials are completed yet.")
+            if len(info.directions) > 1:
+                raise RuntimeError("Best trial can be obtained only for single-objective optimization.")
+            return best
 
     # ------------------------------------------------------------------------------------------ reading
 
@@ -469,8 +477,6 @@ class JournalMemoryStorage(InMemoryStorage):
             info.trials.append(trial)
         else:
             info.trials[number] = trial
-        if state == TrialState.COMPLETE:
-            self._update_cache(trial_id, study_id)
         return trial_id
 
     def _update_trial(self, code: int, trial_id: int, op: dict[str, Any]) -> None:
@@ -506,8 +512,6 @@ class JournalMemoryStorage(InMemoryStorage):
         else:
             trial.system_attrs = {**trial.system_attrs, **op["system_attr"]}
         self._set_trial(trial_id, trial)
-        if trial.state.is_finished():
-            self._update_cache(trial_id, self._trial_id_to_study_id_and_number[trial_id][0])
 
     # ------------------------------------------------------------------------------------------ writing
 
