@@ -1,7 +1,7 @@
 """Where a study's Optuna storage lives.
 
 Generation mode keeps the storage **in the artifact store**, so pods share nothing but the store.
-A coordinator step opens it with :func:`stored_storage`: read (marker-verified), act, write what
+A coordinator step opens it with :func:`stored_storage`: read (verified), act, write what
 it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
 **Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
@@ -29,7 +29,9 @@ thus writes one object of its own (a cluster ask: the asked operations; a tell: 
 instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
 leaves the previous state readable: every object is new, and complete once it exists.
 
-The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
+The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
+Optuna's in-memory storage (``optimize/journal.py``: the ask reads the told trials without their
+evaluations, the tell only their states and values). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
