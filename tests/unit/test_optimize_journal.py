@@ -160,3 +160,38 @@ def test_a_sealed_object_whose_lines_do_not_match_its_seal_is_corrupt():
         pass
     assert str(e.value).startswith(f"store: artifact '{key}' in {store.uri} is corrupt: its last line is not the "
                                    "seal of its lines (sha256 ")
+
+
+def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state():
+    """Operations beyond the steps' (a template trial, an enqueued trial, intermediate values, pruning, study
+    attributes): the live state, Optuna's JournalStorage replay of the lines written, and a read of them agree."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=live, study_name="s", directions=["maximize", "minimize"])
+    study.set_user_attr("note", {"a": (1, 2)})  # a tuple: the journal gives a list back
+    live.set_study_system_attr(study._study_id, "k", 3)
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    study.add_trial(optuna.trial.create_trial(params={"x": 0.25}, distributions={"x": dist}, values=[1.0, 2.0],
+                                              user_attrs={"u": 1}, system_attrs={"s": 2},
+                                              intermediate_values={3: 0.5}))
+    study.enqueue_trial({"x": 0.75})
+    trial = study.ask({"x": dist})
+    trial.set_user_attr("evaluation", {"n": 1})
+    study.tell(trial, [0.5, 0.5])
+    pruned = optuna.create_study(storage=live, study_name="p")
+    t = pruned.ask({"x": dist})
+    t.report(0.3, step=2)
+    pruned.tell(t, state=optuna.trial.TrialState.PRUNED)
+    pruned.ask({"x": dist})  # still running
+
+    journal = live.backend.dump()
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(journal))
+    reread = JournalMemoryStorage(BytesJournalBackend(journal))
+
+    def state(storage: optuna.storages.BaseStorage) -> list[object]:
+        out: list[object] = []
+        for s in sorted(storage.get_all_studies(), key=lambda s: s.study_name):
+            out.append((s.study_name, s.directions, s.user_attrs, s.system_attrs))
+            out.extend(t.__dict__ for t in storage.get_all_trials(s._study_id))
+        return out
+
+    assert state(live) == state(replayed) == state(reread)
