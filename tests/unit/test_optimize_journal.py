@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import optuna
 import pytest
@@ -162,9 +163,20 @@ def test_a_sealed_object_whose_lines_do_not_match_its_seal_is_corrupt():
                                    "seal of its lines (sha256 ")
 
 
-def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state():
+@pytest.fixture(params=["UTC", "Europe/Paris"])
+def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """The process's local zone (a trial's times are local times without a zone, as Optuna's replay gives)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state(local_zone):
     """Operations beyond the steps' (a template trial, an enqueued trial, intermediate values, pruning, study
-    attributes): the live state, Optuna's JournalStorage replay of the lines written, and a read of them agree."""
+    attributes): the live state, Optuna's JournalStorage replay of the lines written, and a read of them agree,
+    in a zone without offset and in one with."""
     live = JournalMemoryStorage(BytesJournalBackend())
     study = optuna.create_study(storage=live, study_name="s", directions=["maximize", "minimize"])
     study.set_user_attr("note", {"a": (1, 2)})  # a tuple: the journal gives a list back
