@@ -12,7 +12,8 @@ from tests.optimize_support import synthetic_config, synthetic_manifest
 from tests.unit.test_optimize_generation import fresh_store, run_study, trials_of
 from trading_runtime.errors import InputError
 from trading_runtime.optimize import ask_generation
-from trading_runtime.optimize.journal import BytesJournalBackend, JournalMemoryStorage, TrialSummary
+from trading_runtime.optimize.journal import BytesJournalBackend
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage, TrialSummary
 from trading_runtime.optimize.storage import forget_cached_storages, stored_journal
 from trading_runtime.optimize.study import stored_study
 from trading_runtime.store import CorruptArtifactError, write_complete

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.optimize.journal import JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import (
     EVALUATION_ATTR,

@@ -30,7 +30,7 @@ instead of rewriting the whole journal, and a reader reads O(log T) objects. A k
 leaves the previous state readable: every object is new, and complete once it exists.
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
-Optuna's in-memory storage (``optimize/journal.py``: the ask reads the told trials without their
+Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
 evaluations, the tell only their states and values). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
@@ -59,7 +59,8 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
-from trading_runtime.optimize.journal import BytesJournalBackend, JournalMemoryStorage
+from trading_runtime.optimize.journal import BytesJournalBackend
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -202,7 +203,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
     ``evaluations=False``: the complete trials read from told objects have no user attributes (their
-    evaluations are not parsed: ``optimize/journal.py``), for the steps that do not read them.
+    evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
     ``history=False``: the told generations' trials are read only when one is asked for (their states
     and values are read alone by ``JournalMemoryStorage.summaries``), for the tell.
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveConfig, OptunaSweep
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.optimize.journal import TrialSummary
+from trading_runtime.optimize.journal_storage import TrialSummary
 from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation_label
 from trading_runtime.optimize.sampler import sampler_problems
 from trading_runtime.optimize.space import Space, resolve_space, space_corners, space_document, space_from_document
