@@ -5,9 +5,10 @@ a write of its storage, and an S3 outage (HTTP 503) of each key kind, and then e
 - kill: ``tests/fault_child.py`` runs the CLI and SIGKILLs itself just before the N-th store write
   (put or delete) of the study's journal (see optimize/storage.py) — every one of them: in the local
   all-in-one the base (init) and the told object its end stores (asks and tells stay in memory in
-  between), each a payload then its marker; in the cluster's steps (``optimize ask``/``tell`` in
-  separate processes) each generation's asked object and told object; and before each write of a
-  plan, while the all-in-one holds asked or told generations that are not stored;
+  between), each one sealed put (no marker: the object is complete once it exists); in the cluster's
+  steps (``optimize ask``/``tell`` in separate processes) each generation's asked object and told
+  object; and before each write of a plan, while the all-in-one holds asked or told generations that
+  are not stored;
 - 503: the requests of one key kind go through the proxy of tests/s3_server.py, which answers 503
   instead of forwarding them, with one attempt per request (exit 75, what Argo retries).
 """
@@ -35,13 +36,13 @@ pytestmark = pytest.mark.slow
 
 JOURNAL = "storage/journal"
 # Every write of the journal's objects by the all-in-one (see the module docstring): its 2 generations are
-# told in memory, and stored at its end as one told object (generations 0-1).
-JOURNAL_WRITES = ["journal.log", "journal/g0001.told.log"]
-KILL_POINTS = range(1, 2 * len(JOURNAL_WRITES) + 1)
+# told in memory, and stored at its end as one told object (generations 0-1). Each is one sealed put.
+JOURNAL_WRITES = ["journal.v2.log", "journal/g0001.told.v2.log"]
+KILL_POINTS = range(1, len(JOURNAL_WRITES) + 1)
 # Plan writes of the all-in-one: generation 0's and 1's, then the best trial's (each payload, marker).
 PLAN_KILL_POINTS = range(1, 7)
-# The cluster's steps: (step, generation, kill before its N-th journal write: the object, then its marker).
-STEP_KILLS = [(step, g, n) for g in ("0000", "0001") for step in ("ask", "tell") for n in (1, 2)]
+# The cluster's steps: (step, generation, kill before its N-th journal write: its one object).
+STEP_KILLS = [(step, g, n) for g in ("0000", "0001") for step in ("ask", "tell") for n in (1,)]
 
 
 def tiny_config() -> dict[str, object]:
@@ -97,7 +98,7 @@ def test_the_journal_writes_are_the_ones_the_kill_points_aim_at(config_path, tmp
     child = _child(config_path, tmp_path / "store", FAULT_LOG=str(log))
     assert child.returncode == 0, child.stderr
     steps = [line.split(" ", 1)[0] + " " + line.split("/storage/", 1)[1] for line in log.read_text().splitlines()]
-    assert steps == [f"put {key}{marker}" for key in JOURNAL_WRITES for marker in ("", ".SUCCESS")]
+    assert steps == [f"put {key}" for key in JOURNAL_WRITES]
 
 
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
@@ -106,7 +107,7 @@ def test_a_kill_at_any_step_of_a_journal_write_loses_nothing(config_path, refere
     store = tmp_path / "store"
     child = _child(config_path, store, FAULT_KILL_AT=str(kill_at))
     assert child.returncode == -9, child.stderr
-    recover(config_path, str(store), study, created=kill_at > 2)
+    recover(config_path, str(store), study, created=kill_at > 1)
     assert results(store, study) == expected
     assert not [p for p in store.rglob("*") if ".staged-" in p.name or p.name.startswith(".trstore-tmp-")]
     forget_cached_storages()
@@ -139,9 +140,8 @@ def test_a_kill_at_any_journal_write_of_the_cluster_steps_loses_nothing(config_p
                 for shard in json.loads(out):
                     code, _, err = cli("run-shard", "--store", store, "--experiment", f"{study}.g{g}", "--shard", shard)
                     assert code == 0, problem_lines(err)
-    written = f"journal/g{generation}.{'asked' if step == 'ask' else 'told'}.log"
-    assert [w.split(" ", 1)[0] + " " + w.split("/storage/", 1)[1] for w in writes[step]] == \
-        [f"put {written}", f"put {written}.SUCCESS"][:kill_at]
+    written = f"journal/g{generation}.{'asked' if step == 'ask' else 'told'}.v2.log"
+    assert [w.split(" ", 1)[0] + " " + w.split("/storage/", 1)[1] for w in writes[step]] == [f"put {written}"]
     code, _, err = cli("optimize", "finalize", "--store", store, "--study", study)
     assert code == 0, problem_lines(err)
     assert results(Path(store), study) == expected
@@ -179,9 +179,9 @@ def _run_child(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 
 # -- S3: 503 on one key kind -------------------------------------------------------------------------
 
-# (method, text in the key): a generation's told journal object, a journal marker, a generation plan, a shard
-# result, and reads of the journal (the all-in-one writes no asked object).
-OUTAGES = [("PUT", ".told.log"), ("PUT", ".log.SUCCESS"), ("PUT", "/plan.json"),
+# (method, text in the key): a generation's told journal object, a generation plan, its marker, a shard
+# result, and reads of the journal (the all-in-one writes no asked object; journal objects have no marker).
+OUTAGES = [("PUT", ".told.v2.log"), ("PUT", "/plan.json"), ("PUT", "/plan.json.SUCCESS"),
            ("PUT", "/result.json"), ("GET", JOURNAL)]
 
 

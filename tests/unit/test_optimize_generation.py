@@ -281,11 +281,11 @@ def test_in_memory_steps_store_told_objects_at_checkpoints_and_give_the_durable_
     assert m.n_generations == 10 and CHECKPOINT_GENERATIONS == 8
     durable = trials_of(run_study(m), m)
     store = run_in_memory(m, fresh_store(), flush=False)
-    assert journal_objects(store, m) == ["g0007.told.log"]  # generations 0-7; 8 and 9 only in memory
+    assert journal_objects(store, m) == ["g0007.told.v2.log"]  # generations 0-7; 8 and 9 only in memory
     assert study_status(store, m)["next_generation"] == "0008"  # other steps read the store (and keep it open)
     assert study_status(store, m)["next_generation"] == "0008"
     flush_storage(store, m.storage_location)
-    assert journal_objects(store, m) == ["g0007.told.log", "g0009.told.log"]  # + generations 8-9
+    assert journal_objects(store, m) == ["g0007.told.v2.log", "g0009.told.v2.log"]  # + generations 8-9
     forget_cached_storages()
     assert trials_of(store, m) == durable
     assert study_status(store, m)["done"] is True
@@ -329,7 +329,7 @@ def test_a_failing_in_memory_step_stores_the_generations_told_before_it():
     del records[trial_run_id(asked[1].number, m.folds[0].id)]
     with pytest.raises(VerificationError, match="no result for"):
         tell_generation(store, m, 3, lambda: records, durable=False)
-    assert journal_objects(store, m) == ["g0001.told.log", "g0002.told.log"]  # generations 0-1 and 2
+    assert journal_objects(store, m) == ["g0001.told.v2.log", "g0002.told.v2.log"]  # generations 0-1 and 2
     forget_cached_storages()
     assert study_status(store, m)["told"] == 6
     run_in_memory(m, store)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import (
     EVALUATION_ATTR,
@@ -36,7 +37,7 @@ from trading_runtime.optimize.objective import (
 from trading_runtime.optimize.sampler import build_sampler
 from trading_runtime.optimize.space import distributions, trial_params
 from trading_runtime.optimize.storage import stored_storage
-from trading_runtime.optimize.study import StudyManifest, load_study, next_generation, primary_objective
+from trading_runtime.optimize.study import StudyManifest, Trialish, load_study, next_generation, primary_objective
 from trading_runtime.planning import Plan, PlannedRun, shard_runs
 from trading_runtime.planning.plan import PLAN_SCHEMA_VERSION
 from trading_runtime.store import ArtifactStore
@@ -108,7 +109,8 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
     """
     _check_generation(manifest, g)
     wanted = manifest.generation_trials(g)
-    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory") as storage:
+    with stored_storage(store, manifest.storage_location, step="asked" if durable else "asked-in-memory",
+                        evaluations=False) as storage:
         study = load_study(storage, manifest, build_sampler(manifest.sweep.sampler, _sampler_label(g),
                                                             manifest.batch_size))
         trials = study.get_trials(deepcopy=False)
@@ -202,7 +204,13 @@ class Told:
     best: tuple[int, float] | None = None  # (trial, first objective) of the best complete trial so far
 
 
-def _best_so_far(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]) -> tuple[int, float] | None:
+def _generation(storage: optuna.storages.BaseStorage, study: optuna.Study,
+                wanted: range) -> list[optuna.trial.FrozenTrial]:
+    """The generation's trials (not the trials told before: a tell need not read them)."""
+    return [storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study._study_id, n)) for n in wanted]
+
+
+def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[int, float] | None:
     sign = -1.0 if manifest.directions[0] == "maximize" else 1.0
     done = [(sign * float(t.values[0]), t.number) for t in trials if t.state == TrialState.COMPLETE and t.values]
     if not done:
@@ -223,18 +231,18 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
-    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory") as storage:
+    with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
+                        evaluations=False, history=False) as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
-        trials = study.get_trials(deepcopy=False)
-        if len(trials) < wanted.stop:
+        if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")
         records: Mapping[str, Mapping[str, Any]] = {}
-        if any(not t.state.is_finished() for t in trials[wanted.start:wanted.stop]):
+        if any(not t.state.is_finished() for t in _generation(storage, study, wanted)):
             records = load_records()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for t in trials[wanted.start:wanted.stop]:
+            for t in _generation(storage, study, wanted):
                 if not t.state.is_finished():
                     missing = [trial_run_id(t.number, f.id) for f in manifest.folds
                                if trial_run_id(t.number, f.id) not in records]
@@ -247,10 +255,11 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                                              manifest.config.objective)
                     record_outcome(storage, study, t.number, outcome)
                     told += 1
-        final = study.get_trials(deepcopy=False)
-        for t in final[wanted.start:wanted.stop]:
+        for t in _generation(storage, study, wanted):
             complete += t.state == TrialState.COMPLETE
             failed += t.state == TrialState.FAIL
+        final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
+            study.get_trials(deepcopy=False)
         nxt = next_generation(manifest, final)
         total = sum(1 for t in final if t.state.is_finished())
         best = _best_so_far(manifest, final)

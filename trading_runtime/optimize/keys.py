@@ -2,13 +2,15 @@
 
 ```
 optimize/<study_id>/study.json                the study manifest (init)
-optimize/<study_id>/storage/journal.log       the Optuna journal's base (or storage/study.sqlite3)
-optimize/<study_id>/storage/journal/g<gggg>.{asked,told}.log   its generations (optimize/storage.py)
+optimize/<study_id>/storage/journal.v2.log    the Optuna journal's base (or storage/study.sqlite3)
+optimize/<study_id>/storage/journal/g<gggg>.{asked,told}.v2.log   its generations (optimize/storage.py)
 optimize/<study_id>/results/<name>.json       finalize's documents
 experiments/<study_id>.g<gggg>/plan.json      generation g's plan: run-shard reads it unchanged
 experiments/<study_id>.best/plan.json         the best trial re-evaluated by finalize
 ```
-Every object above is written with a completion marker (``write_complete``).
+Every object above is written with a completion marker (``write_complete``), except the journal's objects:
+each is one sealed put (its last line the sha256 of its lines; ``optimize/storage.py``). The storage key
+(``storage("journal")``) names the base as earlier versions wrote it (``journal.log``, with a marker).
 """
 
 from __future__ import annotations

@@ -1,29 +1,37 @@
 """Where a study's Optuna storage lives.
 
 Generation mode keeps the storage **in the artifact store**, so pods share nothing but the store.
-A coordinator step opens it with :func:`stored_storage`: read (marker-verified), act, write what
+A coordinator step opens it with :func:`stored_storage`: read (verified), act, write what
 it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this, one at a time.
 
 **Journal** (default): an ordinary Optuna journal, kept in the store as objects that are each
-written once, complete-or-absent (``write_complete``: payload, then marker), and never rewritten
-once complete:
+written once, complete-or-absent, and never rewritten once complete. Each is *sealed*: one put
+(atomic in every backend: a local temporary file renamed, an S3 PUT) of the journal lines followed
+by a last line ``#trading-runtime journal sha256=<hex of the lines>``, which the reader checks and
+drops; no marker object:
 
 ```
-storage/journal.log                   the base: the study's creation (init)
-storage/journal/g<gggg>.asked.log     generation g's ask: its operations since the last told object
-storage/journal/g<gggg>.told.log      generation g told: the folded trials of generations
+storage/journal.v2.log                the base: the study's creation (init)
+storage/journal/g<gggg>.asked.v2.log  generation g's ask: its operations since the last told object
+storage/journal/g<gggg>.told.v2.log   generation g told: the folded trials of generations
                                       g+1-lowbit(g+1) … g (one line per trial, compact_journal)
 ```
 
+(Earlier versions wrote the same objects without the ``.v2`` and the seal, each completed by a
+``.SUCCESS`` marker (``write_complete``); they are read as well, object by object, so a study goes
+on where an earlier version left it.)
+
 The journal is the base, then the told objects that tile the told generations (a binary counter:
 after T told generations, one object per set bit of T, largest first, found from T alone), then
-the first untold generation's asked object if there is one. T is found from the told objects'
-markers, bit by bit from the top (log2 of the generations probes; readers never list). A step
+the first untold generation's asked object if there is one. T is found from which told objects
+exist, bit by bit from the top (log2 of the generations probes; readers never list). A step
 thus writes one object of its own (a cluster ask: the asked operations; a tell: a told object)
 instead of rewriting the whole journal, and a reader reads O(log T) objects. A kill at any write
-leaves the previous state readable: every object is new, and its marker (last) makes it count.
+leaves the previous state readable: every object is new, and complete once it exists.
 
-The journal is kept in memory while a step runs (no file locks, no fsync per operation). Within
+The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
+Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
+evaluations, the tell only their states and values). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
@@ -48,9 +56,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
+from trading_runtime.optimize.journal import BytesJournalBackend
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -93,122 +103,6 @@ class StorageLocation:
 _SCHEMA_ATTEMPTS = 5
 
 
-class BytesJournalBackend(BaseJournalBackend):
-    """An Optuna journal held in memory as the lines of a journal file."""
-
-    def __init__(self, data: bytes = b"") -> None:
-        self._lines: list[bytes] = []
-        self.extend(data)
-        self.changed = False
-
-    def extend(self, data: bytes) -> None:
-        """Append the lines of a journal object (whole lines only)."""
-        lines = data.splitlines(keepends=True)
-        if lines and not lines[-1].endswith(b"\n"):
-            raise ValueError("journal: the last line is incomplete")
-        self._lines.extend(lines)
-
-    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        for line in self._lines[log_number_from:]:
-            yield json.loads(line)
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        # The exact line format of JournalFileBackend.append_logs.
-        self._lines.extend((json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8") for entry in logs)
-        self.changed = True
-
-    def dump(self, start: int = 0, stop: int | None = None) -> bytes:
-        """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
-        return b"".join(self._lines[start:stop])
-
-    def count_trials(self) -> int:
-        """The number of trial creations in the journal."""
-        return sum(1 for line in self._lines if line.startswith(_CREATE_PREFIX))
-
-    def compact(self, first_trial_id: int) -> bool:
-        folded = compact_journal(self._lines, first_trial_id)
-        if folded is None:
-            return False
-        self._lines = folded
-        self.changed = True
-        return True
-
-    def __len__(self) -> int:
-        return len(self._lines)
-
-
-# Journal operation codes (optuna.storages.journal._storage.JournalOperation).
-_STUDY_OPS = (0, 2, 3)  # create study, set study user attr, set study system attr
-_CREATE_TRIAL, _SET_PARAM, _SET_STATE, _SET_INTERMEDIATE, _SET_USER_ATTR, _SET_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
-_CREATE_PREFIX = b'{"op_code":4,'
-_FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
-
-
-def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | None:
-    """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
-    create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
-    original operations yields), study operations kept before them. None when it cannot (a trial still
-    running, an operation on an earlier trial, an unknown operation): the journal is then kept as it is.
-
-    A told generation thus costs one journal line per trial instead of one per parameter, attribute and
-    state change, which makes the next step's replay several times faster.
-    """
-    creates = 0
-    boundary = None
-    for i, line in enumerate(lines):
-        if line.startswith(_CREATE_PREFIX):
-            if creates == first_trial_id:
-                boundary = i
-                break
-            creates += 1
-    if boundary is None:
-        return None
-    study_lines: list[bytes] = []
-    trials: dict[int, dict[str, Any]] = {}
-    next_id = first_trial_id
-    for line in lines[boundary:]:
-        op = json.loads(line)
-        code = op.get("op_code")
-        if code in _STUDY_OPS:
-            study_lines.append(line)
-            continue
-        if code == _CREATE_TRIAL:
-            created = dict(op)
-            for key in ("params", "distributions", "user_attrs", "system_attrs", "intermediate_values"):
-                created[key] = dict(created.get(key) or {})
-            trials[next_id] = created
-            next_id += 1
-            continue
-        target = trials.get(int(op.get("trial_id", -1)))
-        if target is None:
-            return None
-        t = target
-        if t.get("state") in _FINISHED_STATES:
-            continue  # Optuna's replay ignores changes to a finished trial
-        if code == _SET_PARAM:
-            t["params"][op["param_name"]] = op["param_value_internal"]
-            t["distributions"][op["param_name"]] = op["distribution"]
-        elif code == _SET_STATE:
-            t["state"] = op["state"]
-            if op.get("values") is not None:
-                t["values"] = op["values"]
-            for key in ("datetime_start", "datetime_complete"):
-                if key in op:
-                    t[key] = op[key]
-        elif code == _SET_INTERMEDIATE:
-            t["intermediate_values"][str(op["step"])] = op["intermediate_value"]
-        elif code == _SET_USER_ATTR:
-            t["user_attrs"].update(op["user_attr"])
-        elif code == _SET_SYSTEM_ATTR:
-            t["system_attrs"].update(op["system_attr"])
-        else:
-            return None
-    if any(t.get("state") not in _FINISHED_STATES for t in trials.values()):
-        return None
-    folded = [(json.dumps(trials[i], separators=(",", ":")) + "\n").encode("utf-8") for i in sorted(trials)]
-    return lines[:boundary] + study_lines + folded
-
-
 def _lowbit(n: int) -> int:
     return n & -n
 
@@ -217,12 +111,12 @@ def _lowbit(n: int) -> int:
 class _Open:
     """An opened journal: the storage, its lines, and where its generations' objects start and end."""
 
-    storage: JournalStorage
+    storage: JournalMemoryStorage
     backend: BytesJournalBackend
     g0: int  # first generation kept in objects (0; more when the base holds told generations)
     told: int  # generations told after the base (T), in this open storage
     starts: dict[int, int]  # line where generation g0+r starts, for r = 0, every block boundary and every tell
-    shas: dict[str, str]  # sha256 of the objects this journal holds, by key (the base, told and asked objects)
+    shas: dict[str, str]  # state (_stored_state) of the objects this journal holds, by key (base, told, asked)
     stored: int = 0  # generations told in stored objects (T_s <= T; less after in-memory tells)
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
     pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
@@ -237,12 +131,12 @@ class _Open:
         count (the reader's probes), the same last told object, and the asked object as known."""
         g = self.g0 + self.stored
         last = loc.segment("told", g - 1) if self.stored else loc.key
-        if _stored_sha256(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
+        if _stored_state(store, last) != self.shas[last] or _probe_told(store, loc, self.g0) != self.stored:
             return False
         if self.stored < self.told or g >= loc.n_generations:
             return True  # a generation told in memory: its asked object no longer counts
         asked = loc.segment("asked", g)
-        return _stored_sha256(store, asked) == (self.shas[asked] if self.asked else None)
+        return _stored_state(store, asked) == (self.shas[asked] if self.asked else None)
 
 
 _CACHE: dict[tuple[str, str], _Open] = {}
@@ -262,6 +156,39 @@ def _stored_sha256(store: ArtifactStore, key: str) -> str | None:
     return str(marker.get("sha256", "")) if isinstance(marker, dict) else ""
 
 
+_SEAL = b"#trading-runtime journal sha256="
+SEALED = "sealed"  # the state of a sealed object (see _stored_state)
+
+
+def sealed_key(key: str) -> str:
+    """Where the sealed object of the journal object ``key`` (``….log``, as earlier versions named it) is."""
+    return key.removesuffix(".log") + ".v2.log"
+
+
+def _sealed(payload: bytes) -> bytes:
+    return payload + _SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+
+
+def _unsealed(store: ArtifactStore, key: str, raw: bytes) -> tuple[bytes, str]:
+    """A sealed object's journal lines and their sha256, checked against its seal."""
+    cut = raw.rfind(b"\n", 0, len(raw) - 1) + 1
+    seal = raw[cut:]
+    body = raw[:cut]
+    digest = hashlib.sha256(body).hexdigest()
+    if not seal.startswith(_SEAL) or seal.rstrip(b"\n")[len(_SEAL):] != digest.encode():
+        raise CorruptArtifactError(store.uri, sealed_key(key), f"its last line is not the seal of its lines "
+                                   f"(sha256 {digest}) (the study's storage)")
+    return body, digest
+
+
+def _stored_state(store: ArtifactStore, key: str) -> str | None:
+    """Whether the journal object ``key`` is complete in the store: ``SEALED``, its marker's sha256 (an object of an
+    earlier version), or None (absent, or an earlier version's payload without its marker)."""
+    if store.exists(sealed_key(key)):
+        return SEALED
+    return _stored_sha256(store, key)
+
+
 def _read(store: ArtifactStore, key: str) -> bytes:
     try:
         return read_complete(store, key)
@@ -271,8 +198,14 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 @contextlib.contextmanager
 def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
-                   step: Step | None = None) -> Iterator[BaseStorage]:
+                   step: Step | None = None, evaluations: bool = True,
+                   history: bool = True) -> Iterator[BaseStorage]:
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
+
+    ``evaluations=False``: the complete trials read from told objects have no user attributes (their
+    evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
+    ``history=False``: the told generations' trials are read only when one is asked for (their states
+    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell.
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -288,7 +221,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step) as storage:
+        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -314,6 +247,17 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
+def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str]:
+    """A journal object's lines and its state in the store (``_stored_state``), sealed or as an earlier version
+    wrote it (marker-verified: hashed once)."""
+    try:
+        raw = store.get_bytes(sealed_key(key))
+    except ArtifactNotFoundError:
+        data = _read(store, key)
+        return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+    return _unsealed(store, key, raw)[0], SEALED
+
+
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     """T, the told generations after the base, from the told objects' markers: the largest T whose blocks
     (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations)."""
@@ -321,18 +265,26 @@ def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
     done = 0
     for bit in reversed(range(n.bit_length())):
         c = done + (1 << bit)
-        if c <= n and _stored_sha256(store, loc.segment("told", g0 + c - 1)) is not None:
+        if c <= n and _stored_state(store, loc.segment("told", g0 + c - 1)) is not None:
             done = c
     return done
 
 
-def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
+@dataclass(frozen=True)
+class _Reading:
+    """What a step reads of the told trials (see :func:`stored_storage`)."""
+
+    evaluations: bool = True
+    history: bool = True
+
+
+def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
     """The stored journal read from its objects (None: no base)."""
-    if _stored_sha256(store, loc.key) is None:
+    if _stored_state(store, loc.key) is None:
         return None
-    data = _read(store, loc.key)
+    data, sha = _read_object(store, loc.key)
     backend = BytesJournalBackend(data)
-    shas = {loc.key: hashlib.sha256(data).hexdigest()}
+    shas = {loc.key: sha}
     in_base = backend.count_trials()
     g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
     told = _probe_told(store, loc, g0)
@@ -342,22 +294,32 @@ def _load(store: ArtifactStore, loc: StorageLocation) -> _Open | None:
         if told >> bit & 1:
             done += 1 << bit
             key = loc.segment("told", g0 + done - 1)
-            data = _read(store, key)
+            data, shas[key] = _read_object(store, key)
             backend.extend(data)
-            shas[key] = hashlib.sha256(data).hexdigest()
             starts[done] = len(backend)
-    opened = _Open(JournalStorage(backend), backend, g0, told, starts, shas, told)
+    asked = False
     if g0 + told < loc.n_generations:
         key = loc.segment("asked", g0 + told)
-        if _stored_sha256(store, key) is not None:
-            data = _read(store, key)
+        if _stored_state(store, key) is not None:
+            data, shas[key] = _read_object(store, key)
             backend.extend(data)
-            shas[key] = hashlib.sha256(data).hexdigest()
-            opened.asked = True
+            asked = True
+    deferred = (0, 0) if reading.history else (starts[0], starts[told])
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
+                   asked)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
+
+
+def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
+                  deferred: tuple[int, int]) -> JournalMemoryStorage:
+    try:
+        return JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{store.uri}: {loc.key}: the study's journal cannot be read ({type(e).__name__}: {e}); "
+                         "was it written by another tool?") from None
 
 
 def _refuse_untold_base(store: ArtifactStore, loc: StorageLocation, opened: _Open, in_base: int) -> None:
@@ -374,32 +336,34 @@ _IN_MEMORY: frozenset[Step | None] = frozenset({"asked-in-memory", "told-in-memo
 
 @contextlib.contextmanager
 def _journal(store: ArtifactStore, loc: StorageLocation, create: bool, write: bool,
-             step: Step | None) -> Iterator[BaseStorage]:
+             step: Step | None, reading: _Reading) -> Iterator[BaseStorage]:
     cache_key = (store.uri, loc.key)
     cached = _CACHE.pop(cache_key, None)
     if cached is not None and cached.pending and step not in _IN_MEMORY:
         # In-memory steps not stored yet: this step reads the store, and the open storage stays for them.
         _CACHE[cache_key] = cached
-        with _step(store, loc, None, create, write, step) as storage:
+        with _step(store, loc, None, create, write, step, reading) as storage:
             yield storage
         return
-    with _step(store, loc, cached, create, write, step) as storage:
+    with _step(store, loc, cached, create, write, step, reading) as storage:
         yield storage
 
 
 @contextlib.contextmanager
 def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, create: bool, write: bool,
-          step: Step | None) -> Iterator[BaseStorage]:
+          step: Step | None, reading: _Reading) -> Iterator[BaseStorage]:
     """One step on the journal (``cached``: this process's open storage, used when the store still holds
     what it knows); the open storage is kept for the next step unless another one is kept already."""
     cache_key = (store.uri, loc.key)
-    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc, reading)
     if opened is None:
         if not create:
             raise ArtifactMissingError(store.uri, loc.key)
         backend = BytesJournalBackend()
-        opened = _Open(JournalStorage(backend), backend, 0, 0, {}, {})
+        opened = _Open(JournalMemoryStorage(backend), backend, 0, 0, {}, {})
     opened.backend.changed = False
+    if reading.evaluations and not opened.storage.evaluations:
+        opened.storage.read_evaluations()
     try:
         yield opened.storage
     except BaseException:
@@ -423,9 +387,7 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     elif step == "asked-in-memory" and opened.backend.changed:
         opened.pending_ask = True
     elif step in ("told", "told-in-memory") and (opened.asked or opened.pending_ask or opened.backend.changed):
-        if not _fold_told(loc, opened):
-            _store_told(store, loc, opened)  # stored, but the open storage is not reused
-            return
+        _fold_told(loc, opened)
         if step == "told" or opened.told % CHECKPOINT_GENERATIONS == 0:
             _store_told(store, loc, opened)
     elif opened.backend.changed:
@@ -434,22 +396,14 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     _CACHE.setdefault(cache_key, opened)
 
 
-def _fold_told(loc: StorageLocation, opened: _Open) -> bool:
-    """Generation g0+T is told: fold its operations (one line per trial), T += 1; whether the open storage can
-    still be used (it is told that its journal was folded)."""
+def _fold_told(loc: StorageLocation, opened: _Open) -> None:
+    """Generation g0+T is told: fold its operations (one line per trial; the open storage's state is what the
+    folded lines give), T += 1."""
     r = opened.told
-    backend = opened.backend
-    reusable = True
-    if backend.compact((opened.g0 + r) * loc.batch_size):
-        replay = getattr(opened.storage, "_replay_result", None)
-        if replay is None or not hasattr(replay, "log_number_read"):
-            reusable = False  # cannot tell the open storage its journal was folded
-        else:
-            replay.log_number_read = len(backend)  # same state, fewer lines
+    opened.backend.compact((opened.g0 + r) * loc.batch_size)
     opened.told = r + 1
-    opened.starts[r + 1] = len(backend)
+    opened.starts[r + 1] = len(opened.backend)
     opened.asked = opened.pending_ask = False
-    return reusable
 
 
 def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> None:
@@ -466,8 +420,9 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
 
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
-    write_complete(store, key, payload)
-    opened.shas[key] = hashlib.sha256(payload).hexdigest()
+    """Write a journal object, sealed: one put, complete once it exists (the module docstring)."""
+    store.put_bytes(sealed_key(key), _sealed(payload))
+    opened.shas[key] = SEALED
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from trading_runtime.config.experiment import ExperimentConfig, ObjectiveConfig, OptunaSweep
 from trading_runtime.errors import InputError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
+from trading_runtime.optimize.journal_storage import TrialSummary
 from trading_runtime.optimize.keys import MAX_GENERATIONS, StudyKeys, generation_label
 from trading_runtime.optimize.sampler import sampler_problems
 from trading_runtime.optimize.space import Space, resolve_space, space_corners, space_document, space_from_document
@@ -236,7 +237,11 @@ def init_study(store: ArtifactStore, manifest: StudyManifest) -> tuple[StudyMani
     return manifest, True
 
 
-def next_generation(manifest: StudyManifest, trials: list[optuna.trial.FrozenTrial]) -> int | None:
+# A trial as next_generation and the tell's summary read it: its number, state and values.
+Trialish = optuna.trial.FrozenTrial | TrialSummary
+
+
+def next_generation(manifest: StudyManifest, trials: Sequence[Trialish]) -> int | None:
     """The first generation not yet told (None: every generation told)."""
     finished = 0
     for t in trials:
@@ -250,7 +255,7 @@ def next_generation(manifest: StudyManifest, trials: list[optuna.trial.FrozenTri
 
 def study_status(store: ArtifactStore, manifest: StudyManifest) -> dict[str, Any]:
     """Where the study is: told trials, the next generation to run (label) or done."""
-    with stored_storage(store, manifest.storage_location, write=False) as storage:
+    with stored_storage(store, manifest.storage_location, write=False, evaluations=False) as storage:
         study = load_study(storage, manifest, optuna.samplers.RandomSampler(seed=0))
         trials = study.get_trials(deepcopy=False)
     nxt = next_generation(manifest, trials)

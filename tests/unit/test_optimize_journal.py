@@ -1,0 +1,210 @@
+"""The study's journal read into the step's storage (optimize/journal.py): what each way of reading gives."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import optuna
+import pytest
+
+from tests.optimize_support import synthetic_config, synthetic_manifest
+from tests.unit.test_optimize_generation import fresh_store, run_study, trials_of
+from trading_runtime.errors import InputError
+from trading_runtime.optimize import ask_generation
+from trading_runtime.optimize.journal import BytesJournalBackend
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage, TrialSummary
+from trading_runtime.optimize.storage import forget_cached_storages, stored_journal
+from trading_runtime.optimize.study import stored_study
+from trading_runtime.store import CorruptArtifactError, write_complete
+
+
+def study_journal(sampler: str = "tpe", objectives: list[dict[str, str]] | None = None) -> tuple[object, bytes]:
+    extra: dict[str, object] = {"sampler": {"name": sampler, "seed": 3}, "n_trials": 12, "batch_size": 4}
+    if objectives:
+        extra["objectives"] = objectives
+    m = synthetic_manifest(synthetic_config(**extra))
+    store = run_study(m)
+    return m, stored_journal(store, m.storage_location)
+
+
+def everything(storage: optuna.storages.BaseStorage) -> tuple[object, ...]:
+    (study,) = storage.get_all_studies()
+    trials = storage.get_all_trials(study._study_id)
+    return [t.__dict__ for t in trials], study.user_attrs, study.system_attrs
+
+
+def told_lines(journal: bytes) -> tuple[int, int]:
+    """The range of the folded trial lines (every line after the study's own)."""
+    lines = journal.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(b'{"op_code":4,'))
+    return first, len(lines)
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+])
+def test_without_evaluations_only_the_complete_trials_user_attributes_are_left_unread(sampler, objectives):
+    _, journal = study_journal(sampler, objectives)
+    full = JournalMemoryStorage(BytesJournalBackend(journal))
+    light = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False)
+    assert full.evaluations and not light.evaluations
+    want, got = everything(full), everything(light)
+    assert got[1:] == want[1:]
+    assert all(g["_user_attrs"] == {} for g in got[0] if g["state"] == optuna.trial.TrialState.COMPLETE)
+    assert [{**g, "_user_attrs": None} for g in got[0]] == [{**w, "_user_attrs": None} for w in want[0]]
+    light.read_evaluations()
+    assert light.evaluations and everything(light) == want
+
+
+def test_deferred_told_trials_give_their_states_and_values_unread_and_everything_when_asked_for():
+    _, journal = study_journal()
+    full = JournalMemoryStorage(BytesJournalBackend(journal))
+    deferred = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False, deferred=told_lines(journal))
+    (study,) = full.get_all_studies()
+    sid = study._study_id
+    assert deferred.get_n_trials(sid) == 12
+    assert deferred.summaries(sid) == [TrialSummary(t.number, t.state, t.values) for t in full.get_all_trials(sid)]
+    assert not deferred.evaluations
+    # one trial asked for: every told trial is read, with the best trial as an in-order read gives it
+    fifth = deferred.get_trial(deferred.get_trial_id_from_study_id_trial_number(sid, 5))
+    assert {**fifth.__dict__, "_user_attrs": None} == {**full.get_trial(5).__dict__, "_user_attrs": None}
+    assert deferred.get_best_trial(sid).number == full.get_best_trial(sid).number
+    deferred.read_evaluations()
+    assert everything(deferred) == everything(full)
+
+
+def test_a_line_not_in_the_folded_form_is_read_all_the_same():
+    """Told objects of an earlier version (user_attrs before system_attrs) and unfolded operations."""
+    _, journal = study_journal()
+    older = []
+    for line in journal.splitlines(keepends=True):
+        op = json.loads(line)
+        if op["op_code"] == 4:
+            order = ["op_code", "worker_id", "study_id", "datetime_start", "params", "distributions", "user_attrs",
+                     "system_attrs", "intermediate_values", "state", "values", "datetime_complete"]
+            op = {k: op[k] for k in order if k in op}
+        older.append(json.dumps(op, separators=(",", ":")).encode() + b"\n")
+    assert older != journal.splitlines(keepends=True)
+    old = b"".join(older)
+    want = everything(JournalMemoryStorage(BytesJournalBackend(journal)))
+    for evaluations in (True, False):
+        storage = JournalMemoryStorage(BytesJournalBackend(old), evaluations=evaluations, deferred=told_lines(old))
+        (study,) = storage.get_all_studies()
+        assert [s.values for s in storage.summaries(study._study_id)] == [t["_values"] for t in want[0]]
+        assert everything(storage) == want
+
+
+def test_an_earlier_versions_whole_journal_is_read_and_the_study_goes_on_identically():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    done = fresh_store()
+    run_study(m, done, stop_after=3)
+    old = fresh_store()  # the journal as one object (the base), as an earlier version wrote it
+    write_complete(old, m.keys.manifest, done.get_bytes(m.keys.manifest))
+    write_complete(old, m.storage_location.key, stored_journal(done, m.storage_location))
+    forget_cached_storages()
+    assert trials_of(old, m) == whole[:6]
+    run_study(m, old, forget=True)
+    forget_cached_storages()
+    assert trials_of(old, m) == whole
+
+
+def test_a_journal_line_that_cannot_be_read_is_one_line_of_input_error():
+    m = synthetic_manifest()
+    done = run_study(m, stop_after=1)
+    loc = m.storage_location
+    store = fresh_store()  # an earlier version's whole journal, with an operation it does not know
+    write_complete(store, m.keys.manifest, done.get_bytes(m.keys.manifest))
+    write_complete(store, loc.key, stored_journal(done, loc) + b'{"op_code":42,"worker_id":"x"}\n')
+    forget_cached_storages()
+    with pytest.raises(InputError) as e:
+        ask_generation(store, m, 0, lambda p: None)
+    (line,) = e.value.lines
+    assert line.startswith(f"{store.uri}: {loc.key}: the study's journal cannot be read (ValueError: journal: "
+                           "operation 42 is not supported here)")
+    with pytest.raises(InputError), stored_study(store, m):
+        pass
+
+
+def test_an_earlier_versions_objects_with_markers_are_read_and_the_study_goes_on_identically():
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 5}, n_trials=20, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    store = fresh_store()
+    run_study(m, store, stop_after=3)
+    ask_generation(store, m, 3, lambda p: None)  # an asked object too
+    folder = m.keys.root + "/storage/"
+    sealed = [k for k in store.list_keys(folder) if k.endswith(".v2.log")]
+    assert sorted(k[len(folder):] for k in sealed) == sorted([
+        "journal.v2.log", *(f"journal/g000{g}.asked.v2.log" for g in range(4)),
+        *(f"journal/g000{g}.told.v2.log" for g in range(3))])
+    for key in sealed:  # as an earlier version wrote them: the lines, then a marker
+        lines = store.get_bytes(key).splitlines(keepends=True)
+        assert lines[-1].startswith(b"#trading-runtime journal sha256=")
+        write_complete(store, key.removesuffix(".v2.log") + ".log", b"".join(lines[:-1]))
+        store.delete(key)
+    forget_cached_storages()
+    assert trials_of(store, m)[:6] == whole[:6]
+    run_study(m, store, forget=True)
+    forget_cached_storages()
+    assert trials_of(store, m) == whole
+
+
+def test_a_sealed_object_whose_lines_do_not_match_its_seal_is_corrupt():
+    m = synthetic_manifest()
+    store = run_study(m)
+    key = m.keys.root + "/storage/journal/g0001.told.v2.log"
+    raw = store.get_bytes(key)
+    store.put_bytes(key, raw.replace(b'"state":1', b'"state":3', 1))
+    forget_cached_storages()
+    with pytest.raises(CorruptArtifactError) as e, stored_study(store, m):
+        pass
+    assert str(e.value).startswith(f"store: artifact '{key}' in {store.uri} is corrupt: its last line is not the "
+                                   "seal of its lines (sha256 ")
+
+
+@pytest.fixture(params=["UTC", "Europe/Paris"])
+def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """The process's local zone (a trial's times are local times without a zone, as Optuna's replay gives)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state(local_zone):
+    """Operations beyond the steps' (a template trial, an enqueued trial, intermediate values, pruning, study
+    attributes): the live state, Optuna's JournalStorage replay of the lines written, and a read of them agree,
+    in a zone without offset and in one with."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=live, study_name="s", directions=["maximize", "minimize"])
+    study.set_user_attr("note", {"a": (1, 2)})  # a tuple: the journal gives a list back
+    live.set_study_system_attr(study._study_id, "k", 3)
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    study.add_trial(optuna.trial.create_trial(params={"x": 0.25}, distributions={"x": dist}, values=[1.0, 2.0],
+                                              user_attrs={"u": 1}, system_attrs={"s": 2},
+                                              intermediate_values={3: 0.5}))
+    study.enqueue_trial({"x": 0.75})
+    trial = study.ask({"x": dist})
+    trial.set_user_attr("evaluation", {"n": 1})
+    study.tell(trial, [0.5, 0.5])
+    pruned = optuna.create_study(storage=live, study_name="p")
+    t = pruned.ask({"x": dist})
+    t.report(0.3, step=2)
+    pruned.tell(t, state=optuna.trial.TrialState.PRUNED)
+    pruned.ask({"x": dist})  # still running
+
+    journal = live.backend.dump()
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(journal))
+    reread = JournalMemoryStorage(BytesJournalBackend(journal))
+
+    def state(storage: optuna.storages.BaseStorage) -> list[object]:
+        out: list[object] = []
+        for s in sorted(storage.get_all_studies(), key=lambda s: s.study_name):
+            out.append((s.study_name, s.directions, s.user_attrs, s.system_attrs))
+            out.extend(t.__dict__ for t in storage.get_all_trials(s._study_id))
+        return out
+
+    assert state(live) == state(replayed) == state(reread)

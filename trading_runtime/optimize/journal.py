@@ -1,0 +1,145 @@
+"""A study's Optuna journal in memory: its lines, and the fold of a told generation into one line per trial.
+
+The lines are those of Optuna's ``JournalFileBackend`` (one JSON operation per line); the storage a step
+reads them into and writes them from is ``optimize/journal_storage.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from optuna.storages.journal import BaseJournalBackend
+
+__all__ = ["BytesJournalBackend", "compact_journal", "journal_line"]
+
+
+class BytesJournalBackend(BaseJournalBackend):
+    """An Optuna journal held in memory as the lines of a journal file."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._lines: list[bytes] = []
+        self.extend(data)
+        self.changed = False
+
+    def extend(self, data: bytes) -> None:
+        """Append the lines of a journal object (whole lines only)."""
+        lines = data.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            raise ValueError("journal: the last line is incomplete")
+        self._lines.extend(lines)
+
+    def lines(self) -> list[bytes]:
+        return self._lines
+
+    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
+        for line in self._lines[log_number_from:]:
+            yield json.loads(line)
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        # The exact line format of JournalFileBackend.append_logs.
+        self._lines.extend(journal_line(entry) for entry in logs)
+        self.changed = True
+
+    def append_line(self, line: bytes) -> None:
+        self._lines.append(line)
+        self.changed = True
+
+    def dump(self, start: int = 0, stop: int | None = None) -> bytes:
+        """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
+        return b"".join(self._lines[start:stop])
+
+    def count_trials(self) -> int:
+        """The number of trial creations in the journal."""
+        return sum(1 for line in self._lines if line.startswith(CREATE_PREFIX))
+
+    def compact(self, first_trial_id: int) -> bool:
+        folded = compact_journal(self._lines, first_trial_id)
+        if folded is None:
+            return False
+        self._lines = folded
+        self.changed = True
+        return True
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+
+def journal_line(entry: dict[str, Any]) -> bytes:
+    return (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+# Journal operation codes (optuna.storages.journal._storage.JournalOperation).
+CREATE_STUDY, SET_STUDY_USER_ATTR, SET_STUDY_SYSTEM_ATTR = 0, 2, 3
+STUDY_OPS = (CREATE_STUDY, SET_STUDY_USER_ATTR, SET_STUDY_SYSTEM_ATTR)
+CREATE_TRIAL, SET_PARAM, SET_STATE, SET_INTERMEDIATE, SET_USER_ATTR, SET_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
+CREATE_PREFIX = b'{"op_code":4,'  # how a create-trial line starts (the line format of journal_line)
+FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
+
+
+def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | None:
+    """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
+    create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
+    original operations yields; ``user_attrs`` its last key), study operations kept before them. None when it
+    cannot (a trial still running, an operation on an earlier trial, an unknown operation): the journal is
+    then kept as it is.
+
+    A told generation thus costs one journal line per trial instead of one per parameter, attribute and
+    state change, which makes the next step's read several times faster.
+    """
+    creates = 0
+    boundary = None
+    for i, line in enumerate(lines):
+        if line.startswith(CREATE_PREFIX):
+            if creates == first_trial_id:
+                boundary = i
+                break
+            creates += 1
+    if boundary is None:
+        return None
+    study_lines: list[bytes] = []
+    trials: dict[int, dict[str, Any]] = {}
+    next_id = first_trial_id
+    for line in lines[boundary:]:
+        op = json.loads(line)
+        code = op.get("op_code")
+        if code in STUDY_OPS:
+            study_lines.append(line)
+            continue
+        if code == CREATE_TRIAL:
+            created = dict(op)
+            for key in ("params", "distributions", "user_attrs", "system_attrs", "intermediate_values"):
+                created[key] = dict(created.get(key) or {})
+            trials[next_id] = created
+            next_id += 1
+            continue
+        target = trials.get(int(op.get("trial_id", -1)))
+        if target is None:
+            return None
+        t = target
+        if t.get("state") in FINISHED_STATES:
+            continue  # Optuna's replay ignores changes to a finished trial
+        if code == SET_PARAM:
+            t["params"][op["param_name"]] = op["param_value_internal"]
+            t["distributions"][op["param_name"]] = op["distribution"]
+        elif code == SET_STATE:
+            t["state"] = op["state"]
+            if op.get("values") is not None:
+                t["values"] = op["values"]
+            for key in ("datetime_start", "datetime_complete"):
+                if key in op:
+                    t[key] = op[key]
+        elif code == SET_INTERMEDIATE:
+            t["intermediate_values"][str(op["step"])] = op["intermediate_value"]
+        elif code == SET_USER_ATTR:
+            t["user_attrs"].update(op["user_attr"])
+        elif code == SET_SYSTEM_ATTR:
+            t["system_attrs"].update(op["system_attr"])
+        else:
+            return None
+    if any(t.get("state") not in FINISHED_STATES for t in trials.values()):
+        return None
+    folded = [journal_line({**{k: v for k, v in trials[i].items() if k != "user_attrs"},
+                     "user_attrs": trials[i]["user_attrs"]}) for i in sorted(trials)]
+    return lines[:boundary] + study_lines + folded

@@ -1,0 +1,512 @@
+"""The storage a generation step uses: Optuna's in-memory storage, read from and written as a journal.
+
+A coordinator step reads the journal's objects (``optimize/storage.py``: lines of ``optimize/journal.py``) into a
+:class:`JournalMemoryStorage`: Optuna's in-memory storage, filled from the journal's operations, that
+writes every change it makes as the operation Optuna's ``JournalStorage`` would write (the same fields,
+the same line format: the stored journal stays an ordinary Optuna journal file) and holds the state that
+``JournalStorage`` would replay from those lines: attributes and values pass through JSON as the
+journal's do, and a trial's times are the journal's (UTC in the line, local without a zone in the trial).
+
+Why not ``JournalStorage`` itself: it replays every stored line through JSON and rebuilds each
+parameter's distribution from its JSON text (~40 µs per stored trial), and it replays each operation a
+step makes (~0.5 ms per TPE trial more than the in-memory storage, CPU time, 1,000 trials). Here a told
+trial's folded line (``journal.compact_journal``) is read in one pass with the distributions parsed once per
+journal; with ``evaluations=False`` (the ask and tell steps) a complete trial's user attributes (its
+evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded lines keep
+``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
+everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Container, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from optuna.distributions import (
+    BaseDistribution,
+    check_distribution_compatibility,
+    distribution_to_json,
+    json_to_distribution,
+)
+from optuna.storages import InMemoryStorage
+from optuna.storages._in_memory import _StudyInfo
+from optuna.study._study_direction import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from trading_runtime.optimize.journal import (
+    CREATE_PREFIX,
+    CREATE_STUDY,
+    CREATE_TRIAL,
+    FINISHED_STATES,
+    SET_INTERMEDIATE,
+    SET_PARAM,
+    SET_STATE,
+    SET_STUDY_SYSTEM_ATTR,
+    SET_STUDY_USER_ATTR,
+    SET_SYSTEM_ATTR,
+    SET_USER_ATTR,
+    BytesJournalBackend,
+    journal_line,
+)
+
+__all__ = ["JournalMemoryStorage", "TrialSummary"]
+
+
+class TrialSummary(NamedTuple):
+    number: int
+    state: TrialState
+    values: list[float] | None
+
+
+_USER_ATTRS = b',"user_attrs":'
+_DISTRIBUTIONS = b',"distributions":'
+_SYSTEM_ATTRS = b',"system_attrs":'
+_STATES = {int(s): s for s in TrialState}
+# The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
+# top-level ``user_attrs`` (JSON objects have unique keys; a cut inside a nested value lacks the later ones).
+_HEAD_KEYS = frozenset({"op_code", "worker_id", "study_id", "datetime_start", "params", "distributions",
+                        "system_attrs", "intermediate_values", "state"})
+
+_decode = json.JSONDecoder().decode
+
+
+# The end of a folded line's head (the part before user_attrs): state, values (absent when none), completion time.
+_HEAD_END = re.compile(rb',"state":([0-9]+)(?:,"values":(null|\[[^\]]*\]))?(?:,"datetime_complete":"[^"]*")?$')
+
+
+def _state_and_values(line: bytes) -> tuple[TrialState, list[float] | None] | None:
+    """A folded line's finished state and values, from the end of its head (None: not such a line)."""
+    cut = line.find(_USER_ATTRS)
+    found = _HEAD_END.search(line, 0, cut) if cut > 0 else None
+    if found is None or int(found[1]) not in FINISHED_STATES:
+        return None
+    values = None if found[2] is None else json.loads(found[2])
+    return _STATES[int(found[1])], values
+
+
+class _Times:
+    """ISO times of the journal (with their zone) → the local times without a zone that Optuna's replay gives."""
+
+    def __init__(self) -> None:
+        # A local zone that is UTC all year: the line's UTC time is the local time (no zone lookup per time).
+        self.utc = time.daylight == 0 and time.timezone == 0 and \
+            datetime(2000, 1, 1, tzinfo=UTC).astimezone().utcoffset() == timedelta(0)
+
+    def local(self, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        if self.utc and text.endswith("+00:00"):
+            return datetime.fromisoformat(text[:-6])
+        return datetime.fromisoformat(text).astimezone().replace(tzinfo=None)
+
+
+class JournalMemoryStorage(InMemoryStorage):
+    """Optuna's in-memory storage, read from a journal's lines, writing its changes as journal operations.
+
+    ``evaluations=False``: a complete trial read from a folded line has no user attributes until
+    :meth:`read_evaluations` (see the module docstring).
+
+    ``deferred``: lines ``start`` … ``stop`` - 1 (told generations: folded lines) are read only when one of
+    their trials or every trial is asked for; until then their trials' slots are held (numbers and ids
+    are right) and :meth:`summaries` reads only their states and values (the tell, which changes the
+    latest generation only, thus reads the history's ~100 bytes of state and values per trial).
+    """
+
+    def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
+                 deferred: tuple[int, int] = (0, 0)) -> None:
+        super().__init__()
+        self.backend = backend
+        self._skip_evaluations = not evaluations
+        self._unread: dict[int, bytes] = {}  # trial id → its folded line, whose user attributes were not read
+        self._deferred: list[tuple[int, bytes]] = []  # (trial id, its line), not read yet
+        self._worker_id = f"{uuid.uuid4()}-{threading.get_ident()}"
+        self._times = _Times()
+        self._dists: dict[str, BaseDistribution] = {}
+        self._section = b""  # the last folded line's distributions (bytes), and them parsed (see _head)
+        self._section_dists: dict[str, BaseDistribution] = {}
+        self._known: dict[str, BaseDistribution] | None = None  # the parsed distributions the study has seen
+        start, stop = deferred
+        for i, line in enumerate(backend.lines()):
+            if start <= i < stop and line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                self._defer(line)
+            else:
+                self._read_line(line)
+
+    @property
+    def evaluations(self) -> bool:
+        """Whether every trial holds its user attributes."""
+        return not self._unread and not (self._deferred and self._skip_evaluations)
+
+    def read_evaluations(self) -> None:
+        """Read the user attributes that were left unread."""
+        with self._lock:
+            self._skip_evaluations = False
+            self._read_deferred()
+            for trial_id, line in self._unread.items():
+                trial = copy.copy(self._get_trial(trial_id))
+                trial.user_attrs = json.loads(line)["user_attrs"]
+                self._set_trial(trial_id, trial)
+            self._unread.clear()
+
+    # ------------------------------------------------------------------------------------------ deferred
+
+    def _defer(self, line: bytes) -> None:
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        trial_id = self._max_trial_id = self._max_trial_id + 1
+        self._trial_id_to_study_id_and_number[trial_id] = (study_id, len(info.trials))
+        info.trials.append(None)  # type: ignore[arg-type]  # its slot, until _read_deferred
+        self._deferred.append((trial_id, line))
+
+    def _read_deferred(self) -> None:
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        for trial_id, line in deferred:
+            if not (self._read_folded(line, trial_id)):
+                op = json.loads(line)
+                if op.get("op_code") != CREATE_TRIAL or op.get("study_id") not in self._studies:
+                    raise ValueError(f"journal: a told generation's line is not a trial's creation: {line[:80]!r}")
+                self._create_trial(op, trial_id)
+
+    def summaries(self, study_id: int) -> list[TrialSummary]:
+        """Every trial's number, state and values (a deferred trial's from its line's state and values)."""
+        with self._lock:
+            self._check_study_id(study_id)
+            lines = {self._trial_id_to_study_id_and_number[trial_id][1]: line for trial_id, line in self._deferred}
+            out = []
+            for number, trial in enumerate(self._studies[study_id].trials):
+                if trial is not None:
+                    out.append(TrialSummary(number, trial.state, trial.values))
+                    continue
+                found = _state_and_values(lines[number])
+                if found is None:  # not a line of the folded form: read them all
+                    self._read_deferred()
+                    return self.summaries(study_id)
+                out.append(TrialSummary(number, *found))
+            return out
+
+    def _update_cache(self, trial_id: int, study_id: int) -> None:
+        """Nothing: the best trial is found when asked for (get_best_trial), not kept up to date per trial."""
+
+    def _get_trial(self, trial_id: int) -> FrozenTrial:
+        trial = super()._get_trial(trial_id)
+        if trial is None:
+            self._read_deferred()
+            trial = super()._get_trial(trial_id)
+        return trial
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        with self._lock:
+            self._read_deferred()
+            return super().get_all_trials(study_id, deepcopy, states)
+
+    def get_n_trials(self, study_id: int, state: tuple[TrialState, ...] | TrialState | None = None) -> int:
+        if state is None:
+            with self._lock:
+                self._check_study_id(study_id)
+                return len(self._studies[study_id].trials)
+        return super().get_n_trials(study_id, state)
+
+    def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
+        with self._lock:
+            info = self._studies.get(study_id)
+            if info is not None and 0 <= trial_number < len(info.trials) and info.trials[trial_number] is None:
+                self._read_deferred()
+            return super().get_trial_id_from_study_id_trial_number(study_id, trial_number)
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        """InMemoryStorage's best trial (the first complete trial with the best value, in trial order)."""
+        with self._lock:
+            self._check_study_id(study_id)
+            self._read_deferred()
+            info = self._studies[study_id]
+            best: FrozenTrial | None = None
+            for trial in info.trials:
+                if trial.state != TrialState.COMPLETE:
+                    continue
+                if best is None or (trial.values[0] > best.values[0] if info.directions[0] == StudyDirection.MAXIMIZE
+                                    else trial.values[0] < best.values[0]):
+                    best = trial
+            if best is None:
+                raise ValueError("No trials are completed yet.")
+            if len(info.directions) > 1:
+                raise RuntimeError("Best trial can be obtained only for single-objective optimization.")
+            return best
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def _read_line(self, line: bytes) -> None:
+        if line.startswith(CREATE_PREFIX) and self._read_folded(line):
+            return
+        self._apply(json.loads(line))
+
+    def _distribution(self, text: str) -> BaseDistribution:
+        dist = self._dists.get(text)
+        if dist is None:
+            dist = self._dists[text] = json_to_distribution(text)
+        return dist
+
+    def _read_folded(self, line: bytes, slot: int | None = None) -> bool:
+        """A folded create-trial line of a finished trial, its evaluation unread when not wanted; False when the
+        line is not one (it is then applied as an ordinary operation)."""
+        cut = line.find(_USER_ATTRS)
+        if cut < 0:
+            return False
+        try:
+            head, dists = self._head(line, cut)
+        except ValueError:
+            return False
+        if not head.keys() >= _HEAD_KEYS or head["state"] not in FINISHED_STATES:
+            return False
+        skip = self._skip_evaluations and head["state"] == TrialState.COMPLETE
+        head["user_attrs"] = {} if skip else json.loads(line)["user_attrs"]
+        trial_id = self._create_trial(head, slot, dists)
+        if skip:
+            self._unread[trial_id] = line
+        return True
+
+    def _head(self, line: bytes, cut: int) -> tuple[dict[str, Any], dict[str, BaseDistribution] | None]:
+        """A folded line's head (before ``user_attrs``), and its distributions when they are the bytes of the
+        previous line's (parsed once: most of a head's JSON is its distributions' escaped JSON texts)."""
+        start = line.find(_DISTRIBUTIONS, 0, cut)
+        stop = line.find(_SYSTEM_ATTRS, start, cut) if start > 0 else -1
+        # Params hold numbers only, and the distributions object ends before system_attrs: both ends are '}'.
+        if stop < 0 or line[start - 1:start] != b"}" or line[stop - 1:stop] != b"}":
+            return _decode(line[:cut].decode() + "}"), None
+        section = line[start:stop]
+        if section != self._section:
+            texts = _decode("{" + section[1:].decode() + "}")["distributions"]
+            self._section_dists = {k: self._distribution(v) for k, v in texts.items()}
+            self._section = section
+        head = _decode((line[:start] + line[stop:cut]).decode() + "}")
+        head["distributions"] = None
+        return head, self._section_dists
+
+    def _apply(self, op: dict[str, Any]) -> None:
+        """One journal operation of another writer, as Optuna's replay applies it (ignored where it ignores)."""
+        code = op["op_code"]
+        if code == CREATE_STUDY:
+            if op["study_name"] not in self._study_name_to_id:
+                # InMemoryStorage.create_new_study's bookkeeping, without its log line (one per read, else)
+                study_id = self._max_study_id = self._max_study_id + 1
+                self._studies[study_id] = _StudyInfo(op["study_name"], [StudyDirection(d) for d in op["directions"]])
+                self._study_name_to_id[op["study_name"]] = study_id
+                self._prev_waiting_trial_number[study_id] = 0
+        elif code in (SET_STUDY_USER_ATTR, SET_STUDY_SYSTEM_ATTR):
+            if op["study_id"] in self._studies:
+                info = self._studies[op["study_id"]]
+                if code == SET_STUDY_USER_ATTR:
+                    info.user_attrs = {**info.user_attrs, **op["user_attr"]}
+                else:
+                    info.system_attrs = {**info.system_attrs, **op["system_attr"]}
+        elif code == CREATE_TRIAL:
+            if op["study_id"] in self._studies:
+                self._create_trial(op)
+        elif code in (SET_PARAM, SET_STATE, SET_INTERMEDIATE, SET_USER_ATTR, SET_SYSTEM_ATTR):
+            trial_id = op["trial_id"]
+            if trial_id in self._trial_id_to_study_id_and_number and not self._get_trial(trial_id).state.is_finished():
+                self._update_trial(code, trial_id, op)
+        else:
+            raise ValueError(f"journal: operation {code} is not supported here")
+
+    def _create_trial(self, op: dict[str, Any], slot: int | None = None,
+                      parsed: dict[str, BaseDistribution] | None = None) -> int:
+        """The trial an operation creates (in ``slot``: a deferred trial's id, its place held; ``parsed``: its
+        distributions, parsed already)."""
+        study_id = op["study_id"]
+        info = self._studies[study_id]
+        if parsed is None:
+            dists = {k: self._distribution(v) for k, v in (op.get("distributions") or {}).items()}
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+        else:
+            dists = dict(parsed)
+            if parsed is not self._known:
+                for name, dist in dists.items():
+                    info.param_distribution.setdefault(name, dist)
+                self._known = parsed
+        if slot is None:
+            trial_id = self._max_trial_id + 1
+            self._max_trial_id = trial_id
+            number = len(info.trials)
+        else:
+            trial_id = slot
+            held, number = self._trial_id_to_study_id_and_number[slot]
+            if held != study_id:
+                raise ValueError(f"journal: trial {slot} of study {held} is created in study {study_id}")
+        state = _STATES[op.get("state", 0)]
+        trial = FrozenTrial(
+            trial_id=trial_id,
+            number=number,
+            state=state,
+            params={k: dists[k].to_external_repr(p) for k, p in (op.get("params") or {}).items()},
+            distributions=dists,
+            user_attrs=op.get("user_attrs", {}),
+            system_attrs=op.get("system_attrs", {}),
+            value=op.get("value"),
+            intermediate_values={int(k): v for k, v in op.get("intermediate_values", {}).items()},
+            datetime_start=self._times.local(op["datetime_start"]),
+            datetime_complete=self._times.local(op.get("datetime_complete")),
+            values=op.get("values"),
+        )
+        self._trial_id_to_study_id_and_number[trial_id] = (study_id, number)
+        if slot is None:
+            info.trials.append(trial)
+        else:
+            info.trials[number] = trial
+        return trial_id
+
+    def _update_trial(self, code: int, trial_id: int, op: dict[str, Any]) -> None:
+        trial = copy.copy(self._get_trial(trial_id))
+        if code == SET_PARAM:
+            name = op["param_name"]
+            dist = op["distribution"]
+            dist = self._distribution(dist) if isinstance(dist, str) else dist
+            info = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
+            if name in info.param_distribution:
+                try:
+                    check_distribution_compatibility(info.param_distribution[name], dist)
+                except ValueError:
+                    return  # Optuna's replay ignores it
+            info.param_distribution.setdefault(name, dist)
+            trial.params = {**trial.params, name: dist.to_external_repr(op["param_value_internal"])}
+            trial.distributions = {**trial.distributions, name: dist}
+        elif code == SET_STATE:
+            state = TrialState(op["state"])
+            if state == trial.state == TrialState.RUNNING:
+                return
+            if state == TrialState.RUNNING:
+                trial.datetime_start = self._times.local(op["datetime_start"])
+            if state.is_finished():
+                trial.datetime_complete = self._times.local(op["datetime_complete"])
+            trial.state = state
+            if op["values"] is not None:
+                trial.values = op["values"]
+        elif code == SET_INTERMEDIATE:
+            trial.intermediate_values = {**trial.intermediate_values, op["step"]: op["intermediate_value"]}
+        elif code == SET_USER_ATTR:
+            trial.user_attrs = {**trial.user_attrs, **op["user_attr"]}
+        else:
+            trial.system_attrs = {**trial.system_attrs, **op["system_attr"]}
+        self._set_trial(trial_id, trial)
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    def _write(self, op_code: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Append the operation's journal line; the operation as the journal's replay reads it back."""
+        line = journal_line({"op_code": op_code, "worker_id": self._worker_id, **fields})
+        op: dict[str, Any] = json.loads(line)
+        self.backend.append_line(line)
+        return op
+
+    def create_new_study(self, directions: Sequence[StudyDirection], study_name: str | None = None) -> int:
+        with self._lock:
+            study_id = super().create_new_study(directions, study_name)  # refuses a name held already
+            name = self._studies[study_id].name
+            self._write(CREATE_STUDY, {"study_name": name, "directions": list(directions)})
+            return study_id
+
+    def delete_study(self, study_id: int) -> None:
+        raise NotImplementedError("a study's journal in the store is never deleted from")
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self._check_study_id(study_id)
+            self._apply(self._write(SET_STUDY_USER_ATTR, {"study_id": study_id, "user_attr": {key: value}}))
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self._check_study_id(study_id)
+            self._apply(self._write(SET_STUDY_SYSTEM_ATTR, {"study_id": study_id, "system_attr": {key: value}}))
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        with self._lock:
+            self._check_study_id(study_id)
+            now = datetime.now(tz=UTC).isoformat(timespec="microseconds")
+            log: dict[str, Any] = {"study_id": study_id, "datetime_start": now}
+            if template_trial is not None:
+                log.update(_template_fields(template_trial))
+            return self._create_trial(self._write(CREATE_TRIAL, log))
+
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                        distribution: BaseDistribution) -> None:
+        with self._lock:
+            trial = self._get_trial(trial_id)
+            self.check_trial_is_updatable(trial_id, trial.state)
+            info = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
+            if param_name in info.param_distribution:
+                check_distribution_compatibility(info.param_distribution[param_name], distribution)
+            op = self._write(SET_PARAM, {"trial_id": trial_id, "param_name": param_name,
+                                          "param_value_internal": param_value_internal,
+                                          "distribution": distribution_to_json(distribution)})
+            op["distribution"] = distribution  # equal to the one its JSON gives
+            self._update_trial(SET_PARAM, trial_id, op)
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState,
+                               values: Sequence[float] | None = None) -> bool:
+        with self._lock:
+            trial = self._get_trial(trial_id)
+            self.check_trial_is_updatable(trial_id, trial.state)
+            if state == TrialState.RUNNING and trial.state != TrialState.WAITING:
+                return False
+            log: dict[str, Any] = {"trial_id": trial_id, "state": state, "values": values}
+            now = datetime.now(tz=UTC).isoformat(timespec="microseconds")
+            if state == TrialState.RUNNING:
+                log["datetime_start"] = now
+            elif state.is_finished():
+                log["datetime_complete"] = now
+            self._update_trial(SET_STATE, trial_id, self._write(SET_STATE, log))
+            return True
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        with self._lock:
+            self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
+            op = self._write(SET_INTERMEDIATE, {"trial_id": trial_id, "step": step,
+                                                 "intermediate_value": intermediate_value})
+            op["step"] = step  # the journal's replay keeps the step as given (an int)
+            self._update_trial(SET_INTERMEDIATE, trial_id, op)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
+            self._update_trial(SET_USER_ATTR, trial_id,
+                               self._write(SET_USER_ATTR, {"trial_id": trial_id, "user_attr": {key: value}}))
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
+            self._update_trial(SET_SYSTEM_ATTR, trial_id,
+                               self._write(SET_SYSTEM_ATTR, {"trial_id": trial_id, "system_attr": {key: value}}))
+
+
+def _template_fields(template: FrozenTrial) -> dict[str, Any]:
+    """A template trial's fields in a create-trial operation (as ``JournalStorage.create_new_trial`` writes them)."""
+    log: dict[str, Any] = {"state": template.state}
+    if template.values is not None and len(template.values) > 1:
+        log["value"] = None
+        log["values"] = template.values
+    else:
+        log["value"] = template.value
+        log["values"] = None
+    if template.datetime_start:
+        log["datetime_start"] = template.datetime_start.astimezone(UTC).isoformat(timespec="microseconds")
+    else:
+        log["datetime_start"] = None
+    if template.datetime_complete:
+        log["datetime_complete"] = template.datetime_complete.astimezone(UTC).isoformat(
+            timespec="microseconds")
+    log["distributions"] = {k: distribution_to_json(d) for k, d in template.distributions.items()}
+    log["params"] = {k: template.distributions[k].to_internal_repr(p) for k, p in template.params.items()}
+    log["user_attrs"] = template.user_attrs
+    log["system_attrs"] = template.system_attrs
+    log["intermediate_values"] = template.intermediate_values
+    return log
