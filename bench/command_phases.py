@@ -6,6 +6,8 @@ process's CPU time in the phase (with workers, the parent's only). The command i
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +46,43 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return timed
 
 
+# what the sweep imports in the phase that uses it (module whose attribute the sweep imports)
+LATER = {"finalize": "trading_runtime.orchestration.finalize", "write_report": "trading_runtime.report"}
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Wraps ``module.attr`` with the phase timer as soon as ``module`` has been executed."""
+
+    def __init__(self, module: str, attr: str, name: str) -> None:
+        self.module, self.attr, self.name = module, attr, name
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.module:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        assert spec is not None and spec.loader is not None
+        loader, attr, name = spec.loader, self.attr, self.name
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                setattr(module, attr, _timed(getattr(module, attr), name))
+
+        spec.loader = Loader()
+        return spec
+
+
+def _time_on_import(module: str, attr: str, name: str) -> None:
+    if module in sys.modules:
+        setattr(sys.modules[module], attr, _timed(getattr(sys.modules[module], attr), name))
+    else:
+        sys.meta_path.insert(0, _AfterImport(module, attr, name))
+
+
 def main() -> int:
     from trading_runtime.cli import sweep as _cli_sweep  # noqa: F401  (what `trading-runtime sweep` imports)
     from trading_runtime.cli.main import main as cli_main
@@ -53,7 +92,10 @@ def main() -> int:
           file=sys.stderr)
     for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),
                        ("finalize", "fan-in"), ("write_report", "report")):
-        setattr(sweep, attr, _timed(getattr(sweep, attr), name))
+        if hasattr(sweep, attr):
+            setattr(sweep, attr, _timed(getattr(sweep, attr), name))
+        else:  # imported by the sweep where its phase starts: timed where it is defined, once imported
+            _time_on_import(LATER[attr], attr, name)
     checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
     if checks is not None:
         checks.fan_in = _timed(checks.fan_in, "fan-in")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,15 +30,6 @@ from trading_runtime.fanin.documents import ExperimentSummary, FanInDocument, Ru
 from trading_runtime.golden.canonical import sha256_hex
 from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.planning.equity_blob import extract_series
-from trading_runtime.report.study_documents import (
-    BestParameters,
-    OptimizationHistory,
-    ParamImportances,
-    ParetoFront,
-    PerformanceMetrics,
-    StudyMetadata,
-    TrialRow,
-)
 from trading_runtime.store import (
     MARKER_SUFFIX,
     ArtifactMissingError,
@@ -49,6 +40,17 @@ from trading_runtime.store import (
     read_chunks,
     read_complete,
 )
+
+if TYPE_CHECKING:  # imported where a study is loaded: a sweep's or a backtest's report does not need them
+    from trading_runtime.report.study_documents import (
+        BestParameters,
+        OptimizationHistory,
+        ParamImportances,
+        ParetoFront,
+        PerformanceMetrics,
+        StudyMetadata,
+        TrialRow,
+    )
 
 REPORT_NAME = "report.html"
 D = TypeVar("D", bound=BaseModel)
@@ -175,6 +177,14 @@ def _results_key(study_id: str, name: str) -> str:
 
 def load_study(store: ArtifactStore, study_id: str) -> StudyResults:
     """The study's result documents, each parsed into its model (exit 3 naming what does not match)."""
+    from trading_runtime.report.study_documents import (
+        BestParameters,
+        OptimizationHistory,
+        ParamImportances,
+        ParetoFront,
+        PerformanceMetrics,
+        StudyMetadata,
+    )
 
     def read(name: str, model: type[D]) -> D:
         key = _results_key(study_id, name)
