@@ -144,3 +144,100 @@ print(json.dumps({"off": off, "loaded": [m for m in ("trading_runtime.tracking",
                                                      "urllib.request") if m in sys.modules]}))
 """)
     assert got == {"off": None, "loaded": []}
+
+
+STARTED_LATER = ("trading_runtime.report", "trading_runtime.report.optuna", "trading_runtime.report.study_documents",
+                 "trading_runtime.fanin", "trading_runtime.optimize", "optuna", "pyarrow.parquet", "pyarrow.fs",
+                 "pyarrow._s3fs", "ssl", "urllib.request")
+
+
+def _experiment(tmp_path: Path, data: Path) -> Path:
+    """A small grid experiment (12 runs, 2 shards) on ``data``: the first 4 days of the committed bars."""
+    config = {
+        "schema_version": 1, "id": "start-up", "seed": 7,
+        "data": {"path": str(data), "timeframe": "1m", "end": "2024-01-05T00:00:00Z"},
+        "strategy": {"class_path": "trading_runtime.strategies.sma_cross:SmaCross", "params": {}},
+        "sweep": {"kind": "grid", "params": {"fast": [5, 10, 20], "slow": [30, 60, 90, 120]}},
+        "shards": {"runs_per_shard": 6},
+    }
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_shard_reloading_its_planned_data_does_not_validate_the_same_bytes_again(tmp_path: Path) -> None:
+    """plan validates the bars; run-shard reads the same bytes (sha256 pinned by the plan and checked) and
+    does not run the bar rules on them again. Neither step imports fan-in, the report, Optuna or Arrow's
+    filesystems (S3/GCS: ssl)."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, sys
+LATER = {STARTED_LATER!r}
+from trading_runtime.data import loader
+validated = []
+real = loader.validate_bars
+def counting(bars, **kwargs):
+    validated.append(len(bars))
+    return real(bars, **kwargs)
+loader.validate_bars = counting
+from trading_runtime.cli.main import main
+store, ids = {str(tmp_path / "store")!r}, {str(tmp_path / "id")!r}
+codes = [main(["plan", "--config", {str(config)!r}, "--store", store, "--experiment-id-file", ids, "-q"])]
+planned = list(validated)
+experiment = open(ids).read().strip()
+codes.append(main(["run-shard", "--store", store, "--experiment", experiment, "--shard", "shard-00000", "-q"]))
+print(json.dumps({{"codes": codes, "plan": planned, "shard": validated[len(planned):],
+                  "loaded": [m for m in LATER if m in sys.modules]}}))
+""")
+    assert got == {"codes": [0, 0], "plan": [20_160], "shard": [], "loaded": []}
+
+
+def test_a_shard_refuses_data_that_changed_since_planning(tmp_path: Path) -> None:
+    """The planned file replaced by bars that break a rule (one high below its low): the shard's sha256 check
+    refuses them (exit 2, one line naming both digests), and no result is written."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "bars.parquet"
+    data.write_bytes(PARQUET.read_bytes())
+    planned = hashlib.sha256(data.read_bytes()).hexdigest()
+    config = _experiment(tmp_path, data)
+    store, ids = tmp_path / "store", tmp_path / "id"
+    common = [sys.executable, "-m", "trading_runtime"]
+    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
+                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    experiment = ids.read_text().strip()
+    table = pq.read_table(data)
+    high = table.column("high").to_numpy().copy()
+    high[100] = table.column("low")[100].as_py() - 1.0
+    pq.write_table(table.set_column(table.schema.get_field_index("high"), "high", pa.array(high)), data)
+    changed = hashlib.sha256(data.read_bytes()).hexdigest()
+    proc = subprocess.run([*common, "run-shard", "--store", str(store), "--experiment", experiment, "--shard",
+                           "shard-00000", "-q"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"{data}: sha256 {changed} does not match the plan's data sha256 (experiment {experiment}) {planned}"]
+    assert not list(store.rglob("shard-00000/result.json*"))
+
+
+def test_a_sweep_imports_fan_in_and_the_report_in_their_phases_and_never_optunas(tmp_path: Path) -> None:
+    """When the sweep's shards start, neither fan-in nor the report (nor Optuna, nor Arrow's filesystems) is
+    imported; after it, Optuna's report and the optimize package still are not."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, sys
+LATER = {STARTED_LATER!r}
+from trading_runtime.cli.main import main
+from trading_runtime.orchestration import sweep
+seen = {{}}
+real_execute = sweep.execute
+def execute(*args, **kwargs):
+    seen["shards"] = [m for m in LATER if m in sys.modules]
+    return real_execute(*args, **kwargs)
+sweep.execute = execute
+code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "store")!r}, "--workers", "1", "-q"])
+seen["after"] = [m for m in LATER if m in sys.modules and ("optuna" in m or m.startswith("trading_runtime.optimize"))]
+print(json.dumps({{"code": code, **seen}}))
+""")
+    assert got == {"code": 0, "shards": [], "after": []}

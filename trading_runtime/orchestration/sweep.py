@@ -135,9 +135,6 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
               provenance: Mapping[str, Any]) -> SweepResult:
     """Write the plan (refused when another plan of the experiment is stored), run its pending shards,
     finalize, write report.html."""
-    from trading_runtime.orchestration.finalize import finalize
-    from trading_runtime.report import load_experiment, write_report
-
     write_plan(store, plan, exclusive=True)
     with shard_checks(store, plan) as checks:
         t_shards = time.perf_counter()
@@ -146,6 +143,9 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
         log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
                  extra={"done": ran, "seconds": round(shard_seconds, 3)})
         fan = checks.fan_in()
+    from trading_runtime.orchestration.finalize import finalize
+    from trading_runtime.report import load_experiment, write_report
+
     key = finalize(store, plan.experiment_id, provenance, fan)
     # every blob was verified by this fan-in a moment ago: the report does not hash them all again
     results = load_experiment(store, plan.experiment_id, verified=fan.verified_equity())
