@@ -241,3 +241,35 @@ seen["after"] = [m for m in LATER if m in sys.modules and ("optuna" in m or m.st
 print(json.dumps({{"code": code, **seen}}))
 """)
     assert got == {"code": 0, "shards": [], "after": []}
+
+
+def test_run_shard_loads_its_kernels_while_the_data_are_read_with_the_types_its_runs_use(tmp_path: Path) -> None:
+    """The warm-up thread (``kernels_warming``, started before the data are read, joined after) has loaded the
+    SMA and simulation kernels when the shard's first run starts, with the argument types of the shard's
+    runs: the shard adds no other compiled version."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, threading
+from trading_runtime.cli import run_shard
+from trading_runtime.cli.main import main
+from trading_framework._kernel import simulate_kernel
+from trading_framework.features import _rolling_mean
+KERNELS = (_rolling_mean, simulate_kernel)
+seen = {{}}
+real_inputs = run_shard.inputs_for_plan
+real_run = run_shard.run_shard
+def run(*args, **kwargs):
+    seen["warmed"] = [len(k.overloads) for k in KERNELS]
+    return real_run(*args, **kwargs)
+run_shard.run_shard = run
+store, ids = {str(tmp_path / "store")!r}, {str(tmp_path / "id")!r}
+codes = [main(["plan", "--config", {str(config)!r}, "--store", store, "--experiment-id-file", ids, "-q"])]
+experiment = open(ids).read().strip()
+codes.append(main(["run-shard", "--store", store, "--experiment", experiment, "--shard", "shard-00000", "-q"]))
+print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in KERNELS],
+                  "alive": [t.name for t in threading.enumerate() if t.name == "kernel-warm-up"]}}))
+""")
+    assert got["codes"] == [0, 0]
+    assert got["warmed"] == [1, 1]  # loaded before the first run
+    assert got["after"] == [1, 1]  # the runs used those very versions
+    assert got["alive"] == []  # joined
