@@ -25,6 +25,13 @@ machine's load hits all alike:
   imports, reading the plan, the data (read, verified against the plan's sha256, validated), the
   first run (it loads the compiled kernels), the other runs, the write (equity blob, result, marker).
 
+Bytecode: the image's ``pip install`` byte-compiles the runtime and the framework (``.pyc`` beside the
+sources), so a pod never compiles them at start-up. A development tree installed in editable mode, run
+with ``PYTHONDONTWRITEBYTECODE=1`` (as the sessions on this machine are), would compile ~100 modules from
+source in every process instead (~0.04 s of CPU here). So each measured tree is byte-compiled first
+(``python -m compileall`` of ``trading_runtime`` and ``framework/trading_framework``, into their
+``__pycache__`` folders, which git ignores); ``--no-compile`` measures without that.
+
 The data are local (a Parquet file of the project's synthetic one-minute bars), planned once with
 ``trading-runtime plan``; one untimed run-shard first fills numba's on-disk cache.
 
@@ -76,13 +83,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, help="repeats of each measure (default 7; 3 quick)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--before", type=Path, help="an exported older tree to measure alongside, alternating")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="do not byte-compile the trees first (a pod's image has them compiled)")
     args = ap.parse_args()
     n_bars = args.bars or (100_000 if args.quick else 1_000_000)
     repeats = args.repeats or (3 if args.quick else 7)
     py = sys.executable
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {n_bars:,} bars, SmaCross, shard-00000 (15 runs), "
-          f"best of {repeats}")
+          f"best of {repeats}; {'sources not byte-compiled first' if args.no_compile else 'trees byte-compiled first'}")
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp_:
         tmp = Path(tmp_)
         config = write_config(write_data(n_bars, args.seed, tmp), tmp, "sweep.json")
@@ -93,6 +102,9 @@ def main() -> None:
         experiment = id_file.read_text().strip()
         shard_args = ["run-shard", "--store", str(store), "--experiment", experiment, "--shard", "shard-00000", "-q"]
         trees = {"after": ROOT} if args.before is None else {"before": args.before.resolve(), "after": ROOT}
+        if not args.no_compile:  # as the image's pip install does (see the module docstring)
+            for tree in trees.values():
+                run([py, "-m", "compileall", "-q", "trading_runtime", "framework/trading_framework"], tree)
         for tree in trees.values():  # untimed: fills or validates numba's cache
             run([py, "-m", "trading_runtime", *shard_args], tree)
         marker = next(store.rglob("shard-00000/result.json.SUCCESS"))
