@@ -279,3 +279,36 @@ print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in K
     assert got["warmed"] == [1, 1]  # loaded before the first run
     assert got["after"] == [1, 1]  # the runs used those very versions
     assert got["alive"] == []  # joined
+
+
+LIGHT_NUMBA = """
+import json, sys
+import trading_runtime.cli.main
+import numba.core.config
+loaded = {m: m in sys.modules for m in ("numba", "scipy", "yaml")}
+have_yaml = numba.core.config._HAVE_YAML
+import numpy as np
+import scipy, yaml
+from numba import njit
+print(json.dumps({"loaded": loaded, "have_yaml": have_yaml, "later": [scipy.__name__, yaml.__name__],
+                  "compiled": njit(lambda a: a * 2.0)(np.arange(3.0)).tolist()}))
+"""
+
+
+def test_the_cli_imports_numba_without_scipy_or_yaml_and_both_stay_usable() -> None:
+    """numba's import in a CLI process skips SciPy's version check and PyYAML (no .numba_config.yaml in the
+    working directory); both stay importable afterwards and numba still compiles."""
+    got = fresh(LIGHT_NUMBA)
+    assert got == {"loaded": {"numba": True, "scipy": False, "yaml": False}, "have_yaml": False,
+                   "later": ["scipy", "yaml"], "compiled": [0.0, 2.0, 4.0]}
+
+
+def test_a_numba_config_file_in_the_working_directory_is_still_read(tmp_path: Path) -> None:
+    """With a .numba_config.yaml in the working directory, numba imports PyYAML and applies the file."""
+    (tmp_path / ".numba_config.yaml").write_text("developer_mode: 1\n")
+    code = LIGHT_NUMBA.replace("have_yaml = numba.core.config._HAVE_YAML",
+                               "have_yaml = [numba.core.config._HAVE_YAML, numba.core.config.DEVELOPER_MODE]")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == {"numba": True, "scipy": False, "yaml": True}
+    assert got["have_yaml"] == [True, 1]  # the file's setting applied
