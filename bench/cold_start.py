@@ -16,7 +16,8 @@ machine's load hits all alike:
   loaded, one SMA cross simulated and its metrics computed). This is the issue's "a shard pod's cold start
   (imports -> first result, data local)", the figure the target row (<= 0.5 s) compares. It is taken from
   the ``shard_phases.py`` run of each repeat (the same command in a fresh interpreter, whose first run
-  prints the wall clock when it returns);
+  prints the wall clock when it returns), with the process's CPU seconds by then (all its threads: where
+  other work keeps the cores busy, the wall time cannot go below it);
 * ``run-shard``, process start -> result written: from just before the child is started to the
   modification time of the shard's completion marker (``result.json.SUCCESS``, the last file a shard
   writes; all 15 runs done), and process start -> exit (the interpreter's teardown too), both of the plain
@@ -115,6 +116,7 @@ def main() -> None:
         exits: dict[str, list[float]] = {name: [] for name in trees}
         written: dict[str, list[float]] = {name: [] for name in trees}
         first: dict[str, list[float]] = {name: [] for name in trees}
+        first_cpu: dict[str, list[float]] = {name: [] for name in trees}
         phases: dict[str, dict[str, list[float]]] = {name: {phase: [] for phase in PHASES} for name in trees}
         for _ in range(repeats):
             passes.append(run([py, "-c", "pass"])[0])
@@ -130,6 +132,7 @@ def main() -> None:
                 for line in err.splitlines():
                     if line.startswith("AT first-result "):
                         first[name].append((int(line.split()[2]) - start_ns) / 1e9)
+                        first_cpu[name].append(float(line.split()[3]))
                     if line.startswith("PHASE "):
                         phase, seconds = line.split()[1:]
                         phases[name][phase].append(float(seconds))
@@ -139,6 +142,7 @@ def main() -> None:
         for name in trees:
             label = "" if len(trees) == 1 else f" ({name})"
             rows += [(f"run-shard{label}: start -> first result", first[name], True),
+                     (f"run-shard{label}: CPU by the first result (all threads)", first_cpu[name], False),
                      (f"run-shard{label}: start -> result written (15 runs)", written[name], False),
                      (f"run-shard{label}: start -> exit", exits[name], False)]
         for label, values, targeted in rows:

@@ -1,7 +1,8 @@
 """``trading-runtime run-shard`` with its steps timed (run by cold_start.py): prints ``PHASE name seconds``
-lines on stderr for imports, plan, data, first run, other runs, write, and ``AT first-result <ns>``: the
-wall clock (``time.time_ns()``) when the shard's first run returned its metrics (the first backtest's
-result), which cold_start.py subtracts from the moment it started the process. The command itself is
+lines on stderr for imports, plan, data, first run, other runs, write, and ``AT first-result <ns> <cpu>``:
+the wall clock (``time.time_ns()``) when the shard's first run returned its metrics (the first backtest's
+result), which cold_start.py subtracts from the moment it started the process, and the process's CPU
+seconds by then (all its threads). The command itself is
 unchanged.
 
 ``imports`` is measured from this script's first line (the interpreter's own start-up is before it:
@@ -26,8 +27,8 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         dt = time.perf_counter() - t0
         if name == "run":
             if not RUNS:
-                at_ns = time.time_ns()
-                print(f"AT first-result {at_ns}", file=sys.stderr)
+                at_ns, cpu = time.time_ns(), time.process_time()
+                print(f"AT first-result {at_ns} {cpu:.4f}", file=sys.stderr)
             RUNS.append(dt)
         else:
             print(f"PHASE {name} {dt:.4f}", file=sys.stderr)
