@@ -6,14 +6,14 @@ process's CPU time in the phase (with workers, the parent's only). The command i
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 T0 = time.perf_counter()
+
+from on_import import start_up_pause, wrap_on_import  # noqa: E402  (bench/, the script's own folder)
 
 
 def hwm_mb() -> int:
@@ -50,42 +50,12 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
 LATER = {"finalize": "trading_runtime.orchestration.finalize", "write_report": "trading_runtime.report"}
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Wraps ``module.attr`` with the phase timer as soon as ``module`` has been executed."""
-
-    def __init__(self, module: str, attr: str, name: str) -> None:
-        self.module, self.attr, self.name = module, attr, name
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != self.module:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        assert spec is not None and spec.loader is not None
-        loader, attr, name = spec.loader, self.attr, self.name
-
-        class Loader(importlib.abc.Loader):
-            def create_module(self, spec: Any) -> Any:
-                return loader.create_module(spec)
-
-            def exec_module(self, module: Any) -> None:
-                loader.exec_module(module)
-                setattr(module, attr, _timed(getattr(module, attr), name))
-
-        spec.loader = Loader()
-        return spec
-
-
-def _time_on_import(module: str, attr: str, name: str) -> None:
-    if module in sys.modules:
-        setattr(sys.modules[module], attr, _timed(getattr(sys.modules[module], attr), name))
-    else:
-        sys.meta_path.insert(0, _AfterImport(module, attr, name))
-
-
 def main() -> int:
-    from trading_runtime.cli import sweep as _cli_sweep  # noqa: F401  (what `trading-runtime sweep` imports)
+    # in the command's order: its entry module first, then the subcommand's modules as main() imports them
     from trading_runtime.cli.main import main as cli_main
+    from trading_runtime.cli.main import subcommand_module
+    with start_up_pause():
+        subcommand_module("sweep")  # what `trading-runtime sweep` imports
     from trading_runtime.orchestration import sweep  # where the sweep's steps are called from
 
     print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()} {hwm_mb()} {time.process_time():.3f}",
@@ -95,7 +65,7 @@ def main() -> int:
         if hasattr(sweep, attr):
             setattr(sweep, attr, _timed(getattr(sweep, attr), name))
         else:  # imported by the sweep where its phase starts: timed where it is defined, once imported
-            _time_on_import(LATER[attr], attr, name)
+            wrap_on_import(LATER[attr], attr, lambda fn, name=name: _timed(fn, name))
     checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
     if checks is not None:
         checks.fan_in = _timed(checks.fan_in, "fan-in")

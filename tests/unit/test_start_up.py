@@ -312,3 +312,29 @@ def test_a_numba_config_file_in_the_working_directory_is_still_read(tmp_path: Pa
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["loaded"] == {"numba": True, "scipy": False, "yaml": True}
     assert got["have_yaml"] == [True, 1]  # the file's setting applied
+
+
+def test_the_collector_is_paused_only_while_the_clis_modules_are_imported() -> None:
+    """``cli.main``'s imports and ``main``'s parser (the subcommand's modules) run with the cyclic collector
+    off; it is back on, as it was, when the command runs and after it."""
+    got = fresh("""
+import gc, json
+states = []
+import trading_runtime.cli.main as cli
+from trading_runtime.cli import schema
+real_run = schema.run
+def run(args):
+    states.append(gc.isenabled())
+    return real_run(args)
+schema.run = run
+real_build = cli.build_parser
+def build(argv=None):
+    states.append(gc.isenabled())
+    return real_build(argv)
+cli.build_parser = build
+after_import = gc.isenabled()
+code = cli.main(["schema", "backtest"])
+print(json.dumps({"after_import": after_import, "building, running": states, "after": gc.isenabled(),
+                  "code": code}))
+""")
+    assert got == {"after_import": True, "building, running": [False, True], "after": True, "code": 0}
