@@ -223,8 +223,7 @@ def test_a_shard_refuses_data_that_changed_since_planning(tmp_path: Path) -> Non
 
 def test_a_sweep_imports_fan_in_and_the_report_in_their_phases_and_never_optunas(tmp_path: Path) -> None:
     """When the sweep's shards start, neither fan-in nor the report (nor Optuna, nor Arrow's filesystems) is
-    imported, and the kernels are loaded already; after it, Optuna's report and the optimize package still
-    are not imported."""
+    imported; after it, Optuna's report and the optimize package still are not."""
     config = _experiment(tmp_path, PARQUET)
     got = fresh(f"""
 import json, sys
@@ -235,18 +234,13 @@ seen = {{}}
 real_execute = sweep.execute
 def execute(*args, **kwargs):
     seen["shards"] = [m for m in LATER if m in sys.modules]
-    seen["kernels"] = [len(k.overloads) for k in KERNELS]
     return real_execute(*args, **kwargs)
 sweep.execute = execute
-from trading_framework._kernel import simulate_kernel
-from trading_framework.features import _rolling_mean
-KERNELS = (_rolling_mean, simulate_kernel)
 code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "store")!r}, "--workers", "1", "-q"])
 seen["after"] = [m for m in LATER if m in sys.modules and ("optuna" in m or m.startswith("trading_runtime.optimize"))]
-print(json.dumps({{"code": code, **seen, "kernels after": [len(k.overloads) for k in KERNELS]}}))
+print(json.dumps({{"code": code, **seen}}))
 """)
-    # the kernels were loaded while the data were read (kernels_warming), with the types the runs then used
-    assert got == {"code": 0, "shards": [], "after": [], "kernels": [1, 1], "kernels after": [1, 1]}
+    assert got == {"code": 0, "shards": [], "after": []}
 
 
 def test_run_shard_loads_its_kernels_while_the_data_are_read_with_the_types_its_runs_use(tmp_path: Path) -> None:

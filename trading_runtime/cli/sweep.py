@@ -16,7 +16,6 @@ from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.plan import describe, log_sharding
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.execution.kernel_warmup import kernels_warming
 from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
 from trading_runtime.store import open_store
 
@@ -35,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
     config = load_config(ExperimentConfig, args.config)
-    prefixes = allowed_prefixes(args)
-    with kernels_warming(config, prefixes):  # the kernels load on a thread while the data are read
-        plan, inputs = plan_sweep(config, config_name(args.config), cwd, prefixes)
+    plan, inputs = plan_sweep(config, config_name(args.config), cwd, allowed_prefixes(args))
     log_sharding(plan)
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)
