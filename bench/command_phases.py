@@ -7,13 +7,14 @@ in the phase (with workers, the parent's only). The command itself is unchanged.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 T0 = time.perf_counter()
+
+from on_import import start_up_pause, wrap_on_import  # noqa: E402  (bench/, the script's own folder)
 
 
 def hwm_mb() -> int:
@@ -60,19 +61,28 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return timed
 
 
+# what the sweep imports in the phase that uses it (module whose attribute the sweep imports)
+LATER = {"finalize": "trading_runtime.orchestration.finalize", "write_report": "trading_runtime.report"}
+
+
 def main() -> int:
-    from trading_runtime.cli import sweep as _cli_sweep  # noqa: F401  (what `trading-runtime sweep` imports)
+    # in the command's order: its entry module first, then the subcommand's modules as main() imports them
     from trading_runtime.cli.main import main as cli_main
+    from trading_runtime.cli.main import subcommand_module
+    with start_up_pause():
+        subcommand_module("sweep")  # what `trading-runtime sweep` imports
     from trading_runtime.orchestration import sweep  # where the sweep's steps are called from
 
     print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()} {hwm_mb()} {time.process_time():.3f}",
           file=sys.stderr)
     for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),
                        ("finalize", "fan-in"), ("write_report", "report")):
-        setattr(sweep, attr, _timed(getattr(sweep, attr), name))
-    finalize = importlib.import_module("trading_runtime.orchestration.finalize")
-    if hasattr(finalize, "derive_curves"):  # issue 13: finalize derives the curves that are read
-        finalize.derive_curves = _timed(finalize.derive_curves, "curves")
+        if hasattr(sweep, attr):
+            setattr(sweep, attr, _timed(getattr(sweep, attr), name))
+        else:  # imported by the sweep where its phase starts: timed where it is defined, once imported
+            wrap_on_import(LATER[attr], attr, lambda fn, name=name: _timed(fn, name))
+    # issue 13: finalize derives the curves that are read (its own phase line, taken out of fan-in)
+    wrap_on_import("trading_runtime.orchestration.finalize", "derive_curves", lambda fn: _timed(fn, "curves"))
     checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
     if checks is not None:
         checks.fan_in = _timed(checks.fan_in, "fan-in")

@@ -144,3 +144,191 @@ print(json.dumps({"off": off, "loaded": [m for m in ("trading_runtime.tracking",
                                                      "urllib.request") if m in sys.modules]}))
 """)
     assert got == {"off": None, "loaded": []}
+
+
+STARTED_LATER = ("trading_runtime.report", "trading_runtime.report.optuna", "trading_runtime.report.study_documents",
+                 "trading_runtime.fanin", "trading_runtime.optimize", "optuna", "pyarrow.parquet", "pyarrow.fs",
+                 "pyarrow._s3fs", "ssl", "urllib.request")
+
+
+def _experiment(tmp_path: Path, data: Path) -> Path:
+    """A small grid experiment (12 runs, 2 shards) on ``data``: the first 4 days of the committed bars."""
+    config = {
+        "schema_version": 1, "id": "start-up", "seed": 7,
+        "data": {"path": str(data), "timeframe": "1m", "end": "2024-01-05T00:00:00Z"},
+        "strategy": {"class_path": "trading_runtime.strategies.sma_cross:SmaCross", "params": {}},
+        "sweep": {"kind": "grid", "params": {"fast": [5, 10, 20], "slow": [30, 60, 90, 120]}},
+        "shards": {"runs_per_shard": 6},
+    }
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_shard_reloading_its_planned_data_does_not_validate_the_same_bytes_again(tmp_path: Path) -> None:
+    """plan validates the bars; run-shard reads the same bytes (sha256 pinned by the plan and checked) and
+    does not run the bar rules on them again. Neither step imports fan-in, the report, Optuna or Arrow's
+    filesystems (S3/GCS: ssl)."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, sys
+LATER = {STARTED_LATER!r}
+from trading_runtime.data import loader
+validated = []
+real = loader.validate_bars
+def counting(bars, **kwargs):
+    validated.append(len(bars))
+    return real(bars, **kwargs)
+loader.validate_bars = counting
+from trading_runtime.cli.main import main
+store, ids = {str(tmp_path / "store")!r}, {str(tmp_path / "id")!r}
+codes = [main(["plan", "--config", {str(config)!r}, "--store", store, "--experiment-id-file", ids, "-q"])]
+planned = list(validated)
+experiment = open(ids).read().strip()
+codes.append(main(["run-shard", "--store", store, "--experiment", experiment, "--shard", "shard-00000", "-q"]))
+print(json.dumps({{"codes": codes, "plan": planned, "shard": validated[len(planned):],
+                  "loaded": [m for m in LATER if m in sys.modules]}}))
+""")
+    assert got == {"codes": [0, 0], "plan": [20_160], "shard": [], "loaded": []}
+
+
+def test_a_shard_refuses_data_that_changed_since_planning(tmp_path: Path) -> None:
+    """The planned file replaced by bars that break a rule (one high below its low): the shard's sha256 check
+    refuses them (exit 2, one line naming both digests), and no result is written."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "bars.parquet"
+    data.write_bytes(PARQUET.read_bytes())
+    planned = hashlib.sha256(data.read_bytes()).hexdigest()
+    config = _experiment(tmp_path, data)
+    store, ids = tmp_path / "store", tmp_path / "id"
+    common = [sys.executable, "-m", "trading_runtime"]
+    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
+                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    experiment = ids.read_text().strip()
+    table = pq.read_table(data)
+    high = table.column("high").to_numpy().copy()
+    high[100] = table.column("low")[100].as_py() - 1.0
+    pq.write_table(table.set_column(table.schema.get_field_index("high"), "high", pa.array(high)), data)
+    changed = hashlib.sha256(data.read_bytes()).hexdigest()
+    proc = subprocess.run([*common, "run-shard", "--store", str(store), "--experiment", experiment, "--shard",
+                           "shard-00000", "-q"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"{data}: sha256 {changed} does not match the plan's data sha256 (experiment {experiment}) {planned}"]
+    assert not list(store.rglob("shard-00000/result.json*"))
+
+
+def test_a_sweep_imports_fan_in_and_the_report_in_their_phases_and_never_optunas(tmp_path: Path) -> None:
+    """When the sweep's shards start, neither fan-in nor the report (nor Optuna, nor Arrow's filesystems) is
+    imported; after it, Optuna's report and the optimize package still are not."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, sys
+LATER = {STARTED_LATER!r}
+from trading_runtime.cli.main import main
+from trading_runtime.orchestration import sweep
+seen = {{}}
+real_execute = sweep.execute
+def execute(*args, **kwargs):
+    seen["shards"] = [m for m in LATER if m in sys.modules]
+    return real_execute(*args, **kwargs)
+sweep.execute = execute
+code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "store")!r}, "--workers", "1", "-q"])
+seen["after"] = [m for m in LATER if m in sys.modules and ("optuna" in m or m.startswith("trading_runtime.optimize"))]
+print(json.dumps({{"code": code, **seen}}))
+""")
+    assert got == {"code": 0, "shards": [], "after": []}
+
+
+def test_run_shard_loads_its_kernels_while_the_data_are_read_with_the_types_its_runs_use(tmp_path: Path) -> None:
+    """The warm-up thread (``kernels_warming``, started before the data are read, joined after) has loaded the
+    SMA and simulation kernels when the shard's first run starts, with the argument types of the shard's
+    runs: the shard adds no other compiled version."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json, threading
+from trading_runtime.cli import run_shard
+from trading_runtime.cli.main import main
+from trading_framework._kernel import simulate_kernel
+from trading_framework.features import _rolling_mean
+KERNELS = (_rolling_mean, simulate_kernel)
+seen = {{}}
+real_inputs = run_shard.inputs_for_plan
+real_run = run_shard.run_shard
+def run(*args, **kwargs):
+    seen["warmed"] = [len(k.overloads) for k in KERNELS]
+    return real_run(*args, **kwargs)
+run_shard.run_shard = run
+store, ids = {str(tmp_path / "store")!r}, {str(tmp_path / "id")!r}
+codes = [main(["plan", "--config", {str(config)!r}, "--store", store, "--experiment-id-file", ids, "-q"])]
+experiment = open(ids).read().strip()
+codes.append(main(["run-shard", "--store", store, "--experiment", experiment, "--shard", "shard-00000", "-q"]))
+print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in KERNELS],
+                  "alive": [t.name for t in threading.enumerate() if t.name == "kernel-warm-up"]}}))
+""")
+    assert got["codes"] == [0, 0]
+    assert got["warmed"] == [1, 1]  # loaded before the first run
+    assert got["after"] == [1, 1]  # the runs used those very versions
+    assert got["alive"] == []  # joined
+
+
+LIGHT_NUMBA = """
+import json, sys
+import trading_runtime.cli.main
+import numba.core.config
+loaded = {m: m in sys.modules for m in ("numba", "scipy", "yaml")}
+have_yaml = numba.core.config._HAVE_YAML
+import numpy as np
+import scipy, yaml
+from numba import njit
+print(json.dumps({"loaded": loaded, "have_yaml": have_yaml, "later": [scipy.__name__, yaml.__name__],
+                  "compiled": njit(lambda a: a * 2.0)(np.arange(3.0)).tolist()}))
+"""
+
+
+def test_the_cli_imports_numba_without_scipy_or_yaml_and_both_stay_usable() -> None:
+    """numba's import in a CLI process skips SciPy's version check and PyYAML (no .numba_config.yaml in the
+    working directory); both stay importable afterwards and numba still compiles."""
+    got = fresh(LIGHT_NUMBA)
+    assert got == {"loaded": {"numba": True, "scipy": False, "yaml": False}, "have_yaml": False,
+                   "later": ["scipy", "yaml"], "compiled": [0.0, 2.0, 4.0]}
+
+
+def test_a_numba_config_file_in_the_working_directory_is_still_read(tmp_path: Path) -> None:
+    """With a .numba_config.yaml in the working directory, numba imports PyYAML and applies the file."""
+    (tmp_path / ".numba_config.yaml").write_text("developer_mode: 1\n")
+    code = LIGHT_NUMBA.replace("have_yaml = numba.core.config._HAVE_YAML",
+                               "have_yaml = [numba.core.config._HAVE_YAML, numba.core.config.DEVELOPER_MODE]")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == {"numba": True, "scipy": False, "yaml": True}
+    assert got["have_yaml"] == [True, 1]  # the file's setting applied
+
+
+def test_the_collector_is_paused_only_while_the_clis_modules_are_imported() -> None:
+    """``cli.main``'s imports and ``main``'s parser (the subcommand's modules) run with the cyclic collector
+    off; it is back on, as it was, when the command runs and after it."""
+    got = fresh("""
+import gc, json
+states = []
+import trading_runtime.cli.main as cli
+from trading_runtime.cli import schema
+real_run = schema.run
+def run(args):
+    states.append(gc.isenabled())
+    return real_run(args)
+schema.run = run
+real_build = cli.build_parser
+def build(argv=None):
+    states.append(gc.isenabled())
+    return real_build(argv)
+cli.build_parser = build
+after_import = gc.isenabled()
+code = cli.main(["schema", "backtest"])
+print(json.dumps({"after_import": after_import, "building, running": states, "after": gc.isenabled(),
+                  "code": code}))
+""")
+    assert got == {"after_import": True, "building, running": [False, True], "after": True, "code": 0}

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from trading_runtime import __version__
-from trading_runtime.cli.allocator import tune_allocator
-from trading_runtime.cli.flags import shared_flags
-from trading_runtime.cli.logs import configure_logging
-from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
-from trading_runtime.redaction import redact
+from trading_runtime.cli.startup import collection_paused
+
+with collection_paused():  # the libraries (numpy, numba, pydantic, the framework) come in here
+    from trading_runtime.cli.allocator import tune_allocator
+    from trading_runtime.cli.flags import shared_flags
+    from trading_runtime.cli.logs import configure_logging
+    from trading_runtime.errors import EXIT_BUG, TradingRuntimeError
+    from trading_runtime.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,8 @@ def main(argv: Sequence[str] | None = None, *, process_entry: bool = False) -> i
     collector (``gc.freeze``), so that its full collections stop walking them; an in-process caller
     (tests) leaves the collector alone."""
     words = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(words if _chosen(words) is not None else None)
+    with collection_paused():  # the subcommand's modules are imported here
+        parser = build_parser(words if _chosen(words) is not None else None)
     if process_entry:
         gc.freeze()
     args = parser.parse_args(words)

@@ -13,6 +13,7 @@ from trading_runtime.cli.integrations import push_shard_metrics
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.execution.experiment import inputs_for_plan, run_shard
+from trading_runtime.execution.kernel_warmup import kernels_warming
 from trading_runtime.planning import read_plan
 from trading_runtime.store import open_store
 
@@ -34,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             store = open_store(args.store, Path.cwd())
             plan = read_plan(store, args.experiment)
-            inputs = inputs_for_plan(plan, Path.cwd(), allowed_prefixes(args), shard_id=args.shard)
+            prefixes = allowed_prefixes(args)
+            with kernels_warming(plan, prefixes):  # the kernels load on a thread while the data are read
+                inputs = inputs_for_plan(plan, Path.cwd(), prefixes, shard_id=args.shard)
             spec = plan.shard(args.shard)
             run_ids = spec.run_ids if spec else []
             total = len(run_ids)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+from pyarrow._parquet import ParquetReader
 
 from trading_runtime.data._columns import BoolArray, Column
 from trading_runtime.data._problems import ProblemReport
@@ -141,7 +141,7 @@ def read_parquet(content: bytes, report: ProblemReport, wanted: frozenset[str]) 
     """A Parquet file; only the columns whose stripped, lower-cased name is in ``wanted`` are read, each one
     when it is converted (:class:`ParquetColumns`): the Arrow copy of one column at a time, not of the table."""
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(content))
+        parquet = open_parquet(content)
         names = tuple(parquet.schema_arrow.names)
         present = [name for name in names if name.strip().lower() in wanted and names.count(name) == 1]
         columns = ParquetColumns(parquet, present, report)
@@ -156,12 +156,27 @@ def read_parquet(content: bytes, report: ProblemReport, wanted: frozenset[str]) 
     return RawTable(names, columns, n_rows)
 
 
+def open_parquet(content: bytes) -> ParquetReader:
+    """Arrow's Parquet reader over the file's bytes, opened as ``pyarrow.parquet.ParquetFile`` opens it (its
+    defaults: no memory map, pre-buffering). The reader itself, not ``pyarrow.parquet``: that module imports
+    ``pyarrow.fs`` (and with it the S3/GCS/HDFS filesystems, ``ssl``), which bytes in memory never need
+    (start-up of every process that reads bars)."""
+    reader = ParquetReader()
+    reader.open(pa.BufferReader(content))
+    return reader
+
+
+def column_indices(parquet: ParquetReader, name: str) -> list[int]:
+    """The leaf columns of top-level column ``name`` (``ParquetFile.read(columns=[name])``'s selection)."""
+    return [i for i, path in enumerate(parquet.column_paths) if path[0] == name]
+
+
 class ParquetColumns(Mapping[str, Column]):
     """The wanted columns of a Parquet file by name, each read when asked for (and not kept): the loader
     converts one column to numpy and drops its Arrow array before the next is read. A column that cannot
     be decoded is reported as the file's problem, ``cannot read Parquet: {reason}`` (InputError)."""
 
-    def __init__(self, parquet: pq.ParquetFile, present: list[str], report: ProblemReport) -> None:
+    def __init__(self, parquet: ParquetReader, present: list[str], report: ProblemReport) -> None:
         self._parquet = parquet
         self._present = present
         self._report = report
@@ -174,7 +189,8 @@ class ParquetColumns(Mapping[str, Column]):
             raise KeyError(name)
         try:
             # No Arrow thread pool: its threads, still alive at interpreter exit, can abort the process (exit 134).
-            chunked = self._parquet.read(columns=[name], use_threads=False).column(0)
+            chunked = self._parquet.read_all(column_indices=column_indices(self._parquet, name),
+                                             use_threads=False).column(0)
         except (pa.ArrowException, OSError, ValueError) as error:
             self._report.file(f"cannot read Parquet: {_short(error)}")
             self._report.raise_if_any()

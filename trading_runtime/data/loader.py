@@ -246,21 +246,21 @@ def _validate(bars: Bars, parser: ColumnParser, layout: Layout, epoch: bool, rep
     only the violations on cells that were read.
     """
     n = len(bars)
-    passes: list[tuple[Bars, npt.NDArray[np.intp], ColumnParser | None]]
+    passes: list[tuple[Bars, npt.NDArray[np.intp] | None, ColumnParser | None]]  # rows None: row i is row i
     if not parser.bad.any():
-        passes = [(bars, np.arange(n), None)]
+        passes = [(bars, None, None)]
     else:
         time_rows = np.flatnonzero(~parser.bad_cells(layout.time))
         ones = np.ones(len(time_rows))
         time_only = Bars(bars.ts[time_rows], ones, ones, ones, ones, ones)
         values_only = Bars(np.arange(n, dtype=np.int64), bars.open, bars.high, bars.low, bars.close, bars.volume)
-        passes = [(time_only, time_rows, None), (values_only, np.arange(n), parser)]
+        passes = [(time_only, time_rows, None), (values_only, None, parser)]
     for order, (checked, rows, drop) in enumerate(passes, start=10):
         violations = validate_bars(checked, limit=VALIDATION_LIMIT)
         if len(violations) >= VALIDATION_LIMIT:
             report.truncated()
         for violation in violations:
-            row = int(rows[violation.row])
+            row = int(violation.row if rows is None else rows[violation.row])
             column = layout.time if violation.column == "ts" else getattr(layout, violation.column) or "volume"
             if drop is not None and drop.bad_cells(column)[row]:
                 continue
@@ -308,10 +308,15 @@ def load_bars(
     sha256: str | None = None,
     pinned_by: str = "data.sha256",
     options: ReadOptions = ReadOptions(),
+    validated_sha256: str | None = None,
 ) -> LoadedBars:
     """Read, check and window one bars file (see the module docstring); every problem raises InputError.
 
     ``sha256`` pins the file's bytes: other bytes are an InputError naming both digests and ``pinned_by``.
+    ``validated_sha256``: the digest of bytes that passed every check of this function already, read with the
+    same ``options`` (a plan's data, when a shard reloads it): when the bytes read have that digest, the
+    ``validate_bars`` rules are not applied to them again. The digest is still computed from the bytes read
+    and checked against ``sha256``; what cannot be converted is still reported.
     """
     name = display_name if display_name is not None else str(path)
     start_ns, end_ns = _instant_ns("start", start, options.timezone), _instant_ns("end", end, options.timezone)
@@ -343,7 +348,9 @@ def load_bars(
     if converted is not None and options.on_invalid == "drop":
         bars, dropped, origin = _drop_invalid(*converted)
         converted = (bars, converted[1])
-    if converted is not None:
+    # The rules are a function of the bytes and the options only: bytes with the digest of bytes that passed
+    # them (with the same options) pass them again, so they are skipped for those (~0.03 s per 1M bars).
+    if converted is not None and digest != validated_sha256:
         epoch = options.time_unit is not None or layout.time_is_epoch_ns
         _validate(*converted, layout, epoch, report, origin)
     report.raise_if_any()

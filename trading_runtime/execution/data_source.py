@@ -59,8 +59,10 @@ def fetch_data(uri: str, sha256: str | None, fmt: BarsFormat | None = None, pinn
 
 
 def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinned_by: str = "data.sha256",
-              cache_dir: Path | None = None) -> LoadedBars:
-    """Load ``data`` (see the module docstring); ``sha256`` pins the bytes when the config does not."""
+              cache_dir: Path | None = None, validated_sha256: str | None = None) -> LoadedBars:
+    """Load ``data`` (see the module docstring); ``sha256`` pins the bytes when the config does not.
+    ``validated_sha256``: the digest of bytes already validated with this ``data``'s options (a plan's; see
+    ``load_bars``)."""
     if data.is_universe:
         raise InputError("data: a universe of instruments (data.instruments or data.symbol_column) where one "
                          "instrument is expected (backtest, sweep/plan and optimize take universes)")
@@ -75,7 +77,7 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
                           symbol_column=data.symbol_column, symbol=data.symbol)
     shown = data.path if data.symbol is None else f"{data.path} ({data.symbol_column} {data.symbol})"
     loaded = load_bars(local, data.format, data.start, data.end, display_name=shown, sha256=pin, pinned_by=by,
-                       options=options)
+                       options=options, validated_sha256=validated_sha256)
     if loaded.dropped:
         log.warning("%s: %s", data.path, describe_dropped(loaded.dropped))
     return loaded

@@ -72,8 +72,9 @@ class ExperimentInputs:
 
 def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
                 allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES, sha256: str | None = None,
-                pinned_by: str = "data.sha256") -> ExperimentInputs:
-    """The strategy class and the data (``sha256`` pins the data when the config does not)."""
+                pinned_by: str = "data.sha256", validated_sha256: str | None = None) -> ExperimentInputs:
+    """The strategy class and the data (``sha256`` pins the data when the config does not;
+    ``validated_sha256``: see ``load_data``)."""
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
     if config.data.is_universe:
         members = resolve_universe(config.data, base_dir, source)
@@ -81,7 +82,7 @@ def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
         check_universe_pin(config.data, {s: one.sha256 for s, one in instruments.items()}, source)
         return ExperimentInputs(config.model_copy(update={"data": data_config}), source, None, cls, instruments,
                                 {m.symbol: m.data.path for m in members})
-    data = load_data(config.data, base_dir, sha256, pinned_by)
+    data = load_data(config.data, base_dir, sha256, pinned_by, validated_sha256=validated_sha256)
     config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
     return ExperimentInputs(config, source, data, cls)
 
@@ -142,8 +143,12 @@ def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] 
     if plan.instruments is not None:
         return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id, instruments, symbols)
     if data is None:  # pinned to the planned bytes: a verified cached copy is used without a download
+        # The plan was made from bytes with this sha256, read and validated with this config's options (no
+        # plan without that): bytes that hash to it pass the bar rules again, so they are not re-run (the
+        # sha256 check stays: other bytes are refused, exit 2, before anything is evaluated).
         inputs = load_inputs(config, source, base_dir, allowed_prefixes, plan.data.sha256,
-                             f"the plan's data sha256 (experiment {plan.experiment_id})")
+                             f"the plan's data sha256 (experiment {plan.experiment_id})",
+                             validated_sha256=plan.data.sha256)
     else:
         inputs = ExperimentInputs(config, source, data,
                                   load_strategy_class(config.strategy.class_path, source, allowed_prefixes))
@@ -175,7 +180,8 @@ def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Seque
             continue
         one = instrument_data(config.data, ref.symbol, ref.data.path)
         loaded = reuse[ref.symbol] if reuse is not None and ref.symbol in reuse else load_data(
-            one, base_dir, ref.data.sha256, f"the plan's data sha256 of {ref.symbol} (experiment {plan.experiment_id})")
+            one, base_dir, ref.data.sha256, f"the plan's data sha256 of {ref.symbol} (experiment {plan.experiment_id})",
+            validated_sha256=ref.data.sha256)  # validated by the plan (see inputs_for_plan)
         check_planned(f"{ref.data.path} ({ref.symbol})", loaded, ref.data)
         instruments[ref.symbol] = loaded
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)

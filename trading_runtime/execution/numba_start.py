@@ -31,18 +31,21 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 # numba module → the imports that fail while it loads (a dotted import imports its parents first, so
-# the parent package is blocked too)
-_WITHOUT = {
+# the parent package is blocked too); lighten_numba_import adds numba's own import's
+_WITHOUT: dict[str, tuple[str, ...]] = {
     "numba.np.arraymath": ("scipy.linalg", "scipy.linalg.cython_blas"),
     "numba.core.typing.cffi_utils": ("cffi",),
 }
 _state = {"started": False}
+
+NUMBA_CONFIG_FILE = ".numba_config.yaml"  # numba.core.config._config_fname: read (with PyYAML) from the cwd
 
 
 class _Blocked(importlib.abc.Loader):
@@ -98,6 +101,28 @@ def _load_overload(self: Any, sig: Any, target_context: Any) -> Any:
         return self._load_overload(sig, target_context)
 
 
+def lighten_numba_import() -> None:
+    """Before numba is first imported (a CLI process): numba's own import skips two modules it does not need
+    here. Nothing once numba is imported (in-process callers, tests).
+
+    * ``import scipy`` in ``numba/__init__.py`` only checks SciPy's version (>= 1.0; the locked one is);
+      ~0.01 s. SciPy stays importable; numba's compiled code never needs its top-level package.
+    * ``import yaml`` in ``numba.core.config`` (~0.01 s) serves only to read a ``.numba_config.yaml`` in the
+      working directory: blocked only when there is no such file, so numba's settings are the same.
+    """
+    if "numba" in sys.modules:
+        return
+    _WITHOUT["numba"] = ("scipy",)
+    if not os.path.exists(NUMBA_CONFIG_FILE):
+        _WITHOUT["numba.core.config"] = ("yaml",)
+    _install_blocker()
+
+
+def _install_blocker() -> None:
+    if not any(isinstance(finder, _ProbeBlocker) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _ProbeBlocker())
+
+
 def start_numba() -> None:
     """Cached kernels load without numba's registries; SciPy's BLAS and cffi are never probed (once)."""
     if _state["started"]:
@@ -105,7 +130,6 @@ def start_numba() -> None:
     from numba.core import caching
 
     caching.Cache.load_overload = _load_overload  # type: ignore[method-assign]
-    if not any(isinstance(finder, _ProbeBlocker) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _ProbeBlocker())
+    _install_blocker()
     # already imported (by a compile before this call): their probes ran; nothing to block any more
     _state["started"] = True

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from trading_runtime.execution.backtest import BacktestRun
@@ -76,6 +75,8 @@ def trades_csv(records: list[dict[str, Any]]) -> bytes:
 
 def equity_parquet(ts: np.ndarray, equity: np.ndarray, position: np.ndarray) -> bytes:
     """Equity and signed position at every close, as Parquet (deterministic writer options)."""
+    import pyarrow.parquet as pq  # a backtest's output only (it imports Arrow's filesystems: not at start-up)
+
     table = pa.table({
         "ts": pa.array(ts, type=pa.timestamp("ns", tz="UTC")),
         "equity": pa.array(equity, type=pa.float64()),

@@ -23,7 +23,6 @@ from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from typing import Any, Protocol, TypeVar
 
-from trading_runtime.fanin import shard_status
 from trading_runtime.planning import Plan
 from trading_runtime.store import ArtifactStore
 
@@ -72,6 +71,8 @@ def _die_with_parent() -> None:
 def pending_shards(store: ArtifactStore, plan: Plan) -> list[str]:
     """Shards fan-in would not accept (no verifying marker, a malformed result or one of another
     schema_version); resume skips the others."""
+    from trading_runtime.fanin import shard_status  # fan-in's check, imported when the shards phase starts
+
     return [s.shard_id for s in plan.shards if shard_status(store, plan, s.shard_id).state != "completed"]
 
 

@@ -9,17 +9,17 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
-from trading_runtime.fanin import FanIn, ShardStatus, collect_shards, shard_status
-from trading_runtime.fanin.documents import FanInDocument
-from trading_runtime.orchestration.finalize import finalize
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
 from trading_runtime.planning import Plan, write_plan
-from trading_runtime.report import load_experiment, write_report
 from trading_runtime.store import ArtifactStore, open_store
+
+if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
+    from trading_runtime.fanin import FanIn, ShardStatus
+    from trading_runtime.fanin.documents import FanInDocument
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,16 @@ class ShardChecks:
     def written(self, shard_id: str) -> None:
         # The thread starts with the first written shard: after a fork pool has started its workers
         # (it forks all of them at its first task), so no worker is forked while this thread runs.
+        from trading_runtime.fanin import shard_status
+
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fan-in-check")
         self._checks[shard_id] = self._pool.submit(shard_status, self.store, self.plan, shard_id)
 
     def fan_in(self) -> FanIn:
         """Every planned shard's status, in the plan's order (shards not checked yet are checked now)."""
+        from trading_runtime.fanin import collect_shards
+
         return collect_shards(self.store, self.plan, {sid: check.result() for sid, check in self._checks.items()})
 
     def close(self) -> None:
@@ -139,6 +143,9 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
         log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
                  extra={"done": ran, "seconds": round(shard_seconds, 3)})
         fan = checks.fan_in()
+    from trading_runtime.orchestration.finalize import finalize  # fan-in and report: imported for their phase
+    from trading_runtime.report import load_experiment, write_report
+
     # this process holds the data and the warm kernels: finalize derives the curves here, and the report
     # reads them from memory (the same arrays finalize wrote to curves.f64)
     done = finalize(store, plan.experiment_id, provenance, fan, inputs)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from trading_runtime.report.backtest import render_backtest_report
 from trading_runtime.report.experiment import render_experiment_report
-from trading_runtime.report.optuna import render_study_report
 from trading_runtime.report.results import BacktestResults, ExperimentResults, Results, report_location
 
 
@@ -16,6 +15,8 @@ def render_report(results: Results) -> bytes:
         return render_backtest_report(results).encode("utf-8")
     if isinstance(results, ExperimentResults):
         return render_experiment_report(results).encode("utf-8")
+    from trading_runtime.report.optuna import render_study_report  # a study's report only
+
     return render_study_report(results).encode("utf-8")
 
 

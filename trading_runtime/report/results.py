@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,15 +30,6 @@ from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.planning.curves import StoredCurves, stored_curves
 from trading_runtime.planning.equity_blob import Curve
 from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
-from trading_runtime.report.study_documents import (
-    BestParameters,
-    OptimizationHistory,
-    ParamImportances,
-    ParetoFront,
-    PerformanceMetrics,
-    StudyMetadata,
-    TrialRow,
-)
 from trading_runtime.store import (
     MARKER_SUFFIX,
     ArtifactMissingError,
@@ -47,6 +38,17 @@ from trading_runtime.store import (
     open_store,
     read_complete,
 )
+
+if TYPE_CHECKING:  # imported where a study is loaded: a sweep's or a backtest's report does not need them
+    from trading_runtime.report.study_documents import (
+        BestParameters,
+        OptimizationHistory,
+        ParamImportances,
+        ParetoFront,
+        PerformanceMetrics,
+        StudyMetadata,
+        TrialRow,
+    )
 
 REPORT_NAME = "report.html"
 D = TypeVar("D", bound=BaseModel)
@@ -167,6 +169,14 @@ def _results_key(study_id: str, name: str) -> str:
 
 def load_study(store: ArtifactStore, study_id: str) -> StudyResults:
     """The study's result documents, each parsed into its model (exit 3 naming what does not match)."""
+    from trading_runtime.report.study_documents import (
+        BestParameters,
+        OptimizationHistory,
+        ParamImportances,
+        ParetoFront,
+        PerformanceMetrics,
+        StudyMetadata,
+    )
 
     def read(name: str, model: type[D]) -> D:
         key = _results_key(study_id, name)

@@ -1,0 +1,74 @@
+"""A shard's compiled kernels loaded on a thread while its data are read.
+
+A ``run-shard`` process spends its start-up in two serial steps that barely compete for the interpreter:
+reading its data (Parquet decoding, numpy copies and sha256, which release the GIL) and its first run,
+whose first calls load the strategy's and the simulator's compiled kernels from numba's on-disk cache
+(unpickling, linking machine code: ~0.07 s). ``kernels_warming`` runs the second during the first: a
+thread evaluates the plan's first parameter set on a few hundred synthetic bars (the same kernels, the
+same argument types as the shard's runs: C-contiguous float64 and int64 arrays), and the data phase
+joins it on its way out. Nothing it computes is kept; a failure there is left to the shard's own first
+run, which raises it where it belongs (the thread only logs it at debug level).
+
+The thread is always joined before the step returns or raises (never left running at exit, where
+numba/LLVM would be torn down under it); numba's compiler lock serialises its loading with any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from trading_framework import Bars, FeatureCache, compute_metrics, simulate
+from trading_runtime.execution.backtest import execution_spec
+from trading_runtime.execution.numba_start import start_numba
+from trading_runtime.execution.strategy_loader import load_strategy_class, strategy_target
+from trading_runtime.planning import Plan
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_BARS = 256
+"""Bars of the warm-up beyond the strategy's warm-up (their values never matter, their types do)."""
+
+
+def synthetic_bars(n: int) -> Bars:
+    """``n`` valid one-minute bars (a wave around 100), fresh C-contiguous arrays as a loaded file gives."""
+    close = 100.0 + np.sin(np.arange(n) * 0.37)
+    return Bars(np.arange(n, dtype=np.int64) * 60_000_000_000, close.copy(), close + 1.0, close - 1.0, close.copy(),
+                np.ones(n), has_volume=True)
+
+
+def warm_up(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
+    """Evaluate the plan's first parameter set on synthetic bars: its kernels are loaded into this process."""
+    config = plan.config
+    cls = load_strategy_class(config.strategy.class_path, f"plan {plan.experiment_id}", allowed_prefixes)
+    strategy = cls(cls.Params.model_validate(plan.runs[0].params))
+    bars = synthetic_bars(strategy.warmup_bars() + SYNTHETIC_BARS)
+    target = strategy_target(strategy, bars, FeatureCache(bars))
+    compute_metrics(simulate(bars, target, execution_spec(config)), 252.0)
+
+
+def _warm_up_quietly(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
+    try:
+        warm_up(plan, allowed_prefixes)
+    except Exception:  # the shard's first run meets the same problem and reports it
+        log.debug("kernel warm-up failed; the shard's first run loads the kernels", exc_info=True)
+
+
+@contextmanager
+def kernels_warming(plan: Plan, allowed_prefixes: Sequence[str]) -> Iterator[None]:
+    """Load the plan's kernels on a thread during the ``with`` body (joined when it ends, also on error)."""
+    if not plan.runs:
+        yield
+        return
+    start_numba()  # before the thread: cached kernels load without numba's compiler registries
+    thread = threading.Thread(target=_warm_up_quietly, args=(plan, tuple(allowed_prefixes)),
+                              name="kernel-warm-up")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
