@@ -208,3 +208,64 @@ def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state(l
         return out
 
     assert state(live) == state(replayed) == state(reread)
+
+
+def test_written_operations_are_held_as_the_journal_gives_them_back_and_fold_to_the_same_lines():
+    """A step's own operations are not parsed back when they are small and of JSON's types (journal_storage._write):
+    the state and the fold (from the operations kept) are what reading the lines gives."""
+    import numpy as np
+
+    storage = JournalMemoryStorage(BytesJournalBackend())
+    sid = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
+    study = optuna.load_study(study_name="s", storage=storage, sampler=optuna.samplers.RandomSampler(seed=1))
+    dists = {"a": optuna.distributions.IntDistribution(1, 9), "b": optuna.distributions.FloatDistribution(0, 1)}
+    for i in range(4):
+        trial = study.ask(dists)
+        tid = trial._trial_id
+        # not JSON's own types: a tuple, a numpy scalar, an enum, an int key (each read back as the journal gives it)
+        storage.set_trial_system_attr(tid, "tuple", (1, "x"))
+        storage.set_trial_system_attr(tid, "numpy", np.float64(0.5))
+        storage.set_trial_system_attr(tid, "enum", optuna.trial.TrialState.COMPLETE)
+        storage.set_trial_user_attr(tid, "keys", {1: [1.5, None, True]})
+        storage.set_trial_user_attr(tid, "evaluation", {"m": [float(k) for k in range(50)], "s": "x" * 40})
+        storage.set_trial_intermediate_value(tid, 3, 0.25)
+        study.tell(trial, [float(np.float64(i))] if i != 2 else None,
+                   state=optuna.trial.TrialState.FAIL if i == 2 else None)
+    lines = storage.backend.lines()
+    parsed = storage.backend._parsed
+    assert sorted(parsed) == list(range(len(lines)))  # every line this storage wrote
+    assert all(parsed[i] == json.loads(lines[i]) for i in parsed)
+    held = [op["system_attr"] for op in parsed.values() if op["op_code"] == 9]
+    assert [type(v) for attrs in held for v in attrs.values()] == [list, float, int] * 4
+    assert storage.get_trial(0).system_attrs == {"tuple": [1, "x"], "numpy": 0.5, "enum": 1}
+    assert storage.get_trial(0).user_attrs["keys"] == {"1": [1.5, None, True]}
+    assert everything(storage) == everything(JournalMemoryStorage(BytesJournalBackend(storage.backend.dump())))
+    from trading_runtime.optimize.journal import compact_journal
+
+    assert compact_journal(lines, 0, parsed) == compact_journal(lines, 0) is not None
+    assert storage.backend.compact(0)
+    assert storage.backend._parsed == {}
+    assert everything(storage) == everything(JournalMemoryStorage(BytesJournalBackend(storage.backend.dump())))
+    assert storage.summaries(sid) == [TrialSummary(t.number, t.state, t.values) for t in storage.get_all_trials(sid)]
+
+
+def test_summaries_stay_right_as_trials_are_asked_and_told_between_calls():
+    """summaries keeps the leading finished trials' summaries: later trials, running then told, are read again."""
+    _, journal = study_journal()
+    storage = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False, deferred=told_lines(journal))
+    (study,) = storage.get_all_studies()
+    sid = study._study_id
+    opened = optuna.load_study(study_name=study.study_name, storage=storage,
+                               sampler=optuna.samplers.RandomSampler(seed=2))
+    first = storage.summaries(sid)
+    asked = [opened.ask() for _ in range(2)]
+    for t in asked:
+        t.suggest_float("x", 0, 1)
+    running = storage.summaries(sid)
+    assert running[:12] == first and [s.state for s in running[12:]] == [optuna.trial.TrialState.RUNNING] * 2
+    opened.tell(asked[1], 1.0)
+    assert [s.state for s in storage.summaries(sid)[12:]] == [optuna.trial.TrialState.RUNNING,
+                                                              optuna.trial.TrialState.COMPLETE]
+    opened.tell(asked[0], 2.0)
+    want = [TrialSummary(t.number, t.state, t.values) for t in storage.get_all_trials(sid)]
+    assert storage.summaries(sid) == want and want[12].values == [2.0]

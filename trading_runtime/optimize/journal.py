@@ -7,7 +7,7 @@ reads them into and writes them from is ``optimize/journal_storage.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from optuna.storages.journal import BaseJournalBackend
@@ -20,6 +20,9 @@ class BytesJournalBackend(BaseJournalBackend):
 
     def __init__(self, data: bytes = b"") -> None:
         self._lines: list[bytes] = []
+        # line index → the operation that line holds, as parsed when this process wrote it (the fold reads these
+        # instead of parsing the line again; never mutated)
+        self._parsed: dict[int, dict[str, Any]] = {}
         self.extend(data)
         self.changed = False
 
@@ -42,7 +45,10 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.extend(journal_line(entry) for entry in logs)
         self.changed = True
 
-    def append_line(self, line: bytes) -> None:
+    def append_line(self, line: bytes, parsed: dict[str, Any] | None = None) -> None:
+        """Append a line; ``parsed``: its operation as ``json.loads`` gives it (kept for the fold, never mutated)."""
+        if parsed is not None:
+            self._parsed[len(self._lines)] = parsed
         self._lines.append(line)
         self.changed = True
 
@@ -55,10 +61,11 @@ class BytesJournalBackend(BaseJournalBackend):
         return sum(1 for line in self._lines if line.startswith(CREATE_PREFIX))
 
     def compact(self, first_trial_id: int) -> bool:
-        folded = compact_journal(self._lines, first_trial_id)
+        folded = compact_journal(self._lines, first_trial_id, self._parsed)
         if folded is None:
             return False
         self._lines = folded
+        self._parsed = {}
         self.changed = True
         return True
 
@@ -78,7 +85,8 @@ CREATE_PREFIX = b'{"op_code":4,'  # how a create-trial line starts (the line for
 FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
 
 
-def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | None:
+def compact_journal(lines: list[bytes], first_trial_id: int,
+                    parsed: Mapping[int, dict[str, Any]] | None = None) -> list[bytes] | None:
     """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
     create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
     original operations yields; ``user_attrs`` its last key), study operations kept before them. None when it
@@ -86,8 +94,10 @@ def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | No
     then kept as it is.
 
     A told generation thus costs one journal line per trial instead of one per parameter, attribute and
-    state change, which makes the next step's read several times faster.
+    state change, which makes the next step's read several times faster. ``parsed``: line index → that line's
+    operation, parsed already (the lines this process wrote; not mutated here).
     """
+    parsed = parsed or {}
     creates = 0
     boundary = None
     for i, line in enumerate(lines):
@@ -101,11 +111,13 @@ def compact_journal(lines: list[bytes], first_trial_id: int) -> list[bytes] | No
     study_lines: list[bytes] = []
     trials: dict[int, dict[str, Any]] = {}
     next_id = first_trial_id
-    for line in lines[boundary:]:
-        op = json.loads(line)
+    for i in range(boundary, len(lines)):
+        op = parsed.get(i)
+        if op is None:
+            op = json.loads(lines[i])
         code = op.get("op_code")
         if code in STUDY_OPS:
-            study_lines.append(line)
+            study_lines.append(lines[i])
             continue
         if code == CREATE_TRIAL:
             created = dict(op)

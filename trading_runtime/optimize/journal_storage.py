@@ -132,6 +132,8 @@ class JournalMemoryStorage(InMemoryStorage):
         self._section = b""  # the last folded line's distributions (bytes), and them parsed (see _head)
         self._section_dists: dict[str, BaseDistribution] = {}
         self._known: dict[str, BaseDistribution] | None = None  # the parsed distributions the study has seen
+        self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
+        self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         start, stop = deferred
         for i, line in enumerate(backend.lines()):
             if start <= i < stop and line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
@@ -180,17 +182,26 @@ class JournalMemoryStorage(InMemoryStorage):
         """Every trial's number, state and values (a deferred trial's from its line's state and values)."""
         with self._lock:
             self._check_study_id(study_id)
-            lines = {self._trial_id_to_study_id_and_number[trial_id][1]: line for trial_id, line in self._deferred}
-            out = []
-            for number, trial in enumerate(self._studies[study_id].trials):
+            trials = self._studies[study_id].trials
+            done = self._finished.setdefault(study_id, [])
+            out = list(done)
+            lines: dict[int, bytes] | None = None
+            for number in range(len(done), len(trials)):
+                trial = trials[number]
                 if trial is not None:
-                    out.append(TrialSummary(number, trial.state, trial.values))
-                    continue
-                found = _state_and_values(lines[number])
-                if found is None:  # not a line of the folded form: read them all
-                    self._read_deferred()
-                    return self.summaries(study_id)
-                out.append(TrialSummary(number, *found))
+                    summary = TrialSummary(number, trial.state, trial.values)
+                else:
+                    if lines is None:
+                        lines = {self._trial_id_to_study_id_and_number[trial_id][1]: line
+                                 for trial_id, line in self._deferred}
+                    found = _state_and_values(lines[number])
+                    if found is None:  # not a line of the folded form: read them all
+                        self._read_deferred()
+                        return self.summaries(study_id)
+                    summary = TrialSummary(number, *found)
+                out.append(summary)
+                if len(done) == number and summary.state.is_finished():
+                    done.append(summary)  # a finished trial's state and values never change
             return out
 
     def _update_cache(self, trial_id: int, study_id: int) -> None:
@@ -401,12 +412,25 @@ class JournalMemoryStorage(InMemoryStorage):
 
     # ------------------------------------------------------------------------------------------ writing
 
-    def _write(self, op_code: int, fields: dict[str, Any]) -> dict[str, Any]:
-        """Append the operation's journal line; the operation as the journal's replay reads it back."""
-        line = journal_line({"op_code": op_code, "worker_id": self._worker_id, **fields})
-        op: dict[str, Any] = json.loads(line)
-        self.backend.append_line(line)
+    def _write(self, op_code: int, fields: dict[str, Any], small: bool = True) -> dict[str, Any]:
+        """Append the operation's journal line; the operation as the journal's replay reads it back (``small``:
+        worth trying to copy rather than parse back; a trial's evaluation is not)."""
+        entry = {"op_code": op_code, "worker_id": self._worker_id, **fields}
+        line = journal_line(entry)
+        # Small and of JSON's own types: the line reads back as a copy of the entry (same keys in the same order,
+        # equal values), made without parsing the line back.
+        copied: Any = _native(entry, [_NATIVE_NODES]) if small else _NOT_NATIVE
+        op: dict[str, Any] = json.loads(line) if copied is _NOT_NATIVE else copied
+        self.backend.append_line(line, op)  # kept for the fold: not to be mutated (callers copy before changing)
         return op
+
+    def _distribution_text(self, distribution: BaseDistribution) -> str:
+        """``distribution_to_json``, once per distribution object (a sampler passes the same ones for every trial;
+        the object is kept, so its id is not reused)."""
+        known = self._texts.get(id(distribution))
+        if known is None or known[0] is not distribution:
+            known = self._texts[id(distribution)] = (distribution, distribution_to_json(distribution))
+        return known[1]
 
     def create_new_study(self, directions: Sequence[StudyDirection], study_name: str | None = None) -> int:
         with self._lock:
@@ -447,8 +471,8 @@ class JournalMemoryStorage(InMemoryStorage):
                 check_distribution_compatibility(info.param_distribution[param_name], distribution)
             op = self._write(SET_PARAM, {"trial_id": trial_id, "param_name": param_name,
                                           "param_value_internal": param_value_internal,
-                                          "distribution": distribution_to_json(distribution)})
-            op["distribution"] = distribution  # equal to the one its JSON gives
+                                          "distribution": self._distribution_text(distribution)})
+            op = {**op, "distribution": distribution}  # equal to the one its JSON gives
             self._update_trial(SET_PARAM, trial_id, op)
 
     def set_trial_state_values(self, trial_id: int, state: TrialState,
@@ -458,7 +482,7 @@ class JournalMemoryStorage(InMemoryStorage):
             self.check_trial_is_updatable(trial_id, trial.state)
             if state == TrialState.RUNNING and trial.state != TrialState.WAITING:
                 return False
-            log: dict[str, Any] = {"trial_id": trial_id, "state": state, "values": values}
+            log: dict[str, Any] = {"trial_id": trial_id, "state": int(state), "values": values}
             now = datetime.now(tz=UTC).isoformat(timespec="microseconds")
             if state == TrialState.RUNNING:
                 log["datetime_start"] = now
@@ -472,20 +496,49 @@ class JournalMemoryStorage(InMemoryStorage):
             self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
             op = self._write(SET_INTERMEDIATE, {"trial_id": trial_id, "step": step,
                                                  "intermediate_value": intermediate_value})
-            op["step"] = step  # the journal's replay keeps the step as given (an int)
+            op = {**op, "step": step}  # the journal's replay keeps the step as given (an int)
             self._update_trial(SET_INTERMEDIATE, trial_id, op)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         with self._lock:
             self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
-            self._update_trial(SET_USER_ATTR, trial_id,
-                               self._write(SET_USER_ATTR, {"trial_id": trial_id, "user_attr": {key: value}}))
+            op = self._write(SET_USER_ATTR, {"trial_id": trial_id, "user_attr": {key: value}}, small=False)
+            self._update_trial(SET_USER_ATTR, trial_id, op)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         with self._lock:
             self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
             self._update_trial(SET_SYSTEM_ATTR, trial_id,
                                self._write(SET_SYSTEM_ATTR, {"trial_id": trial_id, "system_attr": {key: value}}))
+
+
+_NATIVE_NODES = 32  # how many values _native looks at before it gives up (parsing the line back is then cheaper)
+_SCALARS = (str, int, float, bool, type(None))
+_NOT_NATIVE = object()
+
+
+def _native(value: Any, budget: list[int]) -> Any:
+    """A copy of ``value`` when it is made of JSON's own types only (exactly: no subclass, such as an enum or a numpy
+    scalar; no tuple; string keys), at most ``budget[0]`` values: then it equals ``json.loads(json.dumps(value))``
+    (NaN aside); else ``_NOT_NATIVE``."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return _NOT_NATIVE
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        items = [_native(v, budget) for v in value]
+        return _NOT_NATIVE if any(v is _NOT_NATIVE for v in items) else items
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            copied = _native(v, budget)
+            if type(k) is not str or copied is _NOT_NATIVE:
+                return _NOT_NATIVE
+            out[k] = copied
+        return out
+    return _NOT_NATIVE
 
 
 def _template_fields(template: FrozenTrial) -> dict[str, Any]:
