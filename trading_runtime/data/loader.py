@@ -356,7 +356,7 @@ def load_bars(
     with sha256_on_thread(content) as digest_of:  # the digest is computed while the bytes are parsed
         try:
             table, layout, converted, dropped, origin = _parse(content, fmt, options, report)
-        except InputError:  # bytes that are not the pinned ones are reported as such first, as ever
+        except Exception:  # bytes that are not the pinned ones are reported as such first (never parsed before)
             check_sha256(name, digest_of(), sha256, pinned_by)
             raise
         digest = digest_of()
