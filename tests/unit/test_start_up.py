@@ -332,3 +332,39 @@ print(json.dumps({"after_import": after_import, "building, running": states, "af
                   "code": code}))
 """)
     assert got == {"after_import": True, "building, running": [False, True], "after": True, "code": 0}
+
+
+def test_the_imported_objects_are_not_walked_when_the_collector_resumes() -> None:
+    """Importing ``cli.main`` and building ``run-shard``'s parser: no collection meanwhile walks more than a
+    few thousand objects (before, the first one after each pause walked every object imported, 86k here);
+    the imported objects are in the oldest generation, and the collector is on."""
+    got = fresh("""
+import gc, json
+walked = []
+def record(phase, info):
+    if phase == "start":
+        walked.append(sum(len(gc.get_objects(g)) for g in range(info["generation"] + 1)))
+gc.callbacks.append(record)
+import trading_runtime.cli.main as cli
+cli.build_parser(["run-shard"])
+gc.callbacks.remove(record)
+print(json.dumps({"largest walk": max(walked), "oldest": len(gc.get_objects(2)), "enabled": gc.isenabled()}))
+""")
+    largest, oldest = got["largest walk"], got["oldest"]
+    assert isinstance(largest, int) and largest < 20_000
+    assert isinstance(oldest, int) and oldest > 50_000
+    assert got["enabled"] is True
+
+
+def test_a_pause_inside_frozen_objects_leaves_them_frozen() -> None:
+    """A caller that froze objects before (``gc.freeze``): the pause does not unfreeze them."""
+    got = fresh("""
+import gc, json
+from trading_runtime.cli.startup import collection_paused
+gc.freeze()
+frozen = gc.get_freeze_count()
+with collection_paused():
+    made = [[i] for i in range(1000)]
+print(json.dumps({"kept frozen": gc.get_freeze_count() >= frozen > 0, "enabled": gc.isenabled()}))
+""")
+    assert got == {"kept frozen": True, "enabled": True}
