@@ -15,8 +15,9 @@ Prints figures (it is not a test), each beside a reference measured in the same 
 * a phase table of one ``--workers 1`` run: the same command run through ``command_phases.py``,
   which times the sweep's steps (imports, data, plan, shards, fan-in, report) and reads
   ``VmHWM`` after each;
-* a shard pod's cold start: ``run-shard`` of one 15-run shard of the planned experiment in a fresh
-  process (data local), process start to exit, best of the repeats;
+* ``run-shard`` of one 15-run shard of the planned experiment in a fresh process (data local), process
+  start to exit, best of the repeats (information: the cold-start target compares process start -> the
+  first result, which ``bench/cold_start.py`` measures);
 * ``--scale N``: the peak RSS of the same sweep with N times the runs (more fast windows), which
   must stay under the same ceiling.
 """
@@ -160,8 +161,9 @@ def main() -> None:
                                       "--experiment", plan["experiment_id"], "--shard", "shard-00000", "-q"])
             colds.append(wall)
         cold = min(colds)
-        rows.append(("run-shard cold start (15 runs), start -> exit", f"{cold:.2f} s", "", f"<= {TARGET_COLD_S} s",
-                     cold <= TARGET_COLD_S))
+        # the whole 15-run shard; the cold-start target compares start -> first result (bench/cold_start.py)
+        rows.append(("run-shard, 15 runs, start -> exit (information)", f"{cold:.2f} s",
+                     "target: cold_start.py", f"<= {TARGET_COLD_S} s", None))
         if args.scale > 1:
             big = write_config(data, tmp, "sweep-scaled.json", fast_stop=5 + 5 * 10 * args.scale - 1,
                                fast_step=max(1, 5 // args.scale) if args.scale <= 5 else 1)
@@ -174,7 +176,8 @@ def main() -> None:
                          f"<= {TARGET_WORKERS_RATIO:g}x", wall2 / wall <= TARGET_WORKERS_RATIO))
         print(f"{'measure':48}  {'figure':>9}  {'ratio':>20}  {'target':>10}  result")
         for name, fig, ratio, target, ok in rows:
-            print(f"{name:48}  {fig:>9}  {ratio:>20}  {target:>10}  {'PASS' if ok else 'FAIL'}")
+            verdict = "info" if ok is None else "PASS" if ok else "FAIL"
+            print(f"{name:48}  {fig:>9}  {ratio:>20}  {target:>10}  {verdict}")
         table = phase_table(config, tmp / "store-phases", 1)
         print("phases of one sweep --workers 1 (wall and CPU seconds; peak RSS so far and during the phase, MB):")
         for name, (seconds, hwm, own, cpu) in table.items():
