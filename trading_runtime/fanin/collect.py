@@ -7,7 +7,6 @@ fan-in reads one small document per shard.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,12 +177,10 @@ def shard_status(store: ArtifactStore, plan: Plan, shard_id: str) -> ShardStatus
     return _check_shard(store, plan.keys, plan, shard_id, spec.run_ids)
 
 
-def collect_shards(store: ArtifactStore, plan: Plan, checked: Mapping[str, ShardStatus] | None = None) -> FanIn:
-    """Every planned shard's status, in the plan's order; ``checked`` holds statuses of this plan's shards
-    already taken by ``shard_status`` since they were written (e.g. while the other shards ran)."""
+def collect_shards(store: ArtifactStore, plan: Plan) -> FanIn:
+    """Every planned shard's status, in the plan's order."""
     keys = plan.keys
     fan = FanIn(plan)
     for spec in plan.shards:
-        known = None if checked is None else checked.get(spec.shard_id)
-        fan.shards.append(known if known is not None else _check_shard(store, keys, plan, spec.shard_id, spec.run_ids))
+        fan.shards.append(_check_shard(store, keys, plan, spec.shard_id, spec.run_ids))
     return fan

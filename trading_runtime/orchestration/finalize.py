@@ -13,7 +13,7 @@ from typing import Any
 from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import ExperimentInputs, inputs_for_plan
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
-from trading_runtime.fanin import FanIn, collect_shards, rank_folds, summarize
+from trading_runtime.fanin import collect_shards, rank_folds, summarize
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import Plan, read_plan
 from trading_runtime.planning.curves import write_curves
@@ -29,22 +29,20 @@ class Finalized:
     curves: Mapping[tuple[str, str], Curve]  # the derived curves (as written to curves.f64), for readers in-process
 
 
-def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any], fan: FanIn | None = None,
+def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any],
              inputs: ExperimentInputs | None = None, base_dir: Path | None = None,
              prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> Finalized:
     """Write fanin.json, then (when every shard verifies) the curves, summary.json and provenance.json.
 
     Raises VerificationError (exit 3) naming every missing or failed shard; fanin.json is written first
-    either way. ``provenance`` (versions and commits, metadata) goes to provenance.json. ``fan``: the
-    shards' statuses when the caller collected them already (the sweep, as its shards finished).
+    either way. ``provenance`` (versions and commits, metadata) goes to provenance.json.
     ``inputs``: the plan's data and strategy when the caller holds them (the sweep); else they are loaded
     as run-shard loads them (pinned to the plan's sha256; ``base_dir`` resolves relative data paths; a
     universe's instruments only those whose windows have curves to derive).
     """
     plan = read_plan(store, experiment_id)
     keys = plan.keys
-    if fan is None or fan.plan != plan:
-        fan = collect_shards(store, plan)
+    fan = collect_shards(store, plan)
     doc = fan.document()
     write_complete(store, keys.fanin, canonical_bytes(doc.model_dump(mode="json")))  # marked: validate reads it
     s, r = doc.shards, doc.runs

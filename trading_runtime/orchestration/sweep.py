@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,6 @@ from trading_runtime.planning import Plan, write_plan
 from trading_runtime.store import ArtifactStore, open_store
 
 if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
-    from trading_runtime.fanin import FanIn, ShardStatus
     from trading_runtime.fanin.documents import FanInDocument
 
 log = logging.getLogger(__name__)
@@ -50,55 +48,9 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
-@dataclass
-class ShardChecks:
-    """Fan-in's check of each shard (``shard_status``: marker, result), taken on a thread as soon as the shard
-    is written, while the next shards run: the fan-in after the last shard then has only the last shard left
-    to check. The statuses are the ones ``collect_shards`` would take at the end, so fanin.json does not
-    change."""
-
-    store: ArtifactStore
-    plan: Plan
-    _pool: ThreadPoolExecutor | None = field(default=None, init=False)
-    _checks: dict[str, Future[ShardStatus]] = field(default_factory=dict, init=False)
-
-    def written(self, shard_id: str) -> None:
-        # The thread starts with the first written shard: after a fork pool has started its workers
-        # (it forks all of them at its first task), so no worker is forked while this thread runs.
-        from trading_runtime.fanin import shard_status
-
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fan-in-check")
-        self._checks[shard_id] = self._pool.submit(shard_status, self.store, self.plan, shard_id)
-
-    def fan_in(self) -> FanIn:
-        """Every planned shard's status, in the plan's order (shards not checked yet are checked now)."""
-        from trading_runtime.fanin import collect_shards
-
-        return collect_shards(self.store, self.plan, {sid: check.result() for sid, check in self._checks.items()})
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-@contextmanager
-def shard_checks(store: ArtifactStore, plan: Plan) -> Iterator[ShardChecks]:
-    checks = ShardChecks(store, plan)
-    try:
-        yield checks
-    finally:
-        checks.close()
-
-
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int,
-            progress: ProgressFactory, written: Callable[[str], None] | None = None) -> int:
-    """Run the pending shards; returns how many ran. ``written(shard_id)`` is called as each one is stored."""
-    def done(shard_id: str, runs: int) -> None:
-        bar.add(runs, shard=shard_id)
-        if written is not None:
-            written(shard_id)
-
+            progress: ProgressFactory) -> int:
+    """Run the pending shards; returns how many ran."""
     todo = pending_shards(store, plan)
     runs_of = {s.shard_id: len(s.run_ids) for s in plan.shards}
     skipped = len(plan.shards) - len(todo)
@@ -110,7 +62,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
         if workers <= 1 or len(todo) <= 1 or store.uri.startswith("memory://"):
             for sid in todo:
                 run_shard(store, plan, sid, inputs)
-                done(sid, runs_of[sid])
+                bar.add(runs_of[sid], shard=sid)
             return len(todo)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=pool_context(),
@@ -118,7 +70,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
             order = sorted(todo, key=lambda sid: -runs_of[sid])
-            drain(pool, {pool.submit(_work, sid) for sid in order}, lambda finished: done(*finished))
+            drain(pool, {pool.submit(_work, sid) for sid in order}, lambda done: bar.add(done[1], shard=done[0]))
         return len(todo)
     finally:
         bar.close()
@@ -136,19 +88,17 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
     """Write the plan (refused when another plan of the experiment is stored), run its pending shards,
     finalize, write report.html."""
     write_plan(store, plan, exclusive=True)
-    with shard_checks(store, plan) as checks:
-        t_shards = time.perf_counter()
-        ran = execute(store, plan, inputs, workers, progress, checks.written)
-        shard_seconds = time.perf_counter() - t_shards
-        log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
-                 extra={"done": ran, "seconds": round(shard_seconds, 3)})
-        fan = checks.fan_in()
+    t_shards = time.perf_counter()
+    ran = execute(store, plan, inputs, workers, progress)
+    shard_seconds = time.perf_counter() - t_shards
+    log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
+             extra={"done": ran, "seconds": round(shard_seconds, 3)})
     from trading_runtime.orchestration.finalize import finalize  # fan-in and report: imported for their phase
     from trading_runtime.report import load_experiment, write_report
 
     # this process holds the data and the warm kernels: finalize derives the curves here, and the report
     # reads them from memory (the same arrays finalize wrote to curves.f64)
-    done = finalize(store, plan.experiment_id, provenance, fan, inputs)
+    done = finalize(store, plan.experiment_id, provenance, inputs)
     results = load_experiment(store, plan.experiment_id, curves=done.curves)
     report = write_report(results)
     assert results.fanin is not None  # finalize wrote it

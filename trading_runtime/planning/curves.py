@@ -60,7 +60,13 @@ class StoredCurves:
         try:
             digest = object_sha256(self.store, self.keys.curves_blob)
         except ArtifactNotFoundError:
-            raise VerificationError(f"{self.where}: curves blob missing (curves.json indexes it)") from None
+            raise self._missing() from None
+        self._check(digest)
+
+    def _missing(self) -> VerificationError:
+        return VerificationError(f"{self.where}: curves blob missing (curves.json indexes it)")
+
+    def _check(self, digest: str) -> None:
         if digest != self.sha256:
             raise VerificationError(f"{self.where}: corrupt curves blob: sha256 {digest[:12]}, "
                                     f"curves.json: {self.sha256[:12]}")
@@ -75,12 +81,10 @@ class StoredCurves:
             digest, series = extract_series(read_chunks(self.store, self.keys.curves_blob),
                                             [self.entries[key] for key in keys])
         except ArtifactNotFoundError:
-            raise VerificationError(f"{self.where}: curves blob missing (curves.json indexes it)") from None
+            raise self._missing() from None
         except ValueError as e:
             raise VerificationError(f"{self.where}: corrupt curves blob: {e}") from None
-        if digest != self.sha256:
-            raise VerificationError(f"{self.where}: corrupt curves blob: sha256 {digest[:12]}, "
-                                    f"curves.json: {self.sha256[:12]}")
+        self._check(digest)
         return dict(zip(keys, series, strict=True))
 
 
