@@ -38,11 +38,13 @@ from trading_runtime.optimize.sampler import build_sampler
 from trading_runtime.optimize.space import distributions, trial_params
 from trading_runtime.optimize.storage import stored_storage
 from trading_runtime.optimize.study import StudyManifest, Trialish, load_study, next_generation, primary_objective
-from trading_runtime.planning import Plan, PlannedRun, shard_runs
+from trading_runtime.planning import ExperimentKeys, Plan, PlannedRun, shard_runs, write_plan
 from trading_runtime.planning.plan import PLAN_SCHEMA_VERSION
-from trading_runtime.store import ArtifactStore
+from trading_runtime.store import ArtifactStore, marker_key
+from trading_runtime.store.sealed import write_sealed
 
-__all__ = ["AskedTrial", "ask_generation", "generation_plan", "record_outcome", "tell_generation", "trial_plan"]
+__all__ = ["AskedTrial", "ask_generation", "generation_plan", "record_outcome", "tell_generation", "trial_plan",
+           "write_generation_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,17 @@ def generation_plan(manifest: StudyManifest, g: int, asked: list[AskedTrial], ru
                       {"generation": generation_label(g)})
 
 
+def write_generation_plan(store: ArtifactStore, plan: Plan) -> None:
+    """Store a generation's plan as one sealed object (``store/sealed.py``: one put instead of a payload and its
+    marker; ``read_plan`` reads it through ``read_complete``). A plan an earlier version wrote with a marker is
+    rewritten in that form (readers read a marked plan first)."""
+    key = ExperimentKeys(plan.experiment_id).plan
+    if store.exists(marker_key(key)):
+        write_plan(store, plan)
+    else:
+        write_sealed(store, key, canonical_bytes(plan.model_dump(mode="json")), "plan")
+
+
 @dataclass(frozen=True)
 class Told:
     generation: int
@@ -232,7 +245,7 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     sweep = manifest.sweep
     told = complete = failed = 0
     with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
-                        evaluations=False, history=False) as storage:
+                        evaluations=False) as storage:
         study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
         if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "

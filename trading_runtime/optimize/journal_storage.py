@@ -68,6 +68,7 @@ class TrialSummary(NamedTuple):
 _USER_ATTRS = b',"user_attrs":'
 _DISTRIBUTIONS = b',"distributions":'
 _SYSTEM_ATTRS = b',"system_attrs":'
+_CLOSE = ord("}")
 _STATES = {int(s): s for s in TrialState}
 # The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
 # top-level ``user_attrs`` (JSON objects have unique keys; a cut inside a nested value lacks the later ones).
@@ -81,14 +82,24 @@ _decode = json.JSONDecoder().decode
 _HEAD_END = re.compile(rb',"state":([0-9]+)(?:,"values":(null|\[[^\]]*\]))?(?:,"datetime_complete":"[^"]*")?$')
 
 
-def _state_and_values(line: bytes) -> tuple[TrialState, list[float] | None] | None:
-    """A folded line's finished state and values, from the end of its head (None: not such a line)."""
-    cut = line.find(_USER_ATTRS)
-    found = _HEAD_END.search(line, 0, cut) if cut > 0 else None
-    if found is None or int(found[1]) not in FINISHED_STATES:
-        return None
-    values = None if found[2] is None else json.loads(found[2])
-    return _STATES[int(found[1])], values
+def _common_section(lines: Sequence[bytes]) -> bytes | None:
+    """The distributions section (``,"distributions":{…}``, up to ``,"system_attrs":``) that every one of
+    ``lines`` holds before its ``user_attrs``, bounded as :meth:`JournalMemoryStorage._head` requires; None when
+    a line has none or another one."""
+    section: bytes | None = None
+    for line in lines:
+        cut = line.find(_USER_ATTRS)
+        start = line.find(_DISTRIBUTIONS, 0, cut) if cut > 0 else -1
+        if start <= 0 or line[start - 1] != _CLOSE:
+            return None
+        if section is None:
+            stop = line.find(_SYSTEM_ATTRS, start, cut)
+            if stop < 0 or line[stop - 1] != _CLOSE:
+                return None
+            section = line[start:stop]
+        elif not (line.startswith(section, start) and line.startswith(_SYSTEM_ATTRS, start + len(section))):
+            return None
+    return section
 
 
 class _Times:
@@ -171,12 +182,57 @@ class JournalMemoryStorage(InMemoryStorage):
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
+        if self._read_folded_block(deferred):
+            return
         for trial_id, line in deferred:
             if not (self._read_folded(line, trial_id)):
                 op = json.loads(line)
                 if op.get("op_code") != CREATE_TRIAL or op.get("study_id") not in self._studies:
                     raise ValueError(f"journal: a told generation's line is not a trial's creation: {line[:80]!r}")
                 self._create_trial(op, trial_id)
+
+    def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
+        """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)
+        decoded as one JSON array, the distributions once. False, having read nothing, when a line is not of the
+        folded form of a finished trial or the lines' distributions differ (each line is then read alone)."""
+        lines = [line for _, line in deferred]
+        section = _common_section(lines)
+        if section is None:
+            return False
+        if self._skip_evaluations:
+            parts = []
+            for line in lines:
+                cut = line.find(_USER_ATTRS)
+                at = line.find(_DISTRIBUTIONS, 0, cut)
+                parts += (line[:at], line[at + len(section):cut], b"},")
+        else:
+            parts = [b"%s," % line.rstrip(b"\n") for line in lines]
+        parts[-1] = parts[-1][:-1]
+        try:
+            heads = _decode("[" + b"".join(parts).decode() + "]")
+        except ValueError:
+            return False
+        wanted = _HEAD_KEYS - {"distributions"}  # the heads' distributions are the section's
+        if not all(type(h) is dict and h.keys() >= wanted and h["state"] in FINISHED_STATES for h in heads):
+            return False
+        dists = self._section_distributions(section)
+        for (trial_id, line), head in zip(deferred, heads, strict=True):
+            skip = self._skip_evaluations and head["state"] == TrialState.COMPLETE
+            if self._skip_evaluations:
+                head["user_attrs"] = {} if skip else json.loads(line)["user_attrs"]
+            self._create_trial(head, trial_id, dists)
+            if skip:
+                self._unread[trial_id] = line
+        return True
+
+    def _section_distributions(self, section: bytes) -> dict[str, BaseDistribution]:
+        """The distributions of a folded line's distributions section (``,"distributions":{…}``), parsed once per
+        run of equal sections."""
+        if section != self._section:
+            texts = _decode("{" + section[1:].decode() + "}")["distributions"]
+            self._section_dists = {k: self._distribution(v) for k, v in texts.items()}
+            self._section = section
+        return self._section_dists
 
     def summaries(self, study_id: int) -> list[TrialSummary]:
         """Every trial's number, state and values (a deferred trial's from its line's state and values)."""
@@ -185,24 +241,37 @@ class JournalMemoryStorage(InMemoryStorage):
             trials = self._studies[study_id].trials
             done = self._finished.setdefault(study_id, [])
             out = list(done)
-            lines: dict[int, bytes] | None = None
+            unread: dict[int, tuple[TrialState, list[float] | None]] | None = None
             for number in range(len(done), len(trials)):
                 trial = trials[number]
                 if trial is not None:
                     summary = TrialSummary(number, trial.state, trial.values)
                 else:
-                    if lines is None:
-                        lines = {self._trial_id_to_study_id_and_number[trial_id][1]: line
-                                 for trial_id, line in self._deferred}
-                    found = _state_and_values(lines[number])
-                    if found is None:  # not a line of the folded form: read them all
+                    if unread is None:
+                        unread = self._deferred_states()
+                    if unread is None:  # a line not of the folded form: read them all
                         self._read_deferred()
                         return self.summaries(study_id)
-                    summary = TrialSummary(number, *found)
+                    summary = TrialSummary(number, *unread[number])
                 out.append(summary)
                 if len(done) == number and summary.state.is_finished():
                     done.append(summary)  # a finished trial's state and values never change
             return out
+
+    def _deferred_states(self) -> dict[int, tuple[TrialState, list[float] | None]] | None:
+        """The deferred trials' states and values by trial number, the values of all decoded as one JSON array;
+        None when a line is not of the folded form of a finished trial."""
+        states: list[tuple[int, TrialState]] = []
+        texts: list[bytes] = []
+        for trial_id, line in self._deferred:
+            cut = line.find(_USER_ATTRS)
+            found = _HEAD_END.search(line, 0, cut) if cut > 0 else None
+            if found is None or int(found[1]) not in FINISHED_STATES:
+                return None
+            states.append((self._trial_id_to_study_id_and_number[trial_id][1], _STATES[int(found[1])]))
+            texts.append(found[2] or b"null")
+        values = _decode("[" + b",".join(texts).decode() + "]") if texts else []
+        return {number: (state, v) for (number, state), v in zip(states, values, strict=True)}
 
     def _update_cache(self, trial_id: int, study_id: int) -> None:
         """Nothing: the best trial is found when asked for (get_best_trial), not kept up to date per trial."""
@@ -293,14 +362,10 @@ class JournalMemoryStorage(InMemoryStorage):
         # Params hold numbers only, and the distributions object ends before system_attrs: both ends are '}'.
         if stop < 0 or line[start - 1:start] != b"}" or line[stop - 1:stop] != b"}":
             return _decode(line[:cut].decode() + "}"), None
-        section = line[start:stop]
-        if section != self._section:
-            texts = _decode("{" + section[1:].decode() + "}")["distributions"]
-            self._section_dists = {k: self._distribution(v) for k, v in texts.items()}
-            self._section = section
+        dists = self._section_distributions(line[start:stop])
         head = _decode((line[:start] + line[stop:cut]).decode() + "}")
         head["distributions"] = None
-        return head, self._section_dists
+        return head, dists
 
     def _apply(self, op: dict[str, Any]) -> None:
         """One journal operation of another writer, as Optuna's replay applies it (ignored where it ignores)."""

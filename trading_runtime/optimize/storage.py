@@ -72,6 +72,7 @@ from trading_runtime.store import (
     read_complete,
     write_complete,
 )
+from trading_runtime.store.sealed import sealed_key, unseal, write_sealed
 
 __all__ = [
     "CHECKPOINT_GENERATIONS", "BytesJournalBackend", "StorageFormat", "StorageLocation", "flush_storage",
@@ -156,29 +157,15 @@ def _stored_sha256(store: ArtifactStore, key: str) -> str | None:
     return str(marker.get("sha256", "")) if isinstance(marker, dict) else ""
 
 
-_SEAL = b"#trading-runtime journal sha256="
 SEALED = "sealed"  # the state of a sealed object (see _stored_state)
-
-
-def sealed_key(key: str) -> str:
-    """Where the sealed object of the journal object ``key`` (``….log``, as earlier versions named it) is."""
-    return key.removesuffix(".log") + ".v2.log"
-
-
-def _sealed(payload: bytes) -> bytes:
-    return payload + _SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
 
 
 def _unsealed(store: ArtifactStore, key: str, raw: bytes) -> tuple[bytes, str]:
     """A sealed object's journal lines and their sha256, checked against its seal."""
-    cut = raw.rfind(b"\n", 0, len(raw) - 1) + 1
-    seal = raw[cut:]
-    body = raw[:cut]
-    digest = hashlib.sha256(body).hexdigest()
-    if not seal.startswith(_SEAL) or seal.rstrip(b"\n")[len(_SEAL):] != digest.encode():
-        raise CorruptArtifactError(store.uri, sealed_key(key), f"its last line is not the seal of its lines "
-                                   f"(sha256 {digest}) (the study's storage)")
-    return body, digest
+    try:
+        return unseal(store.uri, sealed_key(key), raw)
+    except CorruptArtifactError as e:
+        raise CorruptArtifactError(e.uri, e.key, f"{e.problem} (the study's storage)") from None
 
 
 def _stored_state(store: ArtifactStore, key: str) -> str | None:
@@ -198,14 +185,13 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 @contextlib.contextmanager
 def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
-                   step: Step | None = None, evaluations: bool = True,
-                   history: bool = True) -> Iterator[BaseStorage]:
+                   step: Step | None = None, evaluations: bool = True) -> Iterator[BaseStorage]:
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
     ``evaluations=False``: the complete trials read from told objects have no user attributes (their
     evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
-    ``history=False``: the told generations' trials are read only when one is asked for (their states
-    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell.
+    The told generations' trials are read only when one is asked for, all of them at once (their states
+    and values alone by ``JournalMemoryStorage.summaries``: the tell reads no more).
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -221,7 +207,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
+        with _journal(store, loc, create, write, step, _Reading(evaluations)) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -275,7 +261,6 @@ class _Reading:
     """What a step reads of the told trials (see :func:`stored_storage`)."""
 
     evaluations: bool = True
-    history: bool = True
 
 
 def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
@@ -304,7 +289,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             data, shas[key] = _read_object(store, key)
             backend.extend(data)
             asked = True
-    deferred = (0, 0) if reading.history else (starts[0], starts[told])
+    deferred = (starts[0], starts[told])  # the told generations' trials, read in one go when first wanted
     opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
                    asked)
     backend.changed = False
@@ -421,7 +406,7 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
     """Write a journal object, sealed: one put, complete once it exists (the module docstring)."""
-    store.put_bytes(sealed_key(key), _sealed(payload))
+    write_sealed(store, key, payload, "journal")
     opened.shas[key] = SEALED
 
 
