@@ -206,6 +206,23 @@ def write_generation_plan(store: ArtifactStore, plan: Plan) -> None:
         write_sealed(store, key, canonical_bytes(plan.model_dump(mode="json")), "plan")
 
 
+class _TellOnly(optuna.samplers.BaseSampler):
+    """The tell's sampler: it asks nothing, and its ``after_trial`` does nothing — as the configured samplers' do
+    (built without a constraints function, none of them records anything after a trial); building one of those
+    (seeding its random state) would cost more than the tell's own work per trial."""
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        raise AssertionError("the tell asks nothing")
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        search_space: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("the tell asks nothing")
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        raise AssertionError("the tell asks nothing")
+
+
 @dataclass(frozen=True)
 class Told:
     generation: int
@@ -245,8 +262,8 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     sweep = manifest.sweep
     told = complete = failed = 0
     with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
-                        evaluations=False) as storage:
-        study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
+                        evaluations=False, history=False) as storage:
+        study = load_study(storage, manifest, _TellOnly())
         if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")

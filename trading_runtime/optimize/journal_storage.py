@@ -125,7 +125,8 @@ class JournalMemoryStorage(InMemoryStorage):
     :meth:`read_evaluations` (see the module docstring).
 
     ``deferred``: lines ``start`` … ``stop`` - 1 (told generations: folded lines) are read only when one of
-    their trials or every trial is asked for; until then their trials' slots are held (numbers and ids
+    their trials or every trial is asked for (or :meth:`read_told`), all at once: their heads decoded as one
+    JSON array, the distributions once; until then their trials' slots are held (numbers and ids
     are right) and :meth:`summaries` reads only their states and values (the tell, which changes the
     latest generation only, thus reads the history's ~100 bytes of state and values per trial).
     """
@@ -170,6 +171,11 @@ class JournalMemoryStorage(InMemoryStorage):
 
     # ------------------------------------------------------------------------------------------ deferred
 
+    def read_told(self) -> None:
+        """Read the deferred trials now (all at once)."""
+        with self._lock:
+            self._read_deferred()
+
     def _defer(self, line: bytes) -> None:
         (study_id,) = self._studies
         info = self._studies[study_id]
@@ -193,11 +199,12 @@ class JournalMemoryStorage(InMemoryStorage):
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)
-        decoded as one JSON array, the distributions once. False, having read nothing, when a line is not of the
-        folded form of a finished trial or the lines' distributions differ (each line is then read alone)."""
+        decoded as one JSON array, the distributions once, the trials made as ``_read_folded`` makes them. False,
+        having read nothing, when a line is not of the folded form of a finished trial of the one study, or the
+        lines' distributions differ (each line is then read alone)."""
         lines = [line for _, line in deferred]
         section = _common_section(lines)
-        if section is None:
+        if section is None or len(self._studies) != 1:
             return False
         if self._skip_evaluations:
             parts = []
@@ -206,23 +213,41 @@ class JournalMemoryStorage(InMemoryStorage):
                 at = line.find(_DISTRIBUTIONS, 0, cut)
                 parts += (line[:at], line[at + len(section):cut], b"},")
         else:
-            parts = [b"%s," % line.rstrip(b"\n") for line in lines]
+            parts = [line.rstrip(b"\n") + b"," for line in lines]
         parts[-1] = parts[-1][:-1]
         try:
             heads = _decode("[" + b"".join(parts).decode() + "]")
         except ValueError:
             return False
+        (study_id,) = self._studies
         wanted = _HEAD_KEYS - {"distributions"}  # the heads' distributions are the section's
-        if not all(type(h) is dict and h.keys() >= wanted and h["state"] in FINISHED_STATES for h in heads):
+        if not all(type(h) is dict and h.keys() >= wanted and h["state"] in FINISHED_STATES and
+                   h["study_id"] == study_id for h in heads):
             return False
         dists = self._section_distributions(section)
+        info = self._studies[study_id]
+        if dists is not self._known:
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+            self._known = dists
+        external = {name: dist.to_external_repr for name, dist in dists.items()}
+        local = self._times.local
+        numbers = self._trial_id_to_study_id_and_number
         for (trial_id, line), head in zip(deferred, heads, strict=True):
-            skip = self._skip_evaluations and head["state"] == TrialState.COMPLETE
-            if self._skip_evaluations:
-                head["user_attrs"] = {} if skip else json.loads(line)["user_attrs"]
-            self._create_trial(head, trial_id, dists)
+            state = _STATES[head["state"]]
+            skip = self._skip_evaluations and state == TrialState.COMPLETE
             if skip:
                 self._unread[trial_id] = line
+                user_attrs = {}
+            else:
+                user_attrs = json.loads(line)["user_attrs"] if self._skip_evaluations else head["user_attrs"]
+            number = numbers[trial_id][1]
+            intermediate = head["intermediate_values"]
+            info.trials[number] = FrozenTrial(
+                number, state, head.get("value"), local(head["datetime_start"]), local(head.get("datetime_complete")),
+                {k: external[k](p) for k, p in head["params"].items()}, dict(dists), user_attrs,
+                head["system_attrs"], {int(k): v for k, v in intermediate.items()} if intermediate else {}, trial_id,
+                values=head.get("values"))
         return True
 
     def _section_distributions(self, section: bytes) -> dict[str, BaseDistribution]:

@@ -185,13 +185,15 @@ def _read(store: ArtifactStore, key: str) -> bytes:
 
 @contextlib.contextmanager
 def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool = False, write: bool = True,
-                   step: Step | None = None, evaluations: bool = True) -> Iterator[BaseStorage]:
+                   step: Step | None = None, evaluations: bool = True,
+                   history: bool = True) -> Iterator[BaseStorage]:
     """The study storage at ``loc``; what the step added is written on a clean exit (when ``write``).
 
     ``evaluations=False``: the complete trials read from told objects have no user attributes (their
     evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
-    The told generations' trials are read only when one is asked for, all of them at once (their states
-    and values alone by ``JournalMemoryStorage.summaries``: the tell reads no more).
+    ``history=False``: the told generations' trials are read only when one is asked for (their states
+    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell. Either way they are
+    read in one go (``JournalMemoryStorage``: one JSON array for all their lines).
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -207,7 +209,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, _Reading(evaluations)) as storage:
+        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -261,6 +263,7 @@ class _Reading:
     """What a step reads of the told trials (see :func:`stored_storage`)."""
 
     evaluations: bool = True
+    history: bool = True
 
 
 def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
@@ -289,7 +292,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             data, shas[key] = _read_object(store, key)
             backend.extend(data)
             asked = True
-    deferred = (starts[0], starts[told])  # the told generations' trials, read in one go when first wanted
+    deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
     opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
                    asked)
     backend.changed = False
@@ -301,7 +304,10 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
                   deferred: tuple[int, int]) -> JournalMemoryStorage:
     try:
-        return JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+        if reading.history:
+            storage.read_told()
+        return storage
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{store.uri}: {loc.key}: the study's journal cannot be read ({type(e).__name__}: {e}); "
                          "was it written by another tool?") from None
