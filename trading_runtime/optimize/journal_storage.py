@@ -147,11 +147,20 @@ class JournalMemoryStorage(InMemoryStorage):
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         start, stop = deferred
-        for i, line in enumerate(backend.lines()):
-            if start <= i < stop and line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
-                self._defer(line)
-            else:
-                self._read_line(line)
+        lines = backend.lines()
+        for line in lines[:start]:
+            self._read_line(line)
+        told = lines[start:stop]
+        if len(self._studies) == 1 and all(line.startswith(CREATE_PREFIX) for line in told):
+            self._defer_all(told)  # the told objects' usual content: trials' creations only
+        else:
+            for line in told:
+                if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                    self._defer_all([line])
+                else:
+                    self._read_line(line)
+        for line in lines[max(start, stop):]:
+            self._read_line(line)
 
     @property
     def evaluations(self) -> bool:
@@ -176,13 +185,17 @@ class JournalMemoryStorage(InMemoryStorage):
         with self._lock:
             self._read_deferred()
 
-    def _defer(self, line: bytes) -> None:
+    def _defer_all(self, lines: list[bytes]) -> None:
+        """Hold the slots (ids and numbers, in order) of the trials these creations make, to read them later."""
         (study_id,) = self._studies
         info = self._studies[study_id]
-        trial_id = self._max_trial_id = self._max_trial_id + 1
-        self._trial_id_to_study_id_and_number[trial_id] = (study_id, len(info.trials))
-        info.trials.append(None)  # type: ignore[arg-type]  # its slot, until _read_deferred
-        self._deferred.append((trial_id, line))
+        first_id, first_number = self._max_trial_id + 1, len(info.trials)
+        ids = range(first_id, first_id + len(lines))
+        self._max_trial_id += len(lines)
+        self._trial_id_to_study_id_and_number.update(
+            zip(ids, [(study_id, n) for n in range(first_number, first_number + len(lines))], strict=True))
+        info.trials.extend([None] * len(lines))  # type: ignore[list-item]  # their slots, until _read_deferred
+        self._deferred.extend(zip(ids, lines, strict=True))
 
     def _read_deferred(self) -> None:
         if not self._deferred:
