@@ -213,7 +213,8 @@ def _run_child(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 # -- S3: 503 on one key kind -------------------------------------------------------------------------
 
 # (method, text in the key): a generation's told journal object, a generation plan (sealed), the best trial's plan,
-# its marker, a shard result, and reads of the journal (the all-in-one writes no asked object; journal objects have no marker).
+# its marker, a shard result, and reads of the journal (the all-in-one writes no asked object; journal objects have
+# no marker).
 OUTAGES = [("PUT", ".told.v2.log"), ("PUT", "/plan.v2.json"), ("PUT", "/plan.json"), ("PUT", "/plan.json.SUCCESS"),
            ("PUT", "/result.json"), ("GET", JOURNAL)]
 

@@ -18,7 +18,9 @@ from trading_runtime.optimize import (
     tell_generation,
     trial_run_id,
 )
+from trading_runtime.optimize import generation
 from trading_runtime.optimize.keys import generation_label
+from trading_runtime.optimize.objective import evaluate_trial
 from trading_runtime.optimize.storage import (
     CHECKPOINT_GENERATIONS,
     flush_storage,
@@ -335,3 +337,37 @@ def test_a_failing_in_memory_step_stores_the_generations_told_before_it():
     run_in_memory(m, store)
     forget_cached_storages()
     assert trials_of(store, m) == whole
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "qmc", "cmaes", "nsga2"])
+def test_the_tell_builds_no_seeded_sampler_and_the_study_is_the_same(sampler, monkeypatch):
+    """A tell asks nothing: its study gets a sampler that does nothing after a trial, as the configured ones do
+    (seeding one per tell costs more than the tell's own work); the trials are those of a study whose tells did."""
+    objectives = [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]
+    m = synthetic_manifest(synthetic_config(sampler={"name": sampler, "seed": 4}, n_trials=12, batch_size=4,
+                                            **({"objectives": objectives} if sampler == "nsga2" else {})))
+    built = []
+    real = generation.build_sampler
+    monkeypatch.setattr(generation, "build_sampler", lambda *a: built.append(a[1]) or real(*a))
+    store = run_study(m, forget=True)
+    assert built == [f"generation/{generation_label(g)}" for g in range(3)]  # one per ask, none per tell
+    reference = fresh_store()
+    init_study(reference, m)
+    for g in range(m.n_generations):  # the tells' studies get the generation's configured sampler
+        forget_cached_storages()
+        asked = ask_generation(reference, m, g, lambda p: None)
+        forget_cached_storages()
+        with stored_storage(reference, m.storage_location, step="told", evaluations=False) as storage:
+            study = optuna.load_study(study_name=m.study_id, storage=storage,
+                                      sampler=real(m.sweep.sampler, f"generation/{generation_label(g)}", 4))
+            records = synthetic_records(m, asked)
+            for a in asked:
+                outcome = evaluate_trial(m.sweep.objectives, m.sweep.constraints,
+                                         [(f.id, records[trial_run_id(a.number, f.id)]) for f in m.folds], None,
+                                         m.config.objective)
+                generation.record_outcome(storage, study, a.number, outcome)
+    forget_cached_storages()
+    assert trials_of(store, m) == trials_of(reference, m)
+    with stored_study(store, m) as a, stored_study(reference, m) as b:
+        assert [(t.system_attrs, t.user_attrs) for t in a.get_trials()] == \
+            [(t.system_attrs, t.user_attrs) for t in b.get_trials()]

@@ -269,3 +269,29 @@ def test_summaries_stay_right_as_trials_are_asked_and_told_between_calls():
     opened.tell(asked[0], 2.0)
     want = [TrialSummary(t.number, t.state, t.values) for t in storage.get_all_trials(sid)]
     assert storage.summaries(sid) == want and want[12].values == [2.0]
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+])
+@pytest.mark.parametrize("evaluations", [True, False])
+def test_told_trials_are_read_in_one_go_as_reading_each_line_gives_them(sampler, objectives, evaluations, monkeypatch):
+    """The told generations' folded lines are decoded together (one JSON array), no line alone, into the state that
+    reading line by line gives: every sampler's trials (their system attributes), failed ones, evaluations or not."""
+    _, journal = study_journal(sampler, objectives)
+    by_line = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=evaluations)
+    want = everything(by_line)
+
+    def alone(*args: object) -> bool:
+        raise AssertionError("a told line was read alone")
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_folded", alone)
+    together = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=evaluations,
+                                    deferred=told_lines(journal))
+    together.read_told()
+    assert everything(together) == want
+    assert together.evaluations == by_line.evaluations
+    together.read_evaluations()
+    by_line.read_evaluations()
+    assert everything(together) == everything(by_line)

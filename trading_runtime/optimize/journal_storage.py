@@ -219,14 +219,14 @@ class JournalMemoryStorage(InMemoryStorage):
         section = _common_section(lines)
         if section is None or len(self._studies) != 1:
             return False
+        parts: list[bytes] = []
         if self._skip_evaluations:
-            parts = []
             for line in lines:
                 cut = line.find(_USER_ATTRS)
                 at = line.find(_DISTRIBUTIONS, 0, cut)
                 parts += (line[:at], line[at + len(section):cut], b"},")
         else:
-            parts = [line.rstrip(b"\n") + b"," for line in lines]
+            parts += [line.rstrip(b"\n") + b"," for line in lines]
         parts[-1] = parts[-1][:-1]
         try:
             heads = _decode("[" + b"".join(parts).decode() + "]")

@@ -23,7 +23,7 @@ from trading_runtime.store.markers import CorruptArtifactError
 
 __all__ = ["read_sealed", "seal", "sealed_key", "unseal", "write_sealed"]
 
-_SEAL = re.compile(rb"#trading-runtime [a-z]+ sha256=([0-9a-f]{64})\n")
+_SEAL = re.compile(rb"#trading-runtime [a-z]+ sha256=([0-9a-f]{64})\n?")
 
 
 def sealed_key(key: str) -> str:
@@ -39,7 +39,8 @@ def seal(payload: bytes, label: str) -> bytes:
     """The sealed object of ``payload`` (``label``: what it holds, one lower-case word)."""
     if payload and not payload.endswith(b"\n"):
         raise ValueError("a sealed payload ends with a newline")
-    return b"%s#trading-runtime %s sha256=%s\n" % (payload, label.encode(), hashlib.sha256(payload).hexdigest().encode())
+    digest = hashlib.sha256(payload).hexdigest()
+    return b"%s#trading-runtime %s sha256=%s\n" % (payload, label.encode(), digest.encode())
 
 
 def unseal(uri: str, key: str, raw: bytes) -> tuple[bytes, str]:
