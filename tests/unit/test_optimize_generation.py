@@ -12,13 +12,13 @@ from tests.optimize_support import synthetic_config, synthetic_manifest, synthet
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.optimize import (
     ask_generation,
+    generation,
     generation_plan,
     init_study,
     study_status,
     tell_generation,
     trial_run_id,
 )
-from trading_runtime.optimize import generation
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import evaluate_trial
 from trading_runtime.optimize.storage import (
