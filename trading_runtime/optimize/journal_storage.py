@@ -19,13 +19,15 @@ everything.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -100,6 +102,21 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
         elif not (line.startswith(section, start) and line.startswith(_SYSTEM_ATTRS, start + len(section))):
             return None
     return section
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while the told trials are made: thousands of objects that live as long
+    as the storage and hold no cycles, whose allocation would otherwise set off collections that traverse every
+    object of the process (in a 1,000-trial study, ~40 % of the ask's read). Collections resume after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Times:
@@ -201,14 +218,16 @@ class JournalMemoryStorage(InMemoryStorage):
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
-        if self._read_folded_block(deferred):
-            return
-        for trial_id, line in deferred:
-            if not (self._read_folded(line, trial_id)):
-                op = json.loads(line)
-                if op.get("op_code") != CREATE_TRIAL or op.get("study_id") not in self._studies:
-                    raise ValueError(f"journal: a told generation's line is not a trial's creation: {line[:80]!r}")
-                self._create_trial(op, trial_id)
+        with _collector_paused():
+            if self._read_folded_block(deferred):
+                return
+            for trial_id, line in deferred:
+                if not (self._read_folded(line, trial_id)):
+                    op = json.loads(line)
+                    if op.get("op_code") != CREATE_TRIAL or op.get("study_id") not in self._studies:
+                        raise ValueError(f"journal: a told generation's line is not a trial's creation: "
+                                         f"{line[:80]!r}")
+                    self._create_trial(op, trial_id)
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)
