@@ -295,3 +295,39 @@ def test_told_trials_are_read_in_one_go_as_reading_each_line_gives_them(sampler,
     together.read_evaluations()
     by_line.read_evaluations()
     assert everything(together) == everything(by_line)
+
+
+def test_told_trials_are_made_with_the_garbage_collector_paused(monkeypatch):
+    """No collection runs while the told trials are made (each would traverse every object of the process), even
+    with the collector set off by every allocation; it runs again afterwards."""
+    import gc
+
+    _, journal = study_journal()
+    reading = [False]
+    collections: list[dict[str, int]] = []
+    block = JournalMemoryStorage._read_folded_block
+
+    def read_block(self: JournalMemoryStorage, deferred: list[tuple[int, bytes]]) -> bool:
+        reading[0] = True
+        try:
+            return block(self, deferred)
+        finally:
+            reading[0] = False
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and reading[0]:
+            collections.append(info)
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_folded_block", read_block)
+    storage = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False, deferred=told_lines(journal))
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(seen)
+    gc.set_threshold(1, 1, 1)
+    try:
+        storage.read_told()
+        assert gc.isenabled()
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(seen)
+    assert collections == []
+    assert len(storage.get_all_trials(0)) == 12
