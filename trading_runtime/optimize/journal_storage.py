@@ -540,8 +540,11 @@ class JournalMemoryStorage(InMemoryStorage):
         entry = {"op_code": op_code, "worker_id": self._worker_id, **fields}
         line = journal_line(entry)
         # Small and of JSON's own types: the line reads back as a copy of the entry (same keys in the same order,
-        # equal values), made without parsing the line back.
-        copied: Any = _native(entry, [_NATIVE_NODES]) if small else _NOT_NATIVE
+        # equal values), made without parsing the line back; a flat entry of scalars is that copy itself (it is
+        # made here, and its values cannot change).
+        copied: Any = _NOT_NATIVE
+        if small:
+            copied = entry if all(type(v) in _SCALARS for v in fields.values()) else _native(entry, [_NATIVE_NODES])
         op: dict[str, Any] = json.loads(line) if copied is _NOT_NATIVE else copied
         self.backend.append_line(line, op)  # kept for the fold: not to be mutated (callers copy before changing)
         return op
