@@ -19,6 +19,7 @@ from trading_runtime.optimize import (
     tell_generation,
     trial_run_id,
 )
+from trading_runtime.optimize.journal_storage import TrialSummary
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import evaluate_trial
 from trading_runtime.optimize.storage import (
@@ -371,3 +372,15 @@ def test_the_tell_builds_no_seeded_sampler_and_the_study_is_the_same(sampler, mo
     with stored_study(store, m) as a, stored_study(reference, m) as b:
         assert [(t.system_attrs, t.user_attrs) for t in a.get_trials()] == \
             [(t.system_attrs, t.user_attrs) for t in b.get_trials()]
+
+
+@pytest.mark.parametrize("direction,want", [("maximize", (1, 3.0)), ("minimize", (4, -1.0))])
+def test_the_best_so_far_is_the_first_complete_trial_with_the_best_first_objective(direction, want):
+    m = synthetic_manifest(synthetic_config(objectives=[{"metric": "sharpe", "direction": direction}]))
+    state = optuna.trial.TrialState
+    rows = [TrialSummary(0, state.COMPLETE, [2.0]), TrialSummary(1, state.COMPLETE, [3.0]),
+            TrialSummary(2, state.FAIL, None), TrialSummary(3, state.COMPLETE, [3.0]),  # a tie: the first stays
+            TrialSummary(4, state.COMPLETE, [-1.0]), TrialSummary(5, state.COMPLETE, [-1.0]),
+            TrialSummary(6, state.PRUNED, [9.0]), TrialSummary(7, state.RUNNING, None)]
+    assert generation._best_so_far(m, rows) == want
+    assert generation._best_so_far(m, rows[2:3] + rows[6:]) is None

@@ -241,12 +241,16 @@ def _generation(storage: optuna.storages.BaseStorage, study: optuna.Study,
 
 
 def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[int, float] | None:
-    sign = -1.0 if manifest.directions[0] == "maximize" else 1.0
-    done = [(sign * float(t.values[0]), t.number) for t in trials if t.state == TrialState.COMPLETE and t.values]
-    if not done:
-        return None
-    key, number = min(done)
-    return number, sign * key
+    """(trial, first objective) of the best complete trial, the first of equals in trial order (``trials`` are)."""
+    maximize = manifest.directions[0] == "maximize"
+    complete = TrialState.COMPLETE
+    best: tuple[int, float] | None = None
+    for t in trials:
+        if t.state is complete and t.values:
+            v = float(t.values[0])
+            if best is None or (v > best[1] if maximize else v < best[1]):
+                best = (t.number, v)
+    return best
 
 
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,

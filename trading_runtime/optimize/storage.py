@@ -8,7 +8,7 @@ it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this
 written once, complete-or-absent, and never rewritten once complete. Each is *sealed*: one put
 (atomic in every backend: a local temporary file renamed, an S3 PUT) of the journal lines followed
 by a last line ``#trading-runtime journal sha256=<hex of the lines>``, which the reader checks and
-drops; no marker object:
+drops; no marker object (``store/sealed.py``, which the generations' plans use as well):
 
 ```
 storage/journal.v2.log                the base: the study's creation (init)
@@ -31,7 +31,7 @@ leaves the previous state readable: every object is new, and complete once it ex
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
 Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
-evaluations, the tell only their states and values). Within
+evaluations, all of them in one go, the tell only their states and values). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
