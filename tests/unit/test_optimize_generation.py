@@ -10,6 +10,7 @@ import pytest
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records
 from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.optimize import (
     ask_generation,
     generation,
@@ -18,6 +19,7 @@ from trading_runtime.optimize import (
     study_status,
     tell_generation,
     trial_run_id,
+    write_generation_plan,
 )
 from trading_runtime.optimize.journal_storage import TrialSummary
 from trading_runtime.optimize.keys import generation_label
@@ -30,6 +32,7 @@ from trading_runtime.optimize.storage import (
     stored_storage,
 )
 from trading_runtime.optimize.study import stored_study
+from trading_runtime.planning import read_plan, write_plan
 from trading_runtime.store import memory_store
 
 _names = (f"optimize-gen-{i}" for i in itertools.count())
@@ -384,3 +387,25 @@ def test_the_best_so_far_is_the_first_complete_trial_with_the_best_first_objecti
             TrialSummary(6, state.PRUNED, [9.0]), TrialSummary(7, state.RUNNING, None)]
     assert generation._best_so_far(m, rows) == want
     assert generation._best_so_far(m, rows[2:3] + rows[6:]) is None
+
+
+def test_a_generation_plan_is_one_sealed_object_and_an_earlier_versions_marked_plan_stays_marked():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    asked = ask_generation(store, m, 0, lambda p: None)
+    plan = generation_plan(m, 0, asked, 3)
+    root = f"experiments/{plan.experiment_id}/"
+    write_generation_plan(store, plan)
+    assert store.list_keys(root) == [root + "plan.v2.json"]
+    raw = store.get_bytes(root + "plan.v2.json")
+    assert raw.startswith(canonical_bytes(plan.model_dump(mode="json")))
+    assert raw.splitlines()[-1].startswith(b"#trading-runtime plan sha256=")
+    assert read_plan(store, plan.experiment_id) == plan
+    # a generation an earlier version planned (payload + marker), re-asked with another shard size
+    other = fresh_store()
+    init_study(other, m)
+    write_plan(other, generation_plan(m, 0, asked, 1))
+    write_generation_plan(other, plan)
+    assert other.list_keys(root) == [root + "plan.json", root + "plan.json.SUCCESS"]
+    assert read_plan(other, plan.experiment_id) == plan
