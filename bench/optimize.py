@@ -45,10 +45,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records  # noqa: E402
-from trading_runtime.optimize import ask_generation, generation_plan, init_study, tell_generation  # noqa: E402
+from trading_runtime.optimize import (  # noqa: E402
+    ask_generation,
+    generation_plan,
+    init_study,
+    tell_generation,
+    write_generation_plan,
+)
 from trading_runtime.optimize.storage import flush_storage, forget_cached_storages, stored_journal, stored_storage  # noqa: E402
 from trading_runtime.optimize.study import configure_optuna_logging, load_study  # noqa: E402
-from trading_runtime.planning import write_plan  # noqa: E402
 from trading_runtime.store import LocalStore  # noqa: E402
 
 
@@ -100,7 +105,7 @@ def overhead(sampler: str, n_trials: int, batch: int, cold: bool) -> dict[str, f
                 forget_cached_storages()
             a = time.perf_counter()
             asked = ask_generation(store, manifest, g, lambda p: None, durable=cold)  # the all-in-one: in memory
-            write_plan(store, generation_plan(manifest, g, asked, 16))
+            write_generation_plan(store, generation_plan(manifest, g, asked, 16))  # as orchestration.study.ask
             b = time.perf_counter()
             records = synthetic_records(manifest, asked)  # the "backtest": excluded from the timings
             if cold:

@@ -21,6 +21,7 @@ from trading_runtime.store import (
     write_complete,
 )
 from trading_runtime.store.markers import staged_key
+from trading_runtime.store.sealed import read_sealed, sealed_key, write_sealed
 
 SHARD_KEY = "experiments/exp-1/shards/shard-00003/result.json"
 
@@ -255,6 +256,48 @@ def test_rewriting_different_bytes_yields_the_new_complete_artifact(store: Artif
     write_complete(store, SHARD_KEY, b"old result")
     write_complete(store, SHARD_KEY, b"new, longer result")
     assert read_complete(store, SHARD_KEY) == b"new, longer result"
+
+
+# -- sealed objects (one put: payload + seal line; store/sealed.py) ------------------------------------
+
+PLAN_KEY = "experiments/exp-1.g0003/plan.json"
+
+
+def test_a_sealed_object_is_one_put_that_read_complete_reads_without_a_marker(store: ArtifactStore) -> None:
+    payload = b'{"runs": [1, 2]}\n'
+    write_sealed(store, PLAN_KEY, payload, "plan")
+    assert store.list_keys("experiments/") == ["experiments/exp-1.g0003/plan.v2.json"]
+    digest = hashlib.sha256(payload).hexdigest()
+    assert store.get_bytes(sealed_key(PLAN_KEY)) == payload + f"#trading-runtime plan sha256={digest}\n".encode()
+    assert read_complete(store, PLAN_KEY) == read_sealed(store, PLAN_KEY) == payload
+    assert is_complete(store, PLAN_KEY)
+    write_sealed(store, PLAN_KEY, b"{}\n", "plan")  # rewritten: one put again
+    assert read_complete(store, PLAN_KEY) == b"{}\n"
+
+
+@pytest.mark.parametrize("damage", ["edited", "truncated", "no seal"])
+def test_a_sealed_object_that_does_not_match_its_seal_is_corrupt(store: ArtifactStore, damage: str) -> None:
+    write_sealed(store, PLAN_KEY, b'{"runs": [1, 2]}\n', "plan")
+    raw = store.get_bytes(sealed_key(PLAN_KEY))
+    store.put_bytes(sealed_key(PLAN_KEY), {"edited": raw.replace(b"1", b"7", 1), "truncated": raw[:-5],
+                                           "no seal": raw.split(b"#")[0]}[damage])
+    with pytest.raises(CorruptArtifactError) as info:
+        read_complete(store, PLAN_KEY)
+    assert info.value.key == sealed_key(PLAN_KEY)
+    assert "its last line is not the seal of its lines (sha256 " in str(info.value)
+    assert not is_complete(store, PLAN_KEY)
+
+
+def test_a_marked_payload_is_read_before_a_sealed_object_of_the_same_key(store: ArtifactStore) -> None:
+    write_sealed(store, PLAN_KEY, b"sealed\n", "plan")
+    write_complete(store, PLAN_KEY, b"marked\n")
+    assert read_complete(store, PLAN_KEY) == b"marked\n"
+
+
+@pytest.mark.parametrize(("key", "sealed"), [("a/journal.log", "a/journal.v2.log"), ("plan.json", "plan.v2.json"),
+                                             ("a/b.c/name", "a/b.c/name.v2"), ("a/.hidden", "a/.hidden.v2")])
+def test_a_sealed_objects_key_has_v2_before_the_extension(key: str, sealed: str) -> None:
+    assert sealed_key(key) == sealed
 
 
 def test_marker_keys_cannot_be_artifacts(store: ArtifactStore) -> None:

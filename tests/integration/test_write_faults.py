@@ -7,8 +7,9 @@ a write of its storage, and an S3 outage (HTTP 503) of each key kind, and then e
   all-in-one the base (init) and the told object its end stores (asks and tells stay in memory in
   between), each one sealed put (no marker: the object is complete once it exists); in the cluster's
   steps (``optimize ask``/``tell`` in separate processes) each generation's asked object and told
-  object; and before each write of a plan, while the all-in-one holds asked or told generations that
-  are not stored;
+  object; before each write of a plan, while the all-in-one holds asked or told generations that
+  are not stored (a generation's plan is one sealed put, the best trial's a payload and its marker); and
+  a cluster ask between its asked object and its plan;
 - 503: the requests of one key kind go through the proxy of tests/s3_server.py, which answers 503
   instead of forwarding them, with one attempt per request (exit 75, what Argo retries).
 """
@@ -39,8 +40,9 @@ JOURNAL = "storage/journal"
 # told in memory, and stored at its end as one told object (generations 0-1). Each is one sealed put.
 JOURNAL_WRITES = ["journal.v2.log", "journal/g0001.told.v2.log"]
 KILL_POINTS = range(1, len(JOURNAL_WRITES) + 1)
-# Plan writes of the all-in-one: generation 0's and 1's, then the best trial's (each payload, marker).
-PLAN_KILL_POINTS = range(1, 7)
+# Plan writes of the all-in-one: generation 0's and 1's (each one sealed put), then the best trial's (payload, marker).
+PLAN_WRITES = ["g0000/plan.v2.json", "g0001/plan.v2.json", "best/plan.json", "best/plan.json.SUCCESS"]
+PLAN_KILL_POINTS = range(1, len(PLAN_WRITES) + 1)
 # The cluster's steps: (step, generation, kill before its N-th journal write: its one object).
 STEP_KILLS = [(step, g, n) for g in ("0000", "0001") for step in ("ask", "tell") for n in (1,)]
 
@@ -155,16 +157,47 @@ def test_a_kill_while_generations_are_held_in_memory_loses_nothing(config_path, 
     study, expected, reference_store = reference
     store = tmp_path / "store"
     log = tmp_path / "writes.log"
-    child = _child(config_path, store, FAULT_KEY="/plan.json", FAULT_KILL_AT=str(kill_at), FAULT_LOG=str(log))
+    child = _child(config_path, store, FAULT_KEY="/plan.", FAULT_KILL_AT=str(kill_at), FAULT_LOG=str(log))
     assert child.returncode == -9, child.stderr
     killed_before = log.read_text().splitlines()[-1].split("experiments/", 1)[1]
-    assert killed_before == [f"{study}.g0000/plan.json", f"{study}.g0000/plan.json.SUCCESS",
-                             f"{study}.g0001/plan.json", f"{study}.g0001/plan.json.SUCCESS",
-                             f"{study}.best/plan.json", f"{study}.best/plan.json.SUCCESS"][kill_at - 1]
+    assert killed_before == f"{study}.{PLAN_WRITES[kill_at - 1]}"
     recover(config_path, str(store), study)
     assert results(store, study) == expected
     forget_cached_storages()
     assert stored_trials(store, study) == stored_trials(reference_store, study)
+
+
+@pytest.mark.parametrize("generation", ["0000", "0001"])
+def test_a_cluster_ask_killed_before_its_plan_is_stored_is_asked_again_identically(config_path, reference, tmp_path,
+                                                                                  generation):
+    """A cluster ask stores its asked object, then its plan (one sealed put): killed in between, the generation
+    is asked but has no plan; the ask run again gives the same trials and writes the plan."""
+    study, expected, reference_store = reference
+    store = str(tmp_path / "store")
+    assert cli("optimize", "init", "--config", str(config_path), "--store", store)[0] == 0
+    for g in ("0000", "0001"):
+        for name in ("ask", "tell"):
+            args = ["optimize", name, "--store", store, "--study", study, "--generation", g]
+            if (name, g) == ("ask", generation):
+                log = tmp_path / "writes.log"
+                killed = _run_child(args, FAULT_KEY="/plan.", FAULT_KILL_AT="1", FAULT_LOG=str(log))
+                assert killed.returncode == -9, killed.stderr
+                assert log.read_text() == f"put experiments/{study}.g{g}/plan.v2.json\n"
+                assert not list(Path(store).glob(f"experiments/{study}.g{g}/plan*"))
+                code, _, err = cli("optimize", "tell", "--store", store, "--study", study, "--generation", g)
+                assert code == 2 and problem_lines(err)[-1].endswith(
+                    f"generation {g} has no plan (run 'optimize ask --generation {g}' first)"), err
+            code, out, err = cli(*args)
+            assert code == 0, problem_lines(err)
+            if name == "ask":
+                for shard in json.loads(out):
+                    code, _, err = cli("run-shard", "--store", store, "--experiment", f"{study}.g{g}", "--shard", shard)
+                    assert code == 0, problem_lines(err)
+    code, _, err = cli("optimize", "finalize", "--store", store, "--study", study)
+    assert code == 0, problem_lines(err)
+    assert results(Path(store), study) == expected
+    forget_cached_storages()
+    assert stored_trials(Path(store), study) == stored_trials(reference_store, study)
 
 
 def _child(config_path: Path, store: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -179,9 +212,10 @@ def _run_child(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 
 # -- S3: 503 on one key kind -------------------------------------------------------------------------
 
-# (method, text in the key): a generation's told journal object, a generation plan, its marker, a shard
-# result, and reads of the journal (the all-in-one writes no asked object; journal objects have no marker).
-OUTAGES = [("PUT", ".told.v2.log"), ("PUT", "/plan.json"), ("PUT", "/plan.json.SUCCESS"),
+# (method, text in the key): a generation's told journal object, a generation plan (sealed), the best trial's plan,
+# its marker, a shard result, and reads of the journal (the all-in-one writes no asked object; journal objects have
+# no marker).
+OUTAGES = [("PUT", ".told.v2.log"), ("PUT", "/plan.v2.json"), ("PUT", "/plan.json"), ("PUT", "/plan.json.SUCCESS"),
            ("PUT", "/result.json"), ("GET", JOURNAL)]
 
 

@@ -10,15 +10,20 @@ import pytest
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records
 from trading_runtime.errors import InputError, VerificationError
+from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.optimize import (
     ask_generation,
+    generation,
     generation_plan,
     init_study,
     study_status,
     tell_generation,
     trial_run_id,
+    write_generation_plan,
 )
+from trading_runtime.optimize.journal_storage import TrialSummary
 from trading_runtime.optimize.keys import generation_label
+from trading_runtime.optimize.objective import evaluate_trial
 from trading_runtime.optimize.storage import (
     CHECKPOINT_GENERATIONS,
     flush_storage,
@@ -27,6 +32,7 @@ from trading_runtime.optimize.storage import (
     stored_storage,
 )
 from trading_runtime.optimize.study import stored_study
+from trading_runtime.planning import read_plan, write_plan
 from trading_runtime.store import memory_store
 
 _names = (f"optimize-gen-{i}" for i in itertools.count())
@@ -335,3 +341,71 @@ def test_a_failing_in_memory_step_stores_the_generations_told_before_it():
     run_in_memory(m, store)
     forget_cached_storages()
     assert trials_of(store, m) == whole
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "qmc", "cmaes", "nsga2"])
+def test_the_tell_builds_no_seeded_sampler_and_the_study_is_the_same(sampler, monkeypatch):
+    """A tell asks nothing: its study gets a sampler that does nothing after a trial, as the configured ones do
+    (seeding one per tell costs more than the tell's own work); the trials are those of a study whose tells did."""
+    objectives = [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]
+    m = synthetic_manifest(synthetic_config(sampler={"name": sampler, "seed": 4}, n_trials=12, batch_size=4,
+                                            **({"objectives": objectives} if sampler == "nsga2" else {})))
+    built = []
+    real = generation.build_sampler
+    monkeypatch.setattr(generation, "build_sampler", lambda *a: built.append(a[1]) or real(*a))
+    store = run_study(m, forget=True)
+    assert built == [f"generation/{generation_label(g)}" for g in range(3)]  # one per ask, none per tell
+    reference = fresh_store()
+    init_study(reference, m)
+    for g in range(m.n_generations):  # the tells' studies get the generation's configured sampler
+        forget_cached_storages()
+        asked = ask_generation(reference, m, g, lambda p: None)
+        forget_cached_storages()
+        with stored_storage(reference, m.storage_location, step="told", evaluations=False) as storage:
+            study = optuna.load_study(study_name=m.study_id, storage=storage,
+                                      sampler=real(m.sweep.sampler, f"generation/{generation_label(g)}", 4))
+            records = synthetic_records(m, asked)
+            for a in asked:
+                outcome = evaluate_trial(m.sweep.objectives, m.sweep.constraints,
+                                         [(f.id, records[trial_run_id(a.number, f.id)]) for f in m.folds], None,
+                                         m.config.objective)
+                generation.record_outcome(storage, study, a.number, outcome)
+    forget_cached_storages()
+    assert trials_of(store, m) == trials_of(reference, m)
+    with stored_study(store, m) as a, stored_study(reference, m) as b:
+        assert [(t.system_attrs, t.user_attrs) for t in a.get_trials()] == \
+            [(t.system_attrs, t.user_attrs) for t in b.get_trials()]
+
+
+@pytest.mark.parametrize("direction,want", [("maximize", (1, 3.0)), ("minimize", (4, -1.0))])
+def test_the_best_so_far_is_the_first_complete_trial_with_the_best_first_objective(direction, want):
+    m = synthetic_manifest(synthetic_config(objectives=[{"metric": "sharpe", "direction": direction}]))
+    state = optuna.trial.TrialState
+    rows = [TrialSummary(0, state.COMPLETE, [2.0]), TrialSummary(1, state.COMPLETE, [3.0]),
+            TrialSummary(2, state.FAIL, None), TrialSummary(3, state.COMPLETE, [3.0]),  # a tie: the first stays
+            TrialSummary(4, state.COMPLETE, [-1.0]), TrialSummary(5, state.COMPLETE, [-1.0]),
+            TrialSummary(6, state.PRUNED, [9.0]), TrialSummary(7, state.RUNNING, None)]
+    assert generation._best_so_far(m, rows) == want
+    assert generation._best_so_far(m, rows[2:3] + rows[6:]) is None
+
+
+def test_a_generation_plan_is_one_sealed_object_and_an_earlier_versions_marked_plan_stays_marked():
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    asked = ask_generation(store, m, 0, lambda p: None)
+    plan = generation_plan(m, 0, asked, 3)
+    root = f"experiments/{plan.experiment_id}/"
+    write_generation_plan(store, plan)
+    assert store.list_keys(root) == [root + "plan.v2.json"]
+    raw = store.get_bytes(root + "plan.v2.json")
+    assert raw.startswith(canonical_bytes(plan.model_dump(mode="json")))
+    assert raw.splitlines()[-1].startswith(b"#trading-runtime plan sha256=")
+    assert read_plan(store, plan.experiment_id) == plan
+    # a generation an earlier version planned (payload + marker), re-asked with another shard size
+    other = fresh_store()
+    init_study(other, m)
+    write_plan(other, generation_plan(m, 0, asked, 1))
+    write_generation_plan(other, plan)
+    assert other.list_keys(root) == [root + "plan.json", root + "plan.json.SUCCESS"]
+    assert read_plan(other, plan.experiment_id) == plan

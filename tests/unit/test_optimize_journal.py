@@ -269,3 +269,65 @@ def test_summaries_stay_right_as_trials_are_asked_and_told_between_calls():
     opened.tell(asked[0], 2.0)
     want = [TrialSummary(t.number, t.state, t.values) for t in storage.get_all_trials(sid)]
     assert storage.summaries(sid) == want and want[12].values == [2.0]
+
+
+@pytest.mark.parametrize("sampler,objectives", [
+    ("tpe", None), ("qmc", None), ("cmaes", None),
+    ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
+])
+@pytest.mark.parametrize("evaluations", [True, False])
+def test_told_trials_are_read_in_one_go_as_reading_each_line_gives_them(sampler, objectives, evaluations, monkeypatch):
+    """The told generations' folded lines are decoded together (one JSON array), no line alone, into the state that
+    reading line by line gives: every sampler's trials (their system attributes), failed ones, evaluations or not."""
+    _, journal = study_journal(sampler, objectives)
+    by_line = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=evaluations)
+    want = everything(by_line)
+
+    def alone(*args: object) -> bool:
+        raise AssertionError("a told line was read alone")
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_folded", alone)
+    together = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=evaluations,
+                                    deferred=told_lines(journal))
+    together.read_told()
+    assert everything(together) == want
+    assert together.evaluations == by_line.evaluations
+    together.read_evaluations()
+    by_line.read_evaluations()
+    assert everything(together) == everything(by_line)
+
+
+def test_told_trials_are_made_with_the_garbage_collector_paused(monkeypatch):
+    """No collection runs while the told trials are made (each would traverse every object of the process), even
+    with the collector set off by every allocation; it runs again afterwards."""
+    import gc
+
+    _, journal = study_journal()
+    reading = [False]
+    collections: list[dict[str, int]] = []
+    block = JournalMemoryStorage._read_folded_block
+
+    def read_block(self: JournalMemoryStorage, deferred: list[tuple[int, bytes]]) -> bool:
+        reading[0] = True
+        try:
+            return block(self, deferred)
+        finally:
+            reading[0] = False
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and reading[0]:
+            collections.append(info)
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_folded_block", read_block)
+    storage = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False, deferred=told_lines(journal))
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(seen)
+    gc.set_threshold(1, 1, 1)
+    try:
+        storage.read_told()
+        assert gc.isenabled()
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(seen)
+    assert collections == []
+    assert len(storage.get_all_trials(0)) == 12

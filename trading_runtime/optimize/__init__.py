@@ -13,6 +13,7 @@ from trading_runtime.optimize.generation import (
     generation_plan,
     tell_generation,
     trial_plan,
+    write_generation_plan,
 )
 from trading_runtime.optimize.keys import GENERATION_WIDTH, MAX_GENERATIONS, StudyKeys, generation_label
 from trading_runtime.optimize.objective import TrialOutcome, evaluate_trial, trial_run_id
@@ -26,5 +27,5 @@ __all__ = [
     "TrialOutcome", "TrialRecord", "VerifyReport", "ask_generation", "evaluate_trial", "generation_label",
     "generation_plan", "init_study", "open_url_storage", "plan_study", "read_manifest", "result_documents",
     "run_worker", "select_best", "stored_storage", "study_status", "tell_generation", "trial_plan",
-    "trial_records", "trial_run_id", "verify_trials",
+    "trial_records", "trial_run_id", "verify_trials", "write_generation_plan",
 ]

@@ -38,11 +38,13 @@ from trading_runtime.optimize.sampler import build_sampler
 from trading_runtime.optimize.space import distributions, trial_params
 from trading_runtime.optimize.storage import stored_storage
 from trading_runtime.optimize.study import StudyManifest, Trialish, load_study, next_generation, primary_objective
-from trading_runtime.planning import Plan, PlannedRun, shard_runs
+from trading_runtime.planning import ExperimentKeys, Plan, PlannedRun, shard_runs, write_plan
 from trading_runtime.planning.plan import PLAN_SCHEMA_VERSION
-from trading_runtime.store import ArtifactStore
+from trading_runtime.store import ArtifactStore, marker_key
+from trading_runtime.store.sealed import write_sealed
 
-__all__ = ["AskedTrial", "ask_generation", "generation_plan", "record_outcome", "tell_generation", "trial_plan"]
+__all__ = ["AskedTrial", "ask_generation", "generation_plan", "record_outcome", "tell_generation", "trial_plan",
+           "write_generation_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,34 @@ def generation_plan(manifest: StudyManifest, g: int, asked: list[AskedTrial], ru
                       {"generation": generation_label(g)})
 
 
+def write_generation_plan(store: ArtifactStore, plan: Plan) -> None:
+    """Store a generation's plan as one sealed object (``store/sealed.py``: one put instead of a payload and its
+    marker; ``read_plan`` reads it through ``read_complete``). A plan an earlier version wrote with a marker is
+    rewritten in that form (readers read a marked plan first)."""
+    key = ExperimentKeys(plan.experiment_id).plan
+    if store.exists(marker_key(key)):
+        write_plan(store, plan)
+    else:
+        write_sealed(store, key, canonical_bytes(plan.model_dump(mode="json")), "plan")
+
+
+class _TellOnly(optuna.samplers.BaseSampler):
+    """The tell's sampler: it asks nothing, and its ``after_trial`` does nothing — as the configured samplers' do
+    (built without a constraints function, none of them records anything after a trial); building one of those
+    (seeding its random state) would cost more than the tell's own work per trial."""
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        raise AssertionError("the tell asks nothing")
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        search_space: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("the tell asks nothing")
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        raise AssertionError("the tell asks nothing")
+
+
 @dataclass(frozen=True)
 class Told:
     generation: int
@@ -211,12 +241,16 @@ def _generation(storage: optuna.storages.BaseStorage, study: optuna.Study,
 
 
 def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[int, float] | None:
-    sign = -1.0 if manifest.directions[0] == "maximize" else 1.0
-    done = [(sign * float(t.values[0]), t.number) for t in trials if t.state == TrialState.COMPLETE and t.values]
-    if not done:
-        return None
-    key, number = min(done)
-    return number, sign * key
+    """(trial, first objective) of the best complete trial, the first of equals in trial order (``trials`` are)."""
+    maximize = manifest.directions[0] == "maximize"
+    complete = TrialState.COMPLETE
+    best: tuple[int, float] | None = None
+    for t in trials:
+        if t.state is complete and t.values:
+            v = float(t.values[0])
+            if best is None or (v > best[1] if maximize else v < best[1]):
+                best = (t.number, v)
+    return best
 
 
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
@@ -233,7 +267,7 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     told = complete = failed = 0
     with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
                         evaluations=False, history=False) as storage:
-        study = load_study(storage, manifest, build_sampler(sweep.sampler, _sampler_label(g), manifest.batch_size))
+        study = load_study(storage, manifest, _TellOnly())
         if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")

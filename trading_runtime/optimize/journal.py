@@ -73,8 +73,12 @@ class BytesJournalBackend(BaseJournalBackend):
         return len(self._lines)
 
 
+# json.dumps(entry, separators=(",", ":")), without making the encoder anew for every line
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def journal_line(entry: dict[str, Any]) -> bytes:
-    return (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+    return (_encode(entry) + "\n").encode("utf-8")
 
 
 # Journal operation codes (optuna.storages.journal._storage.JournalOperation).

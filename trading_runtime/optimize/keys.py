@@ -5,12 +5,14 @@ optimize/<study_id>/study.json                the study manifest (init)
 optimize/<study_id>/storage/journal.v2.log    the Optuna journal's base (or storage/study.sqlite3)
 optimize/<study_id>/storage/journal/g<gggg>.{asked,told}.v2.log   its generations (optimize/storage.py)
 optimize/<study_id>/results/<name>.json       finalize's documents
-experiments/<study_id>.g<gggg>/plan.json      generation g's plan: run-shard reads it unchanged
+experiments/<study_id>.g<gggg>/plan.v2.json   generation g's plan, sealed: run-shard reads it unchanged
 experiments/<study_id>.best/plan.json         the best trial re-evaluated by finalize
 ```
-Every object above is written with a completion marker (``write_complete``), except the journal's objects:
-each is one sealed put (its last line the sha256 of its lines; ``optimize/storage.py``). The storage key
-(``storage("journal")``) names the base as earlier versions wrote it (``journal.log``, with a marker).
+Every object above is written with a completion marker (``write_complete``), except the journal's objects and
+the generations' plans: each is one sealed put (``store/sealed.py``: its last line the sha256 of its lines),
+which ``read_complete`` reads when the key has no marker (a generation plan an earlier version wrote as
+``plan.json`` with its marker is read, and rewritten, in that form). The storage key (``storage("journal")``)
+names the base as earlier versions wrote it (``journal.log``, with a marker).
 """
 
 from __future__ import annotations

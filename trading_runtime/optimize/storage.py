@@ -8,7 +8,7 @@ it added. Only the coordinator steps (init, ask, tell, finalize, verify) do this
 written once, complete-or-absent, and never rewritten once complete. Each is *sealed*: one put
 (atomic in every backend: a local temporary file renamed, an S3 PUT) of the journal lines followed
 by a last line ``#trading-runtime journal sha256=<hex of the lines>``, which the reader checks and
-drops; no marker object:
+drops; no marker object (``store/sealed.py``, which the generations' plans use as well):
 
 ```
 storage/journal.v2.log                the base: the study's creation (init)
@@ -31,7 +31,7 @@ leaves the previous state readable: every object is new, and complete once it ex
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
 Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
-evaluations, the tell only their states and values). Within
+evaluations, all of them in one go, the tell only their states and values). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
@@ -72,6 +72,7 @@ from trading_runtime.store import (
     read_complete,
     write_complete,
 )
+from trading_runtime.store.sealed import sealed_key, unseal, write_sealed
 
 __all__ = [
     "CHECKPOINT_GENERATIONS", "BytesJournalBackend", "StorageFormat", "StorageLocation", "flush_storage",
@@ -156,29 +157,15 @@ def _stored_sha256(store: ArtifactStore, key: str) -> str | None:
     return str(marker.get("sha256", "")) if isinstance(marker, dict) else ""
 
 
-_SEAL = b"#trading-runtime journal sha256="
 SEALED = "sealed"  # the state of a sealed object (see _stored_state)
-
-
-def sealed_key(key: str) -> str:
-    """Where the sealed object of the journal object ``key`` (``….log``, as earlier versions named it) is."""
-    return key.removesuffix(".log") + ".v2.log"
-
-
-def _sealed(payload: bytes) -> bytes:
-    return payload + _SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
 
 
 def _unsealed(store: ArtifactStore, key: str, raw: bytes) -> tuple[bytes, str]:
     """A sealed object's journal lines and their sha256, checked against its seal."""
-    cut = raw.rfind(b"\n", 0, len(raw) - 1) + 1
-    seal = raw[cut:]
-    body = raw[:cut]
-    digest = hashlib.sha256(body).hexdigest()
-    if not seal.startswith(_SEAL) or seal.rstrip(b"\n")[len(_SEAL):] != digest.encode():
-        raise CorruptArtifactError(store.uri, sealed_key(key), f"its last line is not the seal of its lines "
-                                   f"(sha256 {digest}) (the study's storage)")
-    return body, digest
+    try:
+        return unseal(store.uri, sealed_key(key), raw)
+    except CorruptArtifactError as e:
+        raise CorruptArtifactError(e.uri, e.key, f"{e.problem} (the study's storage)") from None
 
 
 def _stored_state(store: ArtifactStore, key: str) -> str | None:
@@ -205,7 +192,8 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     ``evaluations=False``: the complete trials read from told objects have no user attributes (their
     evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
     ``history=False``: the told generations' trials are read only when one is asked for (their states
-    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell.
+    and values are read alone by ``JournalMemoryStorage.summaries``), for the tell. Either way they are
+    read in one go (``JournalMemoryStorage``: one JSON array for all their lines).
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -304,7 +292,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             data, shas[key] = _read_object(store, key)
             backend.extend(data)
             asked = True
-    deferred = (0, 0) if reading.history else (starts[0], starts[told])
+    deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
     opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
                    asked)
     backend.changed = False
@@ -316,7 +304,10 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
                   deferred: tuple[int, int]) -> JournalMemoryStorage:
     try:
-        return JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+        if reading.history:
+            storage.read_told()
+        return storage
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{store.uri}: {loc.key}: the study's journal cannot be read ({type(e).__name__}: {e}); "
                          "was it written by another tool?") from None
@@ -421,7 +412,7 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
     """Write a journal object, sealed: one put, complete once it exists (the module docstring)."""
-    store.put_bytes(sealed_key(key), _sealed(payload))
+    write_sealed(store, key, payload, "journal")
     opened.shas[key] = SEALED
 
 

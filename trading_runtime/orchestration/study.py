@@ -47,6 +47,7 @@ from trading_runtime.optimize import (
     trial_plan,
     trial_records,
     verify_trials,
+    write_generation_plan,
 )
 from trading_runtime.optimize.study import create_or_load, stored_study
 from trading_runtime.planning import Plan, read_plan, write_plan
@@ -134,11 +135,12 @@ def ask(store: ArtifactStore, manifest: StudyManifest, g: int, check: Check, run
         durable: bool = True) -> Plan:
     """Ask generation ``g``'s trials and write its plan (the experiment ``<study>.g<gggg>``).
 
-    ``durable=False`` (the all-in-one, which tells in the same process): the plan is stored, the asked trials
-    only kept in memory for the tell (``optimize.ask_generation``)."""
+    The plan is one sealed object (``optimize.write_generation_plan``). ``durable=False`` (the all-in-one, which
+    tells in the same process): the plan is stored, the asked trials only kept in memory for the tell
+    (``optimize.ask_generation``)."""
     asked = ask_generation(store, manifest, g, check, durable=durable)
     plan = generation_plan(manifest, g, asked, runs_per_shard)
-    write_plan(store, plan)
+    write_generation_plan(store, plan)
     return plan
 
 

@@ -1,4 +1,5 @@
-"""Complete-or-absent artifacts: a payload plus a ``.SUCCESS`` marker carrying its sha256 (DESIGN §5).
+"""Complete-or-absent artifacts: a payload plus a ``.SUCCESS`` marker carrying its sha256 (DESIGN §5), or
+one sealed object (``store/sealed.py``), which :func:`read_complete` reads when the key has no marker.
 
 The marker at ``key + ".SUCCESS"`` is JSON with sorted keys and a trailing newline::
 
@@ -136,16 +137,22 @@ def write_complete(store: ArtifactStore, key: str, payload: bytes) -> None:
 
 
 def read_complete(store: ArtifactStore, key: str) -> bytes:
-    """Return the payload at ``key`` if its marker exists and its sha256 and size match.
+    """Return the payload at ``key`` if its marker exists and its sha256 and size match; without a marker,
+    the payload of its sealed object (``store/sealed.py``: one put, its seal checked) if there is one.
 
-    Raises :class:`ArtifactMissingError` if there is no marker and :class:`CorruptArtifactError`
-    if the payload is absent or does not match the marker.
+    Raises :class:`ArtifactMissingError` if there is neither and :class:`CorruptArtifactError`
+    if the payload is absent or does not match the marker (or the sealed object its seal).
     """
+    from trading_runtime.store.sealed import read_sealed  # sealed.py raises this module's errors
+
     marker = marker_key(key)
     try:
         raw_marker = store.get_bytes(marker)
     except ArtifactNotFoundError:
-        raise ArtifactMissingError(store.uri, key) from None
+        try:
+            return read_sealed(store, key)
+        except ArtifactNotFoundError:
+            raise ArtifactMissingError(store.uri, key) from None
     for _ in range(_READ_ATTEMPTS):
         try:
             return _verified_payload(store, key, raw_marker)
@@ -176,7 +183,7 @@ def _verified_payload(store: ArtifactStore, key: str, raw_marker: bytes) -> byte
 
 
 def is_complete(store: ArtifactStore, key: str) -> bool:
-    """Whether :func:`read_complete` would succeed: marker present and payload verified.
+    """Whether :func:`read_complete` would succeed: marker present and payload verified (or sealed and checked).
 
     A corrupt artifact counts as not complete; call :func:`read_complete` to learn why.
     """
