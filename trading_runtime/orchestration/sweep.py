@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
 from trading_runtime.planning import Plan, write_plan
+from trading_runtime.sharpe import Moments
 from trading_runtime.store import ArtifactStore, open_store
 
 if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
@@ -48,9 +50,28 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
+def _return_moments(run_ids: list[str]) -> dict[str, Moments]:
+    """On a worker: the in-sample curves of ``run_ids`` derived again and the moments of their returns (the
+    report's selection statistics), while the parent derives every curve finalize writes."""
+    from trading_runtime.execution.curves import derive_curves
+    from trading_runtime.report.selection import return_moments
+
+    plan: Plan = _WORKER["plan"]
+    cash = plan.config.execution.initial_cash
+    curves = derive_curves(plan, _WORKER["inputs"], run_ids)
+    return {rid: return_moments(curves[rid, "in_sample"][1], cash) for rid in run_ids if (rid, "in_sample") in curves}
+
+
+@dataclass(frozen=True)
+class Executed:
+    ran: int  # shards run
+    pool: ProcessPoolExecutor | None  # the workers that ran them, when kept open for the caller
+
+
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int,
-            progress: ProgressFactory) -> int:
-    """Run the pending shards; returns how many ran."""
+            progress: ProgressFactory, keep: ExitStack | None = None) -> Executed:
+    """Run the pending shards. With a pool of workers and ``keep``, the pool stays open (closed with ``keep``)
+    for the caller's next steps; else it is closed before this returns."""
     todo = pending_shards(store, plan)
     runs_of = {s.shard_id: len(s.run_ids) for s in plan.shards}
     skipped = len(plan.shards) - len(todo)
@@ -63,15 +84,17 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             for sid in todo:
                 run_shard(store, plan, sid, inputs)
                 bar.add(runs_of[sid], shard=sid)
-            return len(todo)
+            return Executed(len(todo), None)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=pool_context(),
-                                 initializer=_init_worker, initargs=(store.uri, plan, inputs)) as pool:
+        with ExitStack() as own:
+            pool = (keep or own).enter_context(ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker,
+                initargs=(store.uri, plan, inputs)))
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
             order = sorted(todo, key=lambda sid: -runs_of[sid])
             drain(pool, {pool.submit(_work, sid) for sid in order}, lambda done: bar.add(done[1], shard=done[0]))
-        return len(todo)
+        return Executed(len(todo), pool if keep is not None else None)
     finally:
         bar.close()
 
@@ -88,18 +111,65 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
     """Write the plan (refused when another plan of the experiment is stored), run its pending shards,
     finalize, write report.html."""
     write_plan(store, plan, exclusive=True)
-    t_shards = time.perf_counter()
-    ran = execute(store, plan, inputs, workers, progress)
-    shard_seconds = time.perf_counter() - t_shards
-    log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
-             extra={"done": ran, "seconds": round(shard_seconds, 3)})
-    from trading_runtime.orchestration.finalize import finalize  # fan-in and report: imported for their phase
+    with ExitStack() as keep:
+        t_shards = time.perf_counter()
+        done = execute(store, plan, inputs, workers, progress, keep if workers > 1 else None)
+        shard_seconds = time.perf_counter() - t_shards
+        log.info("shards: ran %d in %.3fs on %d worker(s)", done.ran, shard_seconds, workers,
+                 extra={"done": done.ran, "seconds": round(shard_seconds, 3)})
+        if workers > 1:
+            return _finish_on_cores(store, plan, done, provenance, inputs)
+    # fan-in and report: imported for their phase. This process holds the data and the warm kernels: finalize
+    # derives the curves here, and the report takes them from memory (the same arrays written to curves.f64).
+    from trading_runtime.orchestration.finalize import finalize
     from trading_runtime.report import load_experiment, write_report
 
-    # this process holds the data and the warm kernels: finalize derives the curves here, and the report
-    # reads them from memory (the same arrays finalize wrote to curves.f64)
-    done = finalize(store, plan.experiment_id, provenance, inputs)
-    results = load_experiment(store, plan.experiment_id, curves=done.curves)
+    final = finalize(store, plan.experiment_id, provenance, inputs)
+    results = load_experiment(store, plan.experiment_id, curves=final.curves)
     report = write_report(results)
     assert results.fanin is not None  # finalize wrote it
-    return SweepResult(plan, ran, done.summary_key, report, results.fanin)
+    return SweepResult(plan, done.ran, final.summary_key, report, results.fanin)
+
+
+def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenance: Mapping[str, Any],
+                     inputs: ExperimentInputs) -> SweepResult:
+    """finalize and the report with more than one core (``--workers`` above 1), the same bytes as ``finalize``
+    then ``write_report`` (tests/integration/test_sweep_tail.py):
+
+    * once the leaderboards are known, a worker of the shards' pool (when there is one) derives each window's
+      best in-sample curve again and the moments of its returns (the report's selection statistics: passes
+      over every bar), while this process derives the curves finalize writes;
+    * finalize's last writes (the curves blob hashed, written and synced, then curves.json, oos_equity.json,
+      summary.json, provenance.json, in finalize's order) go on a thread while the report is rendered from the
+      same documents in memory; report.html is written after them, as with one worker.
+    """
+    from trading_runtime.fanin import Ranking
+    from trading_runtime.orchestration.finalize import final_documents
+    from trading_runtime.report import finalized_experiment, render_report, store_report
+
+    pool = done.pool
+    moments: list[Future[dict[str, Moments]]] = []
+
+    def ranked(ranking: Ranking) -> None:
+        best = [fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]]
+        if pool is not None and best:
+            moments.append(pool.submit(_return_moments, best))
+
+    docs = final_documents(store, plan.experiment_id, provenance, inputs, ranked=ranked)
+    with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
+        written = writer.submit(docs.write)
+        results = finalized_experiment(store, docs.plan, docs.fanin, docs.summary, docs.oos, docs.provenance,
+                                       docs.curves)
+        for future in moments:
+            try:
+                results.return_moments.update(future.result())
+            except Exception as e:  # the report computes them itself (and meets a real problem there)
+                log.warning("a worker could not compute the report's return moments (%s: %s): computed here",
+                            type(e).__name__, e)
+        if pool is not None:
+            pool.shutdown(wait=False)  # the workers exit while the report is rendered
+        data = render_report(results)
+        written.result()  # its error, if any (the thread is waited for whatever happens)
+    report = store_report(results, data)
+    assert results.fanin is not None  # finalize wrote it
+    return SweepResult(plan, done.ran, docs.finalized.summary_key, report, results.fanin)

@@ -207,7 +207,7 @@ def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
         trials = [_metric(rec.in_sample, "sharpe") for rec in res.runs.values()
                   if rec.fold == fold.id and rec.in_sample]
         out.append(selection_stats(fold.id, best.run_id, best.params, curve.equity, curve.initial, trials,
-                                   bpy, _metric(best.in_sample, "sharpe")))
+                                   bpy, _metric(best.in_sample, "sharpe"), res.return_moments.get(best.run_id)))
     return out
 
 
