@@ -345,11 +345,11 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
         ys = coords(box.top + (y_hi - yr) / (y_hi - y_lo) * box.plot_h)
         if s.mode == "step":
             pts = [f"{xs[0]},{ys[0]}"]
-            for j in range(1, len(xs)):
-                pts.append(f"{xs[j]},{ys[j - 1]}")
-                pts.append(f"{xs[j]},{ys[j]}")
+            for k in range(1, len(xs)):
+                pts.append(f"{xs[k]},{ys[k - 1]}")
+                pts.append(f"{xs[k]},{ys[k]}")
         else:
-            pts = [f"{x},{y}" for x, y in zip(xs, ys, strict=True)]
+            pts = [f"{px},{py}" for px, py in zip(xs, ys, strict=True)]
         dash = ' stroke-dasharray="5 3"' if s.dashed else ""
         if s.mode == "area":
             base = f(sy(0.0))
