@@ -1,8 +1,8 @@
-"""The sweep's finalize and report with more than one worker (issue 13, eighth pass): a worker of the shards'
-pool computes the moments of each window's best in-sample returns while the sweep derives the curves, and
-finalize's last writes run on a thread while the report is rendered. Every file is the same bytes as with one
-worker (and as the plain steps, tests/integration/test_sweep_fan_in_reads.py), whichever way the moments were
-computed, and also when the worker that computes them fails or dies.
+"""The sweep's finalize and report with more than one worker (issue 13, eighth pass): the workers of the
+shards' pool derive the curves into shared memory and one computes the moments of each window's best in-sample
+returns, and finalize's last writes run on a thread while the report is rendered. Every file is the same bytes
+as with one worker (and as the plain steps, tests/integration/test_sweep_fan_in_reads.py), whichever process
+did the work, also when a worker fails or dies there (this process then does it).
 """
 
 from __future__ import annotations
@@ -76,22 +76,47 @@ def test_two_workers_write_the_bytes_of_one(tmp_path: Path, name: str, monkeypat
     assert any(key.endswith("report.html") for key in two) and any(key.endswith("curves.f64") for key in two)
 
 
-def _fails(run_ids: list[str]) -> Any:
-    raise RuntimeError("planted failure of the worker's moments")
+def _fails(*args: Any) -> Any:
+    raise RuntimeError("planted failure of a worker's part of the tail")
 
 
-def _dies(run_ids: list[str]) -> Any:
+def _dies(*args: Any) -> Any:
     os._exit(9)  # the worker process dies: the pool is broken
 
 
+@pytest.mark.parametrize("part", ["_derive_shared", "_shared_moments"])
 @pytest.mark.parametrize("planted", [_fails, _dies], ids=["raises", "dies"])
-def test_a_failing_moments_worker_leaves_the_same_bytes(tmp_path: Path, planted: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_worker_in_the_tail_leaves_the_same_bytes(tmp_path: Path, part: str, planted: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     one, _ = _sweep(tmp_path, "one", CONFIGS["walk_forward"], 1, monkeypatch)
-    monkeypatch.setattr(sweep, "_return_moments", planted)  # inherited by the forked workers
+    monkeypatch.setattr(sweep, part, planted)  # inherited by the forked workers
     two, computed_here = _sweep(tmp_path, "two", CONFIGS["walk_forward"], 2, monkeypatch)
     assert two == one
-    assert computed_here == 5  # this process computed them after all
+    assert computed_here == 5  # this process computed the moments after all
+
+
+def test_the_curves_come_from_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers this process derives no curve: the workers write them into the shared blob, whose
+    bytes are curves.f64 as one worker writes it."""
+    from trading_runtime.execution import curves
+    from trading_runtime.orchestration import finalize
+
+    derived_here: list[int] = []
+    real = curves.derive_curves
+
+    def counted(*args: Any) -> Any:
+        derived_here.append(os.getpid())  # a forked worker appends to its own copy of the list
+        return real(*args)
+
+    monkeypatch.setattr(curves, "derive_curves", counted)
+    monkeypatch.setattr(finalize, "derive_curves", counted)  # finalize's own reference (one worker)
+    one, _ = _sweep(tmp_path, "one", CONFIGS["holdout"], 1, monkeypatch)
+    assert derived_here == [os.getpid()]
+    derived_here.clear()
+    two, _ = _sweep(tmp_path, "two", CONFIGS["holdout"], 2, monkeypatch)
+    assert derived_here == []
+    blob = next(key for key in two if key.endswith("curves.f64"))
+    assert two[blob] == one[blob] and len(two[blob]) > 0
 
 
 def test_a_memory_store_sweep_with_two_workers_writes_the_bytes_of_one() -> None:

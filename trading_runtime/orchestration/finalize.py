@@ -77,10 +77,10 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
 def final_documents(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any],
                     inputs: ExperimentInputs | None = None, base_dir: Path | None = None,
                     prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
-                    ranked: Callable[[Ranking], None] | None = None) -> FinalDocuments:
+                    derive: Callable[[Ranking], Mapping[tuple[str, str], Curve]] | None = None) -> FinalDocuments:
     """finalize up to its last writes: fanin.json written (VerificationError, exit 3, when a shard is missing or
-    failed), the curves derived and the other documents computed (see :func:`finalize`). ``ranked`` sees the
-    leaderboards before the curves are derived (the sweep starts work that needs only them)."""
+    failed), the curves derived and the other documents computed (see :func:`finalize`). ``derive``: how the
+    curves of ``ranking.curve_runs()`` are derived, when not here (the sweep's workers)."""
     plan = read_plan(store, experiment_id)
     keys = plan.keys
     fan = collect_shards(store, plan)
@@ -94,9 +94,7 @@ def final_documents(store: ArtifactStore, experiment_id: str, provenance: Mappin
     fan.require_complete()
     config = plan.config
     ranking = rank_folds(fan, config)
-    if ranked is not None:
-        ranked(ranking)
-    curves = _derive(plan, ranking.curve_runs(), inputs, base_dir, prefixes)
+    curves = derive(ranking) if derive is not None else _derive(plan, ranking.curve_runs(), inputs, base_dir, prefixes)
     summary, oos = summarize(fan, config, config.data.timeframe_seconds, ranking, curves)
     return FinalDocuments(store, plan, fanin, curves, {rid: ranking.records[rid]["fold"] for rid, _ in curves},
                           canonical_bytes(summary), None if oos is None else canonical_bytes(oos),

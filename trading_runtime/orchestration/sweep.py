@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
+from trading_runtime.execution.shard import SEGMENTS
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
+from trading_runtime.orchestration.shared_curves import SharedBlob, can_share
 from trading_runtime.planning import Plan, write_plan
+from trading_runtime.planning.equity_blob import Curve, blob_layout
 from trading_runtime.sharpe import Moments
 from trading_runtime.store import ArtifactStore, open_store
 
 if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
+    from trading_runtime.fanin import Ranking
     from trading_runtime.fanin.documents import FanInDocument
 
 log = logging.getLogger(__name__)
@@ -50,16 +54,22 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
-def _return_moments(run_ids: list[str]) -> dict[str, Moments]:
-    """On a worker: the in-sample curves of ``run_ids`` derived again and the moments of their returns (the
-    report's selection statistics), while the parent derives every curve finalize writes."""
+def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]]) -> None:
+    """On a worker: the curves of ``run_ids`` derived (as finalize would) into the shared blob at ``path``."""
     from trading_runtime.execution.curves import derive_curves
+    from trading_runtime.orchestration.shared_curves import write_series
+
+    write_series(path, entries, derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids))
+
+
+def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Moments]:
+    """On a worker: the moments of the returns of these in-sample series of the shared blob (the report's
+    selection statistics: passes over every bar), while the sweep process renders the rest."""
+    from trading_runtime.orchestration.shared_curves import read_equity
     from trading_runtime.report.selection import return_moments
 
-    plan: Plan = _WORKER["plan"]
-    cash = plan.config.execution.initial_cash
-    curves = derive_curves(plan, _WORKER["inputs"], run_ids)
-    return {rid: return_moments(curves[rid, "in_sample"][1], cash) for rid in run_ids if (rid, "in_sample") in curves}
+    cash = _WORKER["plan"].config.execution.initial_cash
+    return {entry["run_id"]: return_moments(read_equity(path, entry), cash) for entry in entries}
 
 
 @dataclass(frozen=True)
@@ -136,40 +146,122 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
     """finalize and the report with more than one core (``--workers`` above 1), the same bytes as ``finalize``
     then ``write_report`` (tests/integration/test_sweep_tail.py):
 
-    * once the leaderboards are known, a worker of the shards' pool (when there is one) derives each window's
-      best in-sample curve again and the moments of its returns (the report's selection statistics: passes
-      over every bar), while this process derives the curves finalize writes;
+    * the curves are derived on the workers of the shards' pool (when there is one, on Linux), split between
+      them, straight into the blob curves.f64 will hold, in shared memory (``shared_curves``); then a worker
+      computes the moments of each window's best in-sample returns (the report's selection statistics);
     * finalize's last writes (the curves blob hashed, written and synced, then curves.json, oos_equity.json,
       summary.json, provenance.json, in finalize's order) go on a thread while the report is rendered from the
       same documents in memory; report.html is written after them, as with one worker.
+
+    A worker that fails or dies there costs time, not results: this process then does that part itself.
     """
-    from trading_runtime.fanin import Ranking
     from trading_runtime.orchestration.finalize import final_documents
     from trading_runtime.report import finalized_experiment, render_report, store_report
 
-    pool = done.pool
-    moments: list[Future[dict[str, Moments]]] = []
-
-    def ranked(ranking: Ranking) -> None:
-        best = [fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]]
-        if pool is not None and best:
-            moments.append(pool.submit(_return_moments, best))
-
-    docs = final_documents(store, plan.experiment_id, provenance, inputs, ranked=ranked)
-    with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
-        written = writer.submit(docs.write)
-        results = finalized_experiment(store, docs.plan, docs.fanin, docs.summary, docs.oos, docs.provenance,
-                                       docs.curves)
-        for future in moments:
-            try:
-                results.return_moments.update(future.result())
-            except Exception as e:  # the report computes them itself (and meets a real problem there)
-                log.warning("a worker could not compute the report's return moments (%s: %s): computed here",
-                            type(e).__name__, e)
-        if pool is not None:
-            pool.shutdown(wait=False)  # the workers exit while the report is rendered
-        data = render_report(results)
-        written.result()  # its error, if any (the thread is waited for whatever happens)
+    tail = _PoolTail(done.pool, plan, inputs)
+    try:
+        docs = final_documents(store, plan.experiment_id, provenance, inputs, derive=tail.derive)
+        with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
+            written = writer.submit(docs.write)
+            results = finalized_experiment(store, docs.plan, docs.fanin, docs.summary, docs.oos, docs.provenance,
+                                           docs.curves, _MomentsWhenRead(tail))
+            data = render_report(results)
+            written.result()  # its error, if any (the thread is waited for whatever happens)
+    finally:
+        tail.close()
     report = store_report(results, data)
     assert results.fanin is not None  # finalize wrote it
     return SweepResult(plan, done.ran, docs.finalized.summary_key, report, results.fanin)
+
+
+class _PoolTail:
+    """The parts of finalize and of the report that the shards' pool takes (see ``_finish_on_cores``)."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None, plan: Plan, inputs: ExperimentInputs) -> None:
+        self.pool = pool
+        self.plan = plan
+        self.inputs = inputs
+        self.shared: SharedBlob | None = None
+        self.pending: Future[dict[str, Moments]] | None = None
+
+    def derive(self, ranking: Ranking) -> Mapping[tuple[str, str], Curve]:
+        from trading_runtime.execution.curves import derive_curves
+
+        run_ids = ranking.curve_runs()
+        curves = self._derive_on_pool(run_ids) if self.pool is not None and run_ids and can_share() else None
+        if curves is None:
+            return derive_curves(self.plan, self.inputs, run_ids)
+        assert self.shared is not None
+        best = {fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]}
+        entries = [e for e in self.shared.layout.series if e["run_id"] in best and e["segment"] == "in_sample"]
+        if entries:
+            assert self.pool is not None
+            try:
+                self.pending = self.pool.submit(_shared_moments, self.shared.path, entries)
+            except Exception as e:  # a broken pool: the report computes them
+                log.warning("no worker for the report's return moments (%s: %s)", type(e).__name__, e)
+        return curves
+
+    def _derive_on_pool(self, run_ids: list[str]) -> Mapping[tuple[str, str], Curve] | None:
+        assert self.pool is not None
+        runs, folds = self.plan.run_index(), self.plan.fold_index()
+        lengths = {(rid, name): seg.stop - seg.start for rid in run_ids for name in SEGMENTS
+                   if (seg := getattr(folds[runs[rid].fold], name)) is not None}
+        self.shared = shared = SharedBlob.create(blob_layout(lengths, {rid: runs[rid].fold for rid in run_ids}))
+        try:
+            futures = [self.pool.submit(_derive_shared, shared.path, group,
+                                        [e for e in shared.layout.series if e["run_id"] in set(group)])
+                       for group in (run_ids[i::2] for i in range(min(2, len(run_ids))))]
+            bars = self.inputs.bars()
+            for (fold_id, name), _ in shared.layout.windows.items():  # each window's timestamps, meanwhile
+                fold = folds[fold_id]
+                seg = getattr(fold, name)
+                fold_bars = bars[str(fold.instrument)] if isinstance(bars, Mapping) else bars
+                shared.put_timestamps((fold_id, name), fold_bars.slice(seg.warmup_start, seg.stop).ts[
+                    seg.start - seg.warmup_start:])
+            for future in futures:
+                future.result()
+        except Exception as e:  # a worker failed or died (the pool is then broken)
+            log.warning("workers could not derive the curves (%s: %s): derived here", type(e).__name__, e)
+            return None
+        return shared.curves()
+
+    def moments(self) -> dict[str, Moments]:
+        """What the worker computed (nothing when it could not: the report computes them); the pool is shut
+        down then (its workers exit while the report is rendered)."""
+        try:
+            return self.pending.result() if self.pending is not None else {}
+        except Exception as e:
+            log.warning("a worker could not compute the report's return moments (%s: %s): computed here",
+                        type(e).__name__, e)
+            return {}
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
+
+
+class _MomentsWhenRead(Mapping[str, "Moments"]):
+    """The return moments a worker computes, waited for when the report first reads them (it renders its
+    charts first)."""
+
+    def __init__(self, tail: _PoolTail) -> None:
+        self._tail = tail
+        self._got: dict[str, Moments] | None = None
+
+    def _all(self) -> dict[str, Moments]:
+        if self._got is None:
+            self._got = self._tail.moments()
+        return self._got
+
+    def __getitem__(self, run_id: str) -> Moments:
+        return self._all()[run_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

@@ -388,7 +388,9 @@ def _charted(res: ExperimentResults) -> list[tuple[str, str]]:
 def render_experiment_report(res: ExperimentResults) -> str:
     s = res.summary
     res.curves(_charted(res))  # read together: one streamed pass over each shard's blob
-    sections = [_summary(res), _provenance(res), _leaderboard(res), _significance(res), _equity(res)]
+    head = [_summary(res), _provenance(res), _leaderboard(res)]
+    equity = _equity(res)  # before the significance: a sweep may still be computing its return moments
+    sections = [*head, _significance(res), equity]
     params = _parameters(res)
     if params is not None:
         sections.append(params)

@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -101,8 +101,8 @@ class ExperimentResults:
     stored: StoredCurves | None
     _curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict, repr=False)  # the ones read so far
     # run id -> the moments of its per-bar returns (report.selection.return_moments), computed beside the report
-    # (a sweep's worker process); the significance section computes those it is not given
-    return_moments: dict[str, Moments] = field(default_factory=dict, repr=False)
+    # (a sweep's worker process; read when the significance section is rendered, which computes the others)
+    return_moments: Mapping[str, Moments] = field(default_factory=dict, repr=False)
 
     @property
     def experiment_id(self) -> str:
@@ -363,15 +363,17 @@ def load_experiment(store: ArtifactStore, experiment_id: str,
 
 
 def finalized_experiment(store: ArtifactStore, plan: Plan, fanin: bytes, summary_bytes: bytes, oos: bytes | None,
-                         provenance: bytes, curves: Mapping[tuple[str, str], Curve]) -> ExperimentResults:
+                         provenance: bytes, curves: Mapping[tuple[str, str], Curve],
+                         return_moments: Mapping[str, Moments] | None = None) -> ExperimentResults:
     """What ``load_experiment`` reads once finalize has written these documents, taken from finalize's bytes
     (fanin.json, summary.json, oos_equity.json, provenance.json) and all the curves it derived (those of
     curves.f64, so none is read back): a sweep's report rendered while they are being written. ``plan`` is the
     stored one (as finalize read it); the shards' run records are read from the store."""
     keys = plan.keys
     summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
-    return _experiment_results(store, plan, summary_bytes, summary, _run_records(store, plan), fanin,
-                               None if oos is None else json.loads(oos), json.loads(provenance), None, curves)
+    res = _experiment_results(store, plan, summary_bytes, summary, _run_records(store, plan), fanin,
+                              None if oos is None else json.loads(oos), json.loads(provenance), None, curves)
+    return res if return_moments is None else replace(res, return_moments=return_moments)
 
 
 def _run_records(store: ArtifactStore, plan: Plan) -> dict[str, RunRecord]:
