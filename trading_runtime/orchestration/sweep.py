@@ -15,7 +15,7 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
 from trading_runtime.execution.shard import SEGMENTS
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
-from trading_runtime.orchestration.shared_curves import SharedBlob, can_share
+from trading_runtime.orchestration.shared_curves import SharedBlob, can_share, write_series
 from trading_runtime.planning import Plan, write_plan
 from trading_runtime.planning.equity_blob import Curve, blob_layout
 from trading_runtime.sharpe import Moments
@@ -203,15 +203,22 @@ class _PoolTail:
         return curves
 
     def _derive_on_pool(self, run_ids: list[str]) -> Mapping[tuple[str, str], Curve] | None:
+        from trading_runtime.execution.curves import derive_curves
+
         assert self.pool is not None
         runs, folds = self.plan.run_index(), self.plan.fold_index()
         lengths = {(rid, name): seg.stop - seg.start for rid in run_ids for name in SEGMENTS
                    if (seg := getattr(folds[runs[rid].fold], name)) is not None}
         self.shared = shared = SharedBlob.create(blob_layout(lengths, {rid: runs[rid].fold for rid in run_ids}))
+
+        def entries(group: list[str]) -> list[dict[str, Any]]:
+            return [e for e in shared.layout.series if e["run_id"] in set(group)]
+
+        # a third of the runs (every third, the fewest) for this process, which writes the timestamps first
+        groups = [run_ids[i::3] for i in range(3)] if len(run_ids) >= 3 else [[rid] for rid in run_ids]
+        mine = groups[2] if len(groups) == 3 else []
         try:
-            futures = [self.pool.submit(_derive_shared, shared.path, group,
-                                        [e for e in shared.layout.series if e["run_id"] in set(group)])
-                       for group in (run_ids[i::2] for i in range(min(2, len(run_ids))))]
+            futures = [self.pool.submit(_derive_shared, shared.path, group, entries(group)) for group in groups[:2]]
             bars = self.inputs.bars()
             for (fold_id, name), _ in shared.layout.windows.items():  # each window's timestamps, meanwhile
                 fold = folds[fold_id]
@@ -219,6 +226,8 @@ class _PoolTail:
                 fold_bars = bars[str(fold.instrument)] if isinstance(bars, Mapping) else bars
                 shared.put_timestamps((fold_id, name), fold_bars.slice(seg.warmup_start, seg.stop).ts[
                     seg.start - seg.warmup_start:])
+            if mine:
+                write_series(shared.path, entries(mine), derive_curves(self.plan, self.inputs, mine))
             for future in futures:
                 future.result()
         except Exception as e:  # a worker failed or died (the pool is then broken)
