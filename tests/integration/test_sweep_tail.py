@@ -1,6 +1,7 @@
 """The sweep's finalize and report with more than one worker (issue 13, eighth pass): the workers of the
-shards' pool derive the curves into shared memory and one computes the moments of each window's best in-sample
-returns, and finalize's last writes run on a thread while the report is rendered. Every file is the same bytes
+shards' pool derive most curves into shared memory, then render the report's equity section and compute the
+moments of each window's best in-sample returns, and finalize's last writes run on a thread while the report is
+rendered. Every file is the same bytes
 as with one worker (and as the plain steps, tests/integration/test_sweep_fan_in_reads.py), whichever process
 did the work, also when a worker fails or dies there (this process then does it).
 """
@@ -84,7 +85,7 @@ def _dies(*args: Any) -> Any:
     os._exit(9)  # the worker process dies: the pool is broken
 
 
-@pytest.mark.parametrize("part", ["_derive_shared", "_shared_moments"])
+@pytest.mark.parametrize("part", ["_derive_shared", "_shared_moments", "_shared_equity_section"])
 @pytest.mark.parametrize("planted", [_fails, _dies], ids=["raises", "dies"])
 def test_a_failing_worker_in_the_tail_leaves_the_same_bytes(tmp_path: Path, part: str, planted: Any,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +93,9 @@ def test_a_failing_worker_in_the_tail_leaves_the_same_bytes(tmp_path: Path, part
     monkeypatch.setattr(sweep, part, planted)  # inherited by the forked workers
     two, computed_here = _sweep(tmp_path, "two", CONFIGS["walk_forward"], 2, monkeypatch)
     assert two == one
-    assert computed_here == 5  # this process computed the moments after all
+    # this process computed the moments after all (when the curves were not derived on the pool, it does not ask
+    # a worker for them)
+    assert computed_here == (0 if part == "_shared_equity_section" else 5)
 
 
 def test_the_workers_derive_most_curves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

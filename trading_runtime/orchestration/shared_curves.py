@@ -62,19 +62,32 @@ class SharedBlob:
         del view
 
     def curves(self) -> dict[tuple[str, str], Curve]:
-        """Every series of the blob as (ts, equity) views of the shared memory (read-only), its pages mapped
-        into this process at once (``MADV_POPULATE_READ``, Linux 5.14: one call instead of a fault per page)."""
-        with contextlib.suppress(OSError, ValueError):  # an older kernel: the pages are mapped as they are read
-            self.buffer.madvise(_MADV_POPULATE_READ)
-        out: dict[tuple[str, str], Curve] = {}
-        for entry in self.layout.series:
-            n = int(entry["length"])
-            ts = np.frombuffer(self.buffer, dtype="<i8", count=n, offset=int(entry["ts_offset"]))
-            equity = np.frombuffer(self.buffer, dtype="<f8", count=n, offset=int(entry["offset"]))
-            ts.flags.writeable = False
-            equity.flags.writeable = False
-            out[entry["run_id"], entry["segment"]] = (ts, equity)
-        return out
+        """Every series of the blob as (ts, equity) views of the shared memory (read-only)."""
+        return _views(self.buffer, self.layout.series)
+
+
+def _views(buffer: mmap.mmap, series: Sequence[dict[str, Any]]) -> dict[tuple[str, str], Curve]:
+    """(ts, equity) read-only views of these series of a mapped blob, its pages mapped at once
+    (``MADV_POPULATE_READ``, Linux 5.14: one call instead of a fault per page)."""
+    with contextlib.suppress(OSError, ValueError):  # an older kernel: the pages are mapped as they are read
+        buffer.madvise(_MADV_POPULATE_READ)
+    out: dict[tuple[str, str], Curve] = {}
+    for entry in series:
+        n = int(entry["length"])
+        ts = np.frombuffer(buffer, dtype="<i8", count=n, offset=int(entry["ts_offset"]))
+        equity = np.frombuffer(buffer, dtype="<f8", count=n, offset=int(entry["offset"]))
+        ts.flags.writeable = False
+        equity.flags.writeable = False
+        out[entry["run_id"], entry["segment"]] = (ts, equity)
+    return out
+
+
+def map_curves(path: str, series: Sequence[dict[str, Any]]) -> dict[tuple[str, str], Curve]:
+    """On a worker: the series of the shared blob at ``path`` as read-only views (the mapping lives as long as
+    they do)."""
+    with open(path, "rb") as fh:
+        buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return _views(buffer, series)
 
 
 def read_equity(path: str, entry: dict[str, Any]) -> Any:

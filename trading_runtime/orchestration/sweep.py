@@ -9,7 +9,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
@@ -24,8 +24,11 @@ from trading_runtime.store import ArtifactStore, open_store
 if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
     from trading_runtime.fanin import Ranking
     from trading_runtime.fanin.documents import FanInDocument
+    from trading_runtime.report.html import Section
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+V = TypeVar("V")
 
 # Per worker process: the plan and data, loaded once and reused for every shard it runs.
 _WORKER: dict[str, Any] = {}
@@ -62,6 +65,19 @@ def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]])
     write_series(path, entries, derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids))
 
 
+def _shared_equity_section(path: str, series: list[dict[str, Any]], fanin: bytes, summary: bytes,
+                           oos: bytes | None, provenance: bytes) -> Section:
+    """On a worker: the report's equity section, from finalize's documents and the curves of the shared blob
+    (the same results the sweep process renders the other sections from)."""
+    from trading_runtime.orchestration.shared_curves import map_curves
+    from trading_runtime.report import finalized_experiment
+    from trading_runtime.report.experiment import equity_section
+
+    curves = map_curves(path, series)
+    return equity_section(finalized_experiment(_WORKER["store"], _WORKER["plan"], fanin, summary, oos, provenance,
+                                               curves))
+
+
 def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Moments]:
     """On a worker: the moments of the returns of these in-sample series of the shared blob (the report's
     selection statistics: passes over every bar), while the sweep process renders the rest."""
@@ -70,6 +86,15 @@ def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Momen
 
     cash = _WORKER["plan"].config.execution.initial_cash
     return {entry["run_id"]: return_moments(read_equity(path, entry), cash) for entry in entries}
+
+
+def _import_tail() -> None:
+    """Import what finalize and the report run, before the pool forks: its workers then have it when they take
+    their parts of the tail (this process would import it for the tail all the same)."""
+    import trading_runtime.execution.curves
+    import trading_runtime.orchestration.finalize
+    import trading_runtime.report.experiment
+    import trading_runtime.report.selection  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,8 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
                 bar.add(runs_of[sid], shard=sid)
             return Executed(len(todo), None)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
+        if keep is not None:  # and the tail's modules, for the parts of it they take (see _finish_on_cores)
+            _import_tail()
         with ExitStack() as own:
             pool = (keep or own).enter_context(ProcessPoolExecutor(
                 max_workers=min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker,
@@ -163,8 +190,9 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
         docs = final_documents(store, plan.experiment_id, provenance, inputs, derive=tail.derive)
         with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
             written = writer.submit(docs.write)
+            tail.equity_section(docs.fanin, docs.summary, docs.oos, docs.provenance)
             results = finalized_experiment(store, docs.plan, docs.fanin, docs.summary, docs.oos, docs.provenance,
-                                           docs.curves, _MomentsWhenRead(tail))
+                                           docs.curves, _WhenRead(tail.moments), _WhenRead(tail.sections))
             data = render_report(results)
             written.result()  # its error, if any (the thread is waited for whatever happens)
     finally:
@@ -183,6 +211,7 @@ class _PoolTail:
         self.inputs = inputs
         self.shared: SharedBlob | None = None
         self.pending: Future[dict[str, Moments]] | None = None
+        self.equity: Future[Section] | None = None
 
     def derive(self, ranking: Ranking) -> Mapping[tuple[str, str], Curve]:
         from trading_runtime.execution.curves import derive_curves
@@ -232,42 +261,59 @@ class _PoolTail:
                 future.result()
         except Exception as e:  # a worker failed or died (the pool is then broken)
             log.warning("workers could not derive the curves (%s: %s): derived here", type(e).__name__, e)
+            self.shared = None  # nothing reads it (closed with the last view of it)
+            shared.close()
             return None
         return shared.curves()
 
-    def moments(self) -> dict[str, Moments]:
-        """What the worker computed (nothing when it could not: the report computes them); the pool is shut
-        down then (its workers exit while the report is rendered)."""
+    def equity_section(self, fanin: bytes, summary: bytes, oos: bytes | None, provenance: bytes) -> None:
+        """Start the report's equity section on a worker (when the curves are in the shared blob)."""
+        if self.pool is None or self.shared is None:
+            return
         try:
-            return self.pending.result() if self.pending is not None else {}
+            self.equity = self.pool.submit(_shared_equity_section, self.shared.path, self.shared.layout.series,
+                                           fanin, summary, oos, provenance)
+        except Exception as e:  # a broken pool: the report renders it
+            log.warning("no worker for the report's equity section (%s: %s)", type(e).__name__, e)
+
+    def moments(self) -> dict[str, Moments]:
+        """What the worker computed (nothing when it could not: the report computes them)."""
+        return self._result(self.pending, "the report's return moments") or {}
+
+    def sections(self) -> dict[str, Section]:
+        """The sections rendered on a worker (none when it could not: the report renders them)."""
+        section = self._result(self.equity, "the report's equity section")
+        return {} if section is None else {"equity": section}
+
+    def _result(self, future: Future[T] | None, what: str) -> T | None:
+        try:
+            return future.result() if future is not None else None
         except Exception as e:
-            log.warning("a worker could not compute the report's return moments (%s: %s): computed here",
-                        type(e).__name__, e)
-            return {}
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=False)
+            log.warning("a worker could not compute %s (%s: %s): computed here", what, type(e).__name__, e)
+            return None
 
     def close(self) -> None:
         if self.shared is not None:
             self.shared.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)  # after the last task: its workers exit (joined when the sweep ends)
 
 
-class _MomentsWhenRead(Mapping[str, "Moments"]):
-    """The return moments a worker computes, waited for when the report first reads them (it renders its
-    charts first)."""
+class _WhenRead(Mapping[str, V]):
+    """What a worker computes for the report, waited for when the report first reads it (``get`` finds nothing
+    when the worker could not: the report computes it then)."""
 
-    def __init__(self, tail: _PoolTail) -> None:
-        self._tail = tail
-        self._got: dict[str, Moments] | None = None
+    def __init__(self, wait: Callable[[], dict[str, V]]) -> None:
+        self._wait = wait
+        self._got: dict[str, V] | None = None
 
-    def _all(self) -> dict[str, Moments]:
+    def _all(self) -> dict[str, V]:
         if self._got is None:
-            self._got = self._tail.moments()
+            self._got = self._wait()
         return self._got
 
-    def __getitem__(self, run_id: str) -> Moments:
-        return self._all()[run_id]
+    def __getitem__(self, key: str) -> V:
+        return self._all()[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._all())

@@ -228,7 +228,8 @@ def _significance(res: ExperimentResults) -> Section:
     return Section("significance", "Significance of the best", tbl + note)
 
 
-def _equity(res: ExperimentResults) -> Section:
+def equity_section(res: ExperimentResults) -> Section:
+    """The equity and drawdown charts (of the best runs; the stitched out-of-sample equity for walk-forward)."""
     s = res.summary
     charts: list[str] = []
     if s.validation.kind == "walk_forward":
@@ -389,7 +390,7 @@ def render_experiment_report(res: ExperimentResults) -> str:
     s = res.summary
     res.curves(_charted(res))  # read together: one streamed pass over each shard's blob
     head = [_summary(res), _provenance(res), _leaderboard(res)]
-    equity = _equity(res)  # before the significance: a sweep may still be computing its return moments
+    equity = res.sections.get("equity") or equity_section(res)  # before the significance: see return_moments
     sections = [*head, _significance(res), equity]
     params = _parameters(res)
     if params is not None:

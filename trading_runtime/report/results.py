@@ -30,6 +30,7 @@ from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.planning.curves import StoredCurves, stored_curves
 from trading_runtime.planning.equity_blob import Curve
 from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
+from trading_runtime.report.html import Section
 from trading_runtime.sharpe import Moments
 from trading_runtime.store import (
     MARKER_SUFFIX,
@@ -103,6 +104,9 @@ class ExperimentResults:
     # run id -> the moments of its per-bar returns (report.selection.return_moments), computed beside the report
     # (a sweep's worker process; read when the significance section is rendered, which computes the others)
     return_moments: Mapping[str, Moments] = field(default_factory=dict, repr=False)
+    # section id -> the section rendered beside the report from the same results (a sweep's worker process: the
+    # equity charts); read when the report gets there, which renders those it is not given (or cannot get)
+    sections: Mapping[str, Section] = field(default_factory=dict, repr=False)
 
     @property
     def experiment_id(self) -> str:
@@ -364,7 +368,8 @@ def load_experiment(store: ArtifactStore, experiment_id: str,
 
 def finalized_experiment(store: ArtifactStore, plan: Plan, fanin: bytes, summary_bytes: bytes, oos: bytes | None,
                          provenance: bytes, curves: Mapping[tuple[str, str], Curve],
-                         return_moments: Mapping[str, Moments] | None = None) -> ExperimentResults:
+                         return_moments: Mapping[str, Moments] | None = None,
+                         sections: Mapping[str, Section] | None = None) -> ExperimentResults:
     """What ``load_experiment`` reads once finalize has written these documents, taken from finalize's bytes
     (fanin.json, summary.json, oos_equity.json, provenance.json) and all the curves it derived (those of
     curves.f64, so none is read back): a sweep's report rendered while they are being written. ``plan`` is the
@@ -373,7 +378,7 @@ def finalized_experiment(store: ArtifactStore, plan: Plan, fanin: bytes, summary
     summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
     res = _experiment_results(store, plan, summary_bytes, summary, _run_records(store, plan), fanin,
                               None if oos is None else json.loads(oos), json.loads(provenance), None, curves)
-    return res if return_moments is None else replace(res, return_moments=return_moments)
+    return replace(res, return_moments=return_moments or {}, sections=sections or {})
 
 
 def _run_records(store: ArtifactStore, plan: Plan) -> dict[str, RunRecord]:
