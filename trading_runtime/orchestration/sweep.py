@@ -75,7 +75,7 @@ def _shared_equity_section(path: str, series: list[dict[str, Any]], fanin: bytes
 
     curves = map_curves(path, series)
     return equity_section(finalized_experiment(_WORKER["store"], _WORKER["plan"], fanin, summary, oos, provenance,
-                                               curves))
+                                               curves, run_records=False))  # the section shows none
 
 
 def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Moments]:

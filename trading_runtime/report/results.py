@@ -369,14 +369,16 @@ def load_experiment(store: ArtifactStore, experiment_id: str,
 def finalized_experiment(store: ArtifactStore, plan: Plan, fanin: bytes, summary_bytes: bytes, oos: bytes | None,
                          provenance: bytes, curves: Mapping[tuple[str, str], Curve],
                          return_moments: Mapping[str, Moments] | None = None,
-                         sections: Mapping[str, Section] | None = None) -> ExperimentResults:
+                         sections: Mapping[str, Section] | None = None,
+                         run_records: bool = True) -> ExperimentResults:
     """What ``load_experiment`` reads once finalize has written these documents, taken from finalize's bytes
     (fanin.json, summary.json, oos_equity.json, provenance.json) and all the curves it derived (those of
     curves.f64, so none is read back): a sweep's report rendered while they are being written. ``plan`` is the
     stored one (as finalize read it); the shards' run records are read from the store."""
     keys = plan.keys
     summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
-    res = _experiment_results(store, plan, summary_bytes, summary, _run_records(store, plan), fanin,
+    runs = _run_records(store, plan) if run_records else {}
+    res = _experiment_results(store, plan, summary_bytes, summary, runs, fanin,
                               None if oos is None else json.loads(oos), json.loads(provenance), None, curves)
     return replace(res, return_moments=return_moments or {}, sections=sections or {})
 
