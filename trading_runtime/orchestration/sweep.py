@@ -173,9 +173,10 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
     """finalize and the report with more than one core (``--workers`` above 1), the same bytes as ``finalize``
     then ``write_report`` (tests/integration/test_sweep_tail.py):
 
-    * the curves are derived on the workers of the shards' pool (when there is one, on Linux), split between
-      them, straight into the blob curves.f64 will hold, in shared memory (``shared_curves``); then a worker
-      computes the moments of each window's best in-sample returns (the report's selection statistics);
+    * the curves are derived on the workers of the shards' pool (when there is one, on Linux) and here (every
+      third run, after each window's timestamps), straight into the blob curves.f64 will hold, in shared
+      memory (``shared_curves``); then a worker computes the moments of each window's best in-sample returns
+      (the report's selection statistics) and another renders the report's equity section;
     * finalize's last writes (the curves blob hashed, written and synced, then curves.json, oos_equity.json,
       summary.json, provenance.json, in finalize's order) go on a thread while the report is rendered from the
       same documents in memory; report.html is written after them, as with one worker.
