@@ -1,6 +1,8 @@
 """``trading-runtime`` with the sweep's steps timed (run by command.py): prints
 ``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, data, plan, shards,
-fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report.
+fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report (with more
+than one worker: what is left of the sweep's tail after fan-in and curves, finalize's last writes on a thread
+included).
 ``VmHWM`` is the process's peak so far; ``own_peak`` the peak resident set during the phase alone
 (``VmHWM`` is reset before it through ``/proc/self/clear_refs``); ``cpu_seconds`` the process's CPU time
 in the phase (with workers, the parent's only). The command itself is unchanged."""
@@ -83,6 +85,13 @@ def main() -> int:
             wrap_on_import(LATER[attr], attr, lambda fn, name=name: _timed(fn, name))
     # issue 13: finalize derives the curves that are read (its own phase line, taken out of fan-in)
     wrap_on_import("trading_runtime.orchestration.finalize", "derive_curves", lambda fn: _timed(fn, "curves"))
+    # with more than one worker (eighth pass): finalize's documents ("fan-in"), the curves derived on the pool
+    # ("curves", waiting for the workers included), then the report rendered while finalize's last writes run
+    # on a thread ("report": what is left of the tail, the wait for those writes included)
+    if hasattr(sweep, "_finish_on_cores"):
+        sweep._finish_on_cores = _timed(sweep._finish_on_cores, "report")
+        sweep._PoolTail.derive = _timed(sweep._PoolTail.derive, "curves")
+        wrap_on_import("trading_runtime.orchestration.finalize", "final_documents", lambda fn: _timed(fn, "fan-in"))
     checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
     if checks is not None:
         checks.fan_in = _timed(checks.fan_in, "fan-in")

@@ -12,6 +12,7 @@ from trading_runtime.report.svg import (
     Marker,
     Series,
     bar_chart,
+    coords,
     f,
     heatmap,
     nice_ticks,
@@ -33,6 +34,20 @@ def parse(svg: str) -> ET.Element:
 
 def test_coordinates_are_short_and_never_negative_zero():
     assert [f(v) for v in (1.0, 1.25, -0.04, 12.3456, 0.0)] == ["1", "1.2", "0", "12.3", "0"]
+
+
+def test_coords_writes_every_value_as_f_does():
+    """The vectorised coordinates of a chart's points are f's text to the character: ties of the rounding
+    (x.x5, exact or within an ulp), negatives rounding to zero, large and non-finite values included."""
+    rng = np.random.default_rng(13)
+    ties = np.arange(-2000, 2000) / 20.0  # every x.x5 and x.x0 of [-100, 100)
+    values = np.concatenate([
+        rng.uniform(-50, 1300, 200_000), rng.normal(0, 0.1, 20_000), ties, np.nextafter(ties, np.inf),
+        np.nextafter(ties, -np.inf), rng.uniform(-1e9, 1e9, 1000),
+        [0.0, -0.0, -0.04, -0.05, 0.05, 0.25, 0.35, 1e6, -1e6, 999_999.95, 5e-324, math.inf, -math.inf, math.nan],
+    ])
+    assert coords(values) == [f(v) for v in values.tolist()]
+    assert coords(np.array([])) == []
 
 
 def test_nice_ticks_and_time_ticks():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import ExperimentInputs, inputs_for_plan
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
-from trading_runtime.fanin import collect_shards, rank_folds, summarize
+from trading_runtime.fanin import Ranking, collect_shards, rank_folds, summarize
 from trading_runtime.golden.canonical import canonical_bytes
 from trading_runtime.planning import Plan, read_plan
 from trading_runtime.planning.curves import write_curves
@@ -29,6 +29,35 @@ class Finalized:
     curves: Mapping[tuple[str, str], Curve]  # the derived curves (as written to curves.f64), for readers in-process
 
 
+@dataclass(frozen=True)
+class FinalDocuments:
+    """What finalize writes after fanin.json, computed and not written yet: the derived curves (for curves.f64
+    and curves.json), summary.json, oos_equity.json and provenance.json as their bytes. ``write`` stores them
+    in finalize's order (the curves first, summary.json after them), so a reader that trusts the summary finds
+    the rest; the sweep with several workers renders its report from these while they are written."""
+
+    store: ArtifactStore
+    plan: Plan  # as stored (read back by finalize)
+    fanin: bytes  # fanin.json as written
+    curves: Mapping[tuple[str, str], Curve]
+    fold_of: Mapping[str, str]  # run id -> its fold, for each run with curves
+    summary: bytes
+    oos: bytes | None
+    provenance: bytes
+
+    def write(self) -> None:
+        keys = self.plan.keys
+        write_curves(self.store, keys, self.curves, self.fold_of)
+        if self.oos is not None:
+            write_complete(self.store, keys.oos_equity, self.oos)
+        write_complete(self.store, keys.summary, self.summary)
+        write_complete(self.store, keys.provenance, self.provenance)
+
+    @property
+    def finalized(self) -> Finalized:
+        return Finalized(self.plan.keys.summary, self.curves)
+
+
 def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any],
              inputs: ExperimentInputs | None = None, base_dir: Path | None = None,
              prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> Finalized:
@@ -40,11 +69,24 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
     as run-shard loads them (pinned to the plan's sha256; ``base_dir`` resolves relative data paths; a
     universe's instruments only those whose windows have curves to derive).
     """
+    docs = final_documents(store, experiment_id, provenance, inputs, base_dir, prefixes)
+    docs.write()
+    return docs.finalized
+
+
+def final_documents(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, Any],
+                    inputs: ExperimentInputs | None = None, base_dir: Path | None = None,
+                    prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+                    derive: Callable[[Ranking], Mapping[tuple[str, str], Curve]] | None = None) -> FinalDocuments:
+    """finalize up to its last writes: fanin.json written (VerificationError, exit 3, when a shard is missing or
+    failed), the curves derived and the other documents computed (see :func:`finalize`). ``derive``: how the
+    curves of ``ranking.curve_runs()`` are derived, when not here (the sweep's workers)."""
     plan = read_plan(store, experiment_id)
     keys = plan.keys
     fan = collect_shards(store, plan)
     doc = fan.document()
-    write_complete(store, keys.fanin, canonical_bytes(doc.model_dump(mode="json")))  # marked: validate reads it
+    fanin = canonical_bytes(doc.model_dump(mode="json"))
+    write_complete(store, keys.fanin, fanin)  # marked: validate reads it
     s, r = doc.shards, doc.runs
     log.info("fan-in %s: shards expected %d completed %d failed %d missing %d; runs expected %d completed %d",
              experiment_id, s.expected, s.completed, s.failed, s.missing, r.expected, r.completed,
@@ -52,14 +94,11 @@ def finalize(store: ArtifactStore, experiment_id: str, provenance: Mapping[str, 
     fan.require_complete()
     config = plan.config
     ranking = rank_folds(fan, config)
-    curves = _derive(plan, ranking.curve_runs(), inputs, base_dir, prefixes)
-    write_curves(store, keys, curves, {rid: ranking.records[rid]["fold"] for rid, _ in curves})
+    curves = derive(ranking) if derive is not None else _derive(plan, ranking.curve_runs(), inputs, base_dir, prefixes)
     summary, oos = summarize(fan, config, config.data.timeframe_seconds, ranking, curves)
-    if oos is not None:
-        write_complete(store, keys.oos_equity, canonical_bytes(oos))
-    write_complete(store, keys.summary, canonical_bytes(summary))
-    write_complete(store, keys.provenance, canonical_bytes(dict(provenance)))
-    return Finalized(keys.summary, curves)
+    return FinalDocuments(store, plan, fanin, curves, {rid: ranking.records[rid]["fold"] for rid, _ in curves},
+                          canonical_bytes(summary), None if oos is None else canonical_bytes(oos),
+                          canonical_bytes(dict(provenance)))
 
 
 def _derive(plan: Plan, run_ids: list[str], inputs: ExperimentInputs | None, base_dir: Path | None,

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
+from trading_runtime.execution.shard import SEGMENTS
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
+from trading_runtime.orchestration.shared_curves import SharedBlob, can_share, write_series
 from trading_runtime.planning import Plan, write_plan
+from trading_runtime.planning.equity_blob import Curve, blob_layout
+from trading_runtime.sharpe import Moments
 from trading_runtime.store import ArtifactStore, open_store
 
 if TYPE_CHECKING:  # fan-in and report are imported in their phases (start-up: a shard needs neither)
+    from trading_runtime.fanin import Ranking
     from trading_runtime.fanin.documents import FanInDocument
+    from trading_runtime.report.html import Section
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+V = TypeVar("V")
 
 # Per worker process: the plan and data, loaded once and reused for every shard it runs.
 _WORKER: dict[str, Any] = {}
@@ -48,9 +57,56 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
+def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]]) -> None:
+    """On a worker: the curves of ``run_ids`` derived (as finalize would) into the shared blob at ``path``."""
+    from trading_runtime.execution.curves import derive_curves
+    from trading_runtime.orchestration.shared_curves import write_series
+
+    write_series(path, entries, derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids))
+
+
+def _shared_equity_section(path: str, series: list[dict[str, Any]], fanin: bytes, summary: bytes,
+                           oos: bytes | None, provenance: bytes) -> Section:
+    """On a worker: the report's equity section, from finalize's documents and the curves of the shared blob
+    (the same results the sweep process renders the other sections from)."""
+    from trading_runtime.orchestration.shared_curves import map_curves
+    from trading_runtime.report import finalized_experiment
+    from trading_runtime.report.experiment import equity_section
+
+    curves = map_curves(path, series)
+    return equity_section(finalized_experiment(_WORKER["store"], _WORKER["plan"], fanin, summary, oos, provenance,
+                                               curves, run_records=False))  # the section shows none
+
+
+def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Moments]:
+    """On a worker: the moments of the returns of these in-sample series of the shared blob (the report's
+    selection statistics: passes over every bar), while the sweep process renders the rest."""
+    from trading_runtime.orchestration.shared_curves import read_equity
+    from trading_runtime.report.selection import return_moments
+
+    cash = _WORKER["plan"].config.execution.initial_cash
+    return {entry["run_id"]: return_moments(read_equity(path, entry), cash) for entry in entries}
+
+
+def _import_tail() -> None:
+    """Import what finalize and the report run, before the pool forks: its workers then have it when they take
+    their parts of the tail (this process would import it for the tail all the same)."""
+    import trading_runtime.execution.curves
+    import trading_runtime.orchestration.finalize
+    import trading_runtime.report.experiment
+    import trading_runtime.report.selection  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Executed:
+    ran: int  # shards run
+    pool: ProcessPoolExecutor | None  # the workers that ran them, when kept open for the caller
+
+
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int,
-            progress: ProgressFactory) -> int:
-    """Run the pending shards; returns how many ran."""
+            progress: ProgressFactory, keep: ExitStack | None = None) -> Executed:
+    """Run the pending shards. With a pool of workers and ``keep``, the pool stays open (closed with ``keep``)
+    for the caller's next steps; else it is closed before this returns."""
     todo = pending_shards(store, plan)
     runs_of = {s.shard_id: len(s.run_ids) for s in plan.shards}
     skipped = len(plan.shards) - len(todo)
@@ -63,15 +119,19 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             for sid in todo:
                 run_shard(store, plan, sid, inputs)
                 bar.add(runs_of[sid], shard=sid)
-            return len(todo)
+            return Executed(len(todo), None)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=pool_context(),
-                                 initializer=_init_worker, initargs=(store.uri, plan, inputs)) as pool:
+        if keep is not None:  # and the tail's modules, for the parts of it they take (see _finish_on_cores)
+            _import_tail()
+        with ExitStack() as own:
+            pool = (keep or own).enter_context(ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker,
+                initargs=(store.uri, plan, inputs)))
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
             order = sorted(todo, key=lambda sid: -runs_of[sid])
             drain(pool, {pool.submit(_work, sid) for sid in order}, lambda done: bar.add(done[1], shard=done[0]))
-        return len(todo)
+        return Executed(len(todo), pool if keep is not None else None)
     finally:
         bar.close()
 
@@ -88,18 +148,176 @@ def run_sweep(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, worker
     """Write the plan (refused when another plan of the experiment is stored), run its pending shards,
     finalize, write report.html."""
     write_plan(store, plan, exclusive=True)
-    t_shards = time.perf_counter()
-    ran = execute(store, plan, inputs, workers, progress)
-    shard_seconds = time.perf_counter() - t_shards
-    log.info("shards: ran %d in %.3fs on %d worker(s)", ran, shard_seconds, workers,
-             extra={"done": ran, "seconds": round(shard_seconds, 3)})
-    from trading_runtime.orchestration.finalize import finalize  # fan-in and report: imported for their phase
+    with ExitStack() as keep:
+        t_shards = time.perf_counter()
+        done = execute(store, plan, inputs, workers, progress, keep if workers > 1 else None)
+        shard_seconds = time.perf_counter() - t_shards
+        log.info("shards: ran %d in %.3fs on %d worker(s)", done.ran, shard_seconds, workers,
+                 extra={"done": done.ran, "seconds": round(shard_seconds, 3)})
+        if workers > 1:
+            return _finish_on_cores(store, plan, done, provenance, inputs)
+    # fan-in and report: imported for their phase. This process holds the data and the warm kernels: finalize
+    # derives the curves here, and the report takes them from memory (the same arrays written to curves.f64).
+    from trading_runtime.orchestration.finalize import finalize
     from trading_runtime.report import load_experiment, write_report
 
-    # this process holds the data and the warm kernels: finalize derives the curves here, and the report
-    # reads them from memory (the same arrays finalize wrote to curves.f64)
-    done = finalize(store, plan.experiment_id, provenance, inputs)
-    results = load_experiment(store, plan.experiment_id, curves=done.curves)
+    final = finalize(store, plan.experiment_id, provenance, inputs)
+    results = load_experiment(store, plan.experiment_id, curves=final.curves)
     report = write_report(results)
     assert results.fanin is not None  # finalize wrote it
-    return SweepResult(plan, ran, done.summary_key, report, results.fanin)
+    return SweepResult(plan, done.ran, final.summary_key, report, results.fanin)
+
+
+def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenance: Mapping[str, Any],
+                     inputs: ExperimentInputs) -> SweepResult:
+    """finalize and the report with more than one core (``--workers`` above 1), the same bytes as ``finalize``
+    then ``write_report`` (tests/integration/test_sweep_tail.py):
+
+    * the curves are derived on the workers of the shards' pool (when there is one, on Linux) and here (every
+      third run, after each window's timestamps), straight into the blob curves.f64 will hold, in shared
+      memory (``shared_curves``); then a worker computes the moments of each window's best in-sample returns
+      (the report's selection statistics) and another renders the report's equity section;
+    * finalize's last writes (the curves blob hashed, written and synced, then curves.json, oos_equity.json,
+      summary.json, provenance.json, in finalize's order) go on a thread while the report is rendered from the
+      same documents in memory; report.html is written after them, as with one worker.
+
+    A worker that fails or dies there costs time, not results: this process then does that part itself.
+    """
+    from trading_runtime.orchestration.finalize import final_documents
+    from trading_runtime.report import finalized_experiment, render_report, store_report
+
+    tail = _PoolTail(done.pool, plan, inputs)
+    try:
+        docs = final_documents(store, plan.experiment_id, provenance, inputs, derive=tail.derive)
+        with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
+            written = writer.submit(docs.write)
+            tail.equity_section(docs.fanin, docs.summary, docs.oos, docs.provenance)
+            results = finalized_experiment(store, docs.plan, docs.fanin, docs.summary, docs.oos, docs.provenance,
+                                           docs.curves, _WhenRead(tail.moments), _WhenRead(tail.sections))
+            data = render_report(results)
+            written.result()  # its error, if any (the thread is waited for whatever happens)
+    finally:
+        tail.close()
+    report = store_report(results, data)
+    assert results.fanin is not None  # finalize wrote it
+    return SweepResult(plan, done.ran, docs.finalized.summary_key, report, results.fanin)
+
+
+class _PoolTail:
+    """The parts of finalize and of the report that the shards' pool takes (see ``_finish_on_cores``)."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None, plan: Plan, inputs: ExperimentInputs) -> None:
+        self.pool = pool
+        self.plan = plan
+        self.inputs = inputs
+        self.shared: SharedBlob | None = None
+        self.pending: Future[dict[str, Moments]] | None = None
+        self.equity: Future[Section] | None = None
+
+    def derive(self, ranking: Ranking) -> Mapping[tuple[str, str], Curve]:
+        from trading_runtime.execution.curves import derive_curves
+
+        run_ids = ranking.curve_runs()
+        curves = self._derive_on_pool(run_ids) if self.pool is not None and run_ids and can_share() else None
+        if curves is None:
+            return derive_curves(self.plan, self.inputs, run_ids)
+        assert self.shared is not None
+        best = {fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]}
+        entries = [e for e in self.shared.layout.series if e["run_id"] in best and e["segment"] == "in_sample"]
+        if entries:
+            assert self.pool is not None
+            try:
+                self.pending = self.pool.submit(_shared_moments, self.shared.path, entries)
+            except Exception as e:  # a broken pool: the report computes them
+                log.warning("no worker for the report's return moments (%s: %s)", type(e).__name__, e)
+        return curves
+
+    def _derive_on_pool(self, run_ids: list[str]) -> Mapping[tuple[str, str], Curve] | None:
+        from trading_runtime.execution.curves import derive_curves
+
+        assert self.pool is not None
+        runs, folds = self.plan.run_index(), self.plan.fold_index()
+        lengths = {(rid, name): seg.stop - seg.start for rid in run_ids for name in SEGMENTS
+                   if (seg := getattr(folds[runs[rid].fold], name)) is not None}
+        self.shared = shared = SharedBlob.create(blob_layout(lengths, {rid: runs[rid].fold for rid in run_ids}))
+
+        def entries(group: list[str]) -> list[dict[str, Any]]:
+            return [e for e in shared.layout.series if e["run_id"] in set(group)]
+
+        # a third of the runs (every third, the fewest) for this process, which writes the timestamps first
+        groups = [run_ids[i::3] for i in range(3)] if len(run_ids) >= 3 else [[rid] for rid in run_ids]
+        mine = groups[2] if len(groups) == 3 else []
+        try:
+            futures = [self.pool.submit(_derive_shared, shared.path, group, entries(group)) for group in groups[:2]]
+            bars = self.inputs.bars()
+            for (fold_id, name), _ in shared.layout.windows.items():  # each window's timestamps, meanwhile
+                fold = folds[fold_id]
+                seg = getattr(fold, name)
+                fold_bars = bars[str(fold.instrument)] if isinstance(bars, Mapping) else bars
+                shared.put_timestamps((fold_id, name), fold_bars.slice(seg.warmup_start, seg.stop).ts[
+                    seg.start - seg.warmup_start:])
+            if mine:
+                write_series(shared.path, entries(mine), derive_curves(self.plan, self.inputs, mine))
+            for future in futures:
+                future.result()
+        except Exception as e:  # a worker failed or died (the pool is then broken)
+            log.warning("workers could not derive the curves (%s: %s): derived here", type(e).__name__, e)
+            self.shared = None  # nothing reads it (closed with the last view of it)
+            shared.close()
+            return None
+        return shared.curves()
+
+    def equity_section(self, fanin: bytes, summary: bytes, oos: bytes | None, provenance: bytes) -> None:
+        """Start the report's equity section on a worker (when the curves are in the shared blob)."""
+        if self.pool is None or self.shared is None:
+            return
+        try:
+            self.equity = self.pool.submit(_shared_equity_section, self.shared.path, self.shared.layout.series,
+                                           fanin, summary, oos, provenance)
+        except Exception as e:  # a broken pool: the report renders it
+            log.warning("no worker for the report's equity section (%s: %s)", type(e).__name__, e)
+
+    def moments(self) -> dict[str, Moments]:
+        """What the worker computed (nothing when it could not: the report computes them)."""
+        return self._result(self.pending, "the report's return moments") or {}
+
+    def sections(self) -> dict[str, Section]:
+        """The sections rendered on a worker (none when it could not: the report renders them)."""
+        section = self._result(self.equity, "the report's equity section")
+        return {} if section is None else {"equity": section}
+
+    def _result(self, future: Future[T] | None, what: str) -> T | None:
+        try:
+            return future.result() if future is not None else None
+        except Exception as e:
+            log.warning("a worker could not compute %s (%s: %s): computed here", what, type(e).__name__, e)
+            return None
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)  # after the last task: its workers exit (joined when the sweep ends)
+
+
+class _WhenRead(Mapping[str, V]):
+    """What a worker computes for the report, waited for when the report first reads it (``get`` finds nothing
+    when the worker could not: the report computes it then)."""
+
+    def __init__(self, wait: Callable[[], dict[str, V]]) -> None:
+        self._wait = wait
+        self._got: dict[str, V] | None = None
+
+    def _all(self) -> dict[str, V]:
+        if self._got is None:
+            self._got = self._wait()
+        return self._got
+
+    def __getitem__(self, key: str) -> V:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

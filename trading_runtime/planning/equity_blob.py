@@ -33,30 +33,49 @@ class BlobParts:
     sha256: str
 
 
-def blob_parts(curves: Mapping[tuple[str, str], Curve], fold_of: Mapping[str, str]) -> BlobParts:
-    """The blob of ``curves`` ((run id, segment) → curve), series sorted by (run id, segment); the timestamps
-    of each window (fold of ``fold_of[run id]``, segment) written once."""
-    parts: list[memoryview] = []
-    index: list[dict[str, Any]] = []
-    ts_offsets: dict[tuple[str, str], int] = {}
+@dataclass(frozen=True)
+class BlobLayout:
+    """Where each series of a blob goes, from the series' lengths alone: ``series`` (the index entries, in blob
+    order), ``windows`` ((fold, segment) → the offset of its timestamps) and the blob's ``size`` in bytes."""
+
+    series: list[dict[str, Any]]
+    windows: dict[tuple[str, str], int]
+    size: int
+
+
+def blob_layout(lengths: Mapping[tuple[str, str], int], fold_of: Mapping[str, str]) -> BlobLayout:
+    """The layout of the blob of curves with these lengths ((run id, segment) → values): series sorted by
+    (run id, segment), each window's timestamps (fold of ``fold_of[run id]``, segment) before its first series."""
+    series: list[dict[str, Any]] = []
+    windows: dict[tuple[str, str], int] = {}
     offset = 0
-    for rid, segment in sorted(curves):
-        ts, equity = curves[rid, segment]
+    for rid, segment in sorted(lengths):
+        n = lengths[rid, segment]
         window = (fold_of[rid], segment)
-        if window not in ts_offsets:  # a window's timestamps are written once
-            ts_b = np.ascontiguousarray(ts, dtype="<i8").data.cast("B")
-            ts_offsets[window] = offset
-            parts.append(ts_b)
-            offset += len(ts_b)
-        eq_b = np.ascontiguousarray(equity, dtype="<f8").data.cast("B")
-        index.append({"run_id": rid, "segment": segment, "ts_offset": ts_offsets[window], "offset": offset,
-                      "length": len(ts)})
-        parts.append(eq_b)
-        offset += len(eq_b)
+        if window not in windows:  # a window's timestamps are written once
+            windows[window] = offset
+            offset += 8 * n
+        series.append({"run_id": rid, "segment": segment, "ts_offset": windows[window], "offset": offset,
+                       "length": n})
+        offset += 8 * n
+    return BlobLayout(series, windows, offset)
+
+
+def blob_parts(curves: Mapping[tuple[str, str], Curve], fold_of: Mapping[str, str]) -> BlobParts:
+    """The blob of ``curves`` ((run id, segment) → curve) as :func:`blob_layout` places them."""
+    layout = blob_layout({key: len(ts) for key, (ts, _) in curves.items()}, fold_of)
+    parts: list[memoryview] = []
+    written: set[int] = set()
+    for entry in layout.series:
+        ts, equity = curves[entry["run_id"], entry["segment"]]
+        if entry["ts_offset"] not in written:
+            written.add(entry["ts_offset"])
+            parts.append(np.ascontiguousarray(ts, dtype="<i8").data.cast("B"))
+        parts.append(np.ascontiguousarray(equity, dtype="<f8").data.cast("B"))
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part)
-    return BlobParts(tuple(parts), index, offset, digest.hexdigest())
+    return BlobParts(tuple(parts), layout.series, layout.size, digest.hexdigest())
 
 
 def read_series(blob: bytes, entry: dict[str, Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:

@@ -4,7 +4,7 @@
 into HTML with inline SVG charts (``svg.py``), byte-identical for the same results.
 """
 
-from trading_runtime.report.render import render_report, write_report
+from trading_runtime.report.render import render_report, store_report, write_report
 from trading_runtime.report.results import (
     REPORT_NAME,
     BacktestResults,
@@ -12,6 +12,7 @@ from trading_runtime.report.results import (
     ExperimentResults,
     Results,
     experiment_location,
+    finalized_experiment,
     load_backtest,
     load_experiment,
     load_results,
@@ -26,11 +27,13 @@ __all__ = [
     "ExperimentResults",
     "Results",
     "experiment_location",
+    "finalized_experiment",
     "load_backtest",
     "load_experiment",
     "load_results",
     "load_study",
     "render_report",
     "report_location",
+    "store_report",
     "write_report",
 ]

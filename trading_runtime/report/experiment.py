@@ -207,7 +207,7 @@ def selection_rows(res: ExperimentResults) -> list[SelectionStats]:
         trials = [_metric(rec.in_sample, "sharpe") for rec in res.runs.values()
                   if rec.fold == fold.id and rec.in_sample]
         out.append(selection_stats(fold.id, best.run_id, best.params, curve.equity, curve.initial, trials,
-                                   bpy, _metric(best.in_sample, "sharpe")))
+                                   bpy, _metric(best.in_sample, "sharpe"), res.return_moments.get(best.run_id)))
     return out
 
 
@@ -228,7 +228,8 @@ def _significance(res: ExperimentResults) -> Section:
     return Section("significance", "Significance of the best", tbl + note)
 
 
-def _equity(res: ExperimentResults) -> Section:
+def equity_section(res: ExperimentResults) -> Section:
+    """The equity and drawdown charts (of the best runs; the stitched out-of-sample equity for walk-forward)."""
     s = res.summary
     charts: list[str] = []
     if s.validation.kind == "walk_forward":
@@ -388,7 +389,9 @@ def _charted(res: ExperimentResults) -> list[tuple[str, str]]:
 def render_experiment_report(res: ExperimentResults) -> str:
     s = res.summary
     res.curves(_charted(res))  # read together: one streamed pass over each shard's blob
-    sections = [_summary(res), _provenance(res), _leaderboard(res), _significance(res), _equity(res)]
+    head = [_summary(res), _provenance(res), _leaderboard(res)]
+    equity = res.sections.get("equity") or equity_section(res)  # before the significance: see return_moments
+    sections = [*head, _significance(res), equity]
     params = _parameters(res)
     if params is not None:
         sections.append(params)

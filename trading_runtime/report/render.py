@@ -23,7 +23,11 @@ def render_report(results: Results) -> bytes:
 def write_report(results: Results, output: Path | None = None) -> str:
     """Render ``report.html`` and store it beside the results, or write it to the local file ``output``;
     returns its location (a path or a URI)."""
-    data = render_report(results)
+    return store_report(results, render_report(results), output)
+
+
+def store_report(results: Results, data: bytes, output: Path | None = None) -> str:
+    """Write report bytes rendered from ``results`` where ``write_report`` would; returns the location."""
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(data)

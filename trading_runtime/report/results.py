@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,8 @@ from trading_runtime.planning import ExperimentKeys, Plan
 from trading_runtime.planning.curves import StoredCurves, stored_curves
 from trading_runtime.planning.equity_blob import Curve
 from trading_runtime.planning.keys import SHARD_SCHEMA_VERSION
+from trading_runtime.report.html import Section
+from trading_runtime.sharpe import Moments
 from trading_runtime.store import (
     MARKER_SUFFIX,
     ArtifactMissingError,
@@ -95,8 +97,16 @@ class ExperimentResults:
     fanin: FanInDocument | None
     oos: dict[str, Any] | None
     provenance: dict[str, Any] | None
-    stored: StoredCurves  # curves.json: the curves finalize derived (each window's leaderboard, both segments)
+    # curves.json: the curves finalize derived (each window's leaderboard, both segments); None when every one
+    # of them is held in memory (a sweep's report: finalized_experiment)
+    stored: StoredCurves | None
     _curves: dict[tuple[str, str], EquityCurve] = field(default_factory=dict, repr=False)  # the ones read so far
+    # run id -> the moments of its per-bar returns (report.selection.return_moments), computed beside the report
+    # (a sweep's worker process; read when the significance section is rendered, which computes the others)
+    return_moments: Mapping[str, Moments] = field(default_factory=dict, repr=False)
+    # section id -> the section rendered beside the report from the same results (a sweep's worker process: the
+    # equity charts); read when the report gets there, which renders those it is not given (or cannot get)
+    sections: Mapping[str, Section] = field(default_factory=dict, repr=False)
 
     @property
     def experiment_id(self) -> str:
@@ -111,10 +121,11 @@ class ExperimentResults:
         all the curves asked for that were not read yet, verified against curves.json's sha256 as it streams,
         and only those series are copied out (series of one window share their timestamps); they are kept
         for later calls."""
-        missing = [key for key in dict.fromkeys(wanted) if key not in self._curves and key in self.stored.entries]
-        cash = self.config.execution.initial_cash
-        for key, (ts, eq) in self.stored.read(missing).items():
-            self._curves[key] = EquityCurve(ts, eq, cash)
+        if self.stored is not None:
+            missing = [key for key in dict.fromkeys(wanted) if key not in self._curves and key in self.stored.entries]
+            cash = self.config.execution.initial_cash
+            for key, (ts, eq) in self.stored.read(missing).items():
+                self._curves[key] = EquityCurve(ts, eq, cash)
         return [self._curves.get(key) for key in wanted]
 
     def oos_curves(self) -> dict[str, EquityCurve]:
@@ -345,7 +356,35 @@ def load_experiment(store: ArtifactStore, experiment_id: str,
         raise InputError(f"{store.uri}: experiment {experiment_id} is not finalized (no summary.json): "
                          f"run 'finalize --store {store.uri} --experiment {experiment_id}' first") from None
     summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
-    config = plan.config
+    runs = _run_records(store, plan)
+    oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
+        else None
+    fanin = _bytes(store, keys.fanin) if store.exists(keys.fanin) else None
+    provenance = json.loads(read_complete(store, keys.provenance)) \
+        if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
+    return _experiment_results(store, plan, summary_bytes, summary, runs, fanin, oos, provenance,
+                               stored_curves(store, keys), curves)
+
+
+def finalized_experiment(store: ArtifactStore, plan: Plan, fanin: bytes, summary_bytes: bytes, oos: bytes | None,
+                         provenance: bytes, curves: Mapping[tuple[str, str], Curve],
+                         return_moments: Mapping[str, Moments] | None = None,
+                         sections: Mapping[str, Section] | None = None,
+                         run_records: bool = True) -> ExperimentResults:
+    """What ``load_experiment`` reads once finalize has written these documents, taken from finalize's bytes
+    (fanin.json, summary.json, oos_equity.json, provenance.json) and all the curves it derived (those of
+    curves.f64, so none is read back): a sweep's report rendered while they are being written. ``plan`` is the
+    stored one (as finalize read it); the shards' run records are read from the store."""
+    keys = plan.keys
+    summary = parse_document(ExperimentSummary, summary_bytes, f"{store.uri}/{keys.summary}")
+    runs = _run_records(store, plan) if run_records else {}
+    res = _experiment_results(store, plan, summary_bytes, summary, runs, fanin,
+                              None if oos is None else json.loads(oos), json.loads(provenance), None, curves)
+    return replace(res, return_moments=return_moments or {}, sections=sections or {})
+
+
+def _run_records(store: ArtifactStore, plan: Plan) -> dict[str, RunRecord]:
+    keys = plan.keys
     runs: dict[str, RunRecord] = {}
     for shard in plan.shards:
         where = f"{store.uri.rstrip('/')}/{keys.shard_result(shard.shard_id)}"
@@ -357,14 +396,16 @@ def load_experiment(store: ArtifactStore, experiment_id: str,
         for rec in result["runs"]:
             run = parse_document(RunRecord, rec, where)
             runs[run.run_id] = run
-    stored = stored_curves(store, keys)
-    cash = config.execution.initial_cash
+    return runs
+
+
+def _experiment_results(store: ArtifactStore, plan: Plan, summary_bytes: bytes, summary: ExperimentSummary,
+                        runs: dict[str, RunRecord], fanin: bytes | None, oos: dict[str, Any] | None,
+                        provenance: dict[str, Any] | None, stored: StoredCurves | None,
+                        curves: Mapping[tuple[str, str], Curve] | None) -> ExperimentResults:
+    keys = plan.keys
+    cash = plan.config.execution.initial_cash
     known = {key: EquityCurve(ts, eq, cash) for key, (ts, eq) in (curves or {}).items()}
-    oos = json.loads(read_complete(store, keys.oos_equity)) if store.exists(keys.oos_equity + MARKER_SUFFIX) \
-        else None
-    fanin = parse_document(FanInDocument, _bytes(store, keys.fanin), f"{store.uri}/{keys.fanin}") \
-        if store.exists(keys.fanin) else None
-    provenance = json.loads(read_complete(store, keys.provenance)) \
-        if store.exists(keys.provenance + MARKER_SUFFIX) else summary.provenance
-    return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, config, runs, fanin,
-                             oos, provenance, stored, known)
+    fanin_doc = None if fanin is None else parse_document(FanInDocument, fanin, f"{store.uri}/{keys.fanin}")
+    return ExperimentResults(store, f"{keys.root}/{REPORT_NAME}", summary, summary_bytes, plan, plan.config, runs,
+                             fanin_doc, oos, provenance, stored, known)

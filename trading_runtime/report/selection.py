@@ -13,7 +13,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from trading_runtime.sharpe import expected_max_sharpe, moments, probabilistic_sharpe, sample_variance, simple_returns
+from trading_runtime.sharpe import (
+    Moments,
+    expected_max_sharpe,
+    moments,
+    probabilistic_sharpe,
+    sample_variance,
+    simple_returns,
+)
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,18 @@ class SelectionStats:
                 "sr0": self.sr0, "dsr": self.dsr}
 
 
+def return_moments(equity: Any, initial: float) -> Moments:
+    """The moments of a run's per-bar returns (equity from ``initial``) that its selection statistics use: the
+    long part of :func:`selection_stats` (passes over every bar), which a caller may compute elsewhere."""
+    return moments(simple_returns(equity, initial), powers="power")  # the report's form (sharpe.py, rounding forms)
+
+
 def selection_stats(window: str, run_id: str, params: dict[str, Any], equity: Any, initial: float,
                     trial_sharpes: list[float | None], bars_per_year: float,
-                    reported_sharpe: float | None = None) -> SelectionStats:
-    """``trial_sharpes``: annualised Sharpe of every trial of the window (None for undefined)."""
-    r = simple_returns(equity, initial)
-    m = moments(r, powers="power")  # the report's form (sharpe.py, rounding forms)
+                    reported_sharpe: float | None = None, returns: Moments | None = None) -> SelectionStats:
+    """``trial_sharpes``: annualised Sharpe of every trial of the window (None for undefined). ``returns``:
+    ``return_moments(equity, initial)`` when already computed (a sweep computes it on a worker process)."""
+    m = returns if returns is not None else return_moments(equity, initial)
     sr = m.sharpe
     ann = math.sqrt(bars_per_year)
     per_bar = [float(s) / ann for s in trial_sharpes if s is not None and math.isfinite(float(s))]

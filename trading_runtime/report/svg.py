@@ -34,6 +34,32 @@ def f(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+_EXACT_BELOW = 1e6
+"""|values| below which ``coords`` formats from the rounded tenths (``v * 10`` is then within 1e-9 of the exact
+tenths, far inside the 1e-6 margin kept from each rounding tie); the others are formatted one by one by ``f``."""
+
+
+def coords(values: npt.NDArray[np.float64]) -> list[str]:
+    """``[f(v) for v in values]``, the same text, without a Python call per value: each value's tenths rounded
+    to an integer k (the correctly rounded tenth, as ``f"{v:.1f}"`` gives, unless v * 10 is within 1e-6 of a
+    tie or v is not finite or not small: those values go through ``f``), written as k // 10, then "." and
+    k % 10 unless 0, with the sign of k (so never "-0")."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        tenths = v * 10.0
+        fraction = np.abs(tenths - np.trunc(tenths))
+        exact = (np.abs(v) < _EXACT_BELOW) & (np.abs(fraction - 0.5) > 1e-6)  # False for NaN and inf
+    k = np.rint(np.where(exact, tenths, 0.0)).astype(np.int64)
+    magnitude = np.abs(k)
+    digit = magnitude % 10
+    text = np.strings.add(np.where(k < 0, "-", ""), (magnitude // 10).astype(str))
+    text = np.where(digit != 0, np.strings.add(np.strings.add(text, "."), digit.astype(str)), text)
+    out: list[str] = text.tolist()
+    for i in np.flatnonzero(~exact).tolist():
+        out[i] = f(float(v[i]))
+    return out
+
+
 def number(v: float) -> str:
     """Compact, deterministic tick/label text for a number."""
     if v == 0 or not math.isfinite(v):
@@ -314,13 +340,16 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
         xr, yr = reduce_points(x, y, buckets) if ok.all() else reduce_points(x[ok], y[ok], buckets)
         if len(xr) == 0:
             continue
-        pts: list[str] = []
-        prev_y: float | None = None
-        for xv, yv in zip(xr.tolist(), yr.tolist(), strict=True):
-            if s.mode == "step" and prev_y is not None:
-                pts.append(f"{f(sx(xv))},{f(sy(prev_y))}")
-            pts.append(f"{f(sx(xv))},{f(sy(yv))}")
-            prev_y = yv
+        # sx and sy of every point at once (the same operations in the same order: the same floats)
+        xs = coords(box.left + (xr - x_lo) / (x_hi - x_lo) * box.plot_w)
+        ys = coords(box.top + (y_hi - yr) / (y_hi - y_lo) * box.plot_h)
+        if s.mode == "step":
+            pts = [f"{xs[0]},{ys[0]}"]
+            for k in range(1, len(xs)):
+                pts.append(f"{xs[k]},{ys[k - 1]}")
+                pts.append(f"{xs[k]},{ys[k]}")
+        else:
+            pts = [f"{px},{py}" for px, py in zip(xs, ys, strict=True)]
         dash = ' stroke-dasharray="5 3"' if s.dashed else ""
         if s.mode == "area":
             base = f(sy(0.0))
