@@ -63,7 +63,7 @@ from sweep import write_data  # noqa: E402
 
 TARGET_S = 0.5
 LIBRARIES = "import numpy, numba, pydantic, pyarrow.parquet"
-PHASES = ("imports", "plan", "data", "first-run", "other-runs", "write")
+PHASES = ("imports", "plan", "data", "inputs", "kernels", "wait", "first-run", "other-runs", "write")
 
 
 def run(argv: list[str], tree: Path = ROOT) -> tuple[float, str]:

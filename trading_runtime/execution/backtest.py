@@ -19,7 +19,7 @@ from trading_framework import (
 )
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
-from trading_runtime.execution.data_source import load_data, resolve_timeframe
+from trading_runtime.execution.data_source import data_ref, load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import (
     DEFAULT_ALLOWED_PREFIXES,
@@ -28,14 +28,6 @@ from trading_runtime.execution.strategy_loader import (
     strategy_target,
 )
 from trading_runtime.planning import DataRef
-
-
-def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
-    """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
-    bars = data.bars
-    return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())),
-                   bars_per_year=config.bars_per_year)
 
 
 @dataclass(frozen=True)
