@@ -55,7 +55,7 @@ def main() -> int:
     else:  # data: the read on its thread; inputs: from the plan read to the inputs ready (numba's imports,
         # the kernels, the wait for the data); kernels: their warm-up; wait: the strategy class and the join
         cli_run_shard.shard_inputs = _timed(cli_run_shard.shard_inputs, "inputs")
-        wrap_on_import("trading_runtime.execution.shard_start", "read_planned_data",
+        wrap_on_import("trading_runtime.execution.read_ahead", "read_planned_data",
                        lambda fn: _timed(fn, "data"))
         wrap_on_import("trading_runtime.execution.kernel_warmup", "warm_up_quietly", lambda fn: _timed(fn, "kernels"))
         wrap_on_import("trading_runtime.execution.experiment", "planned_inputs", lambda fn: _timed(fn, "wait"))

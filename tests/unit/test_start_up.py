@@ -289,8 +289,8 @@ import trading_runtime.cli.main as cli
 seen["cli"] = "numba" in sys.modules
 cli.subcommand_module("run-shard")
 seen["parser"] = "numba" in sys.modules
-from trading_runtime.execution import shard_start
-real_start, real_read = threading.Thread.start, shard_start.read_planned_data
+from trading_runtime.execution import read_ahead
+real_start, real_read = threading.Thread.start, read_ahead.read_planned_data
 def start(self):
     seen["started"].append([self.name, "numba" in sys.modules])
     real_start(self)
@@ -298,15 +298,15 @@ def read(*args, **kwargs):
     seen["read on"] = threading.current_thread().name
     return real_read(*args, **kwargs)
 threading.Thread.start = start
-shard_start.read_planned_data = read
+read_ahead.read_planned_data = read
 code = cli.main(["run-shard", "--store", {str(store)!r}, "--experiment", {ids.read_text().strip()!r},
                  "--shard", "shard-00000", "-q"])
 print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
 """)
     assert got["code"] == 0
     assert got["cli"] is False and got["parser"] is False
-    assert got["started"][0] == ["shard-data", False]  # the first thread: the data's, numba not yet imported
-    assert got["read on"] == "shard-data"
+    assert got["started"][0] == ["experiment-data", False]  # the first thread: the data's, numba not yet imported
+    assert got["read on"] == "experiment-data"
     assert got["numba"] is True
     assert list(store.rglob("shard-00000/result.json"))
 

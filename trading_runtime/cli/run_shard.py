@@ -13,7 +13,7 @@ from trading_runtime.cli.integrations import push_shard_metrics
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.cli.startup import collection_paused
-from trading_runtime.execution.shard_start import shard_inputs
+from trading_runtime.execution.read_ahead import shard_inputs
 from trading_runtime.planning import read_plan
 from trading_runtime.store import open_store
 

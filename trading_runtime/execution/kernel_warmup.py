@@ -3,7 +3,7 @@
 A ``run-shard`` process's start-up has two parts that barely compete for the interpreter: reading its data
 (Parquet decoding, numpy copies and sha256, which release the GIL) and loading the strategy's and the
 simulator's compiled kernels from numba's on-disk cache (unpickling, linking machine code: ~0.07 s), which
-the first run would otherwise do. ``shard_start.shard_inputs`` reads the data on a thread and meanwhile calls
+the first run would otherwise do. ``read_ahead.shard_inputs`` reads the data on a thread and meanwhile calls
 ``warm_up_quietly`` here: it evaluates the plan's first parameter set on a few hundred synthetic bars (the
 same kernels, the same argument types as the shard's runs: C-contiguous float64 and int64 arrays). Nothing
 it computes is kept; a failure there is left to the shard's own first run, which raises it where it belongs

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
+from trading_runtime.execution.experiment_data import ExperimentData
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
 from trading_runtime.planning import Plan, write_plan
 from trading_runtime.store import ArtifactStore, open_store
@@ -76,10 +77,11 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
         bar.close()
 
 
-def plan_sweep(config: ExperimentConfig, source: str, cwd: Path,
-               prefixes: tuple[str, ...]) -> tuple[Plan, ExperimentInputs]:
-    """The experiment's plan and its inputs (data loaded, strategy resolved); nothing written yet."""
-    inputs = load_inputs(config, source, cwd, prefixes)
+def plan_sweep(config: ExperimentConfig, source: str, cwd: Path, prefixes: tuple[str, ...],
+               read: Callable[[], ExperimentData] | None = None) -> tuple[Plan, ExperimentInputs]:
+    """The experiment's plan and its inputs (data loaded, strategy resolved); nothing written yet. ``read``:
+    the data being read on a thread (``execution.read_ahead``; see ``load_inputs``)."""
+    inputs = load_inputs(config, source, cwd, prefixes, read=read)
     return build_plan(inputs), inputs
 
 
