@@ -9,7 +9,6 @@ result; when the ``with`` body raises first, the body's exception is the one tha
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,25 +41,12 @@ class _Call(Generic[T]):
 
 
 @contextmanager
-def in_background(fn: Callable[[], T], name: str, switch_interval: float | None = None) -> Iterator[Callable[[], T]]:
+def in_background(fn: Callable[[], T], name: str) -> Iterator[Callable[[], T]]:
     """``fn()`` called on a thread named ``name`` during the ``with`` body; the value yielded returns its
-    result (waiting for the thread) or raises its exception. The thread is joined when the body ends.
-
-    ``switch_interval`` (seconds): the interpreter's switch interval while the thread runs (then restored). A
-    thread that alternates short GIL-free steps (a column decoded, an array copied) with short Python ones
-    waits, after each GIL-free step, until the thread holding the GIL gives it up: at most the switch
-    interval (5 ms by default) when that one runs Python all along (imports). Where the thread's steps are
-    many, a shorter interval keeps it from losing more time to that than it gains by running beside the
-    caller. Scheduling only: nothing computed depends on it.
-    """
+    result (waiting for the thread) or raises its exception. The thread is joined when the body ends."""
     call = _Call(fn, name)
-    previous = sys.getswitchinterval()
-    if switch_interval is not None:
-        sys.setswitchinterval(switch_interval)
     call.thread.start()
     try:
         yield call.result
     finally:
         call.thread.join()
-        if switch_interval is not None:
-            sys.setswitchinterval(previous)

@@ -27,21 +27,19 @@ if TYPE_CHECKING:
     from trading_runtime.execution.experiment import ExperimentInputs
 
 DATA_THREAD = "experiment-data"
-SWITCH_INTERVAL_S = 0.0005
-"""The interpreter's switch interval while the data are read beside the imports (``in_background``)."""
 
 
 def config_data_reading(config: ExperimentConfig, source: str,
                         base_dir: Path) -> AbstractContextManager[Callable[[], ExperimentData]]:
     """``read_config_data(config, source, base_dir)`` started on a thread for the ``with`` body; the value
     yielded awaits it (``experiment.load_inputs``' ``read``)."""
-    return in_background(lambda: read_config_data(config, source, base_dir), DATA_THREAD, SWITCH_INTERVAL_S)
+    return in_background(lambda: read_config_data(config, source, base_dir), DATA_THREAD)
 
 
 def shard_inputs(plan: Plan, base_dir: Path, shard_id: str, allowed_prefixes: Sequence[str]) -> ExperimentInputs:
     """The inputs of ``plan``'s shard ``shard_id`` (as ``experiment.inputs_for_plan``), its kernels loaded
     (``kernel_warmup``) while the data are read."""
-    with in_background(lambda: read_planned_data(plan, base_dir, shard_id), DATA_THREAD, SWITCH_INTERVAL_S) as read:
+    with in_background(lambda: read_planned_data(plan, base_dir, shard_id), DATA_THREAD) as read:
         # numba comes in here, while the data are read: the experiment's modules import the framework's kernels
         from trading_runtime.execution.experiment import planned_inputs
         from trading_runtime.execution.kernel_warmup import warm_up_quietly
