@@ -311,6 +311,33 @@ print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
     assert list(store.rglob("shard-00000/result.json"))
 
 
+def test_what_the_data_thread_logs_carries_the_shards_ids(tmp_path: Path) -> None:
+    """The data are read on a thread; what that read logs (here the rows ``data.on_invalid="drop"`` removed)
+    carries the experiment and shard ids of the command's log context, as on the main thread."""
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "bars.parquet"
+    table = pq.read_table(PARQUET)
+    high = table.column("high").to_numpy().copy()
+    high[100] = table.column("low")[100].as_py() - 1.0  # one OHLC-inconsistent row, dropped
+    pq.write_table(table.set_column(table.schema.get_field_index("high"), "high", pa.array(high)), data)
+    config = _experiment(tmp_path, data)
+    doc = json.loads(config.read_text())
+    doc["data"]["on_invalid"] = "drop"
+    config.write_text(json.dumps(doc))
+    store, ids = tmp_path / "store", tmp_path / "id"
+    common = [sys.executable, "-m", "trading_runtime"]
+    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
+                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    experiment = ids.read_text().strip()
+    proc = subprocess.run([*common, "run-shard", "--store", str(store), "--experiment", experiment, "--shard",
+                           "shard-00000", "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    dropped = [line for line in map(json.loads, proc.stderr.splitlines()) if "dropped 1 invalid" in line["message"]]
+    assert len(dropped) == 1, proc.stderr
+    assert (dropped[0]["experiment"], dropped[0]["shard"]) == (experiment, "shard-00000")
+
+
 @pytest.mark.parametrize("what", ["corrupt", "missing column"])
 def test_bad_data_read_on_the_shards_thread_is_one_line_and_exit_2(tmp_path: Path, what: str) -> None:
     """A plan whose data (with the plan's own sha256, so that the digest check passes) cannot be read: the

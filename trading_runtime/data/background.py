@@ -4,11 +4,14 @@ shard's data while numba is imported.
 ``hashlib``, Parquet decoding and numpy's copies release the GIL, so with a free core such work leaves the
 caller's path. The thread is always joined before the ``with`` block is left (also on error: never left
 running at exit), and an exception raised on it is raised again, as itself, in the thread that asks for the
-result; when the ``with`` body raises first, the body's exception is the one that propagates.
+result; when the ``with`` body raises first, the body's exception is the one that propagates. The work runs
+in a copy of the caller's context variables, so what it logs carries the caller's log context (the
+experiment and shard ids of ``cli.logs.log_context``), as it did on the caller's thread.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +23,7 @@ T = TypeVar("T")
 class _Call(Generic[T]):
     def __init__(self, fn: Callable[[], T], name: str) -> None:
         self.fn = fn
+        self.context = contextvars.copy_context()  # the caller's: its log context (experiment, shard ids)
         self.done = False
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -27,7 +31,7 @@ class _Call(Generic[T]):
 
     def _run(self) -> None:
         try:
-            self.value = self.fn()
+            self.value = self.context.run(self.fn)
             self.done = True
         except BaseException as error:  # raised again in the thread that asks for the result
             self.error = error
