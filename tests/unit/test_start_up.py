@@ -274,23 +274,31 @@ print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in K
     assert got["alive"] == []  # joined
 
 
-def test_run_shard_starts_reading_its_data_before_numba_is_imported(tmp_path: Path) -> None:
-    """``run-shard``: the CLI's modules and the subcommand's import no numba; the data-reading thread is started
-    (``Thread.start``, recorded on the main thread: no race) before numba is imported, and the data are read on
-    it; numba is imported afterwards, and the shard's result is written."""
+@pytest.mark.parametrize("command", ["run-shard", "plan", "sweep"])
+def test_the_data_read_starts_before_numba_is_imported(tmp_path: Path, command: str) -> None:
+    """``run-shard``, ``plan`` and ``sweep``: the CLI's modules and the subcommand's import no numba; the
+    data-reading thread is started (``Thread.start``, recorded on the main thread: no race) before numba is
+    imported, and the data are read on it; numba is imported afterwards, and the command succeeds."""
     config = _experiment(tmp_path, PARQUET)
     store, ids = tmp_path / "store", tmp_path / "id"
-    subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store", str(store),
-                    "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    if command == "run-shard":
+        subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store",
+                        str(store), "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+        argv = ["run-shard", "--store", str(store), "--experiment", ids.read_text().strip(), "--shard", "shard-00000"]
+        read = "read_planned_data"
+    else:
+        argv = [command, "--config", str(config), "--store", str(store)] + (["--workers", "1"] if command == "sweep"
+                                                                            else [])
+        read = "read_config_data"
     got = fresh(f"""
 import json, sys, threading
 seen = {{"started": []}}
 import trading_runtime.cli.main as cli
 seen["cli"] = "numba" in sys.modules
-cli.subcommand_module("run-shard")
+cli.subcommand_module({command!r})
 seen["parser"] = "numba" in sys.modules
 from trading_runtime.execution import read_ahead
-real_start, real_read = threading.Thread.start, read_ahead.read_planned_data
+real_start, real_read = threading.Thread.start, read_ahead.{read}
 def start(self):
     seen["started"].append([self.name, "numba" in sys.modules])
     real_start(self)
@@ -298,9 +306,8 @@ def read(*args, **kwargs):
     seen["read on"] = threading.current_thread().name
     return real_read(*args, **kwargs)
 threading.Thread.start = start
-read_ahead.read_planned_data = read
-code = cli.main(["run-shard", "--store", {str(store)!r}, "--experiment", {ids.read_text().strip()!r},
-                 "--shard", "shard-00000", "-q"])
+read_ahead.{read} = read
+code = cli.main({[*argv, "-q"]!r})
 print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
 """)
     assert got["code"] == 0
@@ -308,7 +315,7 @@ print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
     assert got["started"][0] == ["experiment-data", False]  # the first thread: the data's, numba not yet imported
     assert got["read on"] == "experiment-data"
     assert got["numba"] is True
-    assert list(store.rglob("shard-00000/result.json"))
+    assert list(store.rglob("shard-00000/result.json" if command != "plan" else "plan.json"))
 
 
 def test_what_the_data_thread_logs_carries_the_shards_ids(tmp_path: Path) -> None:
