@@ -274,22 +274,30 @@ print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in K
     assert got["alive"] == []  # joined
 
 
-@pytest.mark.parametrize("command", ["run-shard", "plan", "sweep"])
+WRITES = {"run-shard": "shard-00000/result.json", "plan": "plan.json", "sweep": "shard-00000/result.json",
+          "backtest": "stats.json"}
+
+
+@pytest.mark.parametrize("command", list(WRITES))
 def test_the_data_read_starts_before_numba_is_imported(tmp_path: Path, command: str) -> None:
-    """``run-shard``, ``plan`` and ``sweep``: the CLI's modules and the subcommand's import no numba; the
-    data-reading thread is started (``Thread.start``, recorded on the main thread: no race) before numba is
-    imported, and the data are read on it; numba is imported afterwards, and the command succeeds."""
+    """``run-shard``, ``plan``, ``sweep`` and ``backtest``: the CLI's modules and the subcommand's import no
+    numba; the data-reading thread is started (``Thread.start``, recorded on the main thread: no race) before
+    numba is imported, and the data are read on it; numba is imported afterwards, and the command succeeds."""
     config = _experiment(tmp_path, PARQUET)
     store, ids = tmp_path / "store", tmp_path / "id"
+    read = {"run-shard": "read_planned_data", "backtest": "load_data"}.get(command, "read_config_data")
+    argv = [command, "--config", str(config), "--store", str(store)]
     if command == "run-shard":
         subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store",
                         str(store), "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
         argv = ["run-shard", "--store", str(store), "--experiment", ids.read_text().strip(), "--shard", "shard-00000"]
-        read = "read_planned_data"
-    else:
-        argv = [command, "--config", str(config), "--store", str(store)] + (["--workers", "1"] if command == "sweep"
-                                                                            else [])
-        read = "read_config_data"
+    elif command == "sweep":
+        argv += ["--workers", "1"]
+    elif command == "backtest":
+        doc = {k: v for k, v in json.loads(config.read_text()).items() if k not in ("sweep", "shards")}
+        doc["strategy"]["params"] = {"fast": 10, "slow": 60}
+        config.write_text(json.dumps(doc))
+        argv = ["backtest", "--config", str(config), "--output-dir", str(store)]
     got = fresh(f"""
 import json, sys, threading
 seen = {{"started": []}}
@@ -315,7 +323,7 @@ print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
     assert got["started"][0] == ["experiment-data", False]  # the first thread: the data's, numba not yet imported
     assert got["read on"] == "experiment-data"
     assert got["numba"] is True
-    assert list(store.rglob("shard-00000/result.json" if command != "plan" else "plan.json"))
+    assert list(store.rglob(WRITES[command]))
 
 
 def test_what_the_data_thread_logs_carries_the_shards_ids(tmp_path: Path) -> None:

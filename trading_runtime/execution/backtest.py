@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,12 +77,15 @@ def run_backtest_config(
     source: str,
     base_dir: Path,
     allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+    read: Callable[[], LoadedBars] | None = None,
 ) -> BacktestRun:
     """Validate the strategy first (cheap), then load the data and run. With ``data.warmup_bars`` the
     bars before ``data.start`` (up to that many) are fed to the strategy first, never traded or scored:
-    the bars ``[warmup_start, stop)`` with ``start=`` as a shard runs one segment of an experiment."""
+    the bars ``[warmup_start, stop)`` with ``start=`` as a shard runs one segment of an experiment.
+    ``read``: ``load_data(config.data, base_dir)`` being run on a thread (``read_ahead``), awaited once the
+    strategy is validated."""
     strategy = build_strategy(config, source, allowed_prefixes)
-    data = load_data(config.data, base_dir)
+    data = read() if read is not None else load_data(config.data, base_dir)
     config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
     data, start = _with_warmup(config.data, data, base_dir)
     start_numba()
