@@ -23,9 +23,13 @@ machine's load hits all alike:
   writes; all 15 runs done), and process start -> exit (the interpreter's teardown too), both of the plain
   command (``python -m trading_runtime run-shard``), without the phase timer;
 * the phases of the same command (``shard_phases.py``; best of the repeats, each phase on its own):
-  imports, reading the plan, the data (read, verified against the plan's sha256, validated), the
-  first run (it loads the compiled kernels), the other runs, the write (result, marker; before issue 13's
-  curves at fan-in also an equity blob).
+  imports (to the subcommand's modules imported), reading the plan, the data (read, verified against the
+  plan's sha256; since issue 13's eighth pass on a thread of its own, beside the next three), inputs (from
+  the plan read to the inputs ready: numba's side imported, the kernels loaded, the wait for the data),
+  kernels (their warm-up), wait (the strategy class loaded and the data thread joined), the first run, the
+  other runs, the write (result, marker; before issue 13's curves at fan-in also an equity blob). A tree
+  from before the eighth pass has no inputs/kernels/wait phases (nan) and its data phase is on the main
+  thread (its kernels load on a thread during it).
 
 Bytecode: the image's ``pip install`` byte-compiles the runtime and the framework (``.pyc`` beside the
 sources), so a pod never compiles them at start-up. A development tree installed in editable mode, run
@@ -63,7 +67,7 @@ from sweep import write_data  # noqa: E402
 
 TARGET_S = 0.5
 LIBRARIES = "import numpy, numba, pydantic, pyarrow.parquet"
-PHASES = ("imports", "plan", "data", "first-run", "other-runs", "write")
+PHASES = ("imports", "plan", "data", "inputs", "kernels", "wait", "first-run", "other-runs", "write")
 
 
 def run(argv: list[str], tree: Path = ROOT) -> tuple[float, str]:

@@ -1,5 +1,5 @@
 """``trading-runtime`` with the sweep's steps timed (run by command.py): prints
-``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, data, plan, shards,
+``PHASE name seconds VmHWM_MB own_peak_MB cpu_seconds`` lines on stderr for imports, start, data, plan, shards,
 fan-in, curves (finalize re-deriving the curves that are read; not counted in fan-in) and report (with more
 than one worker: what is left of the sweep's tail after fan-in and curves, finalize's last writes on a thread
 included).
@@ -65,36 +65,55 @@ def _timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 # what the sweep imports in the phase that uses it (module whose attribute the sweep imports)
 LATER = {"finalize": "trading_runtime.orchestration.finalize", "write_report": "trading_runtime.report"}
+SWEEP = "trading_runtime.orchestration.sweep"  # where the sweep's steps are called from
+
+
+def _tail_timed(cls: Any) -> Any:
+    """The sweep's ``_PoolTail`` with its ``derive`` timed as the curves phase."""
+    cls.derive = _timed(cls.derive, "curves")
+    return cls
+
+
+def _after_start(fn: Callable[..., Any], since: float) -> Callable[..., Any]:
+    """``fn`` (the data phase) preceded by a ``start`` phase line: from the subcommand's modules imported to
+    ``fn``'s first call (the config read and, since the eighth pass, numba's side imported while the data are
+    read on a thread)."""
+    def first(*args: Any, **kwargs: Any) -> Any:
+        if not _STARTED:
+            _STARTED.append(True)
+            print(f"PHASE start {time.perf_counter() - since:.3f} {hwm_mb()} {hwm_mb()} "
+                  f"{time.process_time() - _CPU_AT_IMPORTS[0]:.3f}", file=sys.stderr)
+        return fn(*args, **kwargs)
+    return first
+
+
+_STARTED: list[bool] = []
+_CPU_AT_IMPORTS = [0.0]
 
 
 def main() -> int:
-    # in the command's order: its entry module first, then the subcommand's modules as main() imports them
+    # in the command's order: its entry module first, then the subcommand's modules as main() imports them;
+    # the sweep's own modules are timed once imported (since the eighth pass, after its data read started)
     from trading_runtime.cli.main import main as cli_main
     from trading_runtime.cli.main import subcommand_module
     with start_up_pause():
         subcommand_module("sweep")  # what `trading-runtime sweep` imports
-    from trading_runtime.orchestration import sweep  # where the sweep's steps are called from
+    imported, _CPU_AT_IMPORTS[0] = time.perf_counter(), time.process_time()
 
-    print(f"PHASE imports {time.perf_counter() - T0:.3f} {hwm_mb()} {hwm_mb()} {time.process_time():.3f}",
-          file=sys.stderr)
-    for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards"),
-                       ("finalize", "fan-in"), ("write_report", "report")):
-        if hasattr(sweep, attr):
-            setattr(sweep, attr, _timed(getattr(sweep, attr), name))
-        else:  # imported by the sweep where its phase starts: timed where it is defined, once imported
-            wrap_on_import(LATER[attr], attr, lambda fn, name=name: _timed(fn, name))
+    print(f"PHASE imports {imported - T0:.3f} {hwm_mb()} {hwm_mb()} {time.process_time():.3f}", file=sys.stderr)
+    for attr, name in (("load_inputs", "data"), ("build_plan", "plan"), ("execute", "shards")):
+        wrap_on_import(SWEEP, attr, lambda fn, name=name: _timed(fn, name))
+    wrap_on_import(SWEEP, "load_inputs", lambda fn: _after_start(fn, imported))
+    for attr, name in (("finalize", "fan-in"), ("write_report", "report")):
+        wrap_on_import(LATER[attr], attr, lambda fn, name=name: _timed(fn, name))
     # issue 13: finalize derives the curves that are read (its own phase line, taken out of fan-in)
     wrap_on_import("trading_runtime.orchestration.finalize", "derive_curves", lambda fn: _timed(fn, "curves"))
     # with more than one worker (eighth pass): finalize's documents ("fan-in"), the curves derived on the pool
     # ("curves", waiting for the workers included), then the report rendered while finalize's last writes run
     # on a thread ("report": what is left of the tail, the wait for those writes included)
-    if hasattr(sweep, "_finish_on_cores"):
-        sweep._finish_on_cores = _timed(sweep._finish_on_cores, "report")
-        sweep._PoolTail.derive = _timed(sweep._PoolTail.derive, "curves")
-        wrap_on_import("trading_runtime.orchestration.finalize", "final_documents", lambda fn: _timed(fn, "fan-in"))
-    checks = getattr(sweep, "ShardChecks", None)  # fan-in's checks taken while the shards ran: what is left
-    if checks is not None:
-        checks.fan_in = _timed(checks.fan_in, "fan-in")
+    wrap_on_import(SWEEP, "_finish_on_cores", lambda fn: _timed(fn, "report"))
+    wrap_on_import(SWEEP, "_PoolTail", _tail_timed)
+    wrap_on_import("trading_runtime.orchestration.finalize", "final_documents", lambda fn: _timed(fn, "fan-in"))
     return cli_main(sys.argv[1:])
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import annotated_types
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from trading_framework.bars import Bars, FloatArray
-from trading_framework.features import FeatureCache
+
+if TYPE_CHECKING:  # only an annotation here: importing the strategy API does not import numba (features does)
+    from trading_framework.features import FeatureCache
 
 
 class StrategyParams(BaseModel):

@@ -244,35 +244,150 @@ print(json.dumps({{"code": code, **seen}}))
 
 
 def test_run_shard_loads_its_kernels_while_the_data_are_read_with_the_types_its_runs_use(tmp_path: Path) -> None:
-    """The warm-up thread (``kernels_warming``, started before the data are read, joined after) has loaded the
-    SMA and simulation kernels when the shard's first run starts, with the argument types of the shard's
-    runs: the shard adds no other compiled version."""
+    """The SMA and simulation kernels are loaded (``kernel_warmup.warm_up_quietly``, while the data are read on
+    their thread) when the shard's first run starts, with the argument types of the shard's runs: the shard
+    adds no other compiled version. No thread is left running."""
     config = _experiment(tmp_path, PARQUET)
     got = fresh(f"""
 import json, threading
-from trading_runtime.cli import run_shard
 from trading_runtime.cli.main import main
+from trading_runtime.execution import experiment
 from trading_framework._kernel import simulate_kernel
 from trading_framework.features import _rolling_mean
 KERNELS = (_rolling_mean, simulate_kernel)
 seen = {{}}
-real_inputs = run_shard.inputs_for_plan
-real_run = run_shard.run_shard
+real_run = experiment.run_shard
 def run(*args, **kwargs):
     seen["warmed"] = [len(k.overloads) for k in KERNELS]
     return real_run(*args, **kwargs)
-run_shard.run_shard = run
+experiment.run_shard = run
 store, ids = {str(tmp_path / "store")!r}, {str(tmp_path / "id")!r}
 codes = [main(["plan", "--config", {str(config)!r}, "--store", store, "--experiment-id-file", ids, "-q"])]
-experiment = open(ids).read().strip()
-codes.append(main(["run-shard", "--store", store, "--experiment", experiment, "--shard", "shard-00000", "-q"]))
+experiment_id = open(ids).read().strip()
+codes.append(main(["run-shard", "--store", store, "--experiment", experiment_id, "--shard", "shard-00000", "-q"]))
 print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in KERNELS],
-                  "alive": [t.name for t in threading.enumerate() if t.name == "kernel-warm-up"]}}))
+                  "alive": [t.name for t in threading.enumerate() if t is not threading.main_thread()]}}))
 """)
     assert got["codes"] == [0, 0]
     assert got["warmed"] == [1, 1]  # loaded before the first run
     assert got["after"] == [1, 1]  # the runs used those very versions
     assert got["alive"] == []  # joined
+
+
+WRITES = {"run-shard": "shard-00000/result.json", "plan": "plan.json", "sweep": "shard-00000/result.json",
+          "backtest": "stats.json"}
+
+
+@pytest.mark.parametrize("command", list(WRITES))
+def test_the_data_read_starts_before_numba_is_imported(tmp_path: Path, command: str) -> None:
+    """``run-shard``, ``plan``, ``sweep`` and ``backtest``: the CLI's modules and the subcommand's import no
+    numba; the data-reading thread is started (``Thread.start``, recorded on the main thread: no race) before
+    numba is imported, and the data are read on it; numba is imported afterwards, and the command succeeds."""
+    config = _experiment(tmp_path, PARQUET)
+    store, ids = tmp_path / "store", tmp_path / "id"
+    read = {"run-shard": "read_planned_data", "backtest": "load_data"}.get(command, "read_config_data")
+    argv = [command, "--config", str(config), "--store", str(store)]
+    if command == "run-shard":
+        subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store",
+                        str(store), "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+        argv = ["run-shard", "--store", str(store), "--experiment", ids.read_text().strip(), "--shard", "shard-00000"]
+    elif command == "sweep":
+        argv += ["--workers", "1"]
+    elif command == "backtest":
+        doc = {k: v for k, v in json.loads(config.read_text()).items() if k not in ("sweep", "shards")}
+        doc["strategy"]["params"] = {"fast": 10, "slow": 60}
+        config.write_text(json.dumps(doc))
+        argv = ["backtest", "--config", str(config), "--output-dir", str(store)]
+    got = fresh(f"""
+import json, sys, threading
+seen = {{"started": []}}
+import trading_runtime.cli.main as cli
+seen["cli"] = "numba" in sys.modules
+cli.subcommand_module({command!r})
+seen["parser"] = "numba" in sys.modules
+from trading_runtime.execution import read_ahead
+real_start, real_read = threading.Thread.start, read_ahead.{read}
+def start(self):
+    seen["started"].append([self.name, "numba" in sys.modules])
+    real_start(self)
+def read(*args, **kwargs):
+    seen["read on"] = threading.current_thread().name
+    return real_read(*args, **kwargs)
+threading.Thread.start = start
+read_ahead.{read} = read
+code = cli.main({[*argv, "-q"]!r})
+print(json.dumps({{"code": code, **seen, "numba": "numba" in sys.modules}}))
+""")
+    assert got["code"] == 0
+    assert got["cli"] is False and got["parser"] is False
+    assert got["started"][0] == ["experiment-data", False]  # the first thread: the data's, numba not yet imported
+    assert got["read on"] == "experiment-data"
+    assert got["numba"] is True
+    assert list(store.rglob(WRITES[command]))
+
+
+def test_what_the_data_thread_logs_carries_the_shards_ids(tmp_path: Path) -> None:
+    """The data are read on a thread; what that read logs (here the rows ``data.on_invalid="drop"`` removed)
+    carries the experiment and shard ids of the command's log context, as on the main thread."""
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "bars.parquet"
+    table = pq.read_table(PARQUET)
+    high = table.column("high").to_numpy().copy()
+    high[100] = table.column("low")[100].as_py() - 1.0  # one OHLC-inconsistent row, dropped
+    pq.write_table(table.set_column(table.schema.get_field_index("high"), "high", pa.array(high)), data)
+    config = _experiment(tmp_path, data)
+    doc = json.loads(config.read_text())
+    doc["data"]["on_invalid"] = "drop"
+    config.write_text(json.dumps(doc))
+    store, ids = tmp_path / "store", tmp_path / "id"
+    common = [sys.executable, "-m", "trading_runtime"]
+    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
+                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    experiment = ids.read_text().strip()
+    proc = subprocess.run([*common, "run-shard", "--store", str(store), "--experiment", experiment, "--shard",
+                           "shard-00000", "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    dropped = [line for line in map(json.loads, proc.stderr.splitlines()) if "dropped 1 invalid" in line["message"]]
+    assert len(dropped) == 1, proc.stderr
+    assert (dropped[0]["experiment"], dropped[0]["shard"]) == (experiment, "shard-00000")
+
+
+@pytest.mark.parametrize("what", ["corrupt", "missing column"])
+def test_bad_data_read_on_the_shards_thread_is_one_line_and_exit_2(tmp_path: Path, what: str) -> None:
+    """A plan whose data (with the plan's own sha256, so that the digest check passes) cannot be read: the
+    error raised on the data thread is the command's one line, exit 2, no traceback, no result written."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from trading_runtime.planning import read_plan, write_plan
+    from trading_runtime.store import open_store
+
+    config = _experiment(tmp_path, PARQUET)
+    store_dir, ids = tmp_path / "store", tmp_path / "id"
+    common = [sys.executable, "-m", "trading_runtime"]
+    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store_dir), "--experiment-id-file",
+                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    experiment = ids.read_text().strip()
+    bad = tmp_path / "bad.parquet"
+    if what == "corrupt":
+        bad.write_bytes(b"PAR1 these bytes are not a Parquet file PAR1")
+    else:
+        pq.write_table(pq.read_table(PARQUET).drop_columns(["close"]), bad)
+    store = open_store(str(store_dir), tmp_path)
+    plan = read_plan(store, experiment)
+    data = plan.config.data.model_copy(update={"path": str(bad)})
+    ref = plan.data.model_copy(update={"path": str(bad), "sha256": hashlib.sha256(bad.read_bytes()).hexdigest()})
+    write_plan(store, plan.model_copy(update={"config": plan.config.model_copy(update={"data": data}), "data": ref}))
+    proc = subprocess.run([*common, "run-shard", "--store", str(store_dir), "--experiment", experiment, "--shard",
+                           "shard-00000", "-q"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    expected = f"{bad}: cannot read Parquet: " if what == "corrupt" else f"{bad}: missing column(s) close "
+    assert lines[0].startswith(expected), lines[0]
+    assert not list(store_dir.rglob("shard-00000/result.json*"))
 
 
 LIGHT_NUMBA = """

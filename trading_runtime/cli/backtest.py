@@ -9,11 +9,11 @@ from pathlib import Path
 
 from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
 from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument
+from trading_runtime.cli.startup import collection_paused
 from trading_runtime.config import BacktestConfig, config_sha256
 from trading_runtime.errors import InputError
-from trading_runtime.orchestration.backtest import run_backtest
+from trading_runtime.execution.read_ahead import backtest_data_reading
 from trading_runtime.orchestration.replay import experiment_location, replay_config
-from trading_runtime.orchestration.universe import UNIVERSE_FILE, run_universe_backtest
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
              extra={"config_sha256": digest})
     if config.data.is_universe:
         return _run_universe(config, source, args)
-    done = run_backtest(config, source, Path.cwd(), allowed_prefixes(args), provenance(),
-                        args.output_dir)
+    cwd = Path.cwd()
+    with backtest_data_reading(config, cwd) as read:  # the data are read on a thread from here on
+        with collection_paused():  # numba's side (none imported yet), as the CLI's own imports (cli/startup.py)
+            from trading_runtime.orchestration.backtest import run_backtest
+        done = run_backtest(config, source, cwd, allowed_prefixes(args), provenance(), args.output_dir, read)
     m = done.metrics
     sys.stdout.write(
         f"backtest {config.id}: {done.n_bars} bars, {m['n_trades']} trades, "
@@ -58,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_universe(config: BacktestConfig, source: str, args: argparse.Namespace) -> int:
+    with collection_paused():  # numba's side, as the CLI's own imports (cli/startup.py)
+        from trading_runtime.orchestration.universe import UNIVERSE_FILE, run_universe_backtest
     done = run_universe_backtest(config, source, Path.cwd(), allowed_prefixes(args), provenance(), args.output_dir)
     lines = [f"backtest {config.id}: {len(done.instruments)} instruments"]
     for symbol, one in done.instruments.items():

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from trading_runtime.cli.common import allowed_prefixes, config_name, load_config
 from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument
+from trading_runtime.cli.startup import collection_paused
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.errors import InputError
-from trading_runtime.execution.experiment import build_plan, load_inputs
+from trading_runtime.execution.read_ahead import config_data_reading
 from trading_runtime.planning import Plan, write_plan
 from trading_runtime.store import open_store
 
@@ -62,7 +63,11 @@ def log_sharding(plan: Plan) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(ExperimentConfig, args.config)
-    inputs = load_inputs(config, config_name(args.config), Path.cwd(), allowed_prefixes(args))
+    source, cwd = config_name(args.config), Path.cwd()
+    with config_data_reading(config, source, cwd) as read:  # the data are read on a thread from here on
+        with collection_paused():  # numba's side (none imported yet), as the CLI's own imports (cli/startup.py)
+            from trading_runtime.execution.experiment import build_plan, load_inputs
+        inputs = load_inputs(config, source, cwd, allowed_prefixes(args), read=read)
     plan = build_plan(inputs)
     log_sharding(plan)
     sys.stderr.write(describe(plan))

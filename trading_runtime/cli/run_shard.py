@@ -12,8 +12,8 @@ from trading_runtime.cli.flags import add_strategy_prefix_argument, artifact_id
 from trading_runtime.cli.integrations import push_shard_metrics
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
-from trading_runtime.execution.experiment import inputs_for_plan, run_shard
-from trading_runtime.execution.kernel_warmup import kernels_warming
+from trading_runtime.cli.startup import collection_paused
+from trading_runtime.execution.read_ahead import shard_inputs
 from trading_runtime.planning import read_plan
 from trading_runtime.store import open_store
 
@@ -36,8 +36,11 @@ def run(args: argparse.Namespace) -> int:
             store = open_store(args.store, Path.cwd())
             plan = read_plan(store, args.experiment)
             prefixes = allowed_prefixes(args)
-            with kernels_warming(plan, prefixes):  # the kernels load on a thread while the data are read
-                inputs = inputs_for_plan(plan, Path.cwd(), prefixes, shard_id=args.shard)
+            # the data are read on a thread from here on, while numba and the kernels load (none imported yet):
+            # imports, with the collector paused as for the CLI's own (cli/startup.py)
+            with collection_paused():
+                inputs = shard_inputs(plan, Path.cwd(), args.shard, prefixes)
+            from trading_runtime.execution.experiment import run_shard  # imported by shard_inputs
             spec = plan.shard(args.shard)
             run_ids = spec.run_ids if spec else []
             total = len(run_ids)

@@ -16,7 +16,9 @@ oldest generation directly (``gc.freeze()`` then ``gc.unfreeze()``: two list spl
 still is collected by full collections as before; it is walked next at the process's first full
 collection, which a CLI process avoids altogether (``main`` freezes the imported objects). Only when
 nothing was frozen before (``gc.get_freeze_count() == 0``: unfreezing would release someone else's frozen
-objects); otherwise the collector resumes plainly.
+objects). When objects were frozen before (a CLI process after ``main`` froze its imports: ``run-shard`` and
+``sweep`` import numba's side only once their data read has started, in a second pause), what the body
+allocated is frozen with them (``gc.freeze()``: no walk, and none later), as the imports before it were.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from contextlib import contextmanager
 @contextmanager
 def collection_paused() -> Iterator[None]:
     """The cyclic garbage collector off for the ``with`` body, then back as it was (also on error); what the
-    body allocated is handed to the oldest generation without a walk (see above)."""
+    body allocated is handed to the oldest generation, or frozen when objects were frozen before, without a
+    walk (see above)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -38,5 +41,7 @@ def collection_paused() -> Iterator[None]:
         if gc.get_freeze_count() == 0:
             gc.freeze()
             gc.unfreeze()
+        else:
+            gc.freeze()
         if enabled:
             gc.enable()

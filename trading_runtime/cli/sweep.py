@@ -15,8 +15,9 @@ from trading_runtime.cli.integrations import track_experiment
 from trading_runtime.cli.logs import log_context
 from trading_runtime.cli.plan import describe, log_sharding
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
+from trading_runtime.cli.startup import collection_paused
 from trading_runtime.config.experiment import ExperimentConfig
-from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
+from trading_runtime.execution.read_ahead import config_data_reading
 from trading_runtime.store import open_store
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
     config = load_config(ExperimentConfig, args.config)
-    plan, inputs = plan_sweep(config, config_name(args.config), cwd, allowed_prefixes(args))
+    source = config_name(args.config)
+    with config_data_reading(config, source, cwd) as read:  # the data are read on a thread from here on
+        with collection_paused():  # numba's side (none imported yet), as the CLI's own imports (cli/startup.py)
+            from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
+        plan, inputs = plan_sweep(config, source, cwd, allowed_prefixes(args), read)
     log_sharding(plan)
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)

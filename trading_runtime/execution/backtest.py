@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from trading_framework import (
 )
 from trading_runtime.config.backtest import BacktestConfig, DataConfig
 from trading_runtime.data import LoadedBars
-from trading_runtime.execution.data_source import load_data, resolve_timeframe
+from trading_runtime.execution.data_source import data_ref, load_data, resolve_timeframe
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.strategy_loader import (
     DEFAULT_ALLOWED_PREFIXES,
@@ -28,14 +28,6 @@ from trading_runtime.execution.strategy_loader import (
     strategy_target,
 )
 from trading_runtime.planning import DataRef
-
-
-def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
-    """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
-    bars = data.bars
-    return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
-                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())),
-                   bars_per_year=config.bars_per_year)
 
 
 @dataclass(frozen=True)
@@ -85,12 +77,15 @@ def run_backtest_config(
     source: str,
     base_dir: Path,
     allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
+    read: Callable[[], LoadedBars] | None = None,
 ) -> BacktestRun:
     """Validate the strategy first (cheap), then load the data and run. With ``data.warmup_bars`` the
     bars before ``data.start`` (up to that many) are fed to the strategy first, never traded or scored:
-    the bars ``[warmup_start, stop)`` with ``start=`` as a shard runs one segment of an experiment."""
+    the bars ``[warmup_start, stop)`` with ``start=`` as a shard runs one segment of an experiment.
+    ``read``: ``load_data(config.data, base_dir)`` being run on a thread (``read_ahead``), awaited once the
+    strategy is validated."""
     strategy = build_strategy(config, source, allowed_prefixes)
-    data = load_data(config.data, base_dir)
+    data = read() if read is not None else load_data(config.data, base_dir)
     config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
     data, start = _with_warmup(config.data, data, base_dir)
     start_numba()

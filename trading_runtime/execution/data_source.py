@@ -29,10 +29,10 @@ from trading_runtime.data import (
     store_in_cache,
 )
 from trading_runtime.errors import InputError
-from trading_runtime.planning import describe_dropped
+from trading_runtime.planning import DataRef, describe_dropped
 from trading_runtime.store import is_uri, read_object
 
-__all__ = ["bar_spacing", "fetch_data", "load_data", "resolve_path", "resolve_timeframe"]
+__all__ = ["bar_spacing", "data_ref", "fetch_data", "load_data", "resolve_path", "resolve_timeframe"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ def load_data(data: DataConfig, base_dir: Path, sha256: str | None = None, pinne
     if loaded.dropped:
         log.warning("%s: %s", data.path, describe_dropped(loaded.dropped))
     return loaded
+
+
+def data_ref(config: DataConfig, data: LoadedBars) -> DataRef:
+    """What a result records of its data (backtest manifest, plan, study): the one place it is built."""
+    bars = data.bars
+    return DataRef(path=config.path, sha256=data.sha256, n_bars=len(bars), first_ts=int(bars.ts[0]),
+                   last_ts=int(bars.ts[-1]), timeframe=config.timeframe, dropped=dict(sorted(data.dropped.items())),
+                   bars_per_year=config.bars_per_year)
 
 
 _UNITS = (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))

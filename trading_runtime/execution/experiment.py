@@ -16,17 +16,19 @@ from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars
 from trading_runtime.errors import InputError, TransientError
-from trading_runtime.execution.backtest import data_ref, execution_spec
-from trading_runtime.execution.data_source import load_data, resolve_timeframe
+from trading_runtime.execution.backtest import execution_spec
+from trading_runtime.execution.data_source import data_ref
+from trading_runtime.execution.experiment_data import (
+    ExperimentData,
+    check_planned,
+    read_config_data,
+    read_planned_data,
+)
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class, strategy_target
 from trading_runtime.execution.universe import (
-    check_universe_pin,
-    instrument_data,
     instrument_refs,
-    load_universe,
-    resolve_universe,
     universe_data_ref,
 )
 from trading_runtime.golden.canonical import canonical_bytes
@@ -72,19 +74,19 @@ class ExperimentInputs:
 
 def load_inputs(config: ExperimentConfig, source: str, base_dir: Path,
                 allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES, sha256: str | None = None,
-                pinned_by: str = "data.sha256", validated_sha256: str | None = None) -> ExperimentInputs:
-    """The strategy class and the data (``sha256`` pins the data when the config does not;
-    ``validated_sha256``: see ``load_data``)."""
+                pinned_by: str = "data.sha256", validated_sha256: str | None = None,
+                read: Callable[[], ExperimentData] | None = None) -> ExperimentInputs:
+    """The strategy class, then the data (``sha256`` pins the data when the config does not;
+    ``validated_sha256``: see ``load_data``). ``read``: the config's data being read on a thread
+    (``experiment_data.read_config_data`` started earlier), awaited once the strategy class is loaded."""
     cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
-    if config.data.is_universe:
-        members = resolve_universe(config.data, base_dir, source)
-        data_config, instruments = load_universe(config.data, members, base_dir)
-        check_universe_pin(config.data, {s: one.sha256 for s, one in instruments.items()}, source)
-        return ExperimentInputs(config.model_copy(update={"data": data_config}), source, None, cls, instruments,
-                                {m.symbol: m.data.path for m in members})
-    data = load_data(config.data, base_dir, sha256, pinned_by, validated_sha256=validated_sha256)
-    config = config.model_copy(update={"data": resolve_timeframe(config.data, data)})
-    return ExperimentInputs(config, source, data, cls)
+    got = read() if read is not None else read_config_data(config, source, base_dir, sha256, pinned_by,
+                                                            validated_sha256)
+    return _inputs(got, source, cls)
+
+
+def _inputs(got: ExperimentData, source: str, cls: type[Strategy]) -> ExperimentInputs:
+    return ExperimentInputs(got.config, source, got.data, cls, got.instruments, got.paths)
 
 
 def params_check(cls: type[Strategy], source: str) -> Callable[[dict[str, Any]], str | None]:
@@ -134,60 +136,31 @@ def inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str] 
                     data: LoadedBars | None = None, shard_id: str | None = None,
                     instruments: Mapping[str, LoadedBars] | None = None,
                     symbols: Collection[str] | None = None) -> ExperimentInputs:
-    """Rebuild the inputs a plan was made from, and check the data is the one planned. A universe's
-    instruments: only those of shard ``shard_id`` when given (a shard loads what it needs), or only
-    ``symbols`` (finalize: those whose curves it derives), else all; ``instruments`` already loaded are
-    reused (checked against the plan all the same)."""
+    """Rebuild the inputs a plan was made from, and check the data is the one planned (see
+    ``experiment_data.read_planned_data``: ``shard_id``, ``symbols``; ``instruments`` already loaded are
+    reused). ``data``: one instrument's bars already loaded (checked against the plan all the same)."""
+    if data is not None and plan.instruments is None:
+        source = f"plan {plan.experiment_id}"
+        inputs = ExperimentInputs(plan.config, source, data,
+                                  load_strategy_class(plan.config.strategy.class_path, source, allowed_prefixes))
+        check_planned(plan.config.data.path, data, plan.data)
+        return inputs
+    return planned_inputs(plan, lambda: read_planned_data(plan, base_dir, shard_id, instruments, symbols),
+                          allowed_prefixes)
+
+
+def planned_inputs(plan: Plan, read: Callable[[], ExperimentData],
+                   allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES) -> ExperimentInputs:
+    """The inputs of ``plan`` from its data (``read()``: ``read_planned_data`` called now, or awaited from a
+    thread that started it earlier) and its strategy class. What is wrong is reported in one order however the
+    data are read: one instrument's strategy class before its data, a universe's data before its class."""
     source = f"plan {plan.experiment_id}"
-    config = plan.config
+    class_path = plan.config.strategy.class_path
     if plan.instruments is not None:
-        return universe_inputs_for_plan(plan, base_dir, allowed_prefixes, shard_id, instruments, symbols)
-    if data is None:  # pinned to the planned bytes: a verified cached copy is used without a download
-        # The plan was made from bytes with this sha256, read and validated with this config's options (no
-        # plan without that): bytes that hash to it pass the bar rules again, so they are not re-run (the
-        # sha256 check stays: other bytes are refused, exit 2, before anything is evaluated).
-        inputs = load_inputs(config, source, base_dir, allowed_prefixes, plan.data.sha256,
-                             f"the plan's data sha256 (experiment {plan.experiment_id})",
-                             validated_sha256=plan.data.sha256)
-    else:
-        inputs = ExperimentInputs(config, source, data,
-                                  load_strategy_class(config.strategy.class_path, source, allowed_prefixes))
-    check_planned(config.data.path, inputs.one(), plan.data)
-    return inputs
-
-
-def check_planned(name: str, loaded: LoadedBars, planned: DataRef) -> None:
-    """InputError when the bars loaded are not the ones planned (other bytes, or another row count)."""
-    if loaded.sha256 != planned.sha256 or len(loaded.bars) != planned.n_bars:
-        raise InputError(f"{name}: data changed since planning: sha256 {loaded.sha256[:12]}, "
-                         f"{len(loaded.bars)} bars (plan: {planned.sha256[:12]}, {planned.n_bars} bars)")
-
-
-def universe_inputs_for_plan(plan: Plan, base_dir: Path, allowed_prefixes: Sequence[str], shard_id: str | None,
-                             reuse: Mapping[str, LoadedBars] | None = None,
-                             symbols: Collection[str] | None = None) -> ExperimentInputs:
-    """A universe plan's inputs: the instruments of shard ``shard_id`` (or ``symbols``; all when both are
-    None), each pinned to its planned sha256 and checked against its planned bar count."""
-    assert plan.instruments is not None
-    source = f"plan {plan.experiment_id}"
-    config = plan.config
-    spec = plan.shard(shard_id) if shard_id is not None else None
-    wanted = set(plan.instrument_symbols(spec.run_ids)) if spec is not None else \
-        (set(symbols) if symbols is not None else None)
-    instruments: dict[str, LoadedBars] = {}
-    for ref in plan.instruments:
-        if wanted is not None and ref.symbol not in wanted:
-            continue
-        one = instrument_data(config.data, ref.symbol, ref.data.path)
-        loaded = reuse[ref.symbol] if reuse is not None and ref.symbol in reuse else load_data(
-            one, base_dir, ref.data.sha256, f"the plan's data sha256 of {ref.symbol} (experiment {plan.experiment_id})",
-            validated_sha256=ref.data.sha256)  # validated by the plan (see inputs_for_plan)
-        check_planned(f"{ref.data.path} ({ref.symbol})", loaded, ref.data)
-        instruments[ref.symbol] = loaded
-    cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
-    data_config = config.data.model_copy(update={"timeframe": plan.data.timeframe})
-    return ExperimentInputs(config.model_copy(update={"data": data_config}), source, None, cls, instruments,
-                            {ref.symbol: ref.data.path for ref in plan.instruments if ref.symbol in instruments})
+        got = read()
+        return _inputs(got, source, load_strategy_class(class_path, source, allowed_prefixes))
+    cls = load_strategy_class(class_path, source, allowed_prefixes)
+    return _inputs(read(), source, cls)
 
 
 def run_shard(store: ArtifactStore, plan: Plan, shard_id: str, inputs: ExperimentInputs,

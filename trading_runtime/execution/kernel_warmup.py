@@ -1,24 +1,19 @@
-"""A shard's compiled kernels loaded on a thread while its data are read.
+"""A shard's compiled kernels loaded while its data are read.
 
-A ``run-shard`` process spends its start-up in two serial steps that barely compete for the interpreter:
-reading its data (Parquet decoding, numpy copies and sha256, which release the GIL) and its first run,
-whose first calls load the strategy's and the simulator's compiled kernels from numba's on-disk cache
-(unpickling, linking machine code: ~0.07 s). ``kernels_warming`` runs the second during the first: a
-thread evaluates the plan's first parameter set on a few hundred synthetic bars (the same kernels, the
-same argument types as the shard's runs: C-contiguous float64 and int64 arrays), and the data phase
-joins it on its way out. Nothing it computes is kept; a failure there is left to the shard's own first
-run, which raises it where it belongs (the thread only logs it at debug level).
-
-The thread is always joined before the step returns or raises (never left running at exit, where
-numba/LLVM would be torn down under it); numba's compiler lock serialises its loading with any other.
+A ``run-shard`` process's start-up has two parts that barely compete for the interpreter: reading its data
+(Parquet decoding, numpy copies and sha256, which release the GIL) and loading the strategy's and the
+simulator's compiled kernels from numba's on-disk cache (unpickling, linking machine code: ~0.07 s), which
+the first run would otherwise do. ``read_ahead.shard_inputs`` reads the data on a thread and meanwhile calls
+``warm_up_quietly`` here: it evaluates the plan's first parameter set on a few hundred synthetic bars (the
+same kernels, the same argument types as the shard's runs: C-contiguous float64 and int64 arrays). Nothing
+it computes is kept; a failure there is left to the shard's own first run, which raises it where it belongs
+(the warm-up only logs it at debug level).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,24 +46,13 @@ def warm_up(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
     compute_metrics(simulate(bars, target, execution_spec(config)), 252.0)
 
 
-def _warm_up_quietly(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
+def warm_up_quietly(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
+    """``warm_up`` (numba started first: cached kernels load without its compiler registries); what fails is
+    left to the shard's first run."""
+    if not plan.runs:
+        return
+    start_numba()
     try:
         warm_up(plan, allowed_prefixes)
     except Exception:  # the shard's first run meets the same problem and reports it
         log.debug("kernel warm-up failed; the shard's first run loads the kernels", exc_info=True)
-
-
-@contextmanager
-def kernels_warming(plan: Plan, allowed_prefixes: Sequence[str]) -> Iterator[None]:
-    """Load the plan's kernels on a thread during the ``with`` body (joined when it ends, also on error)."""
-    if not plan.runs:
-        yield
-        return
-    start_numba()  # before the thread: cached kernels load without numba's compiler registries
-    thread = threading.Thread(target=_warm_up_quietly, args=(plan, tuple(allowed_prefixes)),
-                              name="kernel-warm-up")
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()

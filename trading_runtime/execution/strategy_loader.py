@@ -5,14 +5,17 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from trading_framework import Bars, FeatureCache, MissingFieldError, Strategy, StrategyParams
+from trading_framework import Bars, MissingFieldError, Strategy, StrategyParams
 from trading_framework.bars import FloatArray
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.errors import InputError
+
+if TYPE_CHECKING:  # an annotation only: loading a strategy class does not import numba before its module does
+    from trading_framework import FeatureCache
 
 DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("trading_runtime.strategies",)
 

@@ -26,8 +26,7 @@ from trading_runtime.config.backtest import SYMBOL, SYMBOL_EXPECTED, DataConfig
 from trading_runtime.data import LoadedBars, data_suffix, infer_format, read_bars_file
 from trading_runtime.data.universe import distinct_symbols
 from trading_runtime.errors import InputError
-from trading_runtime.execution.backtest import data_ref
-from trading_runtime.execution.data_source import fetch_data, load_data, resolve_path, resolve_timeframe
+from trading_runtime.execution.data_source import data_ref, fetch_data, load_data, resolve_path, resolve_timeframe
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.planning import DataRef
 from trading_runtime.store import is_uri

@@ -6,13 +6,14 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from trading_runtime.config import BacktestConfig, config_sha256
+from trading_runtime.data import LoadedBars
 from trading_runtime.execution.backtest import run_backtest_config
 from trading_runtime.execution.data_source import resolve_path
 from trading_runtime.execution.outputs import backtest_files
@@ -34,12 +35,14 @@ class BacktestOutcome:
 
 
 def run_backtest(config: BacktestConfig, source: str, cwd: Path, prefixes: tuple[str, ...],
-                 provenance: Mapping[str, Any], output_dir: str | None = None) -> BacktestOutcome:
+                 provenance: Mapping[str, Any], output_dir: str | None = None,
+                 read: Callable[[], LoadedBars] | None = None) -> BacktestOutcome:
     """Run ``config`` (``source`` names it in errors) and write its results to ``output_dir`` (default
-    ``output.dir`` of the config), then its report, read back from the files just written."""
+    ``output.dir`` of the config), then its report, read back from the files just written. ``read``: the
+    config's data being read on a thread (``execution.read_ahead``; see ``run_backtest_config``)."""
     started = time.time()
     t0 = time.perf_counter()
-    backtest = run_backtest_config(config, source, cwd, prefixes)
+    backtest = run_backtest_config(config, source, cwd, prefixes, read)
     t_run = time.perf_counter()
     manifest: dict[str, Any] = {
         "kind": "backtest",

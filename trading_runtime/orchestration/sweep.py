@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard, warm_kernels
-from trading_runtime.execution.shard import SEGMENTS
+from trading_runtime.execution.experiment_data import ExperimentData
 from trading_runtime.orchestration.pool import Progress, drain, pending_shards, pool_context, setup_worker
 from trading_runtime.orchestration.shared_curves import SharedBlob, can_share, write_series
 from trading_runtime.planning import Plan, write_plan
@@ -136,10 +136,11 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
         bar.close()
 
 
-def plan_sweep(config: ExperimentConfig, source: str, cwd: Path,
-               prefixes: tuple[str, ...]) -> tuple[Plan, ExperimentInputs]:
-    """The experiment's plan and its inputs (data loaded, strategy resolved); nothing written yet."""
-    inputs = load_inputs(config, source, cwd, prefixes)
+def plan_sweep(config: ExperimentConfig, source: str, cwd: Path, prefixes: tuple[str, ...],
+               read: Callable[[], ExperimentData] | None = None) -> tuple[Plan, ExperimentInputs]:
+    """The experiment's plan and its inputs (data loaded, strategy resolved); nothing written yet. ``read``:
+    the data being read on a thread (``execution.read_ahead``; see ``load_inputs``)."""
+    inputs = load_inputs(config, source, cwd, prefixes, read=read)
     return build_plan(inputs), inputs
 
 
@@ -234,6 +235,7 @@ class _PoolTail:
 
     def _derive_on_pool(self, run_ids: list[str]) -> Mapping[tuple[str, str], Curve] | None:
         from trading_runtime.execution.curves import derive_curves
+        from trading_runtime.execution.shard import SEGMENTS  # numba's side: imported by now
 
         assert self.pool is not None
         runs, folds = self.plan.run_index(), self.plan.fold_index()
