@@ -105,3 +105,18 @@ def sweep_in_process(tmp: Path, cfg: dict[str, Any], name: str, workers: int) ->
     store = open_store(str(store_dir))
     experiment_id = store.list_keys("experiments/")[0].split("/")[1]
     return experiment_id, summary_bytes(store, experiment_id), store
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root``: its path relative to ``root`` -> its bytes (a store's whole content)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class QuietProgress:
+    """A progress bar that shows nothing (``run_sweep``'s progress factory: ``lambda total, done: QuietProgress()``)."""
+
+    def add(self, n: int, **fields: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

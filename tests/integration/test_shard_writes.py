@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.experiment_support import experiment_config
+from tests.experiment_support import experiment_config, tree_files
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.curves import derive_curves
 from trading_runtime.execution.experiment import ExperimentInputs, build_plan, load_inputs, run_shard
@@ -27,10 +27,6 @@ PROVENANCE = {"runtime": {"version": "test"}}
 def _inputs() -> tuple[Plan, ExperimentInputs]:
     inputs = load_inputs(ExperimentConfig.model_validate(CONFIG), "exp.json", Path.cwd())
     return build_plan(inputs), inputs
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 class _RecordingStore(LocalStore):
@@ -55,7 +51,7 @@ def test_a_shard_writes_its_result_and_marker_only(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     for shard in plan.shards:
         run_shard(store, plan, shard.shard_id, inputs)
-    assert sorted(_files(store.root)) == sorted(
+    assert sorted(tree_files(store.root)) == sorted(
         key for shard in plan.shards for key in (plan.keys.shard_result(shard.shard_id),
                                                  plan.keys.shard_result(shard.shard_id) + ".SUCCESS"))
 
@@ -101,6 +97,6 @@ def test_streamed_curves_store_the_same_bytes_as_joined_ones(tmp_path: Path) -> 
     fold_of = {run.run_id: run.fold for run in plan.runs}
     write_curves(LocalStore(tmp_path / "streamed"), plan.keys, curves, fold_of)
     write_curves(_WholeOnly(LocalStore(tmp_path / "joined")), plan.keys, curves, fold_of)  # type: ignore[arg-type]
-    streamed = _files(tmp_path / "streamed")
+    streamed = tree_files(tmp_path / "streamed")
     assert sorted(streamed) == [plan.keys.curves_blob, plan.keys.curves, plan.keys.curves + ".SUCCESS"]
-    assert streamed == _files(tmp_path / "joined")
+    assert streamed == tree_files(tmp_path / "joined")

@@ -11,12 +11,11 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.experiment_support import experiment_config
+from tests.experiment_support import QuietProgress, experiment_config, tree_files
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.experiment import run_shard
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
@@ -53,25 +52,13 @@ class _CountingStore(LocalStore):
         return super().read_chunks(key, size)
 
 
-class _Quiet:
-    def add(self, n: int, **fields: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_the_sweep_never_reads_the_curves_back_and_a_later_report_streams_them_once(tmp_path: Path,
                                                                                    name: str) -> None:
     config = ExperimentConfig.model_validate(CONFIGS[name])
     plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
     store = _CountingStore(tmp_path / "sweep")
-    result = run_sweep(store, plan, inputs, 1, lambda total, done: _Quiet(), PROVENANCE)
+    result = run_sweep(store, plan, inputs, 1, lambda total, done: QuietProgress(), PROVENANCE)
     assert result.fanin.shards.completed == len(plan.shards) > 2
     blob = plan.keys.curves_blob
     assert store.exists(blob)
@@ -88,7 +75,7 @@ def test_the_sweep_writes_the_files_of_the_plain_steps(tmp_path: Path, name: str
     config = ExperimentConfig.model_validate(CONFIGS[name])
     plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
     swept = LocalStore(tmp_path / "sweep")
-    run_sweep(swept, plan, inputs, 1, lambda total, done: _Quiet(), PROVENANCE)
+    run_sweep(swept, plan, inputs, 1, lambda total, done: QuietProgress(), PROVENANCE)
 
     plain = LocalStore(tmp_path / "plain")
     write_plan(plain, plan, exclusive=True)
@@ -96,7 +83,7 @@ def test_the_sweep_writes_the_files_of_the_plain_steps(tmp_path: Path, name: str
         run_shard(plain, plan, shard.shard_id, inputs)
     finalize(plain, plan.experiment_id, PROVENANCE)  # loads the data itself, as the CLI step does
     write_report(load_experiment(plain, plan.experiment_id))
-    assert _files(swept.root) == _files(plain.root)
+    assert tree_files(swept.root) == tree_files(plain.root)
 
 
 def test_series_are_copied_out_of_a_streamed_blob_without_holding_it() -> None:

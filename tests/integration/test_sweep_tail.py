@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.experiment_support import experiment_config
+from tests.experiment_support import QuietProgress, experiment_config, tree_files
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
 from trading_runtime.orchestration import sweep
@@ -33,18 +33,6 @@ CONFIGS = {
 }
 
 
-class _Quiet:
-    def add(self, n: int, **fields: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def _sweep(tmp: Path, name: str, config: dict[str, Any], workers: int,
            monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, bytes], int]:
     """(every file the sweep wrote, how many return moments this process computed)."""
@@ -60,9 +48,9 @@ def _sweep(tmp: Path, name: str, config: dict[str, Any], workers: int,
     with monkeypatch.context() as patch:
         patch.setattr(selection, "return_moments", counted)
         store = LocalStore(tmp / name)
-        result = run_sweep(store, plan, inputs, workers, lambda total, done: _Quiet(), PROVENANCE)
+        result = run_sweep(store, plan, inputs, workers, lambda total, done: QuietProgress(), PROVENANCE)
     assert result.fanin.shards.completed == len(plan.shards)
-    return _files(store.root), sum(1 for pid in calls if pid == os.getpid())
+    return tree_files(store.root), sum(1 for pid in calls if pid == os.getpid())
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -130,7 +118,7 @@ def test_a_memory_store_sweep_with_two_workers_writes_the_bytes_of_one() -> None
     for workers in (1, 2):
         plan, inputs = plan_sweep(config, "exp.json", Path.cwd(), DEFAULT_ALLOWED_PREFIXES)
         store = MemoryStore()
-        run_sweep(store, plan, inputs, workers, lambda total, done: _Quiet(), PROVENANCE)
+        run_sweep(store, plan, inputs, workers, lambda total, done: QuietProgress(), PROVENANCE)
         got.append({key: store.get_bytes(key) for key in store.list_keys("")})
     assert got[0] == got[1]
     assert any(key.endswith("report.html") for key in got[1])

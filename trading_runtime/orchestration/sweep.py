@@ -244,7 +244,8 @@ class _PoolTail:
         self.shared = shared = SharedBlob.create(blob_layout(lengths, {rid: runs[rid].fold for rid in run_ids}))
 
         def entries(group: list[str]) -> list[dict[str, Any]]:
-            return [e for e in shared.layout.series if e["run_id"] in set(group)]
+            runs = set(group)
+            return [e for e in shared.layout.series if e["run_id"] in runs]
 
         # a third of the runs (every third, the fewest) for this process, which writes the timestamps first
         groups = [run_ids[i::3] for i in range(3)] if len(run_ids) >= 3 else [[rid] for rid in run_ids]
