@@ -187,6 +187,13 @@ def main() -> None:
         print(f"--workers 2, one run (wall s): shards {table2['shards'][0]:.2f} (workers 1: {table['shards'][0]:.2f}, "
               f"{table['shards'][0] / table2['shards'][0]:.2f}x faster); every other phase together {serial:.2f} "
               f"({', '.join(f'{k} {v[0]:.2f}' for k, v in table2.items() if k != 'shards')})")
+        if "shards" in table:
+            # Amdahl: the ratio with the shard phase split perfectly over two workers and every other phase as long
+            # as with one worker (the tail is already partly on both cores, so the measured ratio can go a little
+            # below it; the start-up before the shards cannot: see bench/README "ninth pass")
+            bound = (w1 - table["shards"][0] / 2) / w1
+            print(f"--workers 2 bound (shard phase halved, the rest as with one worker): {bound:.2f}x workers 1 "
+                  f"(measured {w2 / w1:.2f}x; target {TARGET_WORKERS_RATIO:g}x)")
         per_m = 1_000_000 / n_bars
         if "shards" in table:
             print(f"one run per 1M bars: {table['shards'][3] / RUNS * per_m * 1000:.1f} ms of CPU in the shard phase "

@@ -274,6 +274,45 @@ print(json.dumps({{"codes": codes, **seen, "after": [len(k.overloads) for k in K
     assert got["alive"] == []  # joined
 
 
+def test_a_sweep_loads_its_kernels_while_its_data_are_read(tmp_path: Path) -> None:
+    """``sweep`` has no plan while its data are read: its kernels are loaded then from its grid's first parameter
+    set that the strategy accepts (``kernel_warmup.warm_up_for_config``, on synthetic bars), so they are loaded
+    when its shards start, and its runs use those very versions (no other compiled version is added)."""
+    config = _experiment(tmp_path, PARQUET)
+    got = fresh(f"""
+import json
+from trading_runtime.cli.main import main
+from trading_runtime.orchestration import sweep
+from trading_framework._kernel import simulate_kernel
+from trading_framework.features import _rolling_mean
+KERNELS = (_rolling_mean, simulate_kernel)
+seen = {{}}
+real_execute = sweep.execute
+def execute(*args, **kwargs):
+    seen["warmed"] = [len(k.overloads) for k in KERNELS]
+    return real_execute(*args, **kwargs)
+sweep.execute = execute
+code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "store")!r}, "--workers", "1", "-q"])
+print(json.dumps({{"code": code, **seen, "after": [len(k.overloads) for k in KERNELS]}}))
+""")
+    assert got == {"code": 0, "warmed": [1, 1], "after": [1, 1]}
+
+
+def test_a_sweep_whose_strategy_cannot_load_reports_it_as_before(tmp_path: Path) -> None:
+    """The warm-up is quiet: a strategy class that is not there is reported by the sweep itself (one line, exit 2),
+    as without the warm-up."""
+    config = _experiment(tmp_path, PARQUET)
+    doc = json.loads(config.read_text())
+    doc["strategy"]["class_path"] = "trading_runtime.strategies.sma_cross:NoSuchStrategy"
+    config.write_text(json.dumps(doc))
+    proc = subprocess.run([sys.executable, "-m", "trading_runtime", "sweep", "--config", str(config), "--store",
+                           str(tmp_path / "store"), "--workers", "1", "-q"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "NoSuchStrategy" in lines[0] and "Traceback" not in proc.stderr
+
+
 WRITES = {"run-shard": "shard-00000/result.json", "plan": "plan.json", "sweep": "shard-00000/result.json",
           "backtest": "stats.json"}
 

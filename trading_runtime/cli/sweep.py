@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     source = config_name(args.config)
     with config_data_reading(config, source, cwd) as read:  # the data are read on a thread from here on
         with collection_paused():  # numba's side (none imported yet), as the CLI's own imports (cli/startup.py)
+            from trading_runtime.execution.kernel_warmup import warm_up_for_config
             from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
+        warm_up_for_config(config, source, allowed_prefixes(args))  # the kernels loaded, meanwhile
         plan, inputs = plan_sweep(config, source, cwd, allowed_prefixes(args), read)
     log_sharding(plan)
     sys.stderr.write(describe(plan))

@@ -11,6 +11,7 @@ from trading_runtime.planning.plan import (
     ShardSpec,
     describe_dropped,
     experiment_id,
+    grid_combinations,
     plan_experiment,
     shard_runs,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Sharding",
     "describe_dropped",
     "experiment_id",
+    "grid_combinations",
     "plan_experiment",
     "read_plan",
     "shard_runs",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +204,14 @@ def _reason_rule(reason: str) -> str:
     return _NUMBER.sub("N", reason)
 
 
+def grid_combinations(base: Mapping[str, Any], grid: Mapping[str, list[Any]]) -> Iterator[dict[str, Any]]:
+    """The grid's parameter sets in planning order: ``base`` overridden by each combination of the grid's values
+    (the last name varying fastest)."""
+    names = list(grid)
+    for combo in itertools.product(*(grid[name] for name in names)):
+        yield {**base, **dict(zip(names, combo, strict=True))}
+
+
 def expand_grid(config: ExperimentConfig, check: ParamsCheck,
                 source: str = "config") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Valid parameter combinations (base params overridden by the grid), and what was dropped and why."""
@@ -216,9 +224,8 @@ def expand_grid(config: ExperimentConfig, check: ParamsCheck,
     dropped: list[dict[str, Any]] = []
     rules: dict[str, int] = {}
     total = 0
-    for combo in itertools.product(*(grid[name] for name in names)):
+    for params in grid_combinations(config.strategy.params, grid):
         total += 1
-        params = {**config.strategy.params, **dict(zip(names, combo, strict=True))}
         reason = check(params)
         if reason is None:
             valid.append(params)
