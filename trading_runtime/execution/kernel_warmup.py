@@ -14,6 +14,7 @@ one the plan's first run will have.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC_BARS = 256
 """Bars of the warm-up beyond the strategy's warm-up (their values never matter, their types do)."""
+
+
+WARM_UP_CANDIDATES = 64
+"""A sweep's warm-up tries at most this many of its grid's first parameter sets (a grid whose first thousands
+the strategy refuses is planned without it: its first run loads the kernels)."""
 
 
 def synthetic_bars(n: int) -> Bars:
@@ -69,13 +75,14 @@ def warm_up_quietly(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
 
 def warm_up_for_config(config: ExperimentConfig, source: str, allowed_prefixes: Sequence[str]) -> None:
     """A sweep's kernels loaded before it has a plan (while its data are read): the first parameter set of its
-    grid that the strategy accepts, the plan's first run's, evaluated on synthetic bars. Quiet: what fails
-    (the strategy, the grid) is reported where the sweep meets it, in the order it always has."""
+    grid that the strategy accepts (among its first ``WARM_UP_CANDIDATES``), the plan's first run's, evaluated on
+    synthetic bars. Quiet: what fails (the strategy, the grid) is reported where the sweep meets it, in the order
+    it always has."""
     start_numba()
     try:
         cls = load_strategy_class(config.strategy.class_path, source, allowed_prefixes)
         grid = config.sweep.expanded() if isinstance(config.sweep, GridSweep) else {}
-        for params in grid_combinations(config.strategy.params, grid):
+        for params in itertools.islice(grid_combinations(config.strategy.params, grid), WARM_UP_CANDIDATES):
             try:
                 cls.Params.model_validate(params)
             except ValidationError:
