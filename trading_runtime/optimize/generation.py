@@ -127,6 +127,8 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': generation {generation_label(pending)} is not told yet "
                              f"(run 'optimize tell --generation {generation_label(pending)}')")
+        # What the tell needs of the trials told before (carried in the asked operations: it then reads none of them)
+        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR, _told_before(manifest, g, trials))
         dists = distributions(manifest.search_space)
         space = manifest.search_space
         fixed = manifest.config.strategy.params
@@ -253,6 +255,45 @@ def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[i
     return best
 
 
+# A study system attribute the ask sets (an ordinary journal operation, replayed by any Optuna storage): what the
+# generation's tell needs of the trials told before it, so that it reads none of them (``_told_before``).
+TOLD_BEFORE_ATTR = "trading_runtime_told_before"
+
+
+def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish]) -> dict[str, Any]:
+    """Generation ``g``'s view of the trials told before it: how many (all finished: the ask refuses otherwise) and
+    the best so far (``_best_so_far``)."""
+    best = _best_so_far(manifest, trials)
+    return {"generation": g, "trials": len(trials), "best": None if best is None else [best[0], best[1]]}
+
+
+def _carried(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study, g: int,
+             gen: Sequence[Trialish]) -> tuple[int | None, int, tuple[int, float] | None] | None:
+    """(next generation, finished trials, best so far) from the attribute generation ``g``'s ask set and the
+    generation's own trials ``gen``; None when the study holds none for ``g`` (asked by an earlier version, or
+    a generation told again after later ones were asked), or more trials than the generation's."""
+    wanted = manifest.generation_trials(g)
+    carried = storage.get_study_system_attrs(study._study_id).get(TOLD_BEFORE_ATTR)
+    if not (isinstance(carried, dict) and carried.get("generation") == g and carried.get("trials") == wanted.start
+            and storage.get_n_trials(study._study_id) == wanted.stop):
+        return None
+    kept = carried.get("best")
+    if kept is None:
+        best = None
+    elif isinstance(kept, list) and len(kept) == 2 and type(kept[0]) is int and type(kept[1]) in (int, float):
+        best = (kept[0], float(kept[1]))
+    else:
+        return None
+    own = _best_so_far(manifest, gen)
+    if own is not None and (best is None or (own[1] > best[1] if manifest.directions[0] == "maximize"
+                                             else own[1] < best[1])):
+        best = own
+    leading = next((i for i, t in enumerate(gen) if not t.state.is_finished()), len(gen))
+    finished = wanted.start + leading
+    nxt = None if finished >= manifest.n_trials else finished // manifest.batch_size
+    return nxt, wanted.start + sum(1 for t in gen if t.state.is_finished()), best
+
+
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                     load_records: Callable[[], Mapping[str, Mapping[str, Any]]], *, durable: bool = True) -> Told:
     """Tell generation ``g``'s trials in trial-number order from their runs' records (by run id).
@@ -289,14 +330,19 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                                              manifest.config.objective)
                     record_outcome(storage, study, t.number, outcome)
                     told += 1
-        for t in _generation(storage, study, wanted):
+        gen = _generation(storage, study, wanted)
+        for t in gen:
             complete += t.state == TrialState.COMPLETE
             failed += t.state == TrialState.FAIL
-        final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
-            study.get_trials(deepcopy=False)
-        nxt = next_generation(manifest, final)
-        total = sum(1 for t in final if t.state.is_finished())
-        best = _best_so_far(manifest, final)
+        carried = _carried(manifest, storage, study, g, gen)
+        if carried is not None:  # the trials told before are not read
+            nxt, total, best = carried
+        else:
+            final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
+                study.get_trials(deepcopy=False)
+            nxt = next_generation(manifest, final)
+            total = sum(1 for t in final if t.state.is_finished())
+            best = _best_so_far(manifest, final)
     log.info("told generation %s: %d trials (%d complete, %d failed)", generation_label(g), told, complete, failed,
              extra={"generation": generation_label(g)})
     return Told(g, told, complete, failed, nxt, total, best)

@@ -167,15 +167,19 @@ class JournalMemoryStorage(InMemoryStorage):
         lines = backend.lines()
         for line in lines[:start]:
             self._read_line(line)
-        told = lines[start:stop]
-        if len(self._studies) == 1 and all(line.startswith(CREATE_PREFIX) for line in told):
-            self._defer_all(told)  # the told objects' usual content: trials' creations only
-        else:
-            for line in told:
-                if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
-                    self._defer_all([line])
-                else:
-                    self._read_line(line)
+        # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
+        # attribute each ask sets (read now).
+        run: list[bytes] = []
+        for line in lines[start:stop]:
+            if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                run.append(line)
+                continue
+            if run:
+                self._defer_all(run)
+                run = []
+            self._read_line(line)
+        if run:
+            self._defer_all(run)
         for line in lines[max(start, stop):]:
             self._read_line(line)
 
