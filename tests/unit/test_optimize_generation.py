@@ -462,3 +462,42 @@ def test_a_tell_reads_none_of_the_trials_told_before_and_gives_the_same_counts_a
     # told again after later generations were asked: the attribute is a later generation's, the trials are read
     assert tell_generation(store, m, 0, dict) == dataclasses.replace(carried[-1], generation=0, told=0,
                                                                      complete=4, failed=0)
+
+
+def test_a_tell_reads_only_the_told_objects_its_fold_rewrites(monkeypatch):
+    """A tell that reads the store holds the trials of the told objects it does not rewrite without reading those
+    objects: of the told objects it reads only the blocks its own told object merges (those of T's trailing one
+    bits, T = the generations told before); the study is the one reading everything gives."""
+    m = synthetic_manifest(synthetic_config(n_trials=26, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    folder = m.keys.storage("journal").rsplit("/", 1)[0] + "/journal/"
+    store = fresh_store()
+    read: list[str] = []
+    real = type(store).get_bytes
+    init_study(store, m)
+    reads = []
+    for g in range(m.n_generations):
+        forget_cached_storages()
+        asked = ask_generation(store, m, g, lambda p: None)
+        forget_cached_storages()
+        read.clear()
+        with monkeypatch.context() as patched:
+            patched.setattr(type(store), "get_bytes", lambda self, key: read.append(key) or real(self, key))
+            tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
+        reads.append([k.removeprefix(folder) for k in read if k.endswith(".told.v2.log")])  # (not the probes)
+    assert reads[7] == ["g0003.told.v2.log", "g0005.told.v2.log", "g0006.told.v2.log"]  # 7 = 0b111: all merged
+    assert reads[8] == []  # 8 = 0b1000: generation 8's told object is its own; g0007's block is held
+    assert reads[11] == ["g0009.told.v2.log", "g0010.told.v2.log"]  # 11 = 0b1011: g0007's block held
+
+    def merged(told: int) -> list[str]:
+        out, done = [], 0
+        for bit in reversed(range(told.bit_length())):
+            if told >> bit & 1:
+                done += 1 << bit
+                if 1 << bit < (told + 1) & -(told + 1):
+                    out.append(f"g{generation_label(done - 1)}.told.v2.log")
+        return out
+
+    assert reads == [merged(g) for g in range(m.n_generations)]
+    forget_cached_storages()
+    assert trials_of(store, m) == whole

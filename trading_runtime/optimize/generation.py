@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.optimize.journal_storage import JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import HistoryNotRead, JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import (
     EVALUATION_ATTR,
@@ -267,23 +267,30 @@ def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish]) ->
     return {"generation": g, "trials": len(trials), "best": None if best is None else [best[0], best[1]]}
 
 
-def _carried(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study, g: int,
-             gen: Sequence[Trialish]) -> tuple[int | None, int, tuple[int, float] | None] | None:
-    """(next generation, finished trials, best so far) from the attribute generation ``g``'s ask set and the
-    generation's own trials ``gen``; None when the study holds none for ``g`` (asked by an earlier version, or
-    a generation told again after later ones were asked), or more trials than the generation's."""
+def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                    g: int) -> tuple[bool, tuple[int, float] | None]:
+    """(carried, the best so far before generation ``g``: None when no trial was complete) from the attribute its
+    ask set; not carried when the study holds none for ``g`` (asked by an earlier version, or a generation told
+    again after later ones were asked) or holds trials beyond the generation's."""
     wanted = manifest.generation_trials(g)
     carried = storage.get_study_system_attrs(study._study_id).get(TOLD_BEFORE_ATTR)
     if not (isinstance(carried, dict) and carried.get("generation") == g and carried.get("trials") == wanted.start
             and storage.get_n_trials(study._study_id) == wanted.stop):
-        return None
+        return False, None
     kept = carried.get("best")
     if kept is None:
-        best = None
-    elif isinstance(kept, list) and len(kept) == 2 and type(kept[0]) is int and type(kept[1]) in (int, float):
-        best = (kept[0], float(kept[1]))
-    else:
-        return None
+        return True, None
+    if isinstance(kept, list) and len(kept) == 2 and type(kept[0]) is int and type(kept[1]) in (int, float):
+        return True, (kept[0], float(kept[1]))
+    return False, None
+
+
+def _carried(manifest: StudyManifest, before: tuple[int, float] | None, g: int,
+             gen: Sequence[Trialish]) -> tuple[int | None, int, tuple[int, float] | None]:
+    """(next generation, finished trials, best so far) from the best before generation ``g`` (``_told_before_of``)
+    and the generation's own trials ``gen`` (every trial before them finished)."""
+    wanted = manifest.generation_trials(g)
+    best = before
     own = _best_so_far(manifest, gen)
     if own is not None and (best is None or (own[1] > best[1] if manifest.directions[0] == "maximize"
                                              else own[1] < best[1])):
@@ -303,15 +310,35 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     which calls ``storage.flush_storage`` at its end; see ``storage.stored_storage``).
     """
     _check_generation(manifest, g)
+    loaded: list[Mapping[str, Mapping[str, Any]]] = []
+
+    def records() -> Mapping[str, Mapping[str, Any]]:
+        if not loaded:
+            loaded.append(load_records())
+        return loaded[0]
+
+    try:
+        return _tell_step(store, manifest, g, records, durable, history=False)
+    except HistoryNotRead:  # the trials told before are needed after all: read them
+        return _tell_step(store, manifest, g, records, durable, history=True)
+
+
+def _tell_step(store: ArtifactStore, manifest: StudyManifest, g: int,
+               load_records: Callable[[], Mapping[str, Mapping[str, Any]]], durable: bool, history: bool) -> Told:
+    """tell_generation's step; ``history=False``: the storage may hold the trials told before unread (``HistoryNotRead``
+    when one is needed)."""
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
     with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
-                        evaluations=False, history=False) as storage:
+                        evaluations=False, history=history) as storage:
         study = load_study(storage, manifest, _TellOnly())
         if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")
+        carried, before = _told_before_of(manifest, storage, study, g)
+        if not carried and isinstance(storage, JournalMemoryStorage) and storage.held:
+            raise HistoryNotRead("the ask carried nothing for this tell")  # before any work
         records: Mapping[str, Mapping[str, Any]] = {}
         if any(not t.state.is_finished() for t in _generation(storage, study, wanted)):
             records = load_records()
@@ -334,9 +361,8 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
         for t in gen:
             complete += t.state == TrialState.COMPLETE
             failed += t.state == TrialState.FAIL
-        carried = _carried(manifest, storage, study, g, gen)
-        if carried is not None:  # the trials told before are not read
-            nxt, total, best = carried
+        if carried:  # the trials told before are not read
+            nxt, total, best = _carried(manifest, before, g, gen)
         else:
             final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
                 study.get_trials(deepcopy=False)

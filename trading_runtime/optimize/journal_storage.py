@@ -58,7 +58,11 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["JournalMemoryStorage", "TrialSummary"]
+__all__ = ["HistoryNotRead", "JournalMemoryStorage", "TrialSummary"]
+
+
+class HistoryNotRead(Exception):  # noqa: N818  # not an error: the step reads its journal again, whole
+    """A held trial (``JournalMemoryStorage(held=…)``: its journal lines were not read) was needed."""
 
 
 class TrialSummary(NamedTuple):
@@ -149,7 +153,7 @@ class JournalMemoryStorage(InMemoryStorage):
     """
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
-                 deferred: tuple[int, int] = (0, 0)) -> None:
+                 deferred: tuple[int, int] = (0, 0), held: int = 0) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -163,10 +167,13 @@ class JournalMemoryStorage(InMemoryStorage):
         self._known: dict[str, BaseDistribution] | None = None  # the parsed distributions the study has seen
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
+        self._held = 0  # trials held (their lines not read: see _hold)
         start, stop = deferred
         lines = backend.lines()
         for line in lines[:start]:
             self._read_line(line)
+        if held:
+            self._hold(held)
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
         # attribute each ask sets (read now).
         run: list[bytes] = []
@@ -206,6 +213,26 @@ class JournalMemoryStorage(InMemoryStorage):
         with self._lock:
             self._read_deferred()
 
+    @property
+    def held(self) -> int:
+        """How many trials are held: their slots only, their journal lines not read (``HistoryNotRead`` when one is
+        needed)."""
+        return self._held
+
+    def _hold(self, n: int) -> None:
+        """Hold the slots of the next ``n`` trials (created by journal lines this storage is not given: the told
+        objects a tell does not rewrite, ``storage._load``)."""
+        if len(self._studies) != 1:
+            raise ValueError("journal: held trials belong to the one study")
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        first_id, first_number = self._max_trial_id + 1, len(info.trials)
+        self._max_trial_id += n
+        self._trial_id_to_study_id_and_number.update(
+            (first_id + i, (study_id, first_number + i)) for i in range(n))
+        info.trials.extend([None] * n)  # type: ignore[list-item]  # never filled: HistoryNotRead instead
+        self._held = n
+
     def _defer_all(self, lines: list[bytes]) -> None:
         """Hold the slots (ids and numbers, in order) of the trials these creations make, to read them later."""
         (study_id,) = self._studies
@@ -219,6 +246,8 @@ class JournalMemoryStorage(InMemoryStorage):
         self._deferred.extend(zip(ids, lines, strict=True))
 
     def _read_deferred(self) -> None:
+        if self._held:
+            raise HistoryNotRead(f"{self._held} trials told before were not read")
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
@@ -322,6 +351,8 @@ class JournalMemoryStorage(InMemoryStorage):
     def _deferred_states(self) -> dict[int, tuple[TrialState, list[float] | None]] | None:
         """The deferred trials' states and values by trial number, the values of all decoded as one JSON array;
         None when a line is not of the folded form of a finished trial."""
+        if self._held:
+            raise HistoryNotRead(f"{self._held} trials told before were not read")
         states: list[tuple[int, TrialState]] = []
         texts: list[bytes] = []
         for trial_id, line in self._deferred:
