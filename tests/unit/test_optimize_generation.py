@@ -501,3 +501,28 @@ def test_a_tell_reads_only_the_told_objects_its_fold_rewrites(monkeypatch):
     assert reads == [merged(g) for g in range(m.n_generations)]
     forget_cached_storages()
     assert trials_of(store, m) == whole
+
+
+def test_a_tell_folds_its_generation_without_parsing_the_asked_lines_again(monkeypatch):
+    """The asked object's operations, parsed once when a tell reads them, are what its fold reads (no line parsed a
+    second time); the stored study is the one of the in-process steps."""
+    from trading_runtime.optimize import journal
+
+    m = synthetic_manifest(synthetic_config(n_trials=12, batch_size=4))
+    store = fresh_store()
+    init_study(store, m)
+
+    class NoParsing:
+        @staticmethod
+        def loads(text: object) -> object:
+            raise AssertionError("the fold parsed a line again")
+
+    for g in range(m.n_generations):
+        forget_cached_storages()
+        asked = ask_generation(store, m, g, lambda p: None)
+        forget_cached_storages()
+        with monkeypatch.context() as patched:
+            patched.setattr(journal, "json", NoParsing)
+            tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
+    forget_cached_storages()
+    assert trials_of(store, m) == trials_of(run_study(m), m)

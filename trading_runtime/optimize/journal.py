@@ -52,6 +52,11 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.append(line)
         self.changed = True
 
+    def keep_parsed(self, index: int, parsed: dict[str, Any]) -> None:
+        """Keep line ``index``'s operation as ``json.loads`` gives it (read by a step: the fold need not parse it
+        again; never mutated)."""
+        self._parsed[index] = parsed
+
     def dump(self, start: int = 0, stop: int | None = None) -> bytes:
         """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
         return b"".join(self._lines[start:stop])

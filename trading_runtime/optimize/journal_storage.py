@@ -187,8 +187,8 @@ class JournalMemoryStorage(InMemoryStorage):
             self._read_line(line)
         if run:
             self._defer_all(run)
-        for line in lines[max(start, stop):]:
-            self._read_line(line)
+        for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
+            self._read_line(lines[index], index)
 
     @property
     def evaluations(self) -> bool:
@@ -416,10 +416,14 @@ class JournalMemoryStorage(InMemoryStorage):
 
     # ------------------------------------------------------------------------------------------ reading
 
-    def _read_line(self, line: bytes) -> None:
+    def _read_line(self, line: bytes, index: int | None = None) -> None:
+        """Apply a journal line (``index``: its place in the backend, which then keeps the parsed operation)."""
         if line.startswith(CREATE_PREFIX) and self._read_folded(line):
             return
-        self._apply(json.loads(line))
+        op = json.loads(line)
+        self._apply(op)  # reads the operation, never changes it
+        if index is not None:
+            self.backend.keep_parsed(index, op)
 
     def _distribution(self, text: str) -> BaseDistribution:
         dist = self._dists.get(text)
