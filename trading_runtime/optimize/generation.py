@@ -5,7 +5,10 @@ before dispatch, by the storage. ``ask`` builds the sampler for ``generation/<gg
 the whole batch in one step, so what is asked depends only on (seed, g, trials told before).
 Its plan is an ordinary experiment plan (``<study>.g<gggg>``, runs = trial × fold, run ids
 carrying the trial number) that ``run-shard`` evaluates unchanged. ``tell`` reads every run's
-record, computes the trials' values (objective.py) and tells them in trial-number order.
+record, computes the trials' values (objective.py) and tells them in trial-number order. What the
+tell reports of the trials told before (how many, the best so far) the ask carries to it in a study
+system attribute (``TOLD_BEFORE_ATTR``, an ordinary journal operation), so that a tell reads none of
+them; a generation asked without it (an earlier version) is told by reading them.
 
 Both steps are idempotent: re-asking an asked generation returns the same trials (and plan);
 re-telling a told one changes nothing. Steps out of order are refused (exit 2).

@@ -14,7 +14,8 @@ trial's folded line (``journal.compact_journal``) is read in one pass with the d
 journal; with ``evaluations=False`` (the ask and tell steps) a complete trial's user attributes (its
 evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded lines keep
 ``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
-everything.
+everything. A tell's storage may also hold trials whose lines it is not given at all (``held``: the told
+objects its fold does not rewrite); reaching one raises :class:`HistoryNotRead`.
 """
 
 from __future__ import annotations

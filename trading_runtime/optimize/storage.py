@@ -31,7 +31,9 @@ leaves the previous state readable: every object is new, and complete once it ex
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
 Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
-evaluations, all of them in one go, the tell only their states and values). Within
+evaluations, all of them in one go; the tell reads none of them: of the told objects only those its
+fold rewrites, the others' trials held by number, and the ask carries in a study attribute what the
+tell needs of them, ``generation.TOLD_BEFORE_ATTR``). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
