@@ -335,8 +335,8 @@ def test_told_trials_are_made_with_the_garbage_collector_paused(monkeypatch):
 
 def test_held_trials_count_and_keep_their_numbers_but_reaching_one_raises_history_not_read():
     """A storage holding trials it was not given the lines of (a tell's told objects it does not rewrite) numbers the
-    trials after them as the whole journal does; anything that needs a held trial raises HistoryNotRead."""
-    from trading_runtime.optimize.journal_storage import HistoryNotRead
+    trials after them as the whole journal does; anything that needs a held trial raises HistoryNotReadError."""
+    from trading_runtime.optimize.journal_storage import HistoryNotReadError
 
     _, journal = study_journal()
     lines = journal.splitlines(keepends=True)
@@ -351,11 +351,11 @@ def test_held_trials_count_and_keep_their_numbers_but_reaching_one_raises_histor
     sid = study._study_id
     assert held.held == 8 and held.get_n_trials(sid) == whole.get_n_trials(sid) == 12
     for number in (0, 7):
-        with pytest.raises(HistoryNotRead):
+        with pytest.raises(HistoryNotReadError):
             held.get_trial_id_from_study_id_trial_number(sid, number)
     for reach in (lambda: held.get_all_trials(sid), lambda: held.summaries(sid), lambda: held.get_trial(3),
                   lambda: held.get_best_trial(sid), held.read_told):
-        with pytest.raises(HistoryNotRead):
+        with pytest.raises(HistoryNotReadError):
             reach()
     assert held.get_study_system_attrs(sid) == whole.get_study_system_attrs(sid)
     created = held.create_new_trial(sid)

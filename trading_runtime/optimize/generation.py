@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.optimize.journal_storage import HistoryNotRead, JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import HistoryNotReadError, JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import (
     EVALUATION_ATTR,
@@ -322,14 +322,14 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
 
     try:
         return _tell_step(store, manifest, g, records, durable, history=False)
-    except HistoryNotRead:  # the trials told before are needed after all: read them
+    except HistoryNotReadError:  # the trials told before are needed after all: read them
         return _tell_step(store, manifest, g, records, durable, history=True)
 
 
 def _tell_step(store: ArtifactStore, manifest: StudyManifest, g: int,
                load_records: Callable[[], Mapping[str, Mapping[str, Any]]], durable: bool, history: bool) -> Told:
-    """tell_generation's step; ``history=False``: the storage may hold the trials told before unread (``HistoryNotRead``
-    when one is needed)."""
+    """tell_generation's step; ``history=False``: the storage may hold the trials told before unread
+    (``HistoryNotReadError`` when one is needed)."""
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
@@ -341,7 +341,7 @@ def _tell_step(store: ArtifactStore, manifest: StudyManifest, g: int,
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")
         carried, before = _told_before_of(manifest, storage, study, g)
         if not carried and isinstance(storage, JournalMemoryStorage) and storage.held:
-            raise HistoryNotRead("the ask carried nothing for this tell")  # before any work
+            raise HistoryNotReadError("the ask carried nothing for this tell")  # before any work
         records: Mapping[str, Mapping[str, Any]] = {}
         if any(not t.state.is_finished() for t in _generation(storage, study, wanted)):
             records = load_records()

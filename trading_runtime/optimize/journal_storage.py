@@ -15,7 +15,7 @@ journal; with ``evaluations=False`` (the ask and tell steps) a complete trial's 
 evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded lines keep
 ``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
 everything. A tell's storage may also hold trials whose lines it is not given at all (``held``: the told
-objects its fold does not rewrite); reaching one raises :class:`HistoryNotRead`.
+objects its fold does not rewrite); reaching one raises :class:`HistoryNotReadError`.
 """
 
 from __future__ import annotations
@@ -59,10 +59,10 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["HistoryNotRead", "JournalMemoryStorage", "TrialSummary"]
+__all__ = ["HistoryNotReadError", "JournalMemoryStorage", "TrialSummary"]
 
 
-class HistoryNotRead(Exception):  # noqa: N818  # not an error: the step reads its journal again, whole
+class HistoryNotReadError(Exception):
     """A held trial (``JournalMemoryStorage(held=…)``: its journal lines were not read) was needed."""
 
 
@@ -216,7 +216,7 @@ class JournalMemoryStorage(InMemoryStorage):
 
     @property
     def held(self) -> int:
-        """How many trials are held: their slots only, their journal lines not read (``HistoryNotRead`` when one is
+        """How many trials are held: their slots only, their journal lines not read (``HistoryNotReadError`` when one is
         needed)."""
         return self._held
 
@@ -231,7 +231,7 @@ class JournalMemoryStorage(InMemoryStorage):
         self._max_trial_id += n
         self._trial_id_to_study_id_and_number.update(
             (first_id + i, (study_id, first_number + i)) for i in range(n))
-        info.trials.extend([None] * n)  # type: ignore[list-item]  # never filled: HistoryNotRead instead
+        info.trials.extend([None] * n)  # type: ignore[list-item]  # never filled: HistoryNotReadError instead
         self._held = n
 
     def _defer_all(self, lines: list[bytes]) -> None:
@@ -248,7 +248,7 @@ class JournalMemoryStorage(InMemoryStorage):
 
     def _read_deferred(self) -> None:
         if self._held:
-            raise HistoryNotRead(f"{self._held} trials told before were not read")
+            raise HistoryNotReadError(f"{self._held} trials told before were not read")
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
@@ -353,7 +353,7 @@ class JournalMemoryStorage(InMemoryStorage):
         """The deferred trials' states and values by trial number, the values of all decoded as one JSON array;
         None when a line is not of the folded form of a finished trial."""
         if self._held:
-            raise HistoryNotRead(f"{self._held} trials told before were not read")
+            raise HistoryNotReadError(f"{self._held} trials told before were not read")
         states: list[tuple[int, TrialState]] = []
         texts: list[bytes] = []
         for trial_id, line in self._deferred:

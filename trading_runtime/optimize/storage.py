@@ -198,7 +198,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     and values are read alone by ``JournalMemoryStorage.summaries``), for the tell. Either way they are
     read in one go (``JournalMemoryStorage``: one JSON array for all their lines). A ``"told"`` step's
     storage with ``history=False`` does not even read the told objects its fold does not rewrite: their
-    trials are held, and reaching one raises ``HistoryNotRead`` (the step is then to run again with
+    trials are held, and reaching one raises ``HistoryNotReadError`` (the step is then to run again with
     ``history=True``); such a storage is not kept for the next step.
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
