@@ -501,6 +501,9 @@ def test_a_tell_reads_only_the_told_objects_its_fold_rewrites(monkeypatch):
     assert reads == [merged(g) for g in range(m.n_generations)]
     forget_cached_storages()
     assert trials_of(store, m) == whole
+    lines = stored_journal(store, m.storage_location).splitlines()  # every generation folded (one line per trial)
+    assert sum(line.startswith(b'{"op_code":4,') for line in lines) == 26
+    assert not any(line.startswith((b'{"op_code":5,', b'{"op_code":6,')) for line in lines)
 
 
 def test_a_tell_folds_its_generation_without_parsing_the_asked_lines_again(monkeypatch):
