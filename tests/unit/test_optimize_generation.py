@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import json
 
@@ -21,7 +23,7 @@ from trading_runtime.optimize import (
     trial_run_id,
     write_generation_plan,
 )
-from trading_runtime.optimize.journal_storage import TrialSummary
+from trading_runtime.optimize.journal_storage import JournalMemoryStorage, TrialSummary
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import evaluate_trial
 from trading_runtime.optimize.storage import (
@@ -409,3 +411,121 @@ def test_a_generation_plan_is_one_sealed_object_and_an_earlier_versions_marked_p
     write_generation_plan(other, plan)
     assert other.list_keys(root) == [root + "plan.json", root + "plan.json.SUCCESS"]
     assert read_plan(other, plan.experiment_id) == plan
+
+
+def _told_steps(m, store, tells=contextlib.nullcontext):
+    """Every generation asked and told by steps that read the store (as pods do), each tell within ``tells()``;
+    the tells' results."""
+    init_study(store, m)
+    out = []
+    for g in range(m.n_generations):
+        forget_cached_storages()
+        asked = ask_generation(store, m, g, lambda p: None)
+        forget_cached_storages()
+        with tells():
+            out.append(tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked)))
+    forget_cached_storages()
+    return out
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_a_tell_reads_none_of_the_trials_told_before_and_gives_the_same_counts_and_best(direction, monkeypatch):
+    """The ask carries what its tell needs of the trials told before (their number and the best so far) in a study
+    attribute; a tell that reads the store then reads none of those trials (neither made nor their states read), and
+    gives what reading them gives. A study asked without the attribute (an earlier version) is told by reading them."""
+    m = synthetic_manifest(synthetic_config(objectives=[{"metric": "sharpe", "direction": direction}], n_trials=18,
+                                            batch_size=4))
+    plain = _told_steps(m, fresh_store())
+    with monkeypatch.context() as patched:
+        patched.setattr(generation, "TOLD_BEFORE_ATTR", "another_attribute")  # the ask sets no attribute of its own
+        earlier = _told_steps(m, fresh_store())
+
+    def unread(*args: object) -> None:
+        raise AssertionError("a tell read the trials told before")
+
+    @contextlib.contextmanager
+    def reading_nothing_told():
+        with monkeypatch.context() as patched:
+            patched.setattr(JournalMemoryStorage, "summaries", unread)
+            patched.setattr(JournalMemoryStorage, "_read_deferred", unread)
+            yield
+
+    store = fresh_store()
+    carried = _told_steps(m, store, reading_nothing_told)
+    assert carried == plain == earlier
+    trials = [TrialSummary(n, optuna.trial.TrialState[state], values) for n, state, _, values in trials_of(store, m)]
+    for told in carried:
+        stop = m.generation_trials(told.generation).stop
+        assert (told.told_total, told.best) == (stop, generation._best_so_far(m, trials[:stop]))
+        assert told.next_generation == (None if stop == m.n_trials else told.generation + 1)
+    assert [t.best for t in carried][-1] is not None and len({t.best for t in carried}) > 1
+    # told again after later generations were asked: the attribute is a later generation's, the trials are read
+    assert tell_generation(store, m, 0, dict) == dataclasses.replace(carried[-1], generation=0, told=0,
+                                                                     complete=4, failed=0)
+
+
+def test_a_tell_reads_only_the_told_objects_its_fold_rewrites(monkeypatch):
+    """A tell that reads the store holds the trials of the told objects it does not rewrite without reading those
+    objects: of the told objects it reads only the blocks its own told object merges (those of T's trailing one
+    bits, T = the generations told before); the study is the one reading everything gives."""
+    m = synthetic_manifest(synthetic_config(n_trials=26, batch_size=2))
+    whole = trials_of(run_study(m), m)
+    folder = m.keys.storage("journal").rsplit("/", 1)[0] + "/journal/"
+    store = fresh_store()
+    read: list[str] = []
+    real = type(store).get_bytes
+    init_study(store, m)
+    reads = []
+    for g in range(m.n_generations):
+        forget_cached_storages()
+        asked = ask_generation(store, m, g, lambda p: None)
+        forget_cached_storages()
+        read.clear()
+        with monkeypatch.context() as patched:
+            patched.setattr(type(store), "get_bytes", lambda self, key: read.append(key) or real(self, key))
+            tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
+        reads.append([k.removeprefix(folder) for k in read if k.endswith(".told.v2.log")])  # (not the probes)
+    assert reads[7] == ["g0003.told.v2.log", "g0005.told.v2.log", "g0006.told.v2.log"]  # 7 = 0b111: all merged
+    assert reads[8] == []  # 8 = 0b1000: generation 8's told object is its own; g0007's block is held
+    assert reads[11] == ["g0009.told.v2.log", "g0010.told.v2.log"]  # 11 = 0b1011: g0007's block held
+
+    def merged(told: int) -> list[str]:
+        out, done = [], 0
+        for bit in reversed(range(told.bit_length())):
+            if told >> bit & 1:
+                done += 1 << bit
+                if 1 << bit < (told + 1) & -(told + 1):
+                    out.append(f"g{generation_label(done - 1)}.told.v2.log")
+        return out
+
+    assert reads == [merged(g) for g in range(m.n_generations)]
+    forget_cached_storages()
+    assert trials_of(store, m) == whole
+    lines = stored_journal(store, m.storage_location).splitlines()  # every generation folded (one line per trial)
+    assert sum(line.startswith(b'{"op_code":4,') for line in lines) == 26
+    assert not any(line.startswith((b'{"op_code":5,', b'{"op_code":6,')) for line in lines)
+
+
+def test_a_tell_folds_its_generation_without_parsing_the_asked_lines_again(monkeypatch):
+    """The asked object's operations, parsed once when a tell reads them, are what its fold reads (no line parsed a
+    second time); the stored study is the one of the in-process steps."""
+    from trading_runtime.optimize import journal
+
+    m = synthetic_manifest(synthetic_config(n_trials=12, batch_size=4))
+    store = fresh_store()
+    init_study(store, m)
+
+    class NoParsing:
+        @staticmethod
+        def loads(text: object) -> object:
+            raise AssertionError("the fold parsed a line again")
+
+    for g in range(m.n_generations):
+        forget_cached_storages()
+        asked = ask_generation(store, m, g, lambda p: None)
+        forget_cached_storages()
+        with monkeypatch.context() as patched:
+            patched.setattr(journal, "json", NoParsing)
+            tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
+    forget_cached_storages()
+    assert trials_of(store, m) == trials_of(run_study(m), m)

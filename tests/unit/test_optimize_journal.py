@@ -331,3 +331,32 @@ def test_told_trials_are_made_with_the_garbage_collector_paused(monkeypatch):
         gc.callbacks.remove(seen)
     assert collections == []
     assert len(storage.get_all_trials(0)) == 12
+
+
+def test_held_trials_count_and_keep_their_numbers_but_reaching_one_raises_history_not_read():
+    """A storage holding trials it was not given the lines of (a tell's told objects it does not rewrite) numbers the
+    trials after them as the whole journal does; anything that needs a held trial raises HistoryNotReadError."""
+    from trading_runtime.optimize.journal_storage import HistoryNotReadError
+
+    _, journal = study_journal()
+    lines = journal.splitlines(keepends=True)
+    first, _ = told_lines(journal)
+    creations = [i for i in range(first, len(lines)) if lines[i].startswith(b'{"op_code":4,')]
+    head = lines[:first]  # the study's lines; then every line but the first 8 trials' creations
+    rest = [line for i, line in enumerate(lines) if i >= first and i not in creations[:8]]
+    whole = JournalMemoryStorage(BytesJournalBackend(journal), evaluations=False)
+    held = JournalMemoryStorage(BytesJournalBackend(b"".join(head + rest)), evaluations=False,
+                                deferred=(len(head), len(head) + len(rest)), held=8)
+    (study,) = held.get_all_studies()
+    sid = study._study_id
+    assert held.held == 8 and held.get_n_trials(sid) == whole.get_n_trials(sid) == 12
+    for number in (0, 7):
+        with pytest.raises(HistoryNotReadError):
+            held.get_trial_id_from_study_id_trial_number(sid, number)
+    for reach in (lambda: held.get_all_trials(sid), lambda: held.summaries(sid), lambda: held.get_trial(3),
+                  lambda: held.get_best_trial(sid), held.read_told):
+        with pytest.raises(HistoryNotReadError):
+            reach()
+    assert held.get_study_system_attrs(sid) == whole.get_study_system_attrs(sid)
+    created = held.create_new_trial(sid)
+    assert created == whole.create_new_trial(sid) and held.get_trial(created).number == 12

@@ -5,7 +5,10 @@ before dispatch, by the storage. ``ask`` builds the sampler for ``generation/<gg
 the whole batch in one step, so what is asked depends only on (seed, g, trials told before).
 Its plan is an ordinary experiment plan (``<study>.g<gggg>``, runs = trial × fold, run ids
 carrying the trial number) that ``run-shard`` evaluates unchanged. ``tell`` reads every run's
-record, computes the trials' values (objective.py) and tells them in trial-number order.
+record, computes the trials' values (objective.py) and tells them in trial-number order. What the
+tell reports of the trials told before (how many, the best so far) the ask carries to it in a study
+system attribute (``TOLD_BEFORE_ATTR``, an ordinary journal operation), so that a tell reads none of
+them; a generation asked without it (an earlier version) is told by reading them.
 
 Both steps are idempotent: re-asking an asked generation returns the same trials (and plan);
 re-telling a told one changes nothing. Steps out of order are refused (exit 2).
@@ -25,7 +28,7 @@ from optuna.trial import TrialState
 
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
-from trading_runtime.optimize.journal_storage import JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import HistoryNotReadError, JournalMemoryStorage
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.optimize.objective import (
     EVALUATION_ATTR,
@@ -127,6 +130,8 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': generation {generation_label(pending)} is not told yet "
                              f"(run 'optimize tell --generation {generation_label(pending)}')")
+        # What the tell needs of the trials told before (carried in the asked operations: it then reads none of them)
+        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR, _told_before(manifest, g, trials))
         dists = distributions(manifest.search_space)
         space = manifest.search_space
         fixed = manifest.config.strategy.params
@@ -253,6 +258,52 @@ def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[i
     return best
 
 
+# A study system attribute the ask sets (an ordinary journal operation, replayed by any Optuna storage): what the
+# generation's tell needs of the trials told before it, so that it reads none of them (``_told_before``).
+TOLD_BEFORE_ATTR = "trading_runtime_told_before"
+
+
+def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish]) -> dict[str, Any]:
+    """Generation ``g``'s view of the trials told before it: how many (all finished: the ask refuses otherwise) and
+    the best so far (``_best_so_far``)."""
+    best = _best_so_far(manifest, trials)
+    return {"generation": g, "trials": len(trials), "best": None if best is None else [best[0], best[1]]}
+
+
+def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                    g: int) -> tuple[bool, tuple[int, float] | None]:
+    """(carried, the best so far before generation ``g``: None when no trial was complete) from the attribute its
+    ask set; not carried when the study holds none for ``g`` (asked by an earlier version, or a generation told
+    again after later ones were asked) or holds trials beyond the generation's."""
+    wanted = manifest.generation_trials(g)
+    carried = storage.get_study_system_attrs(study._study_id).get(TOLD_BEFORE_ATTR)
+    if not (isinstance(carried, dict) and carried.get("generation") == g and carried.get("trials") == wanted.start
+            and storage.get_n_trials(study._study_id) == wanted.stop):
+        return False, None
+    kept = carried.get("best")
+    if kept is None:
+        return True, None
+    if isinstance(kept, list) and len(kept) == 2 and type(kept[0]) is int and type(kept[1]) in (int, float):
+        return True, (kept[0], float(kept[1]))
+    return False, None
+
+
+def _carried(manifest: StudyManifest, before: tuple[int, float] | None, g: int,
+             gen: Sequence[Trialish]) -> tuple[int | None, int, tuple[int, float] | None]:
+    """(next generation, finished trials, best so far) from the best before generation ``g`` (``_told_before_of``)
+    and the generation's own trials ``gen`` (every trial before them finished)."""
+    wanted = manifest.generation_trials(g)
+    best = before
+    own = _best_so_far(manifest, gen)
+    if own is not None and (best is None or (own[1] > best[1] if manifest.directions[0] == "maximize"
+                                             else own[1] < best[1])):
+        best = own
+    leading = next((i for i, t in enumerate(gen) if not t.state.is_finished()), len(gen))
+    finished = wanted.start + leading
+    nxt = None if finished >= manifest.n_trials else finished // manifest.batch_size
+    return nxt, wanted.start + sum(1 for t in gen if t.state.is_finished()), best
+
+
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                     load_records: Callable[[], Mapping[str, Mapping[str, Any]]], *, durable: bool = True) -> Told:
     """Tell generation ``g``'s trials in trial-number order from their runs' records (by run id).
@@ -262,15 +313,35 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
     which calls ``storage.flush_storage`` at its end; see ``storage.stored_storage``).
     """
     _check_generation(manifest, g)
+    loaded: list[Mapping[str, Mapping[str, Any]]] = []
+
+    def records() -> Mapping[str, Mapping[str, Any]]:
+        if not loaded:
+            loaded.append(load_records())
+        return loaded[0]
+
+    try:
+        return _tell_step(store, manifest, g, records, durable, history=False)
+    except HistoryNotReadError:  # the trials told before are needed after all: read them
+        return _tell_step(store, manifest, g, records, durable, history=True)
+
+
+def _tell_step(store: ArtifactStore, manifest: StudyManifest, g: int,
+               load_records: Callable[[], Mapping[str, Mapping[str, Any]]], durable: bool, history: bool) -> Told:
+    """tell_generation's step; ``history=False``: the storage may hold the trials told before unread
+    (``HistoryNotReadError`` when one is needed)."""
     wanted = manifest.generation_trials(g)
     sweep = manifest.sweep
     told = complete = failed = 0
     with stored_storage(store, manifest.storage_location, step="told" if durable else "told-in-memory",
-                        evaluations=False, history=False) as storage:
+                        evaluations=False, history=history) as storage:
         study = load_study(storage, manifest, _TellOnly())
         if storage.get_n_trials(study._study_id) < wanted.stop:
             raise InputError(f"--generation: generation {generation_label(g)} of study '{manifest.study_id}' "
                              f"has not been asked (run 'optimize ask --generation {generation_label(g)}')")
+        carried, before = _told_before_of(manifest, storage, study, g)
+        if not carried and isinstance(storage, JournalMemoryStorage) and storage.held:
+            raise HistoryNotReadError("the ask carried nothing for this tell")  # before any work
         records: Mapping[str, Mapping[str, Any]] = {}
         if any(not t.state.is_finished() for t in _generation(storage, study, wanted)):
             records = load_records()
@@ -289,14 +360,18 @@ def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,
                                              manifest.config.objective)
                     record_outcome(storage, study, t.number, outcome)
                     told += 1
-        for t in _generation(storage, study, wanted):
+        gen = _generation(storage, study, wanted)
+        for t in gen:
             complete += t.state == TrialState.COMPLETE
             failed += t.state == TrialState.FAIL
-        final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
-            study.get_trials(deepcopy=False)
-        nxt = next_generation(manifest, final)
-        total = sum(1 for t in final if t.state.is_finished())
-        best = _best_so_far(manifest, final)
+        if carried:  # the trials told before are not read
+            nxt, total, best = _carried(manifest, before, g, gen)
+        else:
+            final = storage.summaries(study._study_id) if isinstance(storage, JournalMemoryStorage) else \
+                study.get_trials(deepcopy=False)
+            nxt = next_generation(manifest, final)
+            total = sum(1 for t in final if t.state.is_finished())
+            best = _best_so_far(manifest, final)
     log.info("told generation %s: %d trials (%d complete, %d failed)", generation_label(g), told, complete, failed,
              extra={"generation": generation_label(g)})
     return Told(g, told, complete, failed, nxt, total, best)

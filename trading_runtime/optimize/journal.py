@@ -52,6 +52,11 @@ class BytesJournalBackend(BaseJournalBackend):
         self._lines.append(line)
         self.changed = True
 
+    def keep_parsed(self, index: int, parsed: dict[str, Any]) -> None:
+        """Keep line ``index``'s operation as ``json.loads`` gives it (read by a step: the fold need not parse it
+        again; never mutated)."""
+        self._parsed[index] = parsed
+
     def dump(self, start: int = 0, stop: int | None = None) -> bytes:
         """The journal file's bytes of lines ``start`` … ``stop`` - 1 (default: all)."""
         return b"".join(self._lines[start:stop])
@@ -60,8 +65,8 @@ class BytesJournalBackend(BaseJournalBackend):
         """The number of trial creations in the journal."""
         return sum(1 for line in self._lines if line.startswith(CREATE_PREFIX))
 
-    def compact(self, first_trial_id: int) -> bool:
-        folded = compact_journal(self._lines, first_trial_id, self._parsed)
+    def compact(self, first_trial_id: int, start: int | None = None) -> bool:
+        folded = compact_journal(self._lines, first_trial_id, self._parsed, start)
         if folded is None:
             return False
         self._lines = folded
@@ -90,7 +95,7 @@ FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
 
 
 def compact_journal(lines: list[bytes], first_trial_id: int,
-                    parsed: Mapping[int, dict[str, Any]] | None = None) -> list[bytes] | None:
+                    parsed: Mapping[int, dict[str, Any]] | None = None, start: int | None = None) -> list[bytes] | None:
     """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
     create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
     original operations yields; ``user_attrs`` its last key), study operations kept before them. None when it
@@ -99,13 +104,15 @@ def compact_journal(lines: list[bytes], first_trial_id: int,
 
     A told generation thus costs one journal line per trial instead of one per parameter, attribute and
     state change, which makes the next step's read several times faster. ``parsed``: line index → that line's
-    operation, parsed already (the lines this process wrote; not mutated here).
+    operation, parsed already (the lines this process wrote; not mutated here). ``start``: the creation of trial
+    ``first_trial_id`` is the first one from this line on (the lines before may lack trials' creations: a tell's
+    held told objects); by default it is found by counting the creations from the first line.
     """
     parsed = parsed or {}
-    creates = 0
+    creates = 0 if start is None else first_trial_id
     boundary = None
-    for i, line in enumerate(lines):
-        if line.startswith(CREATE_PREFIX):
+    for i in range(start or 0, len(lines)):
+        if lines[i].startswith(CREATE_PREFIX):
             if creates == first_trial_id:
                 boundary = i
                 break

@@ -14,7 +14,8 @@ trial's folded line (``journal.compact_journal``) is read in one pass with the d
 journal; with ``evaluations=False`` (the ask and tell steps) a complete trial's user attributes (its
 evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded lines keep
 ``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
-everything.
+everything. A tell's storage may also hold trials whose lines it is not given at all (``held``: the told
+objects its fold does not rewrite); reaching one raises :class:`HistoryNotReadError`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["JournalMemoryStorage", "TrialSummary"]
+__all__ = ["HistoryNotReadError", "JournalMemoryStorage", "TrialSummary"]
+
+
+class HistoryNotReadError(Exception):
+    """A held trial (``JournalMemoryStorage(held=…)``: its journal lines were not read) was needed."""
 
 
 class TrialSummary(NamedTuple):
@@ -149,7 +154,7 @@ class JournalMemoryStorage(InMemoryStorage):
     """
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
-                 deferred: tuple[int, int] = (0, 0)) -> None:
+                 deferred: tuple[int, int] = (0, 0), held: int = 0) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -163,21 +168,28 @@ class JournalMemoryStorage(InMemoryStorage):
         self._known: dict[str, BaseDistribution] | None = None  # the parsed distributions the study has seen
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
+        self._held = 0  # trials held (their lines not read: see _hold)
         start, stop = deferred
         lines = backend.lines()
         for line in lines[:start]:
             self._read_line(line)
-        told = lines[start:stop]
-        if len(self._studies) == 1 and all(line.startswith(CREATE_PREFIX) for line in told):
-            self._defer_all(told)  # the told objects' usual content: trials' creations only
-        else:
-            for line in told:
-                if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
-                    self._defer_all([line])
-                else:
-                    self._read_line(line)
-        for line in lines[max(start, stop):]:
+        if held:
+            self._hold(held)
+        # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
+        # attribute each ask sets (read now).
+        run: list[bytes] = []
+        for line in lines[start:stop]:
+            if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                run.append(line)
+                continue
+            if run:
+                self._defer_all(run)
+                run = []
             self._read_line(line)
+        if run:
+            self._defer_all(run)
+        for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
+            self._read_line(lines[index], index)
 
     @property
     def evaluations(self) -> bool:
@@ -202,6 +214,26 @@ class JournalMemoryStorage(InMemoryStorage):
         with self._lock:
             self._read_deferred()
 
+    @property
+    def held(self) -> int:
+        """How many trials are held: their slots only, their journal lines not read (``HistoryNotReadError`` when one is
+        needed)."""
+        return self._held
+
+    def _hold(self, n: int) -> None:
+        """Hold the slots of the next ``n`` trials (created by journal lines this storage is not given: the told
+        objects a tell does not rewrite, ``storage._load``)."""
+        if len(self._studies) != 1:
+            raise ValueError("journal: held trials belong to the one study")
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        first_id, first_number = self._max_trial_id + 1, len(info.trials)
+        self._max_trial_id += n
+        self._trial_id_to_study_id_and_number.update(
+            (first_id + i, (study_id, first_number + i)) for i in range(n))
+        info.trials.extend([None] * n)  # type: ignore[list-item]  # never filled: HistoryNotReadError instead
+        self._held = n
+
     def _defer_all(self, lines: list[bytes]) -> None:
         """Hold the slots (ids and numbers, in order) of the trials these creations make, to read them later."""
         (study_id,) = self._studies
@@ -215,6 +247,8 @@ class JournalMemoryStorage(InMemoryStorage):
         self._deferred.extend(zip(ids, lines, strict=True))
 
     def _read_deferred(self) -> None:
+        if self._held:
+            raise HistoryNotReadError(f"{self._held} trials told before were not read")
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
@@ -318,6 +352,8 @@ class JournalMemoryStorage(InMemoryStorage):
     def _deferred_states(self) -> dict[int, tuple[TrialState, list[float] | None]] | None:
         """The deferred trials' states and values by trial number, the values of all decoded as one JSON array;
         None when a line is not of the folded form of a finished trial."""
+        if self._held:
+            raise HistoryNotReadError(f"{self._held} trials told before were not read")
         states: list[tuple[int, TrialState]] = []
         texts: list[bytes] = []
         for trial_id, line in self._deferred:
@@ -381,10 +417,14 @@ class JournalMemoryStorage(InMemoryStorage):
 
     # ------------------------------------------------------------------------------------------ reading
 
-    def _read_line(self, line: bytes) -> None:
+    def _read_line(self, line: bytes, index: int | None = None) -> None:
+        """Apply a journal line (``index``: its place in the backend, which then keeps the parsed operation)."""
         if line.startswith(CREATE_PREFIX) and self._read_folded(line):
             return
-        self._apply(json.loads(line))
+        op = json.loads(line)
+        self._apply(op)  # reads the operation, never changes it
+        if index is not None:
+            self.backend.keep_parsed(index, op)
 
     def _distribution(self, text: str) -> BaseDistribution:
         dist = self._dists.get(text)

@@ -31,7 +31,9 @@ leaves the previous state readable: every object is new, and complete once it ex
 
 The journal is kept in memory while a step runs (no file locks, no fsync per operation), read into
 Optuna's in-memory storage (``optimize/journal_storage.py``: the ask reads the told trials without their
-evaluations, all of them in one go, the tell only their states and values). Within
+evaluations, all of them in one go; the tell reads none of them: of the told objects only those its
+fold rewrites, the others' trials held by number, and the ask carries in a study attribute what the
+tell needs of them, ``generation.TOLD_BEFORE_ATTR``). Within
 one process the opened storage is reused by the next step while the store still holds what it
 knows (the same told count, last told object and asked object); anything else is read again. The
 local all-in-one's in-memory steps store less (see :func:`stored_storage`).
@@ -121,6 +123,7 @@ class _Open:
     stored: int = 0  # generations told in stored objects (T_s <= T; less after in-memory tells)
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
     pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
+    held: bool = False  # told objects were left unread (a tell's step; see _load): never kept for another step
 
     @property
     def pending(self) -> bool:
@@ -193,7 +196,10 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     evaluations are not parsed: ``optimize/journal_storage.py``), for the steps that do not read them.
     ``history=False``: the told generations' trials are read only when one is asked for (their states
     and values are read alone by ``JournalMemoryStorage.summaries``), for the tell. Either way they are
-    read in one go (``JournalMemoryStorage``: one JSON array for all their lines).
+    read in one go (``JournalMemoryStorage``: one JSON array for all their lines). A ``"told"`` step's
+    storage with ``history=False`` does not even read the told objects its fold does not rewrite: their
+    trials are held, and reaching one raises ``HistoryNotReadError`` (the step is then to run again with
+    ``history=True``); such a storage is not kept for the next step.
 
     ``step``: what a journal step writes: ``"asked"`` (the asked object of the first untold
     generation) or ``"told"`` (its told object, the generation's operations folded); neither:
@@ -266,8 +272,13 @@ class _Reading:
     history: bool = True
 
 
-def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading()) -> _Open | None:
-    """The stored journal read from its objects (None: no base)."""
+def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading(),
+          hold: bool = False) -> _Open | None:
+    """The stored journal read from its objects (None: no base).
+
+    ``hold`` (a tell's step, with ``history=False``): when the first untold generation is asked, the told objects
+    that telling it does not rewrite (every block but those its fold merges: the blocks of T's trailing one bits) are
+    not read at all: their generations' trials are held (numbers and ids; ``JournalMemoryStorage(held=…)``)."""
     if _stored_state(store, loc.key) is None:
         return None
     data, sha = _read_object(store, loc.key)
@@ -276,25 +287,34 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     in_base = backend.count_trials()
     g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
     told = _probe_told(store, loc, g0)
+    asked_key = loc.segment("asked", g0 + told) if g0 + told < loc.n_generations else None
+    asked_state = _stored_state(store, asked_key) if asked_key is not None else None
+    # Blocks of 2**bit generations from here up are held (below: merged by the next fold); held only when they are
+    # whole generations before an asked one, and the base holds no trials (an earlier version's whole journal).
+    merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
     starts = {0: len(backend)}
-    done = 0
+    held = done = 0
     for bit in reversed(range(told.bit_length())):
         if told >> bit & 1:
             done += 1 << bit
             key = loc.segment("told", g0 + done - 1)
-            data, shas[key] = _read_object(store, key)
-            backend.extend(data)
+            if 1 << bit >= merged:
+                state = _stored_state(store, key)
+                assert state is not None  # found by _probe_told
+                shas[key] = state
+                held += (1 << bit) * loc.batch_size
+            else:
+                data, shas[key] = _read_object(store, key)
+                backend.extend(data)
             starts[done] = len(backend)
     asked = False
-    if g0 + told < loc.n_generations:
-        key = loc.segment("asked", g0 + told)
-        if _stored_state(store, key) is not None:
-            data, shas[key] = _read_object(store, key)
-            backend.extend(data)
-            asked = True
+    if asked_key is not None and asked_state is not None:
+        data, shas[asked_key] = _read_object(store, asked_key)
+        backend.extend(data)
+        asked = True
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
-    opened = _Open(_open_journal(store, loc, backend, reading, deferred), backend, g0, told, starts, shas, told,
-                   asked)
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held), backend, g0, told, starts, shas, told,
+                   asked, held=held > 0)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
@@ -302,9 +322,9 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
 
 
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
-                  deferred: tuple[int, int]) -> JournalMemoryStorage:
+                  deferred: tuple[int, int], held: int = 0) -> JournalMemoryStorage:
     try:
-        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred)
+        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held)
         if reading.history:
             storage.read_told()
         return storage
@@ -346,7 +366,8 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     """One step on the journal (``cached``: this process's open storage, used when the store still holds
     what it knows); the open storage is kept for the next step unless another one is kept already."""
     cache_key = (store.uri, loc.key)
-    opened = cached if cached is not None and cached.frontier_ok(store, loc) else _load(store, loc, reading)
+    opened = cached if cached is not None and cached.frontier_ok(store, loc) else \
+        _load(store, loc, reading, hold=step == "told" and not reading.history)
     if opened is None:
         if not create:
             raise ArtifactMissingError(store.uri, loc.key)
@@ -365,7 +386,7 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
                 _store_told(store, loc, opened)
         raise
     if not write:
-        if not opened.backend.changed:
+        if not opened.backend.changed and not opened.held:
             _CACHE.setdefault(cache_key, opened)
         return
     if loc.key not in opened.shas:  # a new study: the base
@@ -384,14 +405,15 @@ def _step(store: ArtifactStore, loc: StorageLocation, cached: _Open | None, crea
     elif opened.backend.changed:
         raise AssertionError(f"study storage {loc.key}: a {step or 'read'} step changed the journal")
     opened.backend.changed = False
-    _CACHE.setdefault(cache_key, opened)
+    if not opened.held:
+        _CACHE.setdefault(cache_key, opened)
 
 
 def _fold_told(loc: StorageLocation, opened: _Open) -> None:
     """Generation g0+T is told: fold its operations (one line per trial; the open storage's state is what the
     folded lines give), T += 1."""
     r = opened.told
-    opened.backend.compact((opened.g0 + r) * loc.batch_size)
+    opened.backend.compact((opened.g0 + r) * loc.batch_size, opened.starts[r])
     opened.told = r + 1
     opened.starts[r + 1] = len(opened.backend)
     opened.asked = opened.pending_ask = False
