@@ -181,3 +181,37 @@ def test_memory_a_thread_freed_is_reused_by_the_main_thread() -> None:
     assert got["applied"] is True
     grew = got["grew_mb"]
     assert isinstance(grew, float) and grew < 4, grew
+
+
+MAPPED_PROBE = """
+import json
+import numpy as np
+from trading_runtime.cli.allocator import large_blocks_mapped, tune_allocator
+
+def rss_mb():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+def kept_after_free():  # what a 16 MB array made, used and freed leaves resident
+    before = rss_mb()
+    a = np.ones(2 * 2**20)
+    del a
+    return rss_mb() - before
+
+applied = tune_allocator()
+with large_blocks_mapped():
+    mapped = kept_after_free()
+heap = kept_after_free()
+print(json.dumps({"applied": applied, "mapped": mapped, "heap": heap}))
+"""
+
+
+def test_large_blocks_freed_while_the_data_are_read_leave_no_memory_resident() -> None:
+    # cli/allocator.py: the heap is kept (a 16 MB block freed stays resident, reused by the next run's arrays)
+    # except while a sweep's data are read beside numba's kernels loading, when large blocks are mapped apart
+    got = fresh(MAPPED_PROBE)
+    assert got["applied"] is True
+    mapped, heap = got["mapped"], got["heap"]
+    assert isinstance(mapped, float) and isinstance(heap, float)
+    assert mapped < 2, mapped  # returned to the OS when freed
+    assert heap > 12, heap  # kept in the heap (the threshold is back after the with body)

@@ -286,16 +286,25 @@ from trading_runtime.orchestration import sweep
 from trading_framework._kernel import simulate_kernel
 from trading_framework.features import _rolling_mean
 KERNELS = (_rolling_mean, simulate_kernel)
+from trading_runtime.cli import allocator
+from trading_runtime.execution import read_ahead
 seen = {{}}
-real_execute = sweep.execute
+real_execute, real_read = sweep.execute, read_ahead.read_config_data
 def execute(*args, **kwargs):
     seen["warmed"] = [len(k.overloads) for k in KERNELS]
+    seen["mapped_in_shards"] = allocator.large_blocks_are_mapped()
     return real_execute(*args, **kwargs)
-sweep.execute = execute
+def read(*args, **kwargs):
+    seen["mapped_in_read"] = allocator.large_blocks_are_mapped()
+    return real_read(*args, **kwargs)
+sweep.execute, read_ahead.read_config_data = execute, read
 code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "store")!r}, "--workers", "1", "-q"])
 print(json.dumps({{"code": code, **seen, "after": [len(k.overloads) for k in KERNELS]}}))
 """)
-    assert got == {"code": 0, "warmed": [1, 1], "after": [1, 1]}
+    assert got == {"code": 0, "warmed": [1, 1], "after": [1, 1],
+                   # cli/allocator.py: large blocks mapped apart while the data are read beside the kernels' loading,
+                   # then the heap kept for the shards' arrays
+                   "mapped_in_read": True, "mapped_in_shards": False}
 
 
 def test_a_sweep_whose_strategy_cannot_load_reports_it_as_before(tmp_path: Path) -> None:

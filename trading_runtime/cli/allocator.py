@@ -13,18 +13,30 @@ own, and with the heap kept (above) what the thread allocated and freed there st
 main arena, which the shards then grow anew: 22 MB more peak for a 1M-bar sweep (313 → 335 MB, measured
 with ``bench/command.py``). The process's other threads (the data's sha256, finalize's writes) allocate
 little, so sharing one arena's lock costs nothing measurable.
+
+Large blocks mapped while a sweep's data are read (``large_blocks_mapped``). ``sweep`` loads its kernels on the
+main thread while its data are read on a thread (``execution/kernel_warmup.py``): numba's allocations then land in
+the heap between the read's, and the read's temporaries (Parquet columns, numpy copies, the checks' arrays) leave
+holes there that the shards do not fill: the 1M-bar sweep's peak grew by 6–13 MB, with 10× the runs by ~13 MB
+(measured with ``/usr/bin/time``: 320–322 → 326–333 MB, 324–326 → 339 MB). For that phase blocks of 1 MiB and more
+are mapped on their own (returned to the OS when freed), then the 32 MiB threshold is back for the shards: 322 MB,
+326 MB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+from collections.abc import Iterator
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 32 * 2**20
 TRIM_THRESHOLD_BYTES = 256 * 2**20
+READ_MMAP_THRESHOLD_BYTES = 2**20  # while a step's data are read beside its start-up (large_blocks_mapped)
+_state = {"tuned": False, "mapped": False}
 
 
 def tune_allocator() -> bool:
@@ -42,4 +54,35 @@ def tune_allocator() -> bool:
     if "MALLOC_ARENA_MAX" not in os.environ and mallopt(M_ARENA_MAX, 1) != 1:
         return False
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
-    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and ok)
+    _state["tuned"] = bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and ok)
+    return _state["tuned"]
+
+
+def large_blocks_mapped() -> contextlib.AbstractContextManager[None]:
+    """For the ``with`` body (a step's data read beside its start-up): blocks of ``READ_MMAP_THRESHOLD_BYTES`` and
+    more are mapped on their own, then ``tune_allocator``'s threshold is back (see the module's docstring).
+    Nothing when ``tune_allocator`` did not apply (not glibc, or the environment's settings win)."""
+    return _mapped() if _state["tuned"] else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _mapped() -> Iterator[None]:
+    _set_mmap_threshold(READ_MMAP_THRESHOLD_BYTES)
+    _state["mapped"] = True
+    try:
+        yield
+    finally:
+        _state["mapped"] = False
+        _set_mmap_threshold(MMAP_THRESHOLD_BYTES)
+
+
+def large_blocks_are_mapped() -> bool:
+    """Whether a ``large_blocks_mapped`` body is running."""
+    return _state["mapped"]
+
+
+def _set_mmap_threshold(nbytes: int) -> None:
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    mallopt(M_MMAP_THRESHOLD, nbytes)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from trading_runtime.cli.allocator import large_blocks_mapped
 from trading_runtime.cli.common import allowed_prefixes, config_name, load_config, provenance
 from trading_runtime.cli.flags import add_strategy_prefix_argument, config_argument, positive_int
 from trading_runtime.cli.integrations import track_experiment
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     config = load_config(ExperimentConfig, args.config)
     source = config_name(args.config)
-    with config_data_reading(config, source, cwd) as read:  # the data are read on a thread from here on
+    # the data are read on a thread from here on, their large blocks mapped apart (cli/allocator.py)
+    with large_blocks_mapped(), config_data_reading(config, source, cwd) as read:
         with collection_paused():  # numba's side (none imported yet), as the CLI's own imports (cli/startup.py)
             from trading_runtime.execution.kernel_warmup import warm_up_for_config
             from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
