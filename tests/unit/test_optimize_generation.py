@@ -44,6 +44,14 @@ def fresh_store():
     return memory_store(next(_names))
 
 
+def first_generation_asked():
+    """(manifest, store, generation 0's asked trials): the synthetic study initialised, its first generation asked."""
+    m = synthetic_manifest()
+    store = fresh_store()
+    init_study(store, m)
+    return m, store, ask_generation(store, m, 0, lambda p: None)
+
+
 def run_study(manifest, store=None, forget=False, stop_after=None):
     """Every generation: ask → synthetic records → tell. Returns the store."""
     store = store or fresh_store()
@@ -136,10 +144,7 @@ def test_ask_is_idempotent_and_steps_out_of_order_are_refused():
 
 
 def test_tell_is_idempotent_and_names_missing_results():
-    m = synthetic_manifest()
-    store = fresh_store()
-    init_study(store, m)
-    asked = ask_generation(store, m, 0, lambda p: None)
+    m, store, asked = first_generation_asked()
     records = synthetic_records(m, asked)
     missing = trial_run_id(2, m.folds[0].id)
     partial = {k: v for k, v in records.items() if k != missing}
@@ -181,10 +186,7 @@ def test_invalid_parameters_fail_at_ask_and_are_not_dispatched():
 
 
 def test_generation_plan_numbers_runs_by_trial_and_splits_shards():
-    m = synthetic_manifest()
-    store = fresh_store()
-    init_study(store, m)
-    asked = ask_generation(store, m, 0, lambda p: None)
+    m, _, asked = first_generation_asked()
     plan = generation_plan(m, 0, asked, 3)
     assert plan.experiment_id == f"{m.study_id}.g0000"
     assert [r.run_id for r in plan.runs] == [f"run-t{n:06d}-holdout" for n in range(4)]
@@ -392,10 +394,7 @@ def test_the_best_so_far_is_the_first_complete_trial_with_the_best_first_objecti
 
 
 def test_a_generation_plan_is_one_sealed_object_and_an_earlier_versions_marked_plan_stays_marked():
-    m = synthetic_manifest()
-    store = fresh_store()
-    init_study(store, m)
-    asked = ask_generation(store, m, 0, lambda p: None)
+    m, store, asked = first_generation_asked()
     plan = generation_plan(m, 0, asked, 3)
     root = f"experiments/{plan.experiment_id}/"
     write_generation_plan(store, plan)

@@ -30,6 +30,14 @@ def fresh(code: str) -> dict[str, object]:
     return result
 
 
+def planned_experiment(config: Path, store: Path) -> str:
+    """``trading-runtime plan`` of ``config`` into ``store`` in a subprocess; the experiment id."""
+    ids = store.parent / f"{store.name}.id"
+    subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store", str(store),
+                    "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
+    return ids.read_text().strip()
+
+
 def test_loading_parquet_bars_does_not_import_pandas() -> None:
     got = fresh(f"""
 import json, sys
@@ -203,11 +211,9 @@ def test_a_shard_refuses_data_that_changed_since_planning(tmp_path: Path) -> Non
     data.write_bytes(PARQUET.read_bytes())
     planned = hashlib.sha256(data.read_bytes()).hexdigest()
     config = _experiment(tmp_path, data)
-    store, ids = tmp_path / "store", tmp_path / "id"
+    store = tmp_path / "store"
     common = [sys.executable, "-m", "trading_runtime"]
-    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
-                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
-    experiment = ids.read_text().strip()
+    experiment = planned_experiment(config, store)
     table = pq.read_table(data)
     high = table.column("high").to_numpy().copy()
     high[100] = table.column("low")[100].as_py() - 1.0
@@ -332,13 +338,12 @@ def test_the_data_read_starts_before_numba_is_imported(tmp_path: Path, command: 
     numba; the data-reading thread is started (``Thread.start``, recorded on the main thread: no race) before
     numba is imported, and the data are read on it; numba is imported afterwards, and the command succeeds."""
     config = _experiment(tmp_path, PARQUET)
-    store, ids = tmp_path / "store", tmp_path / "id"
+    store = tmp_path / "store"
     read = {"run-shard": "read_planned_data", "backtest": "load_data"}.get(command, "read_config_data")
     argv = [command, "--config", str(config), "--store", str(store)]
     if command == "run-shard":
-        subprocess.run([sys.executable, "-m", "trading_runtime", "plan", "--config", str(config), "--store",
-                        str(store), "--experiment-id-file", str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
-        argv = ["run-shard", "--store", str(store), "--experiment", ids.read_text().strip(), "--shard", "shard-00000"]
+        argv = ["run-shard", "--store", str(store), "--experiment", planned_experiment(config, store),
+                "--shard", "shard-00000"]
     elif command == "sweep":
         argv += ["--workers", "1"]
     elif command == "backtest":
@@ -388,11 +393,9 @@ def test_what_the_data_thread_logs_carries_the_shards_ids(tmp_path: Path) -> Non
     doc = json.loads(config.read_text())
     doc["data"]["on_invalid"] = "drop"
     config.write_text(json.dumps(doc))
-    store, ids = tmp_path / "store", tmp_path / "id"
+    store = tmp_path / "store"
     common = [sys.executable, "-m", "trading_runtime"]
-    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store), "--experiment-id-file",
-                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
-    experiment = ids.read_text().strip()
+    experiment = planned_experiment(config, store)
     proc = subprocess.run([*common, "run-shard", "--store", str(store), "--experiment", experiment, "--shard",
                            "shard-00000", "--log-format", "json"], cwd=ROOT, capture_output=True, text=True,
                           check=True)
@@ -413,11 +416,9 @@ def test_bad_data_read_on_the_shards_thread_is_one_line_and_exit_2(tmp_path: Pat
     from trading_runtime.store import open_store
 
     config = _experiment(tmp_path, PARQUET)
-    store_dir, ids = tmp_path / "store", tmp_path / "id"
+    store_dir = tmp_path / "store"
     common = [sys.executable, "-m", "trading_runtime"]
-    subprocess.run([*common, "plan", "--config", str(config), "--store", str(store_dir), "--experiment-id-file",
-                    str(ids), "-q"], cwd=ROOT, check=True, capture_output=True)
-    experiment = ids.read_text().strip()
+    experiment = planned_experiment(config, store_dir)
     bad = tmp_path / "bad.parquet"
     if what == "corrupt":
         bad.write_bytes(b"PAR1 these bytes are not a Parquet file PAR1")
