@@ -16,7 +16,8 @@ from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES
 
 def _evaluated(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(kernel_warmup, "_evaluate", lambda config, cls, params: seen.append(dict(params)))
+    monkeypatch.setattr(kernel_warmup, "evaluate_on_synthetic_bars",
+                        lambda config, cls, params: seen.append(dict(params)))
     kernel_warmup.warm_up_for_config(ExperimentConfig.model_validate(doc), "exp.json", DEFAULT_ALLOWED_PREFIXES)
     return seen
 

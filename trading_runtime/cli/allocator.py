@@ -29,6 +29,7 @@ import contextlib
 import ctypes
 import os
 from collections.abc import Iterator
+from typing import Any
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -43,14 +44,9 @@ def tune_allocator() -> bool:
     """Apply the thresholds when running on glibc; True when applied."""
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    try:
-        # The C library this process already runs on (dlopen(NULL)): no ``ctypes.util.find_library``, which
-        # runs ``ldconfig -p`` in a subprocess (tens of ms of every command's start-up).
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS), or no C library to open
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     if "MALLOC_ARENA_MAX" not in os.environ and mallopt(M_ARENA_MAX, 1) != 1:
         return False
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
@@ -82,7 +78,19 @@ def large_blocks_are_mapped() -> bool:
 
 
 def _set_mmap_threshold(nbytes: int) -> None:
-    mallopt = ctypes.CDLL(None).mallopt
+    mallopt = _mallopt()
+    assert mallopt is not None  # tune_allocator found it
+    mallopt(M_MMAP_THRESHOLD, nbytes)
+
+
+def _mallopt() -> Any:
+    """glibc's ``mallopt(int, int) -> int``, or None (not glibc: musl, macOS; or no C library to open)."""
+    try:
+        # The C library this process already runs on (dlopen(NULL)): no ``ctypes.util.find_library``, which
+        # runs ``ldconfig -p`` in a subprocess (tens of ms of every command's start-up).
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    mallopt(M_MMAP_THRESHOLD, nbytes)
+    return mallopt

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trading_framework import Bars, FeatureCache, Strategy, compute_metrics, simulate
+from trading_framework import Bars, Strategy
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.config.loading import render_validation_error
 from trading_runtime.data import LoadedBars
@@ -24,9 +24,10 @@ from trading_runtime.execution.experiment_data import (
     read_config_data,
     read_planned_data,
 )
+from trading_runtime.execution.kernel_warmup import evaluate_on_synthetic_bars
 from trading_runtime.execution.numba_start import start_numba
 from trading_runtime.execution.shard import evaluate_shard, write_shard
-from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class, strategy_target
+from trading_runtime.execution.strategy_loader import DEFAULT_ALLOWED_PREFIXES, load_strategy_class
 from trading_runtime.execution.universe import (
     instrument_refs,
     universe_data_ref,
@@ -194,15 +195,10 @@ def warm_kernels(plan: Plan, inputs: ExperimentInputs) -> None:
     """Load the compiled kernels the shards use into this process (from numba's on-disk cache).
 
     Called before forking workers: each worker then inherits them instead of loading them itself
-    (≈0.4 s per worker, measured). Runs the plan's first parameter set on a few hundred bars.
+    (≈0.4 s per worker, measured). Runs the plan's first parameter set on synthetic bars (``kernel_warmup``:
+    the same kernels and argument types as the shards' runs; nothing to load when a warm-up ran already).
     """
     if not plan.runs:
         return
     start_numba()
-    cls = inputs.strategy_cls
-    bars = inputs.one().bars if inputs.instruments is None else next(iter(inputs.instruments.values())).bars
-    window = bars.slice(0, min(len(bars), plan.warmup_bars + 64))
-    strategy = cls(cls.Params.model_validate(plan.runs[0].params))
-    target = strategy_target(strategy, window, FeatureCache(window))
-    cfg = inputs.config
-    compute_metrics(simulate(window, target, execution_spec(cfg)), cfg.data.annualisation)
+    evaluate_on_synthetic_bars(plan.config, inputs.strategy_cls, plan.runs[0].params)

@@ -51,10 +51,11 @@ def warm_up(plan: Plan, allowed_prefixes: Sequence[str]) -> None:
     """Evaluate the plan's first parameter set on synthetic bars: its kernels are loaded into this process."""
     config = plan.config
     cls = load_strategy_class(config.strategy.class_path, f"plan {plan.experiment_id}", allowed_prefixes)
-    _evaluate(config, cls, plan.runs[0].params)
+    evaluate_on_synthetic_bars(config, cls, plan.runs[0].params)
 
 
-def _evaluate(config: ExperimentConfig, cls: type[Strategy], params: Mapping[str, Any]) -> None:
+def evaluate_on_synthetic_bars(config: ExperimentConfig, cls: type[Strategy], params: Mapping[str, Any]) -> None:
+    """One backtest of ``params`` on synthetic bars, its result dropped: the kernels it runs are loaded."""
     strategy = cls(cls.Params.model_validate(params))
     bars = synthetic_bars(strategy.warmup_bars() + SYNTHETIC_BARS)
     target = strategy_target(strategy, bars, FeatureCache(bars))
@@ -87,7 +88,7 @@ def warm_up_for_config(config: ExperimentConfig, source: str, allowed_prefixes: 
                 cls.Params.model_validate(params)
             except ValidationError:
                 continue
-            _evaluate(config, cls, params)
+            evaluate_on_synthetic_bars(config, cls, params)
             return
     except Exception:  # the sweep's first run meets the same problem, or the plan reports it
         log.debug("kernel warm-up failed; the first run loads the kernels", exc_info=True)

@@ -245,11 +245,12 @@ def _generation(storage: optuna.storages.BaseStorage, study: optuna.Study,
     return [storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study._study_id, n)) for n in wanted]
 
 
-def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish]) -> tuple[int, float] | None:
-    """(trial, first objective) of the best complete trial, the first of equals in trial order (``trials`` are)."""
+def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish],
+                 best: tuple[int, float] | None = None) -> tuple[int, float] | None:
+    """(trial, first objective) of the best complete trial, the first of equals in trial order (``trials`` are);
+    ``best``: the best of the trials before them, if any."""
     maximize = manifest.directions[0] == "maximize"
     complete = TrialState.COMPLETE
-    best: tuple[int, float] | None = None
     for t in trials:
         if t.state is complete and t.values:
             v = float(t.values[0])
@@ -292,16 +293,9 @@ def _carried(manifest: StudyManifest, before: tuple[int, float] | None, g: int,
              gen: Sequence[Trialish]) -> tuple[int | None, int, tuple[int, float] | None]:
     """(next generation, finished trials, best so far) from the best before generation ``g`` (``_told_before_of``)
     and the generation's own trials ``gen`` (every trial before them finished)."""
-    wanted = manifest.generation_trials(g)
-    best = before
-    own = _best_so_far(manifest, gen)
-    if own is not None and (best is None or (own[1] > best[1] if manifest.directions[0] == "maximize"
-                                             else own[1] < best[1])):
-        best = own
-    leading = next((i for i, t in enumerate(gen) if not t.state.is_finished()), len(gen))
-    finished = wanted.start + leading
-    nxt = None if finished >= manifest.n_trials else finished // manifest.batch_size
-    return nxt, wanted.start + sum(1 for t in gen if t.state.is_finished()), best
+    told_before = manifest.generation_trials(g).start
+    finished = told_before + sum(1 for t in gen if t.state.is_finished())
+    return next_generation(manifest, gen, told_before), finished, _best_so_far(manifest, gen, before)
 
 
 def tell_generation(store: ArtifactStore, manifest: StudyManifest, g: int,

@@ -241,9 +241,10 @@ def init_study(store: ArtifactStore, manifest: StudyManifest) -> tuple[StudyMani
 Trialish = optuna.trial.FrozenTrial | TrialSummary
 
 
-def next_generation(manifest: StudyManifest, trials: Sequence[Trialish]) -> int | None:
-    """The first generation not yet told (None: every generation told)."""
-    finished = 0
+def next_generation(manifest: StudyManifest, trials: Sequence[Trialish], finished_before: int = 0) -> int | None:
+    """The first generation not yet told (None: every generation told); ``trials`` follow ``finished_before``
+    finished ones (a tell that reads only its own generation's)."""
+    finished = finished_before
     for t in trials:
         if not t.state.is_finished():
             break

@@ -60,7 +60,6 @@ def _work(shard_id: str) -> tuple[str, int]:
 def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]]) -> None:
     """On a worker: the curves of ``run_ids`` derived (as finalize would) into the shared blob at ``path``."""
     from trading_runtime.execution.curves import derive_curves
-    from trading_runtime.orchestration.shared_curves import write_series
 
     write_series(path, entries, derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids))
 
@@ -244,8 +243,8 @@ class _PoolTail:
         self.shared = shared = SharedBlob.create(blob_layout(lengths, {rid: runs[rid].fold for rid in run_ids}))
 
         def entries(group: list[str]) -> list[dict[str, Any]]:
-            runs = set(group)
-            return [e for e in shared.layout.series if e["run_id"] in runs]
+            wanted = set(group)
+            return [e for e in shared.layout.series if e["run_id"] in wanted]
 
         # a third of the runs (every third, the fewest) for this process, which writes the timestamps first
         groups = [run_ids[i::3] for i in range(3)] if len(run_ids) >= 3 else [[rid] for rid in run_ids]
