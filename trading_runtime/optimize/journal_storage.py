@@ -59,7 +59,7 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["HistoryNotReadError", "JournalMemoryStorage", "TrialSummary"]
+__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "told_index"]
 
 
 class HistoryNotReadError(Exception):
@@ -77,6 +77,8 @@ _DISTRIBUTIONS = b',"distributions":'
 _SYSTEM_ATTRS = b',"system_attrs":'
 _CLOSE = ord("}")
 _STATES = {int(s): s for s in TrialState}
+_COMPLETE = int(TrialState.COMPLETE)
+_FINISHED = frozenset(FINISHED_STATES)
 # The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
 # top-level ``user_attrs`` (JSON objects have unique keys; a cut inside a nested value lacks the later ones).
 _HEAD_KEYS = frozenset({"op_code", "worker_id", "study_id", "datetime_start", "params", "distributions",
@@ -109,6 +111,48 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
     return section
 
 
+TOLD_INDEX = b"#trading-runtime told-index "  # how a told object's index line starts (see told_index)
+
+
+def told_index(lines: Sequence[bytes]) -> bytes | None:
+    """The index line of a told object holding ``lines``: one row per trial (state, values, start and completion
+    times as the lines hold them, params in internal representation in the order of the distributions), the
+    distributions section the lines share, and the study id; None when a trial's line is not of that simple
+    form (folded, finished, the same distributions and params in their order, no system attributes,
+    intermediate values or single ``value``): a reader then reads the lines.
+
+    The line ends the told object's journal lines, under the object's seal (``storage.py``), and is not a journal
+    line: readers take it off. An ask builds the told trials from it (``JournalMemoryStorage._read_indexed``)
+    instead of decoding their lines' JSON."""
+    trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
+    section = _common_section(trials) if trials else None
+    if section is None:
+        return None
+    parts: list[bytes] = []
+    for line in trials:
+        cut = line.find(_USER_ATTRS)
+        at = line.find(_DISTRIBUTIONS, 0, cut)
+        parts += (line[:at], line[at + len(section):cut], b"},")
+    parts[-1] = parts[-1][:-1]
+    try:
+        heads = _decode("[" + b"".join(parts).decode() + "]")
+        names = list(_decode("{" + section[1:].decode() + "}")["distributions"])
+    except ValueError:
+        return None
+    study_id = heads[0].get("study_id") if type(heads[0]) is dict else None
+    wanted = _HEAD_KEYS - {"distributions"}
+    for h in heads:
+        if not (type(h) is dict and h.keys() >= wanted and h["state"] in FINISHED_STATES and type(h["state"]) is int
+                and h["study_id"] == study_id and h["system_attrs"] == {} and h["intermediate_values"] == {}
+                and h.get("value") is None and type(h["params"]) is dict and list(h["params"]) == names):
+            return None
+    return TOLD_INDEX + journal_line({
+        "study_id": study_id, "section": section.decode(), "state": [h["state"] for h in heads],
+        "values": [h.get("values") for h in heads], "start": [h["datetime_start"] for h in heads],
+        "complete": [h.get("datetime_complete") for h in heads],
+        "params": [[h["params"][name] for h in heads] for name in names]})
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while the told trials are made: thousands of objects that live as long
@@ -139,6 +183,13 @@ class _Times:
             return datetime.fromisoformat(text[:-6])
         return datetime.fromisoformat(text).astimezone().replace(tzinfo=None)
 
+    def locals(self, texts: list[str | None]) -> list[datetime | None]:
+        """``local`` of each of ``texts``."""
+        if not self.utc:
+            return [self.local(t) for t in texts]
+        parse, local = datetime.fromisoformat, self.local
+        return [parse(t[:-6]) if type(t) is str and t.endswith("+00:00") else local(t) for t in texts]
+
 
 class JournalMemoryStorage(InMemoryStorage):
     """Optuna's in-memory storage, read from a journal's lines, writing its changes as journal operations.
@@ -154,7 +205,8 @@ class JournalMemoryStorage(InMemoryStorage):
     """
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
-                 deferred: tuple[int, int] = (0, 0), held: int = 0) -> None:
+                 deferred: tuple[int, int] = (0, 0), held: int = 0,
+                 indexes: Sequence[tuple[int, int, bytes]] = ()) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -169,6 +221,8 @@ class JournalMemoryStorage(InMemoryStorage):
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         self._held = 0  # trials held (their lines not read: see _hold)
+        # The deferred trials by told object, in order: (how many, that object's told index or None); see told_index
+        self._blocks: list[list[Any]] = []
         start, stop = deferred
         lines = backend.lines()
         for line in lines[:start]:
@@ -178,9 +232,21 @@ class JournalMemoryStorage(InMemoryStorage):
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
         # attribute each ask sets (read now).
         run: list[bytes] = []
-        for line in lines[start:stop]:
+        spans = sorted(indexes)
+        span = 0  # the first span not ended yet
+        blocks = self._blocks
+        for at in range(start, stop):
+            line = lines[at]
             if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
                 run.append(line)
+                while span < len(spans) and spans[span][1] <= at:
+                    span += 1
+                raw = spans[span][2] if span < len(spans) and spans[span][0] <= at else None
+                key = span if raw is not None else -1
+                if blocks and blocks[-1][0] == key:
+                    blocks[-1][1] += 1
+                else:
+                    blocks.append([key, 1, raw])
                 continue
             if run:
                 self._defer_all(run)
@@ -252,9 +318,21 @@ class JournalMemoryStorage(InMemoryStorage):
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
+        blocks, self._blocks = self._blocks, []
         with _collector_paused():
-            if self._read_folded_block(deferred):
-                return
+            if self._skip_evaluations and any(raw is not None for _, _, raw in blocks):
+                at = 0
+                for _, count, raw in blocks:
+                    chunk = deferred[at:at + count]
+                    at += count
+                    if raw is None or not self._read_indexed(chunk, raw):
+                        self._read_lines(chunk)
+            else:
+                self._read_lines(deferred)
+
+    def _read_lines(self, deferred: list[tuple[int, bytes]]) -> None:
+        """Deferred trials read from their lines: in one go when they are folded lines alike, else line by line."""
+        if not self._read_folded_block(deferred):
             for trial_id, line in deferred:
                 if not (self._read_folded(line, trial_id)):
                     op = json.loads(line)
@@ -262,6 +340,51 @@ class JournalMemoryStorage(InMemoryStorage):
                         raise ValueError(f"journal: a told generation's line is not a trial's creation: "
                                          f"{line[:80]!r}")
                     self._create_trial(op, trial_id)
+
+    def _read_indexed(self, deferred: list[tuple[int, bytes]], raw: bytes) -> bool:
+        """Told trials made from their told object's index (``told_index``: their states, values, times and params
+        in columns) instead of their lines' JSON, as ``_read_folded_block`` makes them without their evaluations;
+        False, having made none, when the index is not one of these lines' (they are then read from their lines)."""
+        n = len(deferred)
+        try:
+            doc = _decode(raw.decode())
+            columns = [doc[k] for k in ("state", "values", "start", "complete", "params")]
+            dists = self._section_distributions(doc["section"].encode())
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return False
+        if len(self._studies) != 1 or doc.get("study_id") not in self._studies or \
+                not all(type(c) is list and len(c) == n for c in columns[:4]) or \
+                type(columns[4]) is not list or len(columns[4]) != len(dists) or \
+                not all(type(c) is list and len(c) == n for c in columns[4]) or \
+                not set(columns[0]) <= _FINISHED or not all(type(c) is int for c in columns[0]):
+            return False
+        states, values, starts, ends, params = columns
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        if dists is not self._known:
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+            self._known = dists
+        names = list(dists)
+        externals = [list(map(dist.to_external_repr, column)) for dist, column in zip(dists.values(), params,
+                                                                                       strict=True)]
+        params_of = [dict(zip(names, p, strict=True)) for p in zip(*externals, strict=True)] if names else \
+            [{} for _ in range(n)]
+        local = self._times.locals
+        numbers = self._trial_id_to_study_id_and_number
+        unread = self._unread
+        trials = info.trials
+        for (trial_id, line), code, value, start, end, param in zip(
+                deferred, states, values, local(starts), local(ends), params_of, strict=True):
+            if code == _COMPLETE:
+                unread[trial_id] = line
+                user_attrs = {}
+            else:
+                user_attrs = json.loads(line)["user_attrs"]
+            number = numbers[trial_id][1]
+            trials[number] = FrozenTrial(number, _STATES[code], None, start, end, param, dict(dists), user_attrs, {}, {},
+                                         trial_id, values=value)
+        return True
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)

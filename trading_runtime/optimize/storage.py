@@ -62,7 +62,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.optimize.journal import BytesJournalBackend
-from trading_runtime.optimize.journal_storage import JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import TOLD_INDEX, JournalMemoryStorage, told_index
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -241,15 +241,21 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
-def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str]:
-    """A journal object's lines and its state in the store (``_stored_state``), sealed or as an earlier version
-    wrote it (marker-verified: hashed once)."""
+def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, bytes | None]:
+    """A journal object's lines, its state in the store (``_stored_state``), sealed or as an earlier version
+    wrote it (marker-verified: hashed once), and its told index (``told_index``: the JSON after its prefix; None when
+    it has none), taken off its lines."""
     try:
         raw = store.get_bytes(sealed_key(key))
     except ArtifactNotFoundError:
         data = _read(store, key)
-        return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
-    return _unsealed(store, key, raw)[0], SEALED
+        state = _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+    else:
+        data, state = _unsealed(store, key, raw)[0], SEALED
+    cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    if not data.startswith(TOLD_INDEX, cut):
+        return data, state, None
+    return data[:cut], state, data[cut + len(TOLD_INDEX):]
 
 
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
@@ -281,7 +287,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     not read at all: their generations' trials are held (numbers and ids; ``JournalMemoryStorage(held=…)``)."""
     if _stored_state(store, loc.key) is None:
         return None
-    data, sha = _read_object(store, loc.key)
+    data, sha, _ = _read_object(store, loc.key)
     backend = BytesJournalBackend(data)
     shas = {loc.key: sha}
     in_base = backend.count_trials()
@@ -294,6 +300,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
     starts = {0: len(backend)}
     held = done = 0
+    indexes: list[tuple[int, int, bytes]] = []  # (first line, end, told index) of the told objects read
     for bit in reversed(range(told.bit_length())):
         if told >> bit & 1:
             done += 1 << bit
@@ -304,16 +311,19 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
                 shas[key] = state
                 held += (1 << bit) * loc.batch_size
             else:
-                data, shas[key] = _read_object(store, key)
+                data, shas[key], index = _read_object(store, key)
+                first = len(backend)
                 backend.extend(data)
+                if index is not None:
+                    indexes.append((first, len(backend), index))
             starts[done] = len(backend)
     asked = False
     if asked_key is not None and asked_state is not None:
-        data, shas[asked_key] = _read_object(store, asked_key)
+        data, shas[asked_key], _ = _read_object(store, asked_key)
         backend.extend(data)
         asked = True
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
-    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held), backend, g0, told, starts, shas, told,
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts, shas, told,
                    asked, held=held > 0)
     backend.changed = False
     if in_base:
@@ -322,9 +332,11 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
 
 
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
-                  deferred: tuple[int, int], held: int = 0) -> JournalMemoryStorage:
+                  deferred: tuple[int, int], held: int = 0,
+                  indexes: list[tuple[int, int, bytes]] | None = None) -> JournalMemoryStorage:
     try:
-        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held)
+        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held,
+                                       indexes=indexes or ())
         if reading.history:
             storage.read_told()
         return storage
@@ -428,7 +440,8 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
             done += 1 << bit
             key = loc.segment("told", opened.g0 + done - 1)
             if key not in opened.shas:
-                _put(store, opened, key, opened.backend.dump(opened.starts[done - (1 << bit)], opened.starts[done]))
+                lines = opened.backend.lines()[opened.starts[done - (1 << bit)]:opened.starts[done]]
+                _put(store, opened, key, b"".join(lines) + (told_index(lines) or b""))
     opened.stored = opened.told
 
 
