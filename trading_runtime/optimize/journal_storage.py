@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import hashlib
 import json
 import re
 import threading
@@ -34,6 +35,7 @@ from typing import Any, NamedTuple
 
 from optuna.distributions import (
     BaseDistribution,
+    FloatDistribution,
     check_distribution_compatibility,
     distribution_to_json,
     json_to_distribution,
@@ -59,7 +61,7 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "told_index"]
+__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index", "told_index"]
 
 
 class HistoryNotReadError(Exception):
@@ -78,6 +80,7 @@ _SYSTEM_ATTRS = b',"system_attrs":'
 _CLOSE = ord("}")
 _STATES = {int(s): s for s in TrialState}
 _COMPLETE = int(TrialState.COMPLETE)
+_UTC = "+00:00"
 _FINISHED = frozenset(FINISHED_STATES)
 # The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
 # top-level ``user_attrs`` (JSON objects have unique keys; a cut inside a nested value lacks the later ones).
@@ -111,22 +114,28 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
     return section
 
 
-TOLD_INDEX = b"#trading-runtime told-index "  # how a told object's index line starts (see told_index)
+TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index line starts (see told_index)
+_STUDY_OP_PREFIXES = (b'{"op_code":2,', b'{"op_code":3,')  # the study attribute operations a told object may hold
 
 
 def told_index(lines: Sequence[bytes]) -> bytes | None:
-    """The index line of a told object holding ``lines``: one row per trial (state, values, start and completion
-    times as the lines hold them, params in internal representation in the order of the distributions), the
-    distributions section the lines share, and the study id; None when a trial's line is not of that simple
-    form (folded, finished, the same distributions and params in their order, no system attributes,
-    intermediate values or single ``value``): a reader then reads the lines.
+    """The index line of a told object holding ``lines``, or None when a line is not of the simple form it covers.
 
-    The line ends the told object's journal lines, under the object's seal (``storage.py``), and is not a journal
-    line: readers take it off. An ask builds the told trials from it (``JournalMemoryStorage._read_indexed``)
-    instead of decoding their lines' JSON."""
+    The line is ``#trading-runtime told-index sha256=<hex of the JSON> <JSON>``: the study attribute operations among
+    the lines (their text, in order), the distributions section the trials' folded lines share (their text), the study
+    id, and the trials in columns: states, values, start and completion times (as the lines hold them), each
+    parameter's internal values (in the order of the distributions), and the user attributes of the trials that are
+    not complete (by position). The simple form: every line a study attribute operation or a folded line of a finished
+    trial of one study, with the same distributions, its params in their order, no system attributes, intermediate
+    values or single ``value``.
+
+    The line ends the told object's journal lines, under its seal (``storage.py``), and is not a journal line: readers
+    take it off. An ask makes the told trials from it alone (``JournalMemoryStorage(indexed=…)``), checked by its own
+    sha256, without the trials' lines (their JSON decoded, the object hashed whole)."""
     trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
+    ops = [line for line in lines if line.startswith(_STUDY_OP_PREFIXES)]
     section = _common_section(trials) if trials else None
-    if section is None:
+    if section is None or len(trials) + len(ops) != len(lines):
         return None
     parts: list[bytes] = []
     for line in trials:
@@ -142,15 +151,31 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
     study_id = heads[0].get("study_id") if type(heads[0]) is dict else None
     wanted = _HEAD_KEYS - {"distributions"}
     for h in heads:
-        if not (type(h) is dict and h.keys() >= wanted and h["state"] in FINISHED_STATES and type(h["state"]) is int
+        if not (type(h) is dict and h.keys() >= wanted and type(h["state"]) is int and h["state"] in FINISHED_STATES
                 and h["study_id"] == study_id and h["system_attrs"] == {} and h["intermediate_values"] == {}
                 and h.get("value") is None and type(h["params"]) is dict and list(h["params"]) == names):
             return None
-    return TOLD_INDEX + journal_line({
-        "study_id": study_id, "section": section.decode(), "state": [h["state"] for h in heads],
-        "values": [h.get("values") for h in heads], "start": [h["datetime_start"] for h in heads],
-        "complete": [h.get("datetime_complete") for h in heads],
-        "params": [[h["params"][name] for h in heads] for name in names]})
+    unfinished = {str(i): json.loads(trials[i])["user_attrs"] for i, h in enumerate(heads) if h["state"] != _COMPLETE}
+    starts, ends = [h["datetime_start"] for h in heads], [h.get("datetime_complete") for h in heads]
+    # Times in UTC (as Optuna's journal writes them): the zone once, not in every time
+    zone = _UTC if all(type(t) is str and t.endswith(_UTC) for t in (*starts, *ends)) else ""
+    if zone:
+        starts, ends = [t[:-len(zone)] for t in starts], [t[:-len(zone)] for t in ends]
+    doc = journal_line({
+        "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
+        "state": [h["state"] for h in heads], "values": [h.get("values") for h in heads],
+        "zone": zone, "start": starts, "complete": ends,
+        "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})
+    return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(doc).hexdigest().encode(), doc)
+
+
+def checked_told_index(line: bytes) -> bytes | None:
+    """The JSON of a told index line (``told_index``), or None when the line is not one or its JSON is not what its
+    sha256 says."""
+    if not line.startswith(TOLD_INDEX) or line[len(TOLD_INDEX) + 64:len(TOLD_INDEX) + 65] != b" ":
+        return None
+    doc = line[len(TOLD_INDEX) + 65:]
+    return doc if hashlib.sha256(doc).hexdigest().encode() == line[len(TOLD_INDEX):len(TOLD_INDEX) + 64] else None
 
 
 @contextlib.contextmanager
@@ -183,12 +208,47 @@ class _Times:
             return datetime.fromisoformat(text[:-6])
         return datetime.fromisoformat(text).astimezone().replace(tzinfo=None)
 
-    def locals(self, texts: list[str | None]) -> list[datetime | None]:
-        """``local`` of each of ``texts``."""
-        if not self.utc:
-            return [self.local(t) for t in texts]
-        parse, local = datetime.fromisoformat, self.local
-        return [parse(t[:-6]) if type(t) is str and t.endswith("+00:00") else local(t) for t in texts]
+    def locals(self, texts: list[str | None], zone: str) -> list[datetime | None]:
+        """``local`` of each of ``texts``, whose zone is ``zone`` ("": each text's own)."""
+        if zone and self.utc:  # zone is UTC (see told_index)
+            return list(map(datetime.fromisoformat, texts))  # type: ignore[arg-type]  # str (_Index.read)
+        return [self.local(t if t is None else t + zone) for t in texts]
+
+
+class _Index(NamedTuple):
+    """A told index's JSON (``told_index``), its form checked."""
+
+    study_id: int
+    ops: list[str]
+    section: bytes
+    states: list[int]
+    values: list[list[float] | None]
+    zone: str  # "+00:00": every time's zone, taken off them; "": the times hold theirs
+    starts: list[str | None]
+    ends: list[str | None]
+    params: list[list[float]]
+    user_attrs: dict[str, dict[str, Any]]
+
+    @classmethod
+    def read(cls, text: bytes, n: int | None = None) -> _Index | None:
+        """The index of ``text`` (holding ``n`` trials, when given), or None when it is not of told_index's form."""
+        try:
+            doc = _decode(text.decode())
+            index = cls(doc["study_id"], doc["ops"], doc["section"].encode(), doc["state"], doc["values"], doc["zone"],
+                        doc["start"], doc["complete"], doc["params"], doc["user_attrs"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        size = len(index.states) if n is None else n
+        columns = (index.states, index.values, index.starts, index.ends)
+        if not (all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
+                type(index.ops) is list and all(type(op) is str for op in index.ops) and type(index.params) is list and
+                index.zone in ("", _UTC) and (not index.zone or all(type(t) is str for t in (*index.starts, *index.ends)))
+                and
+                set(index.states) <= _FINISHED and all(type(c) is int for c in index.states) and
+                type(index.user_attrs) is dict and
+                all(type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE)):
+            return None
+        return index
 
 
 class JournalMemoryStorage(InMemoryStorage):
@@ -206,7 +266,7 @@ class JournalMemoryStorage(InMemoryStorage):
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
                  deferred: tuple[int, int] = (0, 0), held: int = 0,
-                 indexes: Sequence[tuple[int, int, bytes]] = ()) -> None:
+                 indexes: Sequence[tuple[int, int, bytes]] = (), indexed: Sequence[bytes] = ()) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -221,50 +281,73 @@ class JournalMemoryStorage(InMemoryStorage):
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         self._held = 0  # trials held (their lines not read: see _hold)
-        # The deferred trials by told object, in order: (how many, that object's told index or None); see told_index
-        self._blocks: list[list[Any]] = []
+        # The deferred trials by told object, in order: how many, and that object's told index (None: none); see
+        # told_index
+        self._blocks: list[tuple[int, bytes | None]] = []
+        self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, not made yet
+        self._lineless = False  # complete trials without their lines (made from told indexes alone): no evaluations
         start, stop = deferred
         lines = backend.lines()
         for line in lines[:start]:
             self._read_line(line)
         if held:
             self._hold(held)
+        for text in indexed:
+            self._index_alone(text)
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
-        # attribute each ask sets (read now).
+        # attribute each ask sets (read now); told object by told object (``indexes``: where each one's lines are).
+        bounds = sorted({start, stop, *(at for a, b, _ in indexes for at in (a, b) if start <= at <= stop)})
+        index_at = {(a, b): text for a, b, text in indexes}
         run: list[bytes] = []
-        spans = sorted(indexes)
-        span = 0  # the first span not ended yet
-        blocks = self._blocks
-        for at in range(start, stop):
-            line = lines[at]
-            if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
-                run.append(line)
-                while span < len(spans) and spans[span][1] <= at:
-                    span += 1
-                raw = spans[span][2] if span < len(spans) and spans[span][0] <= at else None
-                key = span if raw is not None else -1
-                if blocks and blocks[-1][0] == key:
-                    blocks[-1][1] += 1
-                else:
-                    blocks.append([key, 1, raw])
-                continue
-            if run:
-                self._defer_all(run)
-                run = []
-            self._read_line(line)
+        for lo, hi in zip(bounds, bounds[1:]):
+            before = len(self._deferred) + len(run)
+            for line in lines[lo:hi]:
+                if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                    run.append(line)
+                    continue
+                if run:
+                    self._defer_all(run)
+                    run = []
+                self._read_line(line)
+            count = len(self._deferred) + len(run) - before
+            if count:
+                text = index_at.get((lo, hi))
+                self._blocks.append((count, text))
         if run:
             self._defer_all(run)
         for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
             self._read_line(lines[index], index)
 
+    def _index_alone(self, text: bytes) -> None:
+        """A told object given by its told index alone (``told_index``): its study operations applied, its trials' slots
+        held (made by _read_deferred)."""
+        index = _Index.read(text)
+        if index is None or len(self._studies) != 1 or index.study_id not in self._studies or \
+                len(index.params) != len(self._section_distributions(index.section)):
+            raise ValueError("journal: a told index is not of the form told_index writes")
+        for op in index.ops:
+            self._apply(json.loads(op))
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        n = len(index.states)
+        first_id, first_number = self._max_trial_id + 1, len(info.trials)
+        self._max_trial_id += n
+        self._trial_id_to_study_id_and_number.update(
+            (first_id + i, (study_id, first_number + i)) for i in range(n))
+        info.trials.extend([None] * n)  # type: ignore[list-item]  # their slots, until _read_deferred
+        self._indexed.append((range(first_id, first_id + n), index))
+        self._lineless = True
+
     @property
     def evaluations(self) -> bool:
         """Whether every trial holds its user attributes."""
-        return not self._unread and not (self._deferred and self._skip_evaluations)
+        return not self._unread and not (self._deferred and self._skip_evaluations) and not self._lineless
 
     def read_evaluations(self) -> None:
         """Read the user attributes that were left unread."""
         with self._lock:
+            if self._lineless:
+                raise HistoryNotReadError("told trials were made from their told indexes alone: their lines were not read")
             self._skip_evaluations = False
             self._read_deferred()
             for trial_id, line in self._unread.items():
@@ -315,20 +398,25 @@ class JournalMemoryStorage(InMemoryStorage):
     def _read_deferred(self) -> None:
         if self._held:
             raise HistoryNotReadError(f"{self._held} trials told before were not read")
-        if not self._deferred:
+        if not self._deferred and not self._indexed:
             return
         deferred, self._deferred = self._deferred, []
         blocks, self._blocks = self._blocks, []
+        indexed, self._indexed = self._indexed, []
         with _collector_paused():
-            if self._skip_evaluations and any(raw is not None for _, _, raw in blocks):
-                at = 0
-                for _, count, raw in blocks:
-                    chunk = deferred[at:at + count]
-                    at += count
-                    if raw is None or not self._read_indexed(chunk, raw):
-                        self._read_lines(chunk)
-            else:
+            for ids, index in indexed:
+                self._read_indexed(index, ids, None)
+            if not self._skip_evaluations or all(text is None for _, text in blocks):
                 self._read_lines(deferred)
+                return
+            at = 0
+            for count, text in blocks:
+                chunk = deferred[at:at + count]
+                at += count
+                index = None if text is None else _Index.read(text, count)
+                if index is None or index.study_id not in self._studies or \
+                        not self._read_indexed(index, [i for i, _ in chunk], [line for _, line in chunk]):
+                    self._read_lines(chunk)
 
     def _read_lines(self, deferred: list[tuple[int, bytes]]) -> None:
         """Deferred trials read from their lines: in one go when they are folded lines alike, else line by line."""
@@ -341,24 +429,13 @@ class JournalMemoryStorage(InMemoryStorage):
                                          f"{line[:80]!r}")
                     self._create_trial(op, trial_id)
 
-    def _read_indexed(self, deferred: list[tuple[int, bytes]], raw: bytes) -> bool:
-        """Told trials made from their told object's index (``told_index``: their states, values, times and params
-        in columns) instead of their lines' JSON, as ``_read_folded_block`` makes them without their evaluations;
-        False, having made none, when the index is not one of these lines' (they are then read from their lines)."""
-        n = len(deferred)
-        try:
-            doc = _decode(raw.decode())
-            columns = [doc[k] for k in ("state", "values", "start", "complete", "params")]
-            dists = self._section_distributions(doc["section"].encode())
-        except (ValueError, TypeError, KeyError, AttributeError):
+    def _read_indexed(self, index: _Index, ids: Sequence[int], lines: Sequence[bytes] | None) -> bool:
+        """Told trials (``ids``) made from their told object's index (``told_index``) instead of their lines' JSON, as
+        ``_read_folded_block`` makes them without their evaluations (``lines``: theirs, for ``read_evaluations``;
+        None: not given). False, having made none, when the index's parameters are not its distributions'."""
+        dists = self._section_distributions(index.section)
+        if len(index.params) != len(dists):
             return False
-        if len(self._studies) != 1 or doc.get("study_id") not in self._studies or \
-                not all(type(c) is list and len(c) == n for c in columns[:4]) or \
-                type(columns[4]) is not list or len(columns[4]) != len(dists) or \
-                not all(type(c) is list and len(c) == n for c in columns[4]) or \
-                not set(columns[0]) <= _FINISHED or not all(type(c) is int for c in columns[0]):
-            return False
-        states, values, starts, ends, params = columns
         (study_id,) = self._studies
         info = self._studies[study_id]
         if dists is not self._known:
@@ -366,24 +443,28 @@ class JournalMemoryStorage(InMemoryStorage):
                 info.param_distribution.setdefault(name, dist)
             self._known = dists
         names = list(dists)
-        externals = [list(map(dist.to_external_repr, column)) for dist, column in zip(dists.values(), params,
-                                                                                       strict=True)]
-        params_of = [dict(zip(names, p, strict=True)) for p in zip(*externals, strict=True)] if names else \
+        n = len(ids)
+        # (a FloatDistribution's external value is its internal one)
+        externals = [column if type(dist) is FloatDistribution else list(map(dist.to_external_repr, column))
+                     for dist, column in zip(dists.values(), index.params, strict=True)]
+        params = [dict(zip(names, p, strict=True)) for p in zip(*externals, strict=True)] if names else \
             [{} for _ in range(n)]
         local = self._times.locals
-        numbers = self._trial_id_to_study_id_and_number
+        first = self._trial_id_to_study_id_and_number[ids[0]][1] if n else 0  # (the ids and numbers are consecutive)
         unread = self._unread
+        attrs = index.user_attrs
         trials = info.trials
-        for (trial_id, line), code, value, start, end, param in zip(
-                deferred, states, values, local(starts), local(ends), params_of, strict=True):
+        for at, (trial_id, code, values, start, end, param) in enumerate(zip(
+                ids, index.states, index.values, local(index.starts, index.zone), local(index.ends, index.zone), params,
+                strict=True)):
             if code == _COMPLETE:
-                unread[trial_id] = line
+                if lines is not None:
+                    unread[trial_id] = lines[at]
                 user_attrs = {}
             else:
-                user_attrs = json.loads(line)["user_attrs"]
-            number = numbers[trial_id][1]
-            trials[number] = FrozenTrial(number, _STATES[code], None, start, end, param, dict(dists), user_attrs, {}, {},
-                                         trial_id, values=value)
+                user_attrs = attrs[str(at)]
+            trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists), user_attrs,
+                                             {}, {}, trial_id, values=values)
         return True
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
@@ -477,6 +558,8 @@ class JournalMemoryStorage(InMemoryStorage):
         None when a line is not of the folded form of a finished trial."""
         if self._held:
             raise HistoryNotReadError(f"{self._held} trials told before were not read")
+        if self._indexed:
+            return None
         states: list[tuple[int, TrialState]] = []
         texts: list[bytes] = []
         for trial_id, line in self._deferred:

@@ -47,6 +47,7 @@ never reach a result document. Async mode opens a shared storage by URL (:func:`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -62,7 +63,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.optimize.journal import BytesJournalBackend
-from trading_runtime.optimize.journal_storage import TOLD_INDEX, JournalMemoryStorage, told_index
+from trading_runtime.optimize.journal_storage import TOLD_INDEX, JournalMemoryStorage, checked_told_index, told_index
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -215,7 +216,7 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
+        with _journal(store, loc, create, write, step, _Reading(evaluations, history, alone=step == "asked" and history and not evaluations)) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -255,7 +256,7 @@ def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, bytes | No
     cut = data.rfind(b"\n", 0, len(data) - 1) + 1
     if not data.startswith(TOLD_INDEX, cut):
         return data, state, None
-    return data[:cut], state, data[cut + len(TOLD_INDEX):]
+    return data[:cut], state, checked_told_index(data[cut:])
 
 
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
@@ -276,6 +277,7 @@ class _Reading:
 
     evaluations: bool = True
     history: bool = True
+    alone: bool = False  # the told trials made from the told objects' indexes alone (an ask: see _told_indexes_alone)
 
 
 def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading(),
@@ -301,34 +303,63 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     starts = {0: len(backend)}
     held = done = 0
     indexes: list[tuple[int, int, bytes]] = []  # (first line, end, told index) of the told objects read
-    for bit in reversed(range(told.bit_length())):
-        if told >> bit & 1:
-            done += 1 << bit
-            key = loc.segment("told", g0 + done - 1)
-            if 1 << bit >= merged:
-                state = _stored_state(store, key)
-                assert state is not None  # found by _probe_told
-                shas[key] = state
-                held += (1 << bit) * loc.batch_size
-            else:
-                data, shas[key], index = _read_object(store, key)
-                first = len(backend)
-                backend.extend(data)
-                if index is not None:
-                    indexes.append((first, len(backend), index))
-            starts[done] = len(backend)
+    blocks = [(1 << bit, loc.segment("told", g0 + (told >> bit << bit) - 1))
+              for bit in reversed(range(told.bit_length())) if told >> bit & 1]  # (generations, key), in order
+    alone = _told_indexes_alone(store, [key for _, key in blocks]) if reading.alone and not in_base else None
+    for size, key in blocks:
+        done += size
+        if alone is not None:
+            shas[key] = SEALED
+        elif size >= merged:
+            state = _stored_state(store, key)
+            assert state is not None  # found by _probe_told
+            shas[key] = state
+            held += size * loc.batch_size
+        else:
+            data, shas[key], index = _read_object(store, key)
+            first = len(backend)
+            backend.extend(data)
+            if index is not None:
+                indexes.append((first, len(backend), index))
+        starts[done] = len(backend)
     asked = False
     if asked_key is not None and asked_state is not None:
         data, shas[asked_key], _ = _read_object(store, asked_key)
         backend.extend(data)
         asked = True
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
-    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts, shas, told,
-                   asked, held=held > 0)
+    if alone is not None:
+        try:
+            storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=alone)
+            storage.read_told()
+        except ValueError:  # an index not of told_index's form: the objects are read whole
+            return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
+        return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts,
+                   shas, told, asked, held=held > 0)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
+
+
+def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[bytes] | None:
+    """The told indexes of the told objects ``keys`` (``journal_storage.told_index``), each checked by its own sha256,
+    read without their lines' seal: their lines are neither hashed nor split (an ask's read: the told trials are made
+    from the indexes alone). None when an object has none (written by an earlier version, or of lines an index does
+    not cover) or its index is not what its sha256 says: the objects are then read whole (and their seals checked)."""
+    texts = []
+    for key in keys:
+        try:
+            raw = store.get_bytes(sealed_key(key))
+        except ArtifactNotFoundError:
+            return None  # an earlier version's object with its marker
+        seal = raw.rfind(b"\n", 0, len(raw) - 1) + 1
+        text = checked_told_index(raw[raw.rfind(b"\n", 0, seal - 1) + 1:seal]) if seal > 0 else None
+        if text is None:
+            return None
+        texts.append(text)
+    return texts
 
 
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
