@@ -266,7 +266,7 @@ class JournalMemoryStorage(InMemoryStorage):
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
                  deferred: tuple[int, int] = (0, 0), held: int = 0,
-                 indexes: Sequence[tuple[int, int, bytes]] = (), indexed: Sequence[bytes] = ()) -> None:
+                 indexes: Sequence[tuple[int, int, bytes]] = (), indexed: Sequence[tuple[bytes, int]] = ()) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -292,8 +292,8 @@ class JournalMemoryStorage(InMemoryStorage):
             self._read_line(line)
         if held:
             self._hold(held)
-        for text in indexed:
-            self._index_alone(text)
+        for text, n in indexed:
+            self._index_alone(text, n)
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
         # attribute each ask sets (read now); told object by told object (``indexes``: where each one's lines are).
         bounds = sorted({start, stop, *(at for a, b, _ in indexes for at in (a, b) if start <= at <= stop)})
@@ -318,10 +318,10 @@ class JournalMemoryStorage(InMemoryStorage):
         for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
             self._read_line(lines[index], index)
 
-    def _index_alone(self, text: bytes) -> None:
-        """A told object given by its told index alone (``told_index``): its study operations applied, its trials' slots
-        held (made by _read_deferred)."""
-        index = _Index.read(text)
+    def _index_alone(self, text: bytes, n: int) -> None:
+        """A told object given by its told index alone (``told_index``; holding ``n`` trials): its study operations
+        applied, its trials' slots held (made by _read_deferred)."""
+        index = _Index.read(text, n)
         if index is None or len(self._studies) != 1 or index.study_id not in self._studies or \
                 len(index.params) != len(self._section_distributions(index.section)):
             raise ValueError("journal: a told index is not of the form told_index writes")
@@ -329,7 +329,6 @@ class JournalMemoryStorage(InMemoryStorage):
             self._apply(json.loads(op))
         (study_id,) = self._studies
         info = self._studies[study_id]
-        n = len(index.states)
         first_id, first_number = self._max_trial_id + 1, len(info.trials)
         self._max_trial_id += n
         self._trial_id_to_study_id_and_number.update(

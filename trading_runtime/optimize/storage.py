@@ -305,7 +305,10 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     indexes: list[tuple[int, int, bytes]] = []  # (first line, end, told index) of the told objects read
     blocks = [(1 << bit, loc.segment("told", g0 + (told >> bit << bit) - 1))
               for bit in reversed(range(told.bit_length())) if told >> bit & 1]  # (generations, key), in order
-    alone = _told_indexes_alone(store, [key for _, key in blocks]) if reading.alone and not in_base else None
+    # From the indexes alone when every told generation is whole (one is left to ask): each told object then holds
+    # its generations' batch_size trials each, which its index must hold.
+    alone = _told_indexes_alone(store, [key for _, key in blocks]) \
+        if reading.alone and not in_base and g0 + told < loc.n_generations else None
     for size, key in blocks:
         done += size
         if alone is not None:
@@ -330,9 +333,10 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
     if alone is not None:
         try:
-            storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=alone)
+            storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
+                (text, size * loc.batch_size) for text, (size, _) in zip(alone, blocks, strict=True)])
             storage.read_told()
-        except ValueError:  # an index not of told_index's form: the objects are read whole
+        except (ValueError, KeyError, TypeError):  # an index not of told_index's form: the objects are read whole
             return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
         return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)
     opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts,
