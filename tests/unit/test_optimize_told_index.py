@@ -34,9 +34,9 @@ def check(p):
 
 
 def study(sampler="tpe", generations=7, objectives=None):
-    """A study of 2-trial generations, ``generations`` of them told through the real ask and tell steps (7 = 0b111:
+    """A study of 4-trial generations, ``generations`` of them told through the real ask and tell steps (7 = 0b111:
     told objects of 4, 2 and 1 generations), one more asked."""
-    extra = {"sampler": {"name": sampler, "seed": 4}, "n_trials": 2 * (generations + 2), "batch_size": 2}
+    extra = {"sampler": {"name": sampler, "seed": 4}, "n_trials": 4 * (generations + 2), "batch_size": 4}
     if objectives:
         extra["objectives"] = objectives
     m = synthetic_manifest(synthetic_config(**extra))
@@ -85,9 +85,8 @@ def without_evaluations(trials):
     """Optuna's replay's trials with the complete ones' user attributes left out (as an ask reads them)."""
     out = []
     for keys, fields, params, dists in trials:
-        if fields["state"] == optuna.trial.TrialState.COMPLETE:
-            fields = {**fields, "_user_attrs": {}}
-        out.append((keys, fields, params, dists))
+        complete = fields["state"] == optuna.trial.TrialState.COMPLETE
+        out.append((keys, {**fields, "_user_attrs": {}} if complete else fields, params, dists))
     return out
 
 
@@ -102,24 +101,22 @@ def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize("sampler,objectives", [
     ("tpe", None), ("random", None),
-    # NSGA-II's trials hold system attributes (their generation): no index, read from the lines
     ("nsga2", [{"metric": "sharpe", "direction": "maximize"}, {"metric": "total_return", "direction": "minimize"}]),
 ])
 def test_the_told_trials_an_ask_makes_from_the_indexes_alone_are_those_the_lines_and_optunas_replay_give(
         local_zone, sampler, objectives):
     m, store = study(sampler, objectives=objectives)
     fast = read(store, m, alone=True)
-    indexed = sampler != "nsga2"
     # Made from the indexes alone: no told line in the journal held, no evaluation to read, never kept for a step
-    assert fast.held == indexed and fast.storage.evaluations is False
-    assert (fast.starts[fast.told] == fast.starts[0]) == indexed
-    if indexed:
-        with pytest.raises(HistoryNotReadError):
-            fast.storage.read_evaluations()
+    assert fast.held and not fast.storage.evaluations and fast.starts[fast.told] == fast.starts[0]
+    with pytest.raises(HistoryNotReadError):
+        fast.storage.read_evaluations()
     got = state(fast.storage)
     trials = got[0]
-    assert any(t[1]["state"] == optuna.trial.TrialState.FAIL and t[1]["_user_attrs"] for t in trials[:14])
-    assert all(t[1]["state"].is_finished() for t in trials[:14]) and len(trials) == 16  # + the asked generation
+    assert any(t[1]["state"] == optuna.trial.TrialState.FAIL and t[1]["_user_attrs"] for t in trials[:28])
+    assert all(t[1]["state"].is_finished() for t in trials[:28]) and len(trials) == 32  # + the asked generation
+    if sampler != "random":  # TPE's relative params, NSGA-II's generations: in the trials' system attributes
+        assert any(t[1]["_system_attrs"] for t in trials[:28])
 
     journal = stored_journal(store, m.storage_location)
     assert TOLD_INDEX not in journal  # the stored journal holds the lines only
@@ -143,7 +140,7 @@ def test_every_told_object_of_the_binary_counter_carries_its_index_under_its_sea
     assert told_keys(store, m) == [f"{m.keys.root}{FOLDER}g{g:04d}.told.v2.log" for g in range(7)]
     for key in current_told_keys(store, m):
         raw = store.get_bytes(key)
-        *rest, index_line, seal_line = raw.splitlines(keepends=True)
+        *rest, index_line, _ = raw.splitlines(keepends=True)
         assert seal(b"".join(rest) + index_line, "journal") == raw  # the seal covers the index
         assert told_index(rest) == index_line  # the index is the lines' (the fold's merged blocks included)
         doc = json.loads(checked_told_index(index_line))
@@ -221,7 +218,8 @@ def test_lines_an_index_does_not_cover_get_none():
     assert told_index(told) is not None
     ops = [line for line in lines if line.startswith(b'{"op_code":3,')]
     assert told_index(told + ops[:1]) is not None
-    for old, new in [(b'"system_attrs":{}', b'"system_attrs":{"k":1}'),
+    assert told_index([told[0], told[1].replace(b'"system_attrs":{}', b'"system_attrs":{"k":1}')]) is not None
+    for old, new in [(b'"system_attrs":{}', b'"system_attrs":[1]'),
                      (b'"intermediate_values":{}', b'"intermediate_values":{"0":1.0}'),
                      (b'"state":1', b'"state":0'),
                      (b'"datetime_start":"', b'"value":1.0,"datetime_start":"'),
@@ -229,5 +227,5 @@ def test_lines_an_index_does_not_cover_get_none():
                      (b'{\\"choices\\": [\\"a\\", \\"b\\"]}', b'{\\"choices\\": [\\"a\\", \\"c\\"]}')]:
         assert old in told[1]
         assert told_index([told[0], told[1].replace(old, new, 1)]) is None, new
-    assert told_index(told + [lines[0]]) is None  # a study's creation: not an attribute operation
+    assert told_index([*told, lines[0]]) is None  # a study's creation: not an attribute operation
     assert told_index([]) is None

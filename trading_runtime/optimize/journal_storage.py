@@ -24,6 +24,7 @@ import contextlib
 import copy
 import gc
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -61,7 +62,8 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index", "told_index"]
+__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index",
+           "told_index"]
 
 
 class HistoryNotReadError(Exception):
@@ -123,11 +125,11 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
 
     The line is ``#trading-runtime told-index sha256=<hex of the JSON> <JSON>``: the study attribute operations among
     the lines (their text, in order), the distributions section the trials' folded lines share (their text), the study
-    id, and the trials in columns: states, values, start and completion times (as the lines hold them), each
-    parameter's internal values (in the order of the distributions), and the user attributes of the trials that are
-    not complete (by position). The simple form: every line a study attribute operation or a folded line of a finished
-    trial of one study, with the same distributions, its params in their order, no system attributes, intermediate
-    values or single ``value``.
+    id, and the trials in columns: states, values, start and completion times (as the lines hold them; their zone
+    once when every one is UTC's), each parameter's internal values (in the order of the distributions), system
+    attributes (TPE's relative params), and the user attributes of the trials that are not complete (by position). The
+    simple form: every line a study attribute operation or a folded line of a finished trial of one study, with the
+    same distributions, its params in their order, no intermediate values or single ``value``.
 
     The line ends the told object's journal lines, under its seal (``storage.py``), and is not a journal line: readers
     take it off. An ask makes the told trials from it alone (``JournalMemoryStorage(indexed=…)``), checked by its own
@@ -152,7 +154,7 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
     wanted = _HEAD_KEYS - {"distributions"}
     for h in heads:
         if not (type(h) is dict and h.keys() >= wanted and type(h["state"]) is int and h["state"] in FINISHED_STATES
-                and h["study_id"] == study_id and h["system_attrs"] == {} and h["intermediate_values"] == {}
+                and h["study_id"] == study_id and type(h["system_attrs"]) is dict and h["intermediate_values"] == {}
                 and h.get("value") is None and type(h["params"]) is dict and list(h["params"]) == names):
             return None
     unfinished = {str(i): json.loads(trials[i])["user_attrs"] for i, h in enumerate(heads) if h["state"] != _COMPLETE}
@@ -164,7 +166,7 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
     doc = journal_line({
         "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
         "state": [h["state"] for h in heads], "values": [h.get("values") for h in heads],
-        "zone": zone, "start": starts, "complete": ends,
+        "zone": zone, "start": starts, "complete": ends, "system_attrs": [h["system_attrs"] for h in heads],
         "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})
     return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(doc).hexdigest().encode(), doc)
 
@@ -227,6 +229,7 @@ class _Index(NamedTuple):
     starts: list[str | None]
     ends: list[str | None]
     params: list[list[float]]
+    system_attrs: list[dict[str, Any]]
     user_attrs: dict[str, dict[str, Any]]
 
     @classmethod
@@ -235,16 +238,17 @@ class _Index(NamedTuple):
         try:
             doc = _decode(text.decode())
             index = cls(doc["study_id"], doc["ops"], doc["section"].encode(), doc["state"], doc["values"], doc["zone"],
-                        doc["start"], doc["complete"], doc["params"], doc["user_attrs"])
+                        doc["start"], doc["complete"], doc["params"], doc["system_attrs"], doc["user_attrs"])
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
         size = len(index.states) if n is None else n
-        columns = (index.states, index.values, index.starts, index.ends)
+        columns = (index.states, index.values, index.starts, index.ends, index.system_attrs)
         if not (all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
                 type(index.ops) is list and all(type(op) is str for op in index.ops) and type(index.params) is list and
-                index.zone in ("", _UTC) and (not index.zone or all(type(t) is str for t in (*index.starts, *index.ends)))
-                and
+                index.zone in ("", _UTC) and
+                (not index.zone or all(type(t) is str for t in (*index.starts, *index.ends))) and
                 set(index.states) <= _FINISHED and all(type(c) is int for c in index.states) and
+                all(type(a) is dict for a in index.system_attrs) and
                 type(index.user_attrs) is dict and
                 all(type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE)):
             return None
@@ -284,7 +288,7 @@ class JournalMemoryStorage(InMemoryStorage):
         # The deferred trials by told object, in order: how many, and that object's told index (None: none); see
         # told_index
         self._blocks: list[tuple[int, bytes | None]] = []
-        self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, not made yet
+        self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, unmade
         self._lineless = False  # complete trials without their lines (made from told indexes alone): no evaluations
         start, stop = deferred
         lines = backend.lines()
@@ -299,7 +303,7 @@ class JournalMemoryStorage(InMemoryStorage):
         bounds = sorted({start, stop, *(at for a, b, _ in indexes for at in (a, b) if start <= at <= stop)})
         index_at = {(a, b): text for a, b, text in indexes}
         run: list[bytes] = []
-        for lo, hi in zip(bounds, bounds[1:]):
+        for lo, hi in itertools.pairwise(bounds):
             before = len(self._deferred) + len(run)
             for line in lines[lo:hi]:
                 if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
@@ -311,8 +315,7 @@ class JournalMemoryStorage(InMemoryStorage):
                 self._read_line(line)
             count = len(self._deferred) + len(run) - before
             if count:
-                text = index_at.get((lo, hi))
-                self._blocks.append((count, text))
+                self._blocks.append((count, index_at.get((lo, hi))))
         if run:
             self._defer_all(run)
         for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
@@ -346,7 +349,7 @@ class JournalMemoryStorage(InMemoryStorage):
         """Read the user attributes that were left unread."""
         with self._lock:
             if self._lineless:
-                raise HistoryNotReadError("told trials were made from their told indexes alone: their lines were not read")
+                raise HistoryNotReadError("told trials were made from their told indexes alone: their lines not read")
             self._skip_evaluations = False
             self._read_deferred()
             for trial_id, line in self._unread.items():
@@ -412,9 +415,9 @@ class JournalMemoryStorage(InMemoryStorage):
             for count, text in blocks:
                 chunk = deferred[at:at + count]
                 at += count
-                index = None if text is None else _Index.read(text, count)
-                if index is None or index.study_id not in self._studies or \
-                        not self._read_indexed(index, [i for i, _ in chunk], [line for _, line in chunk]):
+                made = None if text is None else _Index.read(text, count)
+                if made is None or made.study_id not in self._studies or \
+                        not self._read_indexed(made, [i for i, _ in chunk], [line for _, line in chunk]):
                     self._read_lines(chunk)
 
     def _read_lines(self, deferred: list[tuple[int, bytes]]) -> None:
@@ -453,17 +456,17 @@ class JournalMemoryStorage(InMemoryStorage):
         unread = self._unread
         attrs = index.user_attrs
         trials = info.trials
-        for at, (trial_id, code, values, start, end, param) in enumerate(zip(
+        for at, (trial_id, code, values, start, end, param, system_attrs) in enumerate(zip(
                 ids, index.states, index.values, local(index.starts, index.zone), local(index.ends, index.zone), params,
-                strict=True)):
+                index.system_attrs, strict=True)):
             if code == _COMPLETE:
                 if lines is not None:
                     unread[trial_id] = lines[at]
                 user_attrs = {}
             else:
                 user_attrs = attrs[str(at)]
-            trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists), user_attrs,
-                                             {}, {}, trial_id, values=values)
+            trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists),
+                                             user_attrs, system_attrs, {}, trial_id, values=values)
         return True
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:

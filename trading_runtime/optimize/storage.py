@@ -216,7 +216,8 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, _Reading(evaluations, history, alone=step == "asked" and history and not evaluations)) as storage:
+        reading = _Reading(evaluations, history, alone=step == "asked" and history and not evaluations)
+        with _journal(store, loc, create, write, step, reading) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -338,7 +339,8 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             storage.read_told()
         except (ValueError, KeyError, TypeError):  # an index not of told_index's form: the objects are read whole
             return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
-        return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)
+        backend.changed = False
+        return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)  # never kept: no told lines
     opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts,
                    shas, told, asked, held=held > 0)
     backend.changed = False
