@@ -1,5 +1,5 @@
-"""Told objects' indexes (optimize/journal_storage.told_index): an ask makes the told trials from them alone; what it
-makes equals what the lines give, an index that is damaged or not of its form is never used."""
+"""Told objects' indexes (optimize/journal_storage.told_index_line): an ask makes the told trials from them alone;
+what it makes equals what the lines give, an index that is damaged or not of its form is never used."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from trading_runtime.optimize.journal_storage import (
     HistoryNotReadError,
     JournalMemoryStorage,
     checked_told_index,
-    told_index,
+    told_index_doc,
+    told_index_line,
 )
 from trading_runtime.optimize.storage import _load, _Reading, forget_cached_storages, stored_journal
 from trading_runtime.store import CorruptArtifactError
@@ -142,10 +143,17 @@ def test_every_told_object_of_the_binary_counter_carries_its_index_under_its_sea
         raw = store.get_bytes(key)
         *rest, index_line, _ = raw.splitlines(keepends=True)
         assert seal(b"".join(rest) + index_line, "journal") == raw  # the seal covers the index
-        assert told_index(rest) == index_line  # the index is the lines' (the fold's merged blocks included)
-        doc = json.loads(checked_told_index(index_line))
-        assert len(doc["state"]) == sum(line.startswith(CREATE_PREFIX) for line in rest)
-        assert doc["zone"] == "+00:00" and len(doc["ops"]) == len(rest) - len(doc["state"])
+        docs = checked_told_index(index_line)
+        assert docs is not None and index_line == told_index_line(docs)
+        # One part per generation (a tell merges the parts of the objects it merges), each its generation's lines'
+        generations = []
+        for line in rest:
+            if line.startswith(b'{"op_code":3,') and b"trading_runtime_told_before" in line:
+                generations.append([])
+            generations[-1].append(line)
+        assert len(docs) == len(generations) and docs == [told_index_doc(g) for g in generations]
+        for doc in map(json.loads, docs):
+            assert len(doc["state"]) == 4 and doc["zone"] == "+00:00" and len(doc["ops"]) == 1
 
 
 def reseal(store, key, index_line):
@@ -154,9 +162,8 @@ def reseal(store, key, index_line):
     store.put_bytes(key, seal(b"".join(rest) + (index_line or b""), "journal"))
 
 
-def index_line_of(doc):
-    text = (json.dumps(doc, separators=(",", ":")) + "\n").encode()
-    return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(text).hexdigest().encode(), text)
+def index_line_of(docs):
+    return told_index_line([json.dumps(doc, separators=(",", ":")).encode() for doc in docs])
 
 
 def asked_again(store, m):
@@ -190,17 +197,19 @@ def test_an_index_missing_or_not_of_its_lines_form_is_not_used_and_the_ask_asks_
     reference = state(read(store, m, alone=False).storage)
     key = current_told_keys(store, m)[0]
     index_line = store.get_bytes(key).splitlines(keepends=True)[-2]
-    doc = json.loads(checked_told_index(index_line))
+    docs = [json.loads(doc) for doc in checked_told_index(index_line) or []]
+    doc, rest = docs[-1], docs[:-1]
     if change == "no index":  # as an earlier version wrote it
         changed = None
     elif change == "a trial short":
-        changed = index_line_of({**doc, "state": doc["state"][:-1], "values": doc["values"][:-1],
-                                 "start": doc["start"][:-1], "complete": doc["complete"][:-1],
-                                 "params": [p[:-1] for p in doc["params"]]})
+        changed = index_line_of([*rest, {**doc, "state": doc["state"][:-1], "values": doc["values"][:-1],
+                                         "start": doc["start"][:-1], "complete": doc["complete"][:-1],
+                                         "system_attrs": doc["system_attrs"][:-1],
+                                         "params": [p[:-1] for p in doc["params"]]}])
     elif change == "wrong study":
-        changed = index_line_of({**doc, "study_id": 7})
+        changed = index_line_of([*rest, {**doc, "study_id": 7}])
     elif change == "params swapped":  # one column fewer than the distributions
-        changed = index_line_of({**doc, "params": doc["params"][1:]})
+        changed = index_line_of([*rest, {**doc, "params": doc["params"][1:]}])
     else:
         text = b"[not json\n"
         changed = b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(text).hexdigest().encode(), text)
@@ -215,10 +224,10 @@ def test_lines_an_index_does_not_cover_get_none():
     m, store = study(generations=1)
     lines = stored_journal(store, m.storage_location).splitlines(keepends=True)
     told = [line for line in lines if line.startswith(CREATE_PREFIX)][:2]
-    assert told_index(told) is not None
+    assert told_index_doc(told) is not None
     ops = [line for line in lines if line.startswith(b'{"op_code":3,')]
-    assert told_index(told + ops[:1]) is not None
-    assert told_index([told[0], told[1].replace(b'"system_attrs":{}', b'"system_attrs":{"k":1}')]) is not None
+    assert told_index_doc(told + ops[:1]) is not None
+    assert told_index_doc([told[0], told[1].replace(b'"system_attrs":{}', b'"system_attrs":{"k":1}')]) is not None
     for old, new in [(b'"system_attrs":{}', b'"system_attrs":[1]'),
                      (b'"intermediate_values":{}', b'"intermediate_values":{"0":1.0}'),
                      (b'"state":1', b'"state":0'),
@@ -226,6 +235,21 @@ def test_lines_an_index_does_not_cover_get_none():
                      (b'"params":{"mode"', b'"params":{"zmode"'),
                      (b'{\\"choices\\": [\\"a\\", \\"b\\"]}', b'{\\"choices\\": [\\"a\\", \\"c\\"]}')]:
         assert old in told[1]
-        assert told_index([told[0], told[1].replace(old, new, 1)]) is None, new
-    assert told_index([*told, lines[0]]) is None  # a study's creation: not an attribute operation
-    assert told_index([]) is None
+        assert told_index_doc([told[0], told[1].replace(old, new, 1)]) is None, new
+    assert told_index_doc([*told, lines[0]]) is None  # a study's creation: not an attribute operation
+    assert told_index_doc([]) is None
+
+
+def test_a_tell_merging_told_objects_without_an_index_gives_the_merged_object_one():
+    m, store = study()
+    for key in current_told_keys(store, m):  # as an earlier version of this format wrote them: no index
+        reseal(store, key, None)
+    assert read(store, m, alone=True).held is False  # read from the lines
+    asked = ask_generation(store, m, 7, check)
+    forget_cached_storages()
+    tell_generation(store, m, 7, lambda: synthetic_records(m, asked))  # 8 = 0b1000: merges them all
+    (key,) = current_told_keys(store, m, generations=8)
+    *rest, index_line, _ = store.get_bytes(key).splitlines(keepends=True)
+    assert checked_told_index(index_line) == [told_index_doc(rest)]  # one part, of the merged lines
+    fast = read(store, m, alone=True)
+    assert fast.held and state(fast.storage) == state(read(store, m, alone=False).storage)

@@ -63,7 +63,7 @@ from trading_runtime.optimize.journal import (
 )
 
 __all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index",
-           "told_index"]
+           "told_index_doc", "told_index_line"]
 
 
 class HistoryNotReadError(Exception):
@@ -120,10 +120,11 @@ TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index
 _STUDY_OP_PREFIXES = (b'{"op_code":2,', b'{"op_code":3,')  # the study attribute operations a told object may hold
 
 
-def told_index(lines: Sequence[bytes]) -> bytes | None:
-    """The index line of a told object holding ``lines``, or None when a line is not of the simple form it covers.
+def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
+    """The told index of ``lines`` (JSON: one part of a told index line, ``told_index_line``), or None when a line is
+    not of the simple form it covers.
 
-    The line is ``#trading-runtime told-index sha256=<hex of the JSON> <JSON>``: the study attribute operations among
+    It holds the study attribute operations among
     the lines (their text, in order), the distributions section the trials' folded lines share (their text), the study
     id, and the trials in columns: states, values, start and completion times (as the lines hold them; their zone
     once when every one is UTC's), each parameter's internal values (in the order of the distributions), system
@@ -131,9 +132,7 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
     simple form: every line a study attribute operation or a folded line of a finished trial of one study, with the
     same distributions, its params in their order, no intermediate values or single ``value``.
 
-    The line ends the told object's journal lines, under its seal (``storage.py``), and is not a journal line: readers
-    take it off. An ask makes the told trials from it alone (``JournalMemoryStorage(indexed=…)``), checked by its own
-    sha256, without the trials' lines (their JSON decoded, the object hashed whole)."""
+    """
     trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
     ops = [line for line in lines if line.startswith(_STUDY_OP_PREFIXES)]
     section = _common_section(trials) if trials else None
@@ -163,21 +162,35 @@ def told_index(lines: Sequence[bytes]) -> bytes | None:
     zone = _UTC if all(type(t) is str and t.endswith(_UTC) for t in (*starts, *ends)) else ""
     if zone:
         starts, ends = [t[:-len(zone)] for t in starts], [t[:-len(zone)] for t in ends]
-    doc = journal_line({
+    return journal_line({
         "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
         "state": [h["state"] for h in heads], "values": [h.get("values") for h in heads],
         "zone": zone, "start": starts, "complete": ends, "system_attrs": [h["system_attrs"] for h in heads],
-        "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})
-    return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(doc).hexdigest().encode(), doc)
+        "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})[:-1]
 
 
-def checked_told_index(line: bytes) -> bytes | None:
-    """The JSON of a told index line (``told_index``), or None when the line is not one or its JSON is not what its
-    sha256 says."""
+def told_index_line(docs: Sequence[bytes]) -> bytes:
+    """A told object's index line: ``#trading-runtime told-index sha256=<hex> <docs>``, the told indexes of its lines'
+    consecutive parts (``told_index_doc``: one per told generation, or more; JSON never holds a raw tab) joined by tabs,
+    their sha256 (of the joined docs and the newline) before them.
+
+    The line ends the told object's journal lines, under its seal (``storage.py``), and is not a journal line: readers
+    take it off. An ask makes the told trials from it alone (``JournalMemoryStorage(indexed=…)``), checked by its own
+    sha256, without the trials' lines (their JSON decoded, the object hashed whole). The parts of the told objects a
+    tell merges are the merged object's parts: it decodes only its own generation's lines."""
+    text = b"\t".join(docs) + b"\n"
+    return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(text).hexdigest().encode(), text)
+
+
+def checked_told_index(line: bytes) -> list[bytes] | None:
+    """The parts of a told index line (``told_index_line``), or None when the line is not one or its parts are not
+    what its sha256 says."""
     if not line.startswith(TOLD_INDEX) or line[len(TOLD_INDEX) + 64:len(TOLD_INDEX) + 65] != b" ":
         return None
-    doc = line[len(TOLD_INDEX) + 65:]
-    return doc if hashlib.sha256(doc).hexdigest().encode() == line[len(TOLD_INDEX):len(TOLD_INDEX) + 64] else None
+    text = line[len(TOLD_INDEX) + 65:]
+    if hashlib.sha256(text).hexdigest().encode() != line[len(TOLD_INDEX):len(TOLD_INDEX) + 64]:
+        return None
+    return text.rstrip(b"\n").split(b"\t")
 
 
 @contextlib.contextmanager
@@ -233,15 +246,15 @@ class _Index(NamedTuple):
     user_attrs: dict[str, dict[str, Any]]
 
     @classmethod
-    def read(cls, text: bytes, n: int | None = None) -> _Index | None:
-        """The index of ``text`` (holding ``n`` trials, when given), or None when it is not of told_index's form."""
+    def read(cls, text: bytes) -> _Index | None:
+        """The index of ``text``, or None when it is not of told_index_doc's form."""
         try:
             doc = _decode(text.decode())
             index = cls(doc["study_id"], doc["ops"], doc["section"].encode(), doc["state"], doc["values"], doc["zone"],
                         doc["start"], doc["complete"], doc["params"], doc["system_attrs"], doc["user_attrs"])
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        size = len(index.states) if n is None else n
+        size = len(index.states) if type(index.states) is list else -1
         columns = (index.states, index.values, index.starts, index.ends, index.system_attrs)
         if not (all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
                 type(index.ops) is list and all(type(op) is str for op in index.ops) and type(index.params) is list and
@@ -270,7 +283,8 @@ class JournalMemoryStorage(InMemoryStorage):
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
                  deferred: tuple[int, int] = (0, 0), held: int = 0,
-                 indexes: Sequence[tuple[int, int, bytes]] = (), indexed: Sequence[tuple[bytes, int]] = ()) -> None:
+                 indexes: Sequence[tuple[int, int, list[bytes]]] = (),
+                 indexed: Sequence[tuple[list[bytes], int]] = ()) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -287,7 +301,7 @@ class JournalMemoryStorage(InMemoryStorage):
         self._held = 0  # trials held (their lines not read: see _hold)
         # The deferred trials by told object, in order: how many, and that object's told index (None: none); see
         # told_index
-        self._blocks: list[tuple[int, bytes | None]] = []
+        self._blocks: list[tuple[int, list[bytes] | None]] = []
         self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, unmade
         self._lineless = False  # complete trials without their lines (made from told indexes alone): no evaluations
         start, stop = deferred
@@ -296,12 +310,12 @@ class JournalMemoryStorage(InMemoryStorage):
             self._read_line(line)
         if held:
             self._hold(held)
-        for text, n in indexed:
-            self._index_alone(text, n)
+        for docs, n in indexed:
+            self._index_alone(docs, n)
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
         # attribute each ask sets (read now); told object by told object (``indexes``: where each one's lines are).
         bounds = sorted({start, stop, *(at for a, b, _ in indexes for at in (a, b) if start <= at <= stop)})
-        index_at = {(a, b): text for a, b, text in indexes}
+        index_at = {(a, b): docs for a, b, docs in indexes}
         run: list[bytes] = []
         for lo, hi in itertools.pairwise(bounds):
             before = len(self._deferred) + len(run)
@@ -321,24 +335,40 @@ class JournalMemoryStorage(InMemoryStorage):
         for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
             self._read_line(lines[index], index)
 
-    def _index_alone(self, text: bytes, n: int) -> None:
-        """A told object given by its told index alone (``told_index``; holding ``n`` trials): its study operations
-        applied, its trials' slots held (made by _read_deferred)."""
-        index = _Index.read(text, n)
-        if index is None or len(self._studies) != 1 or index.study_id not in self._studies or \
-                len(index.params) != len(self._section_distributions(index.section)):
-            raise ValueError("journal: a told index is not of the form told_index writes")
-        for op in index.ops:
-            self._apply(json.loads(op))
+    def _index_alone(self, docs: list[bytes], n: int) -> None:
+        """A told object given by its told index alone (``told_index_line``'s parts; holding ``n`` trials): its study
+        operations applied, its trials' slots held (made by _read_deferred)."""
+        indexes = self._indexes(docs, n)
+        if indexes is None:
+            raise ValueError("journal: a told index is not of the form told_index_line writes")
         (study_id,) = self._studies
         info = self._studies[study_id]
-        first_id, first_number = self._max_trial_id + 1, len(info.trials)
-        self._max_trial_id += n
-        self._trial_id_to_study_id_and_number.update(
-            (first_id + i, (study_id, first_number + i)) for i in range(n))
-        info.trials.extend([None] * n)  # type: ignore[list-item]  # their slots, until _read_deferred
-        self._indexed.append((range(first_id, first_id + n), index))
+        for index in indexes:
+            for op in index.ops:
+                self._apply(json.loads(op))
+            size = len(index.states)
+            first_id, first_number = self._max_trial_id + 1, len(info.trials)
+            self._max_trial_id += size
+            self._trial_id_to_study_id_and_number.update(
+                (first_id + i, (study_id, first_number + i)) for i in range(size))
+            info.trials.extend([None] * size)  # type: ignore[list-item]  # their slots, until _read_deferred
+            self._indexed.append((range(first_id, first_id + size), index))
         self._lineless = True
+
+    def _indexes(self, docs: list[bytes], n: int) -> list[_Index] | None:
+        """The told indexes of ``docs`` (of the one study, ``n`` trials in all, their params their distributions'),
+        or None when they are not."""
+        indexes = [_Index.read(doc) for doc in docs]
+        if len(self._studies) != 1 or any(i is None or i.study_id not in self._studies for i in indexes):
+            return None
+        checked = [i for i in indexes if i is not None]
+        try:
+            if sum(len(i.states) for i in checked) != n or \
+                    any(len(i.params) != len(self._section_distributions(i.section)) for i in checked):
+                return None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        return checked
 
     @property
     def evaluations(self) -> bool:
@@ -412,13 +442,16 @@ class JournalMemoryStorage(InMemoryStorage):
                 self._read_lines(deferred)
                 return
             at = 0
-            for count, text in blocks:
+            for count, docs in blocks:
                 chunk = deferred[at:at + count]
                 at += count
-                made = None if text is None else _Index.read(text, count)
-                if made is None or made.study_id not in self._studies or \
-                        not self._read_indexed(made, [i for i, _ in chunk], [line for _, line in chunk]):
+                indexes = None if docs is None else self._indexes(docs, count)
+                if indexes is None:
                     self._read_lines(chunk)
+                    continue
+                for index in indexes:
+                    part, chunk = chunk[:len(index.states)], chunk[len(index.states):]
+                    self._read_indexed(index, [i for i, _ in part], [line for _, line in part])
 
     def _read_lines(self, deferred: list[tuple[int, bytes]]) -> None:
         """Deferred trials read from their lines: in one go when they are folded lines alike, else line by line."""
@@ -431,13 +464,11 @@ class JournalMemoryStorage(InMemoryStorage):
                                          f"{line[:80]!r}")
                     self._create_trial(op, trial_id)
 
-    def _read_indexed(self, index: _Index, ids: Sequence[int], lines: Sequence[bytes] | None) -> bool:
-        """Told trials (``ids``) made from their told object's index (``told_index``) instead of their lines' JSON, as
-        ``_read_folded_block`` makes them without their evaluations (``lines``: theirs, for ``read_evaluations``;
-        None: not given). False, having made none, when the index's parameters are not its distributions'."""
+    def _read_indexed(self, index: _Index, ids: Sequence[int], lines: Sequence[bytes] | None) -> None:
+        """Told trials (``ids``) made from a told index (``told_index_doc``; checked by ``_indexes``) instead of their
+        lines' JSON, as ``_read_folded_block`` makes them without their evaluations (``lines``: theirs, for
+        ``read_evaluations``; None: not given)."""
         dists = self._section_distributions(index.section)
-        if len(index.params) != len(dists):
-            return False
         (study_id,) = self._studies
         info = self._studies[study_id]
         if dists is not self._known:
@@ -467,7 +498,6 @@ class JournalMemoryStorage(InMemoryStorage):
                 user_attrs = attrs[str(at)]
             trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists),
                                              user_attrs, system_attrs, {}, trial_id, values=values)
-        return True
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)

@@ -63,7 +63,13 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.optimize.journal import BytesJournalBackend
-from trading_runtime.optimize.journal_storage import TOLD_INDEX, JournalMemoryStorage, checked_told_index, told_index
+from trading_runtime.optimize.journal_storage import (
+    TOLD_INDEX,
+    JournalMemoryStorage,
+    checked_told_index,
+    told_index_doc,
+    told_index_line,
+)
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -125,6 +131,9 @@ class _Open:
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
     pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
     held: bool = False  # told objects were left unread (a tell's step; see _load): never kept for another step
+    # Told indexes (told_index_doc) of told generations g0+r … g0+e-1 by r: (e, their parts), for the told objects'
+    # index lines (_store_told); from the told objects read and the generations folded here
+    parts: dict[int, tuple[int, list[bytes]]] = dataclasses.field(default_factory=dict)
 
     @property
     def pending(self) -> bool:
@@ -243,10 +252,10 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
-def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, bytes | None]:
+def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, list[bytes] | None]:
     """A journal object's lines, its state in the store (``_stored_state``), sealed or as an earlier version
-    wrote it (marker-verified: hashed once), and its told index (``told_index``: the JSON after its prefix; None when
-    it has none), taken off its lines."""
+    wrote it (marker-verified: hashed once), and its told index's parts (``told_index_line``; None when it has none),
+    the index line taken off its lines."""
     try:
         raw = store.get_bytes(sealed_key(key))
     except ArtifactNotFoundError:
@@ -303,7 +312,8 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
     starts = {0: len(backend)}
     held = done = 0
-    indexes: list[tuple[int, int, bytes]] = []  # (first line, end, told index) of the told objects read
+    indexes: list[tuple[int, int, list[bytes]]] = []  # (first line, end, told index) of the told objects read
+    parts: dict[int, tuple[int, list[bytes]]] = {}
     blocks = [(1 << bit, loc.segment("told", g0 + (told >> bit << bit) - 1))
               for bit in reversed(range(told.bit_length())) if told >> bit & 1]  # (generations, key), in order
     # From the indexes alone when every told generation is whole (one is left to ask): each told object then holds
@@ -325,6 +335,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             backend.extend(data)
             if index is not None:
                 indexes.append((first, len(backend), index))
+                parts[done - size] = (done, index)
         starts[done] = len(backend)
     asked = False
     if asked_key is not None and asked_state is not None:
@@ -335,22 +346,22 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     if alone is not None:
         try:
             storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
-                (text, size * loc.batch_size) for text, (size, _) in zip(alone, blocks, strict=True)])
+                (docs, size * loc.batch_size) for docs, (size, _) in zip(alone, blocks, strict=True)])
             storage.read_told()
         except (ValueError, KeyError, TypeError):  # an index not of told_index's form: the objects are read whole
             return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
         backend.changed = False
         return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)  # never kept: no told lines
     opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts,
-                   shas, told, asked, held=held > 0)
+                   shas, told, asked, held=held > 0, parts=parts)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
 
 
-def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[bytes] | None:
-    """The told indexes of the told objects ``keys`` (``journal_storage.told_index``), each checked by its own sha256,
+def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[list[bytes]] | None:
+    """The told indexes of the told objects ``keys`` (``told_index_line``'s parts), each checked by its own sha256,
     read without their lines' seal: their lines are neither hashed nor split (an ask's read: the told trials are made
     from the indexes alone). None when an object has none (written by an earlier version, or of lines an index does
     not cover) or its index is not what its sha256 says: the objects are then read whole (and their seals checked)."""
@@ -370,7 +381,7 @@ def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[bytes] | 
 
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
                   deferred: tuple[int, int], held: int = 0,
-                  indexes: list[tuple[int, int, bytes]] | None = None) -> JournalMemoryStorage:
+                  indexes: list[tuple[int, int, list[bytes]]] | None = None) -> JournalMemoryStorage:
     try:
         storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held,
                                        indexes=indexes or ())
@@ -465,6 +476,9 @@ def _fold_told(loc: StorageLocation, opened: _Open) -> None:
     opened.backend.compact((opened.g0 + r) * loc.batch_size, opened.starts[r])
     opened.told = r + 1
     opened.starts[r + 1] = len(opened.backend)
+    doc = told_index_doc(opened.backend.lines()[opened.starts[r]:])
+    if doc is not None:
+        opened.parts[r] = (r + 1, [doc])
     opened.asked = opened.pending_ask = False
 
 
@@ -477,9 +491,29 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
             done += 1 << bit
             key = loc.segment("told", opened.g0 + done - 1)
             if key not in opened.shas:
-                lines = opened.backend.lines()[opened.starts[done - (1 << bit)]:opened.starts[done]]
-                _put(store, opened, key, b"".join(lines) + (told_index(lines) or b""))
+                first = done - (1 << bit)
+                lines = opened.backend.lines()[opened.starts[first]:opened.starts[done]]
+                docs = _index_parts(opened, first, done)
+                if docs is None:  # (generations read from objects without an index)
+                    doc = told_index_doc(lines)
+                    docs = None if doc is None else [doc]
+                _put(store, opened, key, b"".join(lines) + (b"" if docs is None else told_index_line(docs)))
+                if docs is not None:
+                    opened.parts[first] = (done, docs)
     opened.stored = opened.told
+
+
+def _index_parts(opened: _Open, r: int, e: int) -> list[bytes] | None:
+    """The told indexes' parts of told generations g0+r … g0+e-1, from those known (``_Open.parts``); None when one
+    is not known."""
+    docs: list[bytes] = []
+    while r < e:
+        end, more = opened.parts.get(r, (e + 1, []))
+        if end > e:
+            return None
+        docs += more
+        r = end
+    return docs
 
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
