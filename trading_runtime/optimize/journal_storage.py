@@ -63,7 +63,7 @@ from trading_runtime.optimize.journal import (
 )
 
 __all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index",
-           "told_index_doc", "told_index_line"]
+           "collector_paused", "told_index_doc", "told_index_line"]
 
 
 class HistoryNotReadError(Exception):
@@ -194,7 +194,7 @@ def checked_told_index(line: bytes) -> list[bytes] | None:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while the told trials are made: thousands of objects that live as long
     as the storage and hold no cycles, whose allocation would otherwise set off collections that traverse every
     object of the process (in a 1,000-trial study, ~40 % of the ask's read). Collections resume after it."""
@@ -256,14 +256,15 @@ class _Index(NamedTuple):
             return None
         size = len(index.states) if type(index.states) is list else -1
         columns = (index.states, index.values, index.starts, index.ends, index.system_attrs)
-        if not (all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
-                type(index.ops) is list and all(type(op) is str for op in index.ops) and type(index.params) is list and
-                index.zone in ("", _UTC) and
-                (not index.zone or all(type(t) is str for t in (*index.starts, *index.ends))) and
-                set(index.states) <= _FINISHED and all(type(c) is int for c in index.states) and
-                all(type(a) is dict for a in index.system_attrs) and
-                type(index.user_attrs) is dict and
-                all(type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE)):
+        if not (type(index.params) is list and
+                all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
+                type(index.ops) is list and set(map(type, index.ops)) <= {str} and index.zone in ("", _UTC) and
+                (not index.zone or set(map(type, index.starts)) | set(map(type, index.ends)) <= {str}) and
+                set(map(type, index.states)) <= {int} and set(index.states) <= _FINISHED and
+                set(map(type, index.system_attrs)) <= {dict} and type(index.user_attrs) is dict):
+            return None
+        if set(index.states) != {_COMPLETE} and not all(
+                type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE):
             return None
         return index
 
@@ -435,7 +436,7 @@ class JournalMemoryStorage(InMemoryStorage):
         deferred, self._deferred = self._deferred, []
         blocks, self._blocks = self._blocks, []
         indexed, self._indexed = self._indexed, []
-        with _collector_paused():
+        with collector_paused():
             for ids, index in indexed:
                 self._read_indexed(index, ids, None)
             if not self._skip_evaluations or all(text is None for _, text in blocks):
@@ -480,16 +481,16 @@ class JournalMemoryStorage(InMemoryStorage):
         # (a FloatDistribution's external value is its internal one)
         externals = [column if type(dist) is FloatDistribution else list(map(dist.to_external_repr, column))
                      for dist, column in zip(dists.values(), index.params, strict=True)]
-        params = [dict(zip(names, p, strict=True)) for p in zip(*externals, strict=True)] if names else \
-            [{} for _ in range(n)]
+        params = [dict(zip(names, p)) for p in zip(*externals)] if names else [{} for _ in range(n)]  # noqa: B905
         local = self._times.locals
         first = self._trial_id_to_study_id_and_number[ids[0]][1] if n else 0  # (the ids and numbers are consecutive)
         unread = self._unread
         attrs = index.user_attrs
         trials = info.trials
-        for at, (trial_id, code, values, start, end, param, system_attrs) in enumerate(zip(
+        # (the columns' lengths are checked: _indexes)
+        for at, (trial_id, code, values, start, end, param, system_attrs) in enumerate(zip(  # noqa: B905
                 ids, index.states, index.values, local(index.starts, index.zone), local(index.ends, index.zone), params,
-                index.system_attrs, strict=True)):
+                index.system_attrs)):
             if code == _COMPLETE:
                 if lines is not None:
                     unread[trial_id] = lines[at]

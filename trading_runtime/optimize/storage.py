@@ -67,6 +67,7 @@ from trading_runtime.optimize.journal_storage import (
     TOLD_INDEX,
     JournalMemoryStorage,
     checked_told_index,
+    collector_paused,
     told_index_doc,
     told_index_line,
 )
@@ -345,9 +346,10 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
     if alone is not None:
         try:
-            storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
-                (docs, size * loc.batch_size) for docs, (size, _) in zip(alone, blocks, strict=True)])
-            storage.read_told()
+            with collector_paused():  # the indexes' JSON and the trials made of it (see collector_paused)
+                storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
+                    (docs, size * loc.batch_size) for docs, (size, _) in zip(alone, blocks, strict=True)])
+                storage.read_told()
         except (ValueError, KeyError, TypeError):  # an index not of told_index's form: the objects are read whole
             return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
         backend.changed = False
