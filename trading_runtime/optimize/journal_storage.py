@@ -16,6 +16,13 @@ evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded
 ``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
 everything. A tell's storage may also hold trials whose lines it is not given at all (``held``: the told
 objects its fold does not rewrite); reaching one raises :class:`HistoryNotReadError`.
+
+Told objects carry a told index (:func:`told_index_line`: per told generation, its trials' states, values, times,
+params and system attributes in columns, and its study operations), under their seal. An ask makes the told trials
+from the indexes alone (``indexed``: each checked by its own sha256; the lines are neither hashed, split nor decoded,
+and its storage has no evaluations to read); a reader given the lines with their indexes (``indexes``) makes the
+trials from the indexes too and keeps the lines for :meth:`read_evaluations`. Lines an index does not cover (an
+earlier version's objects, intermediate values, several distributions) are read as above.
 """
 
 from __future__ import annotations
@@ -116,7 +123,7 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
     return section
 
 
-TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index line starts (see told_index)
+TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index line starts (see told_index_line)
 _STUDY_OP_PREFIXES = (b'{"op_code":2,', b'{"op_code":3,')  # the study attribute operations a told object may hold
 
 
@@ -225,13 +232,13 @@ class _Times:
 
     def locals(self, texts: list[str | None], zone: str) -> list[datetime | None]:
         """``local`` of each of ``texts``, whose zone is ``zone`` ("": each text's own)."""
-        if zone and self.utc:  # zone is UTC (see told_index)
+        if zone and self.utc:  # zone is UTC (see told_index_doc)
             return list(map(datetime.fromisoformat, texts))  # type: ignore[arg-type]  # str (_Index.read)
         return [self.local(t if t is None else t + zone) for t in texts]
 
 
 class _Index(NamedTuple):
-    """A told index's JSON (``told_index``), its form checked."""
+    """A told index's JSON (``told_index_doc``), its form checked."""
 
     study_id: int
     ops: list[str]
@@ -301,7 +308,7 @@ class JournalMemoryStorage(InMemoryStorage):
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         self._held = 0  # trials held (their lines not read: see _hold)
         # The deferred trials by told object, in order: how many, and that object's told index (None: none); see
-        # told_index
+        # told_index_line
         self._blocks: list[tuple[int, list[bytes] | None]] = []
         self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, unmade
         self._lineless = False  # complete trials without their lines (made from told indexes alone): no evaluations

@@ -17,6 +17,13 @@ storage/journal/g<gggg>.told.v2.log   generation g told: the folded trials of ge
                                       g+1-lowbit(g+1) … g (one line per trial, compact_journal)
 ```
 
+A told object's last line before its seal is its told index (``#trading-runtime told-index sha256=<hex> …``:
+``journal_storage.told_index_line``, the told trials' states, values, times and params in columns, one part per
+told generation, checked by its own sha256), which readers take off: it is not a journal line. An ask reads the
+told objects' indexes alone (``_told_indexes_alone``: not their lines, nor their seals), and makes the told trials
+from them; the lines stay for the readers of evaluations (finalize, verify) and for the tells' folds, which merge
+the indexes' parts with the objects they merge. Objects without an index (an earlier version's) are read whole.
+
 (Earlier versions wrote the same objects without the ``.v2`` and the seal, each completed by a
 ``.SUCCESS`` marker (``write_complete``); they are read as well, object by object, so a study goes
 on where an earlier version left it.)
@@ -350,7 +357,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
                 storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
                     (docs, size * loc.batch_size) for docs, (size, _) in zip(alone, blocks, strict=True)])
                 storage.read_told()
-        except (ValueError, KeyError, TypeError):  # an index not of told_index's form: the objects are read whole
+        except (ValueError, KeyError, TypeError):  # an index not of told_index_doc's form: the objects are read whole
             return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
         backend.changed = False
         return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)  # never kept: no told lines
