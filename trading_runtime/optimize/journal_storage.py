@@ -131,15 +131,13 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     """The told index of ``lines`` (JSON: one part of a told index line, ``told_index_line``), or None when a line is
     not of the simple form it covers.
 
-    It holds the study attribute operations among
-    the lines (their text, in order), the distributions section the trials' folded lines share (their text), the study
-    id, and the trials in columns: states, values, start and completion times (as the lines hold them; their zone
-    once when every one is UTC's), each parameter's internal values (in the order of the distributions), system
-    attributes (TPE's relative params), and the user attributes of the trials that are not complete (by position). The
-    simple form: every line a study attribute operation or a folded line of a finished trial of one study, with the
-    same distributions, its params in their order, no intermediate values or single ``value``.
-
-    """
+    It holds the study attribute operations among the lines (their text, in order), the distributions section the
+    trials' folded lines share (its text), the study id, and the trials in columns: states, values, start and
+    completion times (as the lines hold them; their zone once when every one is UTC's), each parameter's internal
+    values (in the order of the distributions), system attributes (TPE's relative params), and the user attributes of
+    the trials that are not complete (by position). The simple form: every line a study attribute operation or a
+    folded line of a finished trial of one study, with the same distributions, its params in their order, no
+    intermediate values or single ``value``."""
     trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
     ops = [line for line in lines if line.startswith(_STUDY_OP_PREFIXES)]
     section = _common_section(trials) if trials else None
