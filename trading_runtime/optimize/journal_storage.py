@@ -16,6 +16,13 @@ evaluation, ~1.2 kB of JSON that no sampler reads) are not parsed at all: folded
 ``user_attrs`` last, so the line's head is parsed alone. Readers of results (finalize, verify) load
 everything. A tell's storage may also hold trials whose lines it is not given at all (``held``: the told
 objects its fold does not rewrite); reaching one raises :class:`HistoryNotReadError`.
+
+Told objects carry a told index (:func:`told_index_line`: per told generation, its trials' states, values, times,
+params and system attributes in columns, and its study operations), under their seal. An ask makes the told trials
+from the indexes alone (``indexed``: each checked by its own sha256; the lines are neither hashed, split nor decoded,
+and its storage has no evaluations to read); a reader given the lines with their indexes (``indexes``) makes the
+trials from the indexes too and keeps the lines for :meth:`read_evaluations`. Lines an index does not cover (an
+earlier version's objects, intermediate values, several distributions) are read as above.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import hashlib
+import itertools
 import json
 import re
 import threading
@@ -34,6 +43,7 @@ from typing import Any, NamedTuple
 
 from optuna.distributions import (
     BaseDistribution,
+    FloatDistribution,
     check_distribution_compatibility,
     distribution_to_json,
     json_to_distribution,
@@ -59,7 +69,8 @@ from trading_runtime.optimize.journal import (
     journal_line,
 )
 
-__all__ = ["HistoryNotReadError", "JournalMemoryStorage", "TrialSummary"]
+__all__ = ["TOLD_INDEX", "HistoryNotReadError", "JournalMemoryStorage", "TrialSummary", "checked_told_index",
+           "collector_paused", "told_index_doc", "told_index_line"]
 
 
 class HistoryNotReadError(Exception):
@@ -77,6 +88,9 @@ _DISTRIBUTIONS = b',"distributions":'
 _SYSTEM_ATTRS = b',"system_attrs":'
 _CLOSE = ord("}")
 _STATES = {int(s): s for s in TrialState}
+_COMPLETE = int(TrialState.COMPLETE)
+_UTC = "+00:00"
+_FINISHED = frozenset(FINISHED_STATES)
 # The keys a folded line holds before ``user_attrs`` (its last key): a head holding them all was cut at the
 # top-level ``user_attrs`` (JSON objects have unique keys; a cut inside a nested value lacks the later ones).
 _HEAD_KEYS = frozenset({"op_code", "worker_id", "study_id", "datetime_start", "params", "distributions",
@@ -109,8 +123,83 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
     return section
 
 
+TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index line starts (see told_index_line)
+_STUDY_OP_PREFIXES = (b'{"op_code":2,', b'{"op_code":3,')  # the study attribute operations a told object may hold
+
+
+def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
+    """The told index of ``lines`` (JSON: one part of a told index line, ``told_index_line``), or None when a line is
+    not of the simple form it covers.
+
+    It holds the study attribute operations among the lines (their text, in order), the distributions section the
+    trials' folded lines share (its text), the study id, and the trials in columns: states, values, start and
+    completion times (as the lines hold them; their zone once when every one is UTC's), each parameter's internal
+    values (in the order of the distributions), system attributes (TPE's relative params), and the user attributes of
+    the trials that are not complete (by position). The simple form: every line a study attribute operation or a
+    folded line of a finished trial of one study, with the same distributions, its params in their order, no
+    intermediate values or single ``value``."""
+    trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
+    ops = [line for line in lines if line.startswith(_STUDY_OP_PREFIXES)]
+    section = _common_section(trials) if trials else None
+    if section is None or len(trials) + len(ops) != len(lines):
+        return None
+    parts: list[bytes] = []
+    for line in trials:
+        cut = line.find(_USER_ATTRS)
+        at = line.find(_DISTRIBUTIONS, 0, cut)
+        parts += (line[:at], line[at + len(section):cut], b"},")
+    parts[-1] = parts[-1][:-1]
+    try:
+        heads = _decode("[" + b"".join(parts).decode() + "]")
+        names = list(_decode("{" + section[1:].decode() + "}")["distributions"])
+    except ValueError:
+        return None
+    study_id = heads[0].get("study_id") if type(heads[0]) is dict else None
+    wanted = _HEAD_KEYS - {"distributions"}
+    for h in heads:
+        if not (type(h) is dict and h.keys() >= wanted and type(h["state"]) is int and h["state"] in FINISHED_STATES
+                and h["study_id"] == study_id and type(h["system_attrs"]) is dict and h["intermediate_values"] == {}
+                and h.get("value") is None and type(h["params"]) is dict and list(h["params"]) == names):
+            return None
+    unfinished = {str(i): json.loads(trials[i])["user_attrs"] for i, h in enumerate(heads) if h["state"] != _COMPLETE}
+    starts, ends = [h["datetime_start"] for h in heads], [h.get("datetime_complete") for h in heads]
+    # Times in UTC (as Optuna's journal writes them): the zone once, not in every time
+    zone = _UTC if all(type(t) is str and t.endswith(_UTC) for t in (*starts, *ends)) else ""
+    if zone:
+        starts, ends = [t[:-len(zone)] for t in starts], [t[:-len(zone)] for t in ends]
+    return journal_line({
+        "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
+        "state": [h["state"] for h in heads], "values": [h.get("values") for h in heads],
+        "zone": zone, "start": starts, "complete": ends, "system_attrs": [h["system_attrs"] for h in heads],
+        "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})[:-1]
+
+
+def told_index_line(docs: Sequence[bytes]) -> bytes:
+    """A told object's index line: ``#trading-runtime told-index sha256=<hex> <docs>``, the told indexes of its lines'
+    consecutive parts (``told_index_doc``: one per told generation, or more; JSON never holds a raw tab) joined by tabs,
+    their sha256 (of the joined docs and the newline) before them.
+
+    The line ends the told object's journal lines, under its seal (``storage.py``), and is not a journal line: readers
+    take it off. An ask makes the told trials from it alone (``JournalMemoryStorage(indexed=…)``), checked by its own
+    sha256, without the trials' lines (their JSON decoded, the object hashed whole). The parts of the told objects a
+    tell merges are the merged object's parts: it decodes only its own generation's lines."""
+    text = b"\t".join(docs) + b"\n"
+    return b"%s%s %s" % (TOLD_INDEX, hashlib.sha256(text).hexdigest().encode(), text)
+
+
+def checked_told_index(line: bytes) -> list[bytes] | None:
+    """The parts of a told index line (``told_index_line``), or None when the line is not one or its parts are not
+    what its sha256 says."""
+    if not line.startswith(TOLD_INDEX) or line[len(TOLD_INDEX) + 64:len(TOLD_INDEX) + 65] != b" ":
+        return None
+    text = line[len(TOLD_INDEX) + 65:]
+    if hashlib.sha256(text).hexdigest().encode() != line[len(TOLD_INDEX):len(TOLD_INDEX) + 64]:
+        return None
+    return text.rstrip(b"\n").split(b"\t")
+
+
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while the told trials are made: thousands of objects that live as long
     as the storage and hold no cycles, whose allocation would otherwise set off collections that traverse every
     object of the process (in a 1,000-trial study, ~40 % of the ask's read). Collections resume after it."""
@@ -139,6 +228,51 @@ class _Times:
             return datetime.fromisoformat(text[:-6])
         return datetime.fromisoformat(text).astimezone().replace(tzinfo=None)
 
+    def locals(self, texts: list[str | None], zone: str) -> list[datetime | None]:
+        """``local`` of each of ``texts``, whose zone is ``zone`` ("": each text's own)."""
+        if zone and self.utc:  # zone is UTC (see told_index_doc)
+            return list(map(datetime.fromisoformat, texts))  # type: ignore[arg-type]  # str (_Index.read)
+        return [self.local(t if t is None else t + zone) for t in texts]
+
+
+class _Index(NamedTuple):
+    """A told index's JSON (``told_index_doc``), its form checked."""
+
+    study_id: int
+    ops: list[str]
+    section: bytes
+    states: list[int]
+    values: list[list[float] | None]
+    zone: str  # "+00:00": every time's zone, taken off them; "": the times hold theirs
+    starts: list[str | None]
+    ends: list[str | None]
+    params: list[list[float]]
+    system_attrs: list[dict[str, Any]]
+    user_attrs: dict[str, dict[str, Any]]
+
+    @classmethod
+    def read(cls, text: bytes) -> _Index | None:
+        """The index of ``text``, or None when it is not of told_index_doc's form."""
+        try:
+            doc = _decode(text.decode())
+            index = cls(doc["study_id"], doc["ops"], doc["section"].encode(), doc["state"], doc["values"], doc["zone"],
+                        doc["start"], doc["complete"], doc["params"], doc["system_attrs"], doc["user_attrs"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        size = len(index.states) if type(index.states) is list else -1
+        columns = (index.states, index.values, index.starts, index.ends, index.system_attrs)
+        if not (type(index.params) is list and
+                all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
+                type(index.ops) is list and set(map(type, index.ops)) <= {str} and index.zone in ("", _UTC) and
+                (not index.zone or set(map(type, index.starts)) | set(map(type, index.ends)) <= {str}) and
+                set(map(type, index.states)) <= {int} and set(index.states) <= _FINISHED and
+                set(map(type, index.system_attrs)) <= {dict} and type(index.user_attrs) is dict):
+            return None
+        if set(index.states) != {_COMPLETE} and not all(
+                type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE):
+            return None
+        return index
+
 
 class JournalMemoryStorage(InMemoryStorage):
     """Optuna's in-memory storage, read from a journal's lines, writing its changes as journal operations.
@@ -154,7 +288,9 @@ class JournalMemoryStorage(InMemoryStorage):
     """
 
     def __init__(self, backend: BytesJournalBackend, *, evaluations: bool = True,
-                 deferred: tuple[int, int] = (0, 0), held: int = 0) -> None:
+                 deferred: tuple[int, int] = (0, 0), held: int = 0,
+                 indexes: Sequence[tuple[int, int, list[bytes]]] = (),
+                 indexed: Sequence[tuple[list[bytes], int]] = ()) -> None:
         super().__init__()
         self.backend = backend
         self._skip_evaluations = not evaluations
@@ -169,36 +305,87 @@ class JournalMemoryStorage(InMemoryStorage):
         self._texts: dict[int, tuple[BaseDistribution, str]] = {}  # id → (distribution, its JSON text)
         self._finished: dict[int, list[TrialSummary]] = {}  # study id → summaries of its leading finished trials
         self._held = 0  # trials held (their lines not read: see _hold)
+        # The deferred trials by told object, in order: how many, and that object's told index (None: none); see
+        # told_index_line
+        self._blocks: list[tuple[int, list[bytes] | None]] = []
+        self._indexed: list[tuple[range, _Index]] = []  # told trials (ids) given by their told index alone, unmade
+        self._lineless = False  # complete trials without their lines (made from told indexes alone): no evaluations
         start, stop = deferred
         lines = backend.lines()
         for line in lines[:start]:
             self._read_line(line)
         if held:
             self._hold(held)
+        for docs, n in indexed:
+            self._index_alone(docs, n)
         # The told objects' usual content: trials' creations (deferred, each run of them at once), and the study
-        # attribute each ask sets (read now).
+        # attribute each ask sets (read now); told object by told object (``indexes``: where each one's lines are).
+        bounds = sorted({start, stop, *(at for a, b, _ in indexes for at in (a, b) if start <= at <= stop)})
+        index_at = {(a, b): docs for a, b, docs in indexes}
         run: list[bytes] = []
-        for line in lines[start:stop]:
-            if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
-                run.append(line)
-                continue
-            if run:
-                self._defer_all(run)
-                run = []
-            self._read_line(line)
+        for lo, hi in itertools.pairwise(bounds):
+            before = len(self._deferred) + len(run)
+            for line in lines[lo:hi]:
+                if line.startswith(CREATE_PREFIX) and len(self._studies) == 1:
+                    run.append(line)
+                    continue
+                if run:
+                    self._defer_all(run)
+                    run = []
+                self._read_line(line)
+            count = len(self._deferred) + len(run) - before
+            if count:
+                self._blocks.append((count, index_at.get((lo, hi))))
         if run:
             self._defer_all(run)
         for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
             self._read_line(lines[index], index)
 
+    def _index_alone(self, docs: list[bytes], n: int) -> None:
+        """A told object given by its told index alone (``told_index_line``'s parts; holding ``n`` trials): its study
+        operations applied, its trials' slots held (made by _read_deferred)."""
+        indexes = self._indexes(docs, n)
+        if indexes is None:
+            raise ValueError("journal: a told index is not of the form told_index_line writes")
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        for index in indexes:
+            for op in index.ops:
+                self._apply(json.loads(op))
+            size = len(index.states)
+            first_id, first_number = self._max_trial_id + 1, len(info.trials)
+            self._max_trial_id += size
+            self._trial_id_to_study_id_and_number.update(
+                (first_id + i, (study_id, first_number + i)) for i in range(size))
+            info.trials.extend([None] * size)  # type: ignore[list-item]  # their slots, until _read_deferred
+            self._indexed.append((range(first_id, first_id + size), index))
+        self._lineless = True
+
+    def _indexes(self, docs: list[bytes], n: int) -> list[_Index] | None:
+        """The told indexes of ``docs`` (of the one study, ``n`` trials in all, their params their distributions'),
+        or None when they are not."""
+        indexes = [_Index.read(doc) for doc in docs]
+        if len(self._studies) != 1 or any(i is None or i.study_id not in self._studies for i in indexes):
+            return None
+        checked = [i for i in indexes if i is not None]
+        try:
+            if sum(len(i.states) for i in checked) != n or \
+                    any(len(i.params) != len(self._section_distributions(i.section)) for i in checked):
+                return None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        return checked
+
     @property
     def evaluations(self) -> bool:
         """Whether every trial holds its user attributes."""
-        return not self._unread and not (self._deferred and self._skip_evaluations)
+        return not self._unread and not (self._deferred and self._skip_evaluations) and not self._lineless
 
     def read_evaluations(self) -> None:
         """Read the user attributes that were left unread."""
         with self._lock:
+            if self._lineless:
+                raise HistoryNotReadError("told trials were made from their told indexes alone: their lines not read")
             self._skip_evaluations = False
             self._read_deferred()
             for trial_id, line in self._unread.items():
@@ -249,12 +436,32 @@ class JournalMemoryStorage(InMemoryStorage):
     def _read_deferred(self) -> None:
         if self._held:
             raise HistoryNotReadError(f"{self._held} trials told before were not read")
-        if not self._deferred:
+        if not self._deferred and not self._indexed:
             return
         deferred, self._deferred = self._deferred, []
-        with _collector_paused():
-            if self._read_folded_block(deferred):
+        blocks, self._blocks = self._blocks, []
+        indexed, self._indexed = self._indexed, []
+        with collector_paused():
+            for ids, index in indexed:
+                self._read_indexed(index, ids, None)
+            if not self._skip_evaluations or all(text is None for _, text in blocks):
+                self._read_lines(deferred)
                 return
+            at = 0
+            for count, docs in blocks:
+                chunk = deferred[at:at + count]
+                at += count
+                indexes = None if docs is None else self._indexes(docs, count)
+                if indexes is None:
+                    self._read_lines(chunk)
+                    continue
+                for index in indexes:
+                    part, chunk = chunk[:len(index.states)], chunk[len(index.states):]
+                    self._read_indexed(index, [i for i, _ in part], [line for _, line in part])
+
+    def _read_lines(self, deferred: list[tuple[int, bytes]]) -> None:
+        """Deferred trials read from their lines: in one go when they are folded lines alike, else line by line."""
+        if not self._read_folded_block(deferred):
             for trial_id, line in deferred:
                 if not (self._read_folded(line, trial_id)):
                     op = json.loads(line)
@@ -262,6 +469,41 @@ class JournalMemoryStorage(InMemoryStorage):
                         raise ValueError(f"journal: a told generation's line is not a trial's creation: "
                                          f"{line[:80]!r}")
                     self._create_trial(op, trial_id)
+
+    def _read_indexed(self, index: _Index, ids: Sequence[int], lines: Sequence[bytes] | None) -> None:
+        """Told trials (``ids``) made from a told index (``told_index_doc``; checked by ``_indexes``) instead of their
+        lines' JSON, as ``_read_folded_block`` makes them without their evaluations (``lines``: theirs, for
+        ``read_evaluations``; None: not given)."""
+        dists = self._section_distributions(index.section)
+        (study_id,) = self._studies
+        info = self._studies[study_id]
+        if dists is not self._known:
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+            self._known = dists
+        names = list(dists)
+        n = len(ids)
+        # (a FloatDistribution's external value is its internal one)
+        externals = [column if type(dist) is FloatDistribution else list(map(dist.to_external_repr, column))
+                     for dist, column in zip(dists.values(), index.params, strict=True)]
+        params = [dict(zip(names, p)) for p in zip(*externals)] if names else [{} for _ in range(n)]  # noqa: B905
+        local = self._times.locals
+        first = self._trial_id_to_study_id_and_number[ids[0]][1] if n else 0  # (the ids and numbers are consecutive)
+        unread = self._unread
+        attrs = index.user_attrs
+        trials = info.trials
+        # (the columns' lengths are checked: _indexes)
+        for at, (trial_id, code, values, start, end, param, system_attrs) in enumerate(zip(  # noqa: B905
+                ids, index.states, index.values, local(index.starts, index.zone), local(index.ends, index.zone), params,
+                index.system_attrs)):
+            if code == _COMPLETE:
+                if lines is not None:
+                    unread[trial_id] = lines[at]
+                user_attrs = {}
+            else:
+                user_attrs = attrs[str(at)]
+            trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists),
+                                             user_attrs, system_attrs, {}, trial_id, values=values)
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)
@@ -354,6 +596,8 @@ class JournalMemoryStorage(InMemoryStorage):
         None when a line is not of the folded form of a finished trial."""
         if self._held:
             raise HistoryNotReadError(f"{self._held} trials told before were not read")
+        if self._indexed:
+            return None
         states: list[tuple[int, TrialState]] = []
         texts: list[bytes] = []
         for trial_id, line in self._deferred:

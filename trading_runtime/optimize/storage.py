@@ -17,6 +17,13 @@ storage/journal/g<gggg>.told.v2.log   generation g told: the folded trials of ge
                                       g+1-lowbit(g+1) … g (one line per trial, compact_journal)
 ```
 
+A told object's last line before its seal is its told index (``#trading-runtime told-index sha256=<hex> …``:
+``journal_storage.told_index_line``, the told trials' states, values, times and params in columns, one part per
+told generation, checked by its own sha256), which readers take off: it is not a journal line. An ask reads the
+told objects' indexes alone (``_told_indexes_alone``: not their lines, nor their seals), and makes the told trials
+from them; the lines stay for the readers of evaluations (finalize, verify) and for the tells' folds, which merge
+the indexes' parts with the objects they merge. Objects without an index (an earlier version's) are read whole.
+
 (Earlier versions wrote the same objects without the ``.v2`` and the seal, each completed by a
 ``.SUCCESS`` marker (``write_complete``); they are read as well, object by object, so a study goes
 on where an earlier version left it.)
@@ -47,6 +54,7 @@ never reach a result document. Async mode opens a shared storage by URL (:func:`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -62,7 +70,14 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from trading_runtime.errors import InputError, TransientError
 from trading_runtime.optimize.journal import BytesJournalBackend
-from trading_runtime.optimize.journal_storage import JournalMemoryStorage
+from trading_runtime.optimize.journal_storage import (
+    TOLD_INDEX,
+    JournalMemoryStorage,
+    checked_told_index,
+    collector_paused,
+    told_index_doc,
+    told_index_line,
+)
 from trading_runtime.optimize.keys import generation_label
 from trading_runtime.redaction import redact
 from trading_runtime.store import (
@@ -124,6 +139,9 @@ class _Open:
     asked: bool = False  # the asked object of generation g0+T is held (its lines end the journal)
     pending_ask: bool = False  # generation g0+T was asked in memory only (its lines end the journal)
     held: bool = False  # told objects were left unread (a tell's step; see _load): never kept for another step
+    # Told indexes (told_index_doc) of told generations g0+r … g0+e-1 by r: (e, their parts), for the told objects'
+    # index lines (_store_told); from the told objects read and the generations folded here
+    parts: dict[int, tuple[int, list[bytes]]] = dataclasses.field(default_factory=dict)
 
     @property
     def pending(self) -> bool:
@@ -215,7 +233,8 @@ def stored_storage(store: ArtifactStore, loc: StorageLocation, *, create: bool =
     reuse such an open storage; any other step reads the store.
     """
     if loc.storage_format == "journal":
-        with _journal(store, loc, create, write, step, _Reading(evaluations, history)) as storage:
+        reading = _Reading(evaluations, history, alone=step == "asked" and history and not evaluations)
+        with _journal(store, loc, create, write, step, reading) as storage:
             yield storage
     else:
         with _sqlite(store, loc.key, create, write) as storage:
@@ -241,15 +260,21 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
-def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str]:
-    """A journal object's lines and its state in the store (``_stored_state``), sealed or as an earlier version
-    wrote it (marker-verified: hashed once)."""
+def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, list[bytes] | None]:
+    """A journal object's lines, its state in the store (``_stored_state``), sealed or as an earlier version
+    wrote it (marker-verified: hashed once), and its told index's parts (``told_index_line``; None when it has none),
+    the index line taken off its lines."""
     try:
         raw = store.get_bytes(sealed_key(key))
     except ArtifactNotFoundError:
         data = _read(store, key)
-        return data, _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
-    return _unsealed(store, key, raw)[0], SEALED
+        state = _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
+    else:
+        data, state = _unsealed(store, key, raw)[0], SEALED
+    cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+    if not data.startswith(TOLD_INDEX, cut):
+        return data, state, None
+    return data[:cut], state, checked_told_index(data[cut:])
 
 
 def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
@@ -270,6 +295,7 @@ class _Reading:
 
     evaluations: bool = True
     history: bool = True
+    alone: bool = False  # the told trials made from the told objects' indexes alone (an ask: see _told_indexes_alone)
 
 
 def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Reading(),
@@ -281,7 +307,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     not read at all: their generations' trials are held (numbers and ids; ``JournalMemoryStorage(held=…)``)."""
     if _stored_state(store, loc.key) is None:
         return None
-    data, sha = _read_object(store, loc.key)
+    data, sha, _ = _read_object(store, loc.key)
     backend = BytesJournalBackend(data)
     shas = {loc.key: sha}
     in_base = backend.count_trials()
@@ -294,37 +320,80 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
     starts = {0: len(backend)}
     held = done = 0
-    for bit in reversed(range(told.bit_length())):
-        if told >> bit & 1:
-            done += 1 << bit
-            key = loc.segment("told", g0 + done - 1)
-            if 1 << bit >= merged:
-                state = _stored_state(store, key)
-                assert state is not None  # found by _probe_told
-                shas[key] = state
-                held += (1 << bit) * loc.batch_size
-            else:
-                data, shas[key] = _read_object(store, key)
-                backend.extend(data)
-            starts[done] = len(backend)
+    indexes: list[tuple[int, int, list[bytes]]] = []  # (first line, end, told index) of the told objects read
+    parts: dict[int, tuple[int, list[bytes]]] = {}
+    blocks = [(1 << bit, loc.segment("told", g0 + (told >> bit << bit) - 1))
+              for bit in reversed(range(told.bit_length())) if told >> bit & 1]  # (generations, key), in order
+    # From the indexes alone when every told generation is whole (one is left to ask): each told object then holds
+    # its generations' batch_size trials each, which its index must hold.
+    alone = _told_indexes_alone(store, [key for _, key in blocks]) \
+        if reading.alone and not in_base and g0 + told < loc.n_generations else None
+    for size, key in blocks:
+        done += size
+        if alone is not None:
+            shas[key] = SEALED
+        elif size >= merged:
+            state = _stored_state(store, key)
+            assert state is not None  # found by _probe_told
+            shas[key] = state
+            held += size * loc.batch_size
+        else:
+            data, shas[key], index = _read_object(store, key)
+            first = len(backend)
+            backend.extend(data)
+            if index is not None:
+                indexes.append((first, len(backend), index))
+                parts[done - size] = (done, index)
+        starts[done] = len(backend)
     asked = False
     if asked_key is not None and asked_state is not None:
-        data, shas[asked_key] = _read_object(store, asked_key)
+        data, shas[asked_key], _ = _read_object(store, asked_key)
         backend.extend(data)
         asked = True
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
-    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held), backend, g0, told, starts, shas, told,
-                   asked, held=held > 0)
+    if alone is not None:
+        try:
+            with collector_paused():  # the indexes' JSON and the trials made of it (see collector_paused)
+                storage = JournalMemoryStorage(backend, evaluations=False, deferred=deferred, indexed=[
+                    (docs, size * loc.batch_size) for docs, (size, _) in zip(alone, blocks, strict=True)])
+                storage.read_told()
+        except (ValueError, KeyError, TypeError):  # an index not of told_index_doc's form: the objects are read whole
+            return _load(store, loc, dataclasses.replace(reading, alone=False), hold)
+        backend.changed = False
+        return _Open(storage, backend, g0, told, starts, shas, told, asked, held=True)  # never kept: no told lines
+    opened = _Open(_open_journal(store, loc, backend, reading, deferred, held, indexes), backend, g0, told, starts,
+                   shas, told, asked, held=held > 0, parts=parts)
     backend.changed = False
     if in_base:
         _refuse_untold_base(store, loc, opened, in_base)
     return opened
 
 
+def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[list[bytes]] | None:
+    """The told indexes of the told objects ``keys`` (``told_index_line``'s parts), each checked by its own sha256,
+    read without their lines' seal: their lines are neither hashed nor split (an ask's read: the told trials are made
+    from the indexes alone). None when an object has none (written by an earlier version, or of lines an index does
+    not cover) or its index is not what its sha256 says: the objects are then read whole (and their seals checked)."""
+    texts = []
+    for key in keys:
+        try:
+            raw = store.get_bytes(sealed_key(key))
+        except ArtifactNotFoundError:
+            return None  # an earlier version's object with its marker
+        seal = raw.rfind(b"\n", 0, len(raw) - 1) + 1
+        text = checked_told_index(raw[raw.rfind(b"\n", 0, seal - 1) + 1:seal]) if seal > 0 else None
+        if text is None:
+            return None
+        texts.append(text)
+    return texts
+
+
 def _open_journal(store: ArtifactStore, loc: StorageLocation, backend: BytesJournalBackend, reading: _Reading,
-                  deferred: tuple[int, int], held: int = 0) -> JournalMemoryStorage:
+                  deferred: tuple[int, int], held: int = 0,
+                  indexes: list[tuple[int, int, list[bytes]]] | None = None) -> JournalMemoryStorage:
     try:
-        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held)
+        storage = JournalMemoryStorage(backend, evaluations=reading.evaluations, deferred=deferred, held=held,
+                                       indexes=indexes or ())
         if reading.history:
             storage.read_told()
         return storage
@@ -416,6 +485,9 @@ def _fold_told(loc: StorageLocation, opened: _Open) -> None:
     opened.backend.compact((opened.g0 + r) * loc.batch_size, opened.starts[r])
     opened.told = r + 1
     opened.starts[r + 1] = len(opened.backend)
+    doc = told_index_doc(opened.backend.lines()[opened.starts[r]:])
+    if doc is not None:
+        opened.parts[r] = (r + 1, [doc])
     opened.asked = opened.pending_ask = False
 
 
@@ -428,8 +500,29 @@ def _store_told(store: ArtifactStore, loc: StorageLocation, opened: _Open) -> No
             done += 1 << bit
             key = loc.segment("told", opened.g0 + done - 1)
             if key not in opened.shas:
-                _put(store, opened, key, opened.backend.dump(opened.starts[done - (1 << bit)], opened.starts[done]))
+                first = done - (1 << bit)
+                lines = opened.backend.lines()[opened.starts[first]:opened.starts[done]]
+                docs = _index_parts(opened, first, done)
+                if docs is None:  # (generations read from objects without an index)
+                    doc = told_index_doc(lines)
+                    docs = None if doc is None else [doc]
+                _put(store, opened, key, b"".join(lines) + (b"" if docs is None else told_index_line(docs)))
+                if docs is not None:
+                    opened.parts[first] = (done, docs)
     opened.stored = opened.told
+
+
+def _index_parts(opened: _Open, r: int, e: int) -> list[bytes] | None:
+    """The told indexes' parts of told generations g0+r … g0+e-1, from those known (``_Open.parts``); None when one
+    is not known."""
+    docs: list[bytes] = []
+    while r < e:
+        end, more = opened.parts.get(r, (e + 1, []))
+        if end > e:
+            return None
+        docs += more
+        r = end
+    return docs
 
 
 def _put(store: ArtifactStore, opened: _Open, key: str, payload: bytes) -> None:
