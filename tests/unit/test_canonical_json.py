@@ -104,3 +104,16 @@ def test_golden_documents_are_rewritten_to_the_same_bytes(path: Path):
     raw = path.read_bytes()
     doc = json.loads(raw)
     assert canonical_bytes(doc) == reference_canonical_json(doc).encode() == raw
+
+
+def test_a_generation_plan_and_a_study_manifest_are_written_as_the_reference_writes_them():
+    from tests.optimize_support import synthetic_config, synthetic_manifest
+    from trading_runtime.optimize import ask_generation, generation_plan, init_study
+    from trading_runtime.store import memory_store
+
+    m = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 3}, n_trials=40, batch_size=8))
+    store = memory_store("canonical-json-plan")
+    init_study(store, m)
+    plan = generation_plan(m, 0, ask_generation(store, m, 0, lambda p: None), 3)
+    for doc in (plan.model_dump(mode="json"), m.model_dump(mode="json"), plan.model_dump()):
+        assert canonical_json(doc) == reference_canonical_json(doc)

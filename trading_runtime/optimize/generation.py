@@ -26,6 +26,7 @@ import optuna
 import optuna.study._tell
 from optuna.trial import TrialState
 
+from trading_runtime.config.experiment import ExperimentConfig, OptunaSweep
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize.journal_storage import HistoryNotReadError, JournalMemoryStorage
@@ -154,16 +155,41 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
     return asked
 
 
+# The config a generation's plan carries and its sha256, made once per (study config, runs per shard) in a process:
+# every generation of a study carries the same. Keyed by the config object (held, so that its id is not reused).
+_PLAN_CONFIGS: dict[tuple[int, int], tuple[ExperimentConfig, ExperimentConfig, str]] = {}
+_PLAN_CONFIGS_KEPT = 8
+
+
+def plan_config(cfg: ExperimentConfig, sweep: OptunaSweep, runs_per_shard: int) -> tuple[ExperimentConfig, str]:
+    """The config of a plan evaluating trials of ``sweep`` (its first objective ranks the runs; ``runs_per_shard``),
+    as ``Plan`` validates it from its JSON document, and that document's canonical sha256 (no cache)."""
+    doc = cfg.model_copy(update={
+        "objective": primary_objective(sweep),
+        "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard}),
+    }).model_dump(mode="json")
+    return ExperimentConfig.model_validate(doc), sha256_hex(canonical_bytes(doc))
+
+
+def _plan_config(manifest: StudyManifest, runs_per_shard: int) -> tuple[ExperimentConfig, str]:
+    """``plan_config`` of the manifest's config, made once per config object and runs per shard."""
+    cfg = manifest.config
+    kept = _PLAN_CONFIGS.get((id(cfg), runs_per_shard))
+    if kept is not None and kept[0] is cfg:
+        return kept[1], kept[2]
+    config, sha = plan_config(cfg, manifest.sweep, runs_per_shard)
+    if len(_PLAN_CONFIGS) >= _PLAN_CONFIGS_KEPT:
+        _PLAN_CONFIGS.clear()
+    _PLAN_CONFIGS[(id(cfg), runs_per_shard)] = (cfg, config, sha)
+    return config, sha
+
+
 def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTrial], runs_per_shard: int,
                extra: Mapping[str, Any] | None = None) -> Plan:
     """An ordinary experiment plan evaluating ``trials`` (the valid ones) on every fold."""
     valid = [a for a in trials if a.invalid is None]
     cfg = manifest.config
-    sweep = manifest.sweep
-    config = cfg.model_copy(update={
-        "objective": primary_objective(sweep),
-        "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard}),
-    })
+    config, config_sha256 = _plan_config(manifest, runs_per_shard)
     # Fold-major like plan_experiment: a shard's runs share each fold's feature cache.
     runs = [PlannedRun(run_id=trial_run_id(a.number, f.id), fold=f.id, params=a.params)
             for f in manifest.folds for a in valid]
@@ -174,12 +200,11 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
             if seg is not None:
                 bars += (seg.stop - seg.warmup_start) * len(valid)
     span = max(((f.out_of_sample or f.in_sample).stop - f.in_sample.warmup_start) for f in manifest.folds)
-    doc = config.model_dump(mode="json")
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION,
         experiment_id=experiment_id,
-        config=doc,
-        config_sha256=sha256_hex(canonical_bytes(doc)),
+        config=config,
+        config_sha256=config_sha256,
         data=manifest.data,
         warmup_bars=manifest.warmup_bars,
         grid={"kind": "optuna", "study_id": manifest.study_id, **(extra or {}),
