@@ -552,3 +552,46 @@ def test_a_tell_folds_its_generation_without_parsing_the_asked_lines_again(monke
             tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
     forget_cached_storages()
     assert trials_of(store, m) == trials_of(run_study(m), m)
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_an_asks_view_of_the_trials_told_before_equals_reading_them_all(direction, monkeypatch):
+    """An ask reads the trials from the previous generation on (the attribute that generation's ask set covers the
+    ones before); what it records equals what reading every trial gives, with failed trials and ties among them;
+    a study asked without the attribute (an earlier version) is read whole, and gives the same."""
+    m = synthetic_manifest(synthetic_config(objectives=[{"metric": "sharpe", "direction": direction}], n_trials=23,
+                                            batch_size=3), check=lambda p: "y too high" if p["y"] > 6 else None)
+
+    real = generation._told_before
+
+    def run(store):
+        init_study(store, m)
+        views = []
+        for g in range(m.n_generations):
+            asked = ask_generation(store, m, g, lambda p: "y too high" if p["y"] > 6 else None)
+            with stored_storage(store, m.storage_location, write=False) as storage:
+                study_id = storage.get_study_id_from_name(m.study_id)
+                view = storage.get_study_system_attrs(study_id)[generation.TOLD_BEFORE_ATTR]
+                trials = storage.get_all_trials(study_id, deepcopy=False)
+            assert view == real(m, g, trials[:m.generation_trials(g).start])  # every trial read
+            views.append(view)
+            records = synthetic_records(m, asked)
+            for key in list(records)[::4]:  # an undefined objective: failed trials among the complete ones
+                records[key]["in_sample"]["sharpe"] = None
+            tell_generation(store, m, g, lambda records=records: records)
+        return views, trials_of(store, m)
+
+    reads = []
+
+    def recording(manifest, g, trials, finished_before=0, best_before=None):
+        reads.append(len(trials))
+        return real(manifest, g, trials, finished_before, best_before)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(generation, "_told_before", recording)
+        views, trials = run(fresh_store())
+    assert reads == [0] + [3] * (m.n_generations - 1)  # the previous generation's trials only
+    assert any(state == "FAIL" for _, state, _, _ in trials) and views[-1]["best"] is not None
+    with monkeypatch.context() as patched:
+        patched.setattr(generation, "_told_before_previous", lambda *args: (0, None))  # every trial read
+        assert run(fresh_store()) == (views, trials)

@@ -126,13 +126,17 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': it holds {len(trials)} trials; generations are asked in "
                              f"order (next: {generation_label(len(trials) // manifest.batch_size)})")
-        pending = next_generation(manifest, trials)
+        # The trials told before the previous generation are known finished, with their best, from the attribute its
+        # ask set: only the trials from there on are read (every earlier one: when it set none).
+        start, best_before = _told_before_previous(manifest, storage, study, g)
+        pending = next_generation(manifest, trials[start:], start)
         if pending is not None and pending < g:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': generation {generation_label(pending)} is not told yet "
                              f"(run 'optimize tell --generation {generation_label(pending)}')")
         # What the tell needs of the trials told before (carried in the asked operations: it then reads none of them)
-        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR, _told_before(manifest, g, trials))
+        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR,
+                                      _told_before(manifest, g, trials[start:], start, best_before))
         dists = distributions(manifest.search_space)
         space = manifest.search_space
         fixed = manifest.config.strategy.params
@@ -289,11 +293,24 @@ def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish],
 TOLD_BEFORE_ATTR = "trading_runtime_told_before"
 
 
-def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish]) -> dict[str, Any]:
+def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish], finished_before: int = 0,
+                 best_before: tuple[int, float] | None = None) -> dict[str, Any]:
     """Generation ``g``'s view of the trials told before it: how many (all finished: the ask refuses otherwise) and
-    the best so far (``_best_so_far``)."""
-    best = _best_so_far(manifest, trials)
-    return {"generation": g, "trials": len(trials), "best": None if best is None else [best[0], best[1]]}
+    the best so far (``_best_so_far``); ``trials`` follow ``finished_before`` finished ones whose best is
+    ``best_before``."""
+    best = _best_so_far(manifest, trials, best_before)
+    return {"generation": g, "trials": finished_before + len(trials),
+            "best": None if best is None else [best[0], best[1]]}
+
+
+def _told_before_previous(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                          g: int) -> tuple[int, tuple[int, float] | None]:
+    """(trials told before generation ``g − 1``, their best) from the attribute ``g − 1``'s ask set (its trials
+    before it were all finished then, so they still are); (0, None) when there is none to use."""
+    if g == 0:
+        return 0, None
+    carried, best = _carried_attribute(manifest, storage, study, g - 1)
+    return (manifest.generation_trials(g - 1).start, best) if carried else (0, None)
 
 
 def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
@@ -301,10 +318,17 @@ def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorag
     """(carried, the best so far before generation ``g``: None when no trial was complete) from the attribute its
     ask set; not carried when the study holds none for ``g`` (asked by an earlier version, or a generation told
     again after later ones were asked) or holds trials beyond the generation's."""
-    wanted = manifest.generation_trials(g)
+    if storage.get_n_trials(study._study_id) != manifest.generation_trials(g).stop:
+        return False, None
+    return _carried_attribute(manifest, storage, study, g)
+
+
+def _carried_attribute(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                       g: int) -> tuple[bool, tuple[int, float] | None]:
+    """(the study holds generation ``g``'s view of the trials told before it, their best) (``_told_before``)."""
     carried = storage.get_study_system_attrs(study._study_id).get(TOLD_BEFORE_ATTR)
-    if not (isinstance(carried, dict) and carried.get("generation") == g and carried.get("trials") == wanted.start
-            and storage.get_n_trials(study._study_id) == wanted.stop):
+    if not (isinstance(carried, dict) and carried.get("generation") == g
+            and carried.get("trials") == manifest.generation_trials(g).start):
         return False, None
     kept = carried.get("best")
     if kept is None:
