@@ -12,7 +12,7 @@ import pytest
 
 from tests.optimize_support import synthetic_config, synthetic_manifest, synthetic_records
 from trading_runtime.errors import InputError, VerificationError
-from trading_runtime.golden.canonical import canonical_bytes
+from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize import (
     ask_generation,
     generation,
@@ -33,8 +33,8 @@ from trading_runtime.optimize.storage import (
     stored_journal,
     stored_storage,
 )
-from trading_runtime.optimize.study import stored_study
-from trading_runtime.planning import read_plan, write_plan
+from trading_runtime.optimize.study import primary_objective, stored_study
+from trading_runtime.planning import Plan, read_plan, write_plan
 from trading_runtime.store import memory_store
 
 _names = (f"optimize-gen-{i}" for i in itertools.count())
@@ -201,6 +201,30 @@ def test_generation_plan_numbers_runs_by_trial_and_splits_shards():
     for a in asked:
         assert round(a.params["x"], 1) == a.params["x"]
     assert generation_label(12) == "0012"
+
+
+def test_a_generation_plans_config_is_made_once_per_config_and_shard_size_and_equals_a_fresh_one():
+    m, _, asked = first_generation_asked()
+
+    def fresh(manifest, runs_per_shard):
+        """The plan's config as a plan validates it from its document, and that document's sha256 (no cache)."""
+        cfg = manifest.config
+        doc = cfg.model_copy(update={"objective": primary_objective(manifest.sweep),
+                                     "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard})}
+                             ).model_dump(mode="json")
+        return doc, sha256_hex(canonical_bytes(doc))
+
+    other_seed = synthetic_manifest(synthetic_config(sampler={"name": "tpe", "seed": 7}))
+    for manifest, rps in [(m, 3), (m, 1), (m, 3), (other_seed, 3),
+                          (m.model_copy(update={"config": m.config.model_copy(update={"description": "other"})}), 3)]:
+        plan = generation_plan(manifest, 1, asked, rps)
+        doc, sha = fresh(manifest, rps)
+        assert plan.config.model_dump(mode="json") == doc
+        assert plan.config_sha256 == sha
+        again = generation_plan(manifest, 1, asked, rps)
+        assert again.config is plan.config  # made once
+        # the stored plan reads back equal (the plan validated from its own document)
+        assert Plan.model_validate(json.loads(canonical_bytes(plan.model_dump(mode="json")))) == plan
 
 
 def test_sqlite_storage_gives_the_same_trials_as_the_journal():
@@ -528,3 +552,46 @@ def test_a_tell_folds_its_generation_without_parsing_the_asked_lines_again(monke
             tell_generation(store, m, g, lambda asked=asked: synthetic_records(m, asked))
     forget_cached_storages()
     assert trials_of(store, m) == trials_of(run_study(m), m)
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_an_asks_view_of_the_trials_told_before_equals_reading_them_all(direction, monkeypatch):
+    """An ask reads the trials from the previous generation on (the attribute that generation's ask set covers the
+    ones before); what it records equals what reading every trial gives, with failed trials and ties among them;
+    a study asked without the attribute (an earlier version) is read whole, and gives the same."""
+    m = synthetic_manifest(synthetic_config(objectives=[{"metric": "sharpe", "direction": direction}], n_trials=23,
+                                            batch_size=3), check=lambda p: "y too high" if p["y"] > 6 else None)
+
+    real = generation._told_before
+
+    def run(store):
+        init_study(store, m)
+        views = []
+        for g in range(m.n_generations):
+            asked = ask_generation(store, m, g, lambda p: "y too high" if p["y"] > 6 else None)
+            with stored_storage(store, m.storage_location, write=False) as storage:
+                study_id = storage.get_study_id_from_name(m.study_id)
+                view = storage.get_study_system_attrs(study_id)[generation.TOLD_BEFORE_ATTR]
+                trials = storage.get_all_trials(study_id, deepcopy=False)
+            assert view == real(m, g, trials[:m.generation_trials(g).start])  # every trial read
+            views.append(view)
+            records = synthetic_records(m, asked)
+            for key in list(records)[::4]:  # an undefined objective: failed trials among the complete ones
+                records[key]["in_sample"]["sharpe"] = None
+            tell_generation(store, m, g, lambda records=records: records)
+        return views, trials_of(store, m)
+
+    reads = []
+
+    def recording(manifest, g, trials, finished_before=0, best_before=None):
+        reads.append(len(trials))
+        return real(manifest, g, trials, finished_before, best_before)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(generation, "_told_before", recording)
+        views, trials = run(fresh_store())
+    assert reads == [0] + [3] * (m.n_generations - 1)  # the previous generation's trials only
+    assert any(state == "FAIL" for _, state, _, _ in trials) and views[-1]["best"] is not None
+    with monkeypatch.context() as patched:
+        patched.setattr(generation, "_told_before_previous", lambda *args: (0, None))  # every trial read
+        assert run(fresh_store()) == (views, trials)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tests.optimize_support import metrics, synthetic_config, synthetic_manifest
-from trading_runtime.config.experiment import ConstraintsConfig, ExperimentConfig, ObjectiveSpec
+from trading_runtime.config.experiment import OBJECTIVE_METRICS, ConstraintsConfig, ExperimentConfig, ObjectiveSpec
 from trading_runtime.errors import InputError
 from trading_runtime.execution.search import declared_space
-from trading_runtime.optimize.objective import evaluate_trial, mean_metrics
+from trading_runtime.optimize.objective import evaluate_trial, mean_metrics, reference_mean_metrics
 from trading_runtime.optimize.space import distributions, resolve_space, space_corners, trial_params
 from trading_runtime.strategies.rsi_reversion import RsiReversion
 from trading_runtime.strategies.sma_cross import SmaCross
@@ -129,3 +131,23 @@ def test_a_trial_is_the_in_sample_mean_over_folds_and_fails_honestly():
     assert broke.state == "FAIL"
     assert broke.evaluation["fail_reason"] == "fold a: n_trades 2 < min_trades 5; fold a: max_drawdown 0.3 > 0.2"
     assert mean_metrics([metrics(1.0), None]) is None
+
+
+_METRIC = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6),
+                    st.sampled_from([-0.0, 1e-320, 1e308, -1e308]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.fixed_dictionaries({name: _METRIC for name in OBJECTIVE_METRICS})),
+                max_size=5))
+def test_mean_metrics_equals_its_plain_form(per_fold):
+    def outcome(f):
+        try:
+            return f(per_fold)
+        except OverflowError as e:  # fsum of finite values beyond the float range: both raise
+            return repr(e)
+
+    fast, plain = outcome(mean_metrics), outcome(reference_mean_metrics)
+    assert repr(fast) == repr(plain)  # the same values, NaN-free, -0.0 and all (repr tells -0.0 from 0.0)
+    if isinstance(fast, dict):
+        assert list(fast) == list(OBJECTIVE_METRICS)

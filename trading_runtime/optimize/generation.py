@@ -26,6 +26,7 @@ import optuna
 import optuna.study._tell
 from optuna.trial import TrialState
 
+from trading_runtime.config.experiment import ExperimentConfig, OptunaSweep
 from trading_runtime.errors import InputError, VerificationError
 from trading_runtime.golden.canonical import canonical_bytes, sha256_hex
 from trading_runtime.optimize.journal_storage import HistoryNotReadError, JournalMemoryStorage
@@ -125,13 +126,17 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': it holds {len(trials)} trials; generations are asked in "
                              f"order (next: {generation_label(len(trials) // manifest.batch_size)})")
-        pending = next_generation(manifest, trials)
+        # The trials told before the previous generation are known finished, with their best, from the attribute its
+        # ask set: only the trials from there on are read (every earlier one: when it set none).
+        start, best_before = _told_before_previous(manifest, storage, study, g)
+        pending = next_generation(manifest, trials[start:], start)
         if pending is not None and pending < g:
             raise InputError(f"--generation: cannot ask generation {generation_label(g)} of study "
                              f"'{manifest.study_id}': generation {generation_label(pending)} is not told yet "
                              f"(run 'optimize tell --generation {generation_label(pending)}')")
         # What the tell needs of the trials told before (carried in the asked operations: it then reads none of them)
-        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR, _told_before(manifest, g, trials))
+        storage.set_study_system_attr(study._study_id, TOLD_BEFORE_ATTR,
+                                      _told_before(manifest, g, trials[start:], start, best_before))
         dists = distributions(manifest.search_space)
         space = manifest.search_space
         fixed = manifest.config.strategy.params
@@ -154,16 +159,41 @@ def ask_generation(store: ArtifactStore, manifest: StudyManifest, g: int, check:
     return asked
 
 
+# The config a generation's plan carries and its sha256, made once per (study config, runs per shard) in a process:
+# every generation of a study carries the same. Keyed by the config object (held, so that its id is not reused).
+_PLAN_CONFIGS: dict[tuple[int, int], tuple[ExperimentConfig, ExperimentConfig, str]] = {}
+_PLAN_CONFIGS_KEPT = 8
+
+
+def plan_config(cfg: ExperimentConfig, sweep: OptunaSweep, runs_per_shard: int) -> tuple[ExperimentConfig, str]:
+    """The config of a plan evaluating trials of ``sweep`` (its first objective ranks the runs; ``runs_per_shard``),
+    as ``Plan`` validates it from its JSON document, and that document's canonical sha256 (no cache)."""
+    doc = cfg.model_copy(update={
+        "objective": primary_objective(sweep),
+        "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard}),
+    }).model_dump(mode="json")
+    return ExperimentConfig.model_validate(doc), sha256_hex(canonical_bytes(doc))
+
+
+def _plan_config(manifest: StudyManifest, runs_per_shard: int) -> tuple[ExperimentConfig, str]:
+    """``plan_config`` of the manifest's config, made once per config object and runs per shard."""
+    cfg = manifest.config
+    kept = _PLAN_CONFIGS.get((id(cfg), runs_per_shard))
+    if kept is not None and kept[0] is cfg:
+        return kept[1], kept[2]
+    config, sha = plan_config(cfg, manifest.sweep, runs_per_shard)
+    if len(_PLAN_CONFIGS) >= _PLAN_CONFIGS_KEPT:
+        _PLAN_CONFIGS.clear()
+    _PLAN_CONFIGS[(id(cfg), runs_per_shard)] = (cfg, config, sha)
+    return config, sha
+
+
 def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTrial], runs_per_shard: int,
                extra: Mapping[str, Any] | None = None) -> Plan:
     """An ordinary experiment plan evaluating ``trials`` (the valid ones) on every fold."""
     valid = [a for a in trials if a.invalid is None]
     cfg = manifest.config
-    sweep = manifest.sweep
-    config = cfg.model_copy(update={
-        "objective": primary_objective(sweep),
-        "shards": cfg.shards.model_copy(update={"runs_per_shard": runs_per_shard}),
-    })
+    config, config_sha256 = _plan_config(manifest, runs_per_shard)
     # Fold-major like plan_experiment: a shard's runs share each fold's feature cache.
     runs = [PlannedRun(run_id=trial_run_id(a.number, f.id), fold=f.id, params=a.params)
             for f in manifest.folds for a in valid]
@@ -174,12 +204,11 @@ def trial_plan(manifest: StudyManifest, experiment_id: str, trials: list[AskedTr
             if seg is not None:
                 bars += (seg.stop - seg.warmup_start) * len(valid)
     span = max(((f.out_of_sample or f.in_sample).stop - f.in_sample.warmup_start) for f in manifest.folds)
-    doc = config.model_dump(mode="json")
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION,
         experiment_id=experiment_id,
-        config=doc,
-        config_sha256=sha256_hex(canonical_bytes(doc)),
+        config=config,
+        config_sha256=config_sha256,
         data=manifest.data,
         warmup_bars=manifest.warmup_bars,
         grid={"kind": "optuna", "study_id": manifest.study_id, **(extra or {}),
@@ -264,11 +293,24 @@ def _best_so_far(manifest: StudyManifest, trials: Sequence[Trialish],
 TOLD_BEFORE_ATTR = "trading_runtime_told_before"
 
 
-def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish]) -> dict[str, Any]:
+def _told_before(manifest: StudyManifest, g: int, trials: Sequence[Trialish], finished_before: int = 0,
+                 best_before: tuple[int, float] | None = None) -> dict[str, Any]:
     """Generation ``g``'s view of the trials told before it: how many (all finished: the ask refuses otherwise) and
-    the best so far (``_best_so_far``)."""
-    best = _best_so_far(manifest, trials)
-    return {"generation": g, "trials": len(trials), "best": None if best is None else [best[0], best[1]]}
+    the best so far (``_best_so_far``); ``trials`` follow ``finished_before`` finished ones whose best is
+    ``best_before``."""
+    best = _best_so_far(manifest, trials, best_before)
+    return {"generation": g, "trials": finished_before + len(trials),
+            "best": None if best is None else [best[0], best[1]]}
+
+
+def _told_before_previous(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                          g: int) -> tuple[int, tuple[int, float] | None]:
+    """(trials told before generation ``g − 1``, their best) from the attribute ``g − 1``'s ask set (its trials
+    before it were all finished then, so they still are); (0, None) when there is none to use."""
+    if g == 0:
+        return 0, None
+    carried, best = _carried_attribute(manifest, storage, study, g - 1)
+    return (manifest.generation_trials(g - 1).start, best) if carried else (0, None)
 
 
 def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
@@ -276,10 +318,17 @@ def _told_before_of(manifest: StudyManifest, storage: optuna.storages.BaseStorag
     """(carried, the best so far before generation ``g``: None when no trial was complete) from the attribute its
     ask set; not carried when the study holds none for ``g`` (asked by an earlier version, or a generation told
     again after later ones were asked) or holds trials beyond the generation's."""
-    wanted = manifest.generation_trials(g)
+    if storage.get_n_trials(study._study_id) != manifest.generation_trials(g).stop:
+        return False, None
+    return _carried_attribute(manifest, storage, study, g)
+
+
+def _carried_attribute(manifest: StudyManifest, storage: optuna.storages.BaseStorage, study: optuna.Study,
+                       g: int) -> tuple[bool, tuple[int, float] | None]:
+    """(the study holds generation ``g``'s view of the trials told before it, their best) (``_told_before``)."""
     carried = storage.get_study_system_attrs(study._study_id).get(TOLD_BEFORE_ATTR)
-    if not (isinstance(carried, dict) and carried.get("generation") == g and carried.get("trials") == wanted.start
-            and storage.get_n_trials(study._study_id) == wanted.stop):
+    if not (isinstance(carried, dict) and carried.get("generation") == g
+            and carried.get("trials") == manifest.generation_trials(g).start):
         return False, None
     kept = carried.get("best")
     if kept is None:
