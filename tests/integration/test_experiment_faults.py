@@ -340,8 +340,12 @@ def test_a_second_sweep_runs_no_shard(backend, reference, config_path, capsys, m
 # first writes ``<gate>/waiting-<shard>`` and then blocks on a shared lock of ``<gate>/lock``, which
 # the test holds exclusively until it has sent SIGINT. So the sweep is mid-run when Ctrl-C arrives,
 # however fast the machine: it cannot finish before.
+# The sweep as started from a terminal, whatever started the tests: a shell without job control starts its
+# background jobs with SIGINT ignored (POSIX), which Python then keeps (`bash .ci/run &` made this test fail:
+# the sweep never saw the Ctrl-C). The handler is Python's own, as at a start with SIGINT at its default.
 _GATED_SHARDS_THEN_CLI = """
-import fcntl, os, runpy
+import fcntl, os, runpy, signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import trading_runtime.execution.experiment as experiment
 gate, run_shard = os.environ["TR_TEST_SHARD_GATE"], experiment.run_shard
 def gated_run_shard(store, plan, shard_id, inputs, *args, **kwargs):
