@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import optuna
 import pytest
@@ -163,15 +162,6 @@ def test_a_sealed_object_whose_lines_do_not_match_its_seal_is_corrupt():
     assert str(e.value).startswith(f"store: artifact '{key}' in {store.uri} is corrupt: its last line is not the "
                                    "seal of its lines (sha256 ")
 
-
-@pytest.fixture(params=["UTC", "Europe/Paris"])
-def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """The process's local zone (a trial's times are local times without a zone, as Optuna's replay gives)."""
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_what_the_storage_writes_is_a_journal_optuna_replays_to_the_same_state(local_zone):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,7 @@ from tests.optimize_support import metrics, synthetic_config, synthetic_manifest
 from trading_runtime.config.experiment import OBJECTIVE_METRICS, ConstraintsConfig, ExperimentConfig, ObjectiveSpec
 from trading_runtime.errors import InputError
 from trading_runtime.execution.search import declared_space
-from trading_runtime.optimize.objective import evaluate_trial, mean_metrics, reference_mean_metrics
+from trading_runtime.optimize.objective import evaluate_trial, mean_metrics
 from trading_runtime.optimize.space import distributions, resolve_space, space_corners, trial_params
 from trading_runtime.strategies.rsi_reversion import RsiReversion
 from trading_runtime.strategies.sma_cross import SmaCross
@@ -135,6 +137,21 @@ def test_a_trial_is_the_in_sample_mean_over_folds_and_fails_honestly():
 
 _METRIC = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6),
                     st.sampled_from([-0.0, 1e-320, 1e308, -1e308]))
+
+
+def reference_mean_metrics(per_fold):
+    """``mean_metrics`` written plainly: what it must equal (each metric's mean over the folds, math.fsum in fold
+    order; null where any fold's is null or not finite)."""
+    if not per_fold or any(m is None for m in per_fold):
+        return None
+    out = {}
+    for name in OBJECTIVE_METRICS:
+        vals = [m[name] for m in per_fold]
+        if any(v is None or not math.isfinite(float(v)) for v in vals):
+            out[name] = None
+        else:
+            out[name] = math.fsum(float(v) for v in vals) / len(vals)
+    return out
 
 
 @settings(max_examples=300, deadline=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import optuna
 import pytest
@@ -90,14 +89,6 @@ def without_evaluations(trials):
         out.append((keys, {**fields, "_user_attrs": {}} if complete else fields, params, dists))
     return out
 
-
-@pytest.fixture(params=["UTC", "Europe/Paris"])
-def local_zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TZ", request.param)
-    time.tzset()
-    yield request.param
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize("sampler,objectives", [

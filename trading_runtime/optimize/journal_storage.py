@@ -123,6 +123,32 @@ def _common_section(lines: Sequence[bytes]) -> bytes | None:
     return section
 
 
+def _decoded_array(items: Sequence[bytes]) -> list[Any] | None:
+    """``items`` (JSON texts) decoded as one JSON array; None when they are not JSON."""
+    try:
+        out: list[Any] = _decode("[" + b",".join(items).decode() + "]")
+    except ValueError:
+        return None
+    return out
+
+
+def _heads(lines: Sequence[bytes], section: bytes) -> list[Any] | None:
+    """The heads (before ``user_attrs``) of folded lines that all hold the distributions ``section``
+    (``_common_section``), decoded as one JSON array without it; None when they are not JSON."""
+    parts: list[bytes] = []
+    for line in lines:
+        cut = line.find(_USER_ATTRS)
+        at = line.find(_DISTRIBUTIONS, 0, cut)
+        parts.append(line[:at] + line[at + len(section):cut] + b"}")
+    return _decoded_array(parts)
+
+
+def _section_texts(section: bytes) -> dict[str, str]:
+    """The distributions' JSON texts by name of a distributions section (``,"distributions":{…}``)."""
+    texts: dict[str, str] = _decode("{" + section[1:].decode() + "}")["distributions"]
+    return texts
+
+
 TOLD_INDEX = b"#trading-runtime told-index sha256="  # how a told object's index line starts (see told_index_line)
 _STUDY_OP_PREFIXES = (b'{"op_code":2,', b'{"op_code":3,')  # the study attribute operations a told object may hold
 
@@ -143,16 +169,12 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     section = _common_section(trials) if trials else None
     if section is None or len(trials) + len(ops) != len(lines):
         return None
-    parts: list[bytes] = []
-    for line in trials:
-        cut = line.find(_USER_ATTRS)
-        at = line.find(_DISTRIBUTIONS, 0, cut)
-        parts += (line[:at], line[at + len(section):cut], b"},")
-    parts[-1] = parts[-1][:-1]
+    heads = _heads(trials, section)
     try:
-        heads = _decode("[" + b"".join(parts).decode() + "]")
-        names = list(_decode("{" + section[1:].decode() + "}")["distributions"])
+        names = list(_section_texts(section))
     except ValueError:
+        return None
+    if heads is None:
         return None
     study_id = heads[0].get("study_id") if type(heads[0]) is dict else None
     wanted = _HEAD_KEYS - {"distributions"}
@@ -470,6 +492,13 @@ class JournalMemoryStorage(InMemoryStorage):
                                          f"{line[:80]!r}")
                     self._create_trial(op, trial_id)
 
+    def _know(self, info: _StudyInfo, dists: dict[str, BaseDistribution]) -> None:
+        """The study's distributions include ``dists`` (the told trials' parsed section: once per section)."""
+        if dists is not self._known:
+            for name, dist in dists.items():
+                info.param_distribution.setdefault(name, dist)
+            self._known = dists
+
     def _read_indexed(self, index: _Index, ids: Sequence[int], lines: Sequence[bytes] | None) -> None:
         """Told trials (``ids``) made from a told index (``told_index_doc``; checked by ``_indexes``) instead of their
         lines' JSON, as ``_read_folded_block`` makes them without their evaluations (``lines``: theirs, for
@@ -477,10 +506,7 @@ class JournalMemoryStorage(InMemoryStorage):
         dists = self._section_distributions(index.section)
         (study_id,) = self._studies
         info = self._studies[study_id]
-        if dists is not self._known:
-            for name, dist in dists.items():
-                info.param_distribution.setdefault(name, dist)
-            self._known = dists
+        self._know(info, dists)
         names = list(dists)
         n = len(ids)
         # (a FloatDistribution's external value is its internal one)
@@ -514,18 +540,9 @@ class JournalMemoryStorage(InMemoryStorage):
         section = _common_section(lines)
         if section is None or len(self._studies) != 1:
             return False
-        parts: list[bytes] = []
-        if self._skip_evaluations:
-            for line in lines:
-                cut = line.find(_USER_ATTRS)
-                at = line.find(_DISTRIBUTIONS, 0, cut)
-                parts += (line[:at], line[at + len(section):cut], b"},")
-        else:
-            parts += [line.rstrip(b"\n") + b"," for line in lines]
-        parts[-1] = parts[-1][:-1]
-        try:
-            heads = _decode("[" + b"".join(parts).decode() + "]")
-        except ValueError:
+        heads = _heads(lines, section) if self._skip_evaluations else _decoded_array(
+            [line.rstrip(b"\n") for line in lines])
+        if heads is None:
             return False
         (study_id,) = self._studies
         wanted = _HEAD_KEYS - {"distributions"}  # the heads' distributions are the section's
@@ -534,10 +551,7 @@ class JournalMemoryStorage(InMemoryStorage):
             return False
         dists = self._section_distributions(section)
         info = self._studies[study_id]
-        if dists is not self._known:
-            for name, dist in dists.items():
-                info.param_distribution.setdefault(name, dist)
-            self._known = dists
+        self._know(info, dists)
         external = {name: dist.to_external_repr for name, dist in dists.items()}
         local = self._times.local
         numbers = self._trial_id_to_study_id_and_number
@@ -562,8 +576,7 @@ class JournalMemoryStorage(InMemoryStorage):
         """The distributions of a folded line's distributions section (``,"distributions":{…}``), parsed once per
         run of equal sections."""
         if section != self._section:
-            texts = _decode("{" + section[1:].decode() + "}")["distributions"]
-            self._section_dists = {k: self._distribution(v) for k, v in texts.items()}
+            self._section_dists = {k: self._distribution(v) for k, v in _section_texts(section).items()}
             self._section = section
         return self._section_dists
 

@@ -47,7 +47,7 @@ def mean_metrics(per_fold: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]
         return None
     n = len(per_fold)
     # one column per metric (a tell evaluates two sets of metrics per trial: a loop per fold and metric costs more
-    # than the trial's own work; ``reference_mean_metrics`` is the plain form, tested equal)
+    # than the trial's own work; tests/unit/test_optimize_space.py compares it with the plain form)
     columns = zip(*[[m[name] for name in OBJECTIVE_METRICS] for m in per_fold if m is not None], strict=True)
     out: dict[str, Any] = {}
     for name, column in zip(OBJECTIVE_METRICS, columns, strict=True):
@@ -63,20 +63,6 @@ def mean_metrics(per_fold: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]
             out[name] = _fsum(vals) / n
             continue
         out[name] = None
-    return out
-
-
-def reference_mean_metrics(per_fold: Sequence[Mapping[str, Any] | None]) -> dict[str, Any] | None:
-    """``mean_metrics`` written plainly: what it must equal."""
-    if not per_fold or any(m is None for m in per_fold):
-        return None
-    out: dict[str, Any] = {}
-    for name in OBJECTIVE_METRICS:
-        vals = [m[name] for m in per_fold if m is not None]
-        if any(v is None or not math.isfinite(float(v)) for v in vals):
-            out[name] = None
-        else:
-            out[name] = math.fsum(float(v) for v in vals) / len(vals)
     return out
 
 
