@@ -3,8 +3,11 @@ what it makes equals what the lines give, an index that is damaged or not of its
 
 from __future__ import annotations
 
+import array
+import base64
 import hashlib
 import json
+import math
 
 import optuna
 import pytest
@@ -18,6 +21,8 @@ from trading_runtime.optimize.journal_storage import (
     TOLD_INDEX,
     HistoryNotReadError,
     JournalMemoryStorage,
+    _packed,
+    _packed_values,
     checked_told_index,
     told_index_doc,
     told_index_line,
@@ -244,3 +249,96 @@ def test_a_tell_merging_told_objects_without_an_index_gives_the_merged_object_on
     assert checked_told_index(index_line) == [told_index_doc(rest)]  # one part, of the merged lines
     fast = read(store, m, alone=True)
     assert fast.held and state(fast.storage) == state(read(store, m, alone=False).storage)
+
+
+def as_lists(doc):
+    """A told index part (JSON) as the previous format wrote it: every column a JSON list (no packed column)."""
+    def numbers(text):
+        code, packed = text.split(":", 1)
+        return array.array(code, base64.b64decode(packed)).tolist()
+
+    out = dict(doc)
+    out["params"] = [numbers(c) if isinstance(c, str) else c for c in doc["params"]]
+    if isinstance(doc["values"], str):
+        flat = numbers(doc["values"])
+        k = len(flat) // len(doc["state"])
+        rows = [flat[i:i + k] for i in range(0, len(flat), k)]
+        out["values"] = [None if math.isnan(row[0]) else row for row in rows]
+    return out
+
+
+def rewrite_parts(store, key, change):
+    """The told object ``key`` with its index's parts changed by ``change(position, doc)``, sealed again."""
+    index_line = store.get_bytes(key).splitlines(keepends=True)[-2]
+    docs = [json.loads(doc) for doc in checked_told_index(index_line)]
+    reseal(store, key, index_line_of([change(i, doc) for i, doc in enumerate(docs)]))
+
+
+def test_the_index_packs_its_numeric_columns_and_reads_them_as_the_lines_give_them(local_zone):
+    m, store = study(generations=7)
+    for key in current_told_keys(store, m):
+        for doc in map(json.loads, checked_told_index(store.get_bytes(key).splitlines()[-2]) or []):
+            # params: categorical indexes (ints), the float and int params' internal floats; values: one float each,
+            # NaN for the failed trials' None
+            assert [c[:2] for c in doc["params"]] == ["q:", "d:", "d:"] and doc["values"][:2] == "d:"
+            assert len(base64.b64decode(doc["values"][2:])) == 8 * len(doc["state"])
+    want = asked_again(store, m)
+    packed = read(store, m, alone=True)
+    for key in current_told_keys(store, m):
+        rewrite_parts(store, key, lambda i, doc: as_lists(doc))
+    assert b'"values":[' in store.get_bytes(current_told_keys(store, m)[0])
+    listed = read(store, m, alone=True)
+    assert packed.held and listed.held  # both made from their indexes alone
+    assert state(packed.storage) == state(listed.storage) == state(read(store, m, alone=False).storage)
+    assert asked_again(store, m) == want
+
+
+def test_an_object_whose_parts_are_of_both_forms_reads_as_its_lines():
+    """A tell merging told objects written before packed columns with newer ones: parts of both forms in one index."""
+    m, store = study(generations=7)
+    want = asked_again(store, m)
+    reference = state(read(store, m, alone=False).storage)
+    key = current_told_keys(store, m)[0]  # generations 0-3: 4 parts
+    rewrite_parts(store, key, lambda i, doc: as_lists(doc) if i % 2 else doc)
+    fast = read(store, m, alone=True)
+    assert fast.held and state(fast.storage) == reference
+    assert asked_again(store, m) == want
+
+
+@pytest.mark.parametrize("change", ["values cut", "values of another width", "params cut", "params not base64",
+                                    "params of an unknown type"])
+def test_a_packed_column_not_of_its_form_makes_the_index_unused(change):
+    m, store = study()
+    reference = state(read(store, m, alone=False).storage)
+    key = current_told_keys(store, m)[0]
+
+    def damaged(i, doc):
+        if i != 2:
+            return doc
+        p = doc["params"]
+        if change == "values cut":
+            return {**doc, "values": "d:" + base64.b64encode(base64.b64decode(doc["values"][2:])[:-8]).decode()}
+        if change == "values of another width":  # 2 floats per trial in this part, 1 in the others
+            raw = base64.b64decode(doc["values"][2:])
+            return {**doc, "values": "d:" + base64.b64encode(raw + raw).decode()}
+        if change == "params cut":
+            return {**doc, "params": [p[0], "d:" + base64.b64encode(base64.b64decode(p[1][2:])[:-8]).decode(), p[2]]}
+        if change == "params not base64":
+            return {**doc, "params": [p[0], p[1][:-4] + "!!!!", p[2]]}
+        return {**doc, "params": [p[0], "f" + p[1][1:], p[2]]}
+
+    rewrite_parts(store, key, damaged)
+    fast = read(store, m, alone=True)
+    assert not fast.held and fast.storage._unread  # read from the lines
+    assert state(fast.storage) == reference
+
+
+def test_columns_are_packed_only_when_they_read_back_the_same():
+    assert _packed([0.5, -0.0, float("inf")]).startswith("d:") and _packed([1, -2, 2**63 - 1]).startswith("q:")
+    for column in ([1, 2.0], [True, False], [2**63], [1, None], [], ["a"]):
+        assert _packed(column) == column  # mixed, bools, beyond int64, None, empty, text: a JSON list
+    assert _packed_values([[1.0], None, [2.5]]).startswith("d:")
+    assert _packed_values([[1.0, 2.0], None]).startswith("d:")
+    for values in ([[1.0], [1.0, 2.0]], [None, None], [[]], [[1.0], [float("nan")]], [[1]], [[1.0], "x"]):
+        assert _packed_values(values) == values or values == [[1.0], [float("nan")]]
+        assert not isinstance(_packed_values(values), str)

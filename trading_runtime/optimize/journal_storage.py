@@ -27,6 +27,7 @@ earlier version's objects, intermediate values, several distributions) are read 
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import copy
 import gc
@@ -34,9 +35,11 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 import uuid
+from array import array
 from collections.abc import Container, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -161,7 +164,9 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     trials' folded lines share (its text), the study id, and the trials in columns: states, values, start and
     completion times (as the lines hold them; their zone once when every one is UTC's), each parameter's internal
     values (in the order of the distributions), system attributes (TPE's relative params), and the user attributes of
-    the trials that are not complete (by position). The simple form: every line a study attribute operation or a
+    the trials that are not complete (by position). The values and params columns are packed when they can be
+    (``_packed``: their numbers' bytes in base64, not their text); an index written before that holds JSON lists, and
+    is read as well. The simple form: every line a study attribute operation or a
     folded line of a finished trial of one study, with the same distributions, its params in their order, no
     intermediate values or single ``value``."""
     trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
@@ -191,9 +196,123 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
         starts, ends = [t[:-len(zone)] for t in starts], [t[:-len(zone)] for t in ends]
     return journal_line({
         "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
-        "state": [h["state"] for h in heads], "values": [h.get("values") for h in heads],
+        "state": [h["state"] for h in heads], "values": _packed_values([h.get("values") for h in heads]),
         "zone": zone, "start": starts, "complete": ends, "system_attrs": [h["system_attrs"] for h in heads],
-        "params": [[h["params"][name] for h in heads] for name in names], "user_attrs": unfinished})[:-1]
+        "params": [_packed([h["params"][name] for h in heads]) for name in names], "user_attrs": unfinished})[:-1]
+
+
+# A told index's numeric columns (params, values) packed: "d:" (every item a float) or "q:" (every item an int of
+# int64's range) and the base64 of the items as little-endian 8-byte numbers, read back without parsing each number's
+# text (the same floats and ints: the same types, the same bits). A column of anything else is a JSON list, as every
+# column of an index written before them is (and is read as such).
+_PACKED_TYPES = {"d": float, "q": int}
+
+
+def _packed(column: list[Any]) -> str | list[Any]:
+    """A numeric column as ``told_index_doc`` writes it: packed when it can be, else itself."""
+    for code, kind in _PACKED_TYPES.items():
+        if column and all(type(x) is kind for x in column):
+            try:
+                items = array(code, column)
+            except OverflowError:  # an int beyond int64's range
+                return column
+            if sys.byteorder != "little":
+                items.byteswap()
+            return f"{code}:{binascii.b2a_base64(items.tobytes(), newline=False).decode()}"
+    return column
+
+
+def _numbers(column: Any) -> tuple[str, bytes] | None:
+    """The typecode and the bytes of a packed column (``_packed``); None when it is not one."""
+    if type(column) is not str or column[1:2] != ":" or column[:1] not in _PACKED_TYPES:
+        return None
+    try:
+        return column[0], binascii.a2b_base64(column[2:], strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+def _items(code: str, raw: bytes) -> list[Any]:
+    """Packed numbers' bytes (``_numbers``; a whole number of them) as a list."""
+    items = array(code)
+    items.frombytes(raw)
+    if sys.byteorder != "little":
+        items.byteswap()
+    out: list[Any] = items.tolist()
+    return out
+
+
+def _joined(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
+    """A column of consecutive told indexes (each a JSON list of its index's ``size`` items, or packed: ``_packed``) as
+    one list, in order; None when one is neither."""
+    packed = [_numbers(c) for c in columns]
+    codes = {p[0] if p is not None else "" for p in packed}
+    if len(codes) == 1 and "" not in codes:  # all packed alike: one array
+        if any(len(p[1]) != 8 * size for p, size in zip(packed, sizes, strict=True) if p is not None):
+            return None
+        return _items(codes.pop(), b"".join(p[1] for p in packed if p is not None))
+    out: list[Any] = []
+    for column, p, size in zip(columns, packed, sizes, strict=True):
+        if p is not None and len(p[1]) == 8 * size:
+            out += _items(*p)
+        elif type(column) is list and len(column) == size:
+            out += column
+        else:
+            return None
+    return out
+
+
+def _packed_values(values: list[Any]) -> str | list[Any]:
+    """The values column as ``told_index_doc`` writes it: packed (``_packed``) when every trial's values are None or
+    ``k`` floats, none NaN (a trial without values: ``k`` NaNs), the same ``k`` >= 1 for all; else itself."""
+    sizes = {len(v) if type(v) is list else -1 for v in values if v is not None}
+    if len(sizes) != 1 or min(sizes) < 1:
+        return values
+    nans = [float("nan")] * min(sizes)
+    flat = [x for v in values for x in (nans if v is None else v)]
+    if any(x != x for v in values if v is not None for x in v):  # (NaN: never equal to itself)
+        return values
+    packed = _packed(flat)
+    return packed if type(packed) is str and packed.startswith("d:") else values
+
+
+def _joined_values(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
+    """The values columns of consecutive told indexes (JSON lists, or packed: ``_packed_values``) as one list of the
+    trials' values (None, or a list of floats), in order; None when one is neither."""
+    packed = [_numbers(c) for c in columns]
+    if all(p is not None and p[0] == "d" for p in packed):  # all packed: one array
+        return _values_of([p[1] for p in packed if p is not None], sizes)
+    out: list[Any] = []
+    for column, p, size in zip(columns, packed, sizes, strict=True):
+        rows = column if type(column) is list and len(column) == size else \
+            _values_of([p[1]], [size]) if p is not None and p[0] == "d" else None
+        if rows is None:
+            return None
+        out += rows
+    return out
+
+
+def _values_of(raws: Sequence[bytes], sizes: Sequence[int]) -> list[list[float] | None] | None:
+    """The trials' values of packed values columns' bytes (``_packed_values``: the same ``k`` floats per trial in
+    each); None when they are not."""
+    k = len(raws[0]) // (8 * sizes[0]) if sizes[0] > 0 else 0
+    if k < 1 or any(len(raw) != 8 * k * size for raw, size in zip(raws, sizes, strict=True)):
+        return None
+    return _rows(_items("d", b"".join(raws)), k)
+
+
+def _rows(flat: list[float], k: int) -> list[list[float] | None] | None:
+    """Packed values (``_packed_values``: ``k`` per trial) as the trials' values; None when a trial's are partly NaN."""
+    if k == 1:
+        return [None if v != v else [v] for v in flat]
+    out: list[list[float] | None] = []
+    for at in range(0, len(flat), k):
+        row = flat[at:at + k]
+        nans = sum(x != x for x in row)
+        if nans not in (0, k):
+            return None
+        out.append(None if nans else row)
+    return out
 
 
 def told_index_line(docs: Sequence[bytes]) -> bytes:
@@ -258,7 +377,8 @@ class _Times:
 
 
 class _Index(NamedTuple):
-    """A told index's JSON (``told_index_doc``), its form checked."""
+    """A told index's JSON (``told_index_doc``; consecutive ones joined: ``read_all``), its form checked, its packed
+    columns read."""
 
     study_id: int
     ops: list[str]
@@ -273,25 +393,62 @@ class _Index(NamedTuple):
     user_attrs: dict[str, dict[str, Any]]
 
     @classmethod
-    def read(cls, text: bytes) -> _Index | None:
-        """The index of ``text``, or None when it is not of told_index_doc's form."""
+    def read_all(cls, texts: Sequence[bytes]) -> list[_Index] | None:
+        """The indexes of a told index line's parts (``told_index_doc``), decoded as one JSON array; consecutive parts
+        of the same study, distributions and zone make one index (their columns joined, in order). None when a part is
+        not of told_index_doc's form."""
+        docs = _decoded_array(texts)
+        if docs is None or len(docs) != len(texts):
+            return None
+        groups: list[tuple[tuple[Any, Any, Any], list[dict[str, Any]]]] = []
         try:
-            doc = _decode(text.decode())
-            index = cls(doc["study_id"], doc["ops"], doc["section"].encode(), doc["state"], doc["values"], doc["zone"],
-                        doc["start"], doc["complete"], doc["params"], doc["system_attrs"], doc["user_attrs"])
+            for doc in docs:
+                key = (doc["study_id"], doc["section"], doc["zone"])
+                if groups and groups[-1][0] == key:
+                    groups[-1][1].append(doc)
+                else:
+                    groups.append((key, [doc]))
+            indexes = [cls._read_group(group) for _, group in groups]
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        size = len(index.states) if type(index.states) is list else -1
-        columns = (index.states, index.values, index.starts, index.ends, index.system_attrs)
-        if not (type(index.params) is list and
-                all(type(c) is list and len(c) == size for c in (*columns, *index.params)) and
-                type(index.ops) is list and set(map(type, index.ops)) <= {str} and index.zone in ("", _UTC) and
+        if any(index is None for index in indexes):
+            return None
+        return [index for index in indexes if index is not None]
+
+    @classmethod
+    def _read_group(cls, docs: list[dict[str, Any]]) -> _Index | None:
+        """The index of consecutive parts of the same study, distributions and zone (``read_all``)."""
+        sizes = [len(doc["state"]) if type(doc["state"]) is list else -1 for doc in docs]
+        widths = {len(doc["params"]) if type(doc["params"]) is list else -1 for doc in docs}
+        lists = ("ops", "start", "complete", "system_attrs")
+        if min(sizes) < 0 or len(widths) != 1 or min(widths) < 0 or \
+                any(type(doc[name]) is not list for doc in docs for name in lists):
+            return None
+        columns = [_joined([doc["params"][j] for doc in docs], sizes) for j in range(widths.pop())]
+        values = _joined_values([doc["values"] for doc in docs], sizes)
+        params = [column for column in columns if column is not None]
+        if values is None or len(params) != len(columns):
+            return None
+        user_attrs: dict[str, Any] = {}
+        at = 0
+        for doc, size in zip(docs, sizes, strict=True):
+            if type(doc["user_attrs"]) is not dict:
+                return None
+            if doc["state"].count(_COMPLETE) != size:  # the others' user attributes, by position in the joined index
+                user_attrs.update((str(at + i), doc["user_attrs"].get(str(i))) for i, c in enumerate(doc["state"])
+                                  if c != _COMPLETE)
+            at += size
+        index = cls(docs[0]["study_id"], [op for doc in docs for op in doc["ops"]], docs[0]["section"].encode(),
+                    [c for doc in docs for c in doc["state"]], values, docs[0]["zone"],
+                    [t for doc in docs for t in doc["start"]], [t for doc in docs for t in doc["complete"]],
+                    params, [a for doc in docs for a in doc["system_attrs"]], user_attrs)
+        size = sum(sizes)
+        joined: list[list[Any]] = [index.states, index.values, index.starts, index.ends, index.system_attrs, *params]
+        if not (type(index.study_id) is int and all(len(c) == size for c in joined) and
+                set(map(type, index.ops)) <= {str} and index.zone in ("", _UTC) and
                 (not index.zone or set(map(type, index.starts)) | set(map(type, index.ends)) <= {str}) and
                 set(map(type, index.states)) <= {int} and set(index.states) <= _FINISHED and
-                set(map(type, index.system_attrs)) <= {dict} and type(index.user_attrs) is dict):
-            return None
-        if set(index.states) != {_COMPLETE} and not all(
-                type(index.user_attrs.get(str(i))) is dict for i, c in enumerate(index.states) if c != _COMPLETE):
+                set(map(type, index.system_attrs)) <= {dict} and set(map(type, user_attrs.values())) <= {dict}):
             return None
         return index
 
@@ -386,10 +543,9 @@ class JournalMemoryStorage(InMemoryStorage):
     def _indexes(self, docs: list[bytes], n: int) -> list[_Index] | None:
         """The told indexes of ``docs`` (of the one study, ``n`` trials in all, their params their distributions'),
         or None when they are not."""
-        indexes = [_Index.read(doc) for doc in docs]
-        if len(self._studies) != 1 or any(i is None or i.study_id not in self._studies for i in indexes):
+        checked = _Index.read_all(docs)
+        if checked is None or len(self._studies) != 1 or any(i.study_id not in self._studies for i in checked):
             return None
-        checked = [i for i in indexes if i is not None]
         try:
             if sum(len(i.states) for i in checked) != n or \
                     any(len(i.params) != len(self._section_distributions(i.section)) for i in checked):
