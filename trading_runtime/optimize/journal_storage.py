@@ -46,7 +46,9 @@ from typing import Any, NamedTuple
 
 from optuna.distributions import (
     BaseDistribution,
+    CategoricalDistribution,
     FloatDistribution,
+    IntDistribution,
     check_distribution_compatibility,
     distribution_to_json,
     json_to_distribution,
@@ -453,6 +455,21 @@ class _Index(NamedTuple):
         return index
 
 
+def _externals(dist: BaseDistribution, column: list[Any]) -> list[Any]:
+    """A column of internal values as ``dist.to_external_repr`` gives them, without a call of it per value for Optuna's
+    own distributions: a FloatDistribution's are the internal ones, an IntDistribution's ``int(…)`` of them, a
+    CategoricalDistribution's its choices at those positions (ints: its ``choices[int(…)]``)."""
+    kind = type(dist)
+    if kind is FloatDistribution:
+        return column
+    if kind is IntDistribution:
+        return list(map(int, column))
+    if kind is CategoricalDistribution:
+        with contextlib.suppress(TypeError):  # a position not an int (as JSON gives them): by to_external_repr
+            return list(map(dist.choices.__getitem__, column))  # type: ignore[attr-defined]
+    return list(map(dist.to_external_repr, column))
+
+
 class JournalMemoryStorage(InMemoryStorage):
     """Optuna's in-memory storage, read from a journal's lines, writing its changes as journal operations.
 
@@ -665,9 +682,7 @@ class JournalMemoryStorage(InMemoryStorage):
         self._know(info, dists)
         names = list(dists)
         n = len(ids)
-        # (a FloatDistribution's external value is its internal one)
-        externals = [column if type(dist) is FloatDistribution else list(map(dist.to_external_repr, column))
-                     for dist, column in zip(dists.values(), index.params, strict=True)]
+        externals = [_externals(dist, column) for dist, column in zip(dists.values(), index.params, strict=True)]
         params = [dict(zip(names, p)) for p in zip(*externals)] if names else [{} for _ in range(n)]  # noqa: B905
         local = self._times.locals
         first = self._trial_id_to_study_id_and_number[ids[0]][1] if n else 0  # (the ids and numbers are consecutive)
