@@ -21,6 +21,7 @@ from trading_runtime.optimize.journal_storage import (
     TOLD_INDEX,
     HistoryNotReadError,
     JournalMemoryStorage,
+    _externals,
     _packed,
     _packed_values,
     checked_told_index,
@@ -342,3 +343,19 @@ def test_columns_are_packed_only_when_they_read_back_the_same():
     for values in ([[1.0], [1.0, 2.0]], [None, None], [[]], [[1.0], [float("nan")]], [[1]], [[1.0], "x"]):
         assert _packed_values(values) == values or values == [[1.0], [float("nan")]]
         assert not isinstance(_packed_values(values), str)
+
+
+def test_told_params_are_made_external_as_to_external_repr_makes_them():
+    class Doubled(optuna.distributions.FloatDistribution):  # not one of Optuna's own: its to_external_repr is called
+        def to_external_repr(self, param_value_in_internal_repr):
+            return 2 * param_value_in_internal_repr
+
+    cases = [(optuna.distributions.CategoricalDistribution(["a", None, 3, 1.5, True]), [0, 1, 2, 3, 4, -1]),
+             (optuna.distributions.CategoricalDistribution(["a", "b"]), [1.0, 0.0, True]),  # not ints: to_external_repr
+             (optuna.distributions.IntDistribution(-10, 10), [-3.0, 4.0, 7]),
+             (optuna.distributions.IntDistribution(1, 64, log=True), [1.0, 63.99999]),
+             (optuna.distributions.FloatDistribution(-5, 5, step=0.1), [0.1, -0.0, 2.5000000000000004]),
+             (Doubled(0, 1), [0.25, 0.5])]
+    for dist, column in cases:
+        got, want = _externals(dist, column), [dist.to_external_repr(v) for v in column]
+        assert got == want and [type(v) for v in got] == [type(v) for v in want], dist
