@@ -27,7 +27,6 @@ earlier version's objects, intermediate values, several distributions) are read 
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import copy
 import gc
@@ -167,7 +166,7 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     completion times (as the lines hold them; their zone once when every one is UTC's), each parameter's internal
     values (in the order of the distributions), system attributes (TPE's relative params), and the user attributes of
     the trials that are not complete (by position). The values and params columns are packed when they can be
-    (``_packed``: their numbers' bytes in base64, not their text); an index written before that holds JSON lists, and
+    (``_packed``: their numbers' bytes in hex, not their text); an index written before that holds JSON lists, and
     is read as well. The simple form: every line a study attribute operation or a
     folded line of a finished trial of one study, with the same distributions, its params in their order, no
     intermediate values or single ``value``."""
@@ -204,9 +203,9 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
 
 
 # A told index's numeric columns (params, values) packed: "d:" (every item a float) or "q:" (every item an int of
-# int64's range) and the base64 of the items as little-endian 8-byte numbers, read back without parsing each number's
-# text (the same floats and ints: the same types, the same bits). A column of anything else is a JSON list, as every
-# column of an index written before them is (and is read as such).
+# int64's range) and the items as little-endian 8-byte numbers in hex (bytes.fromhex: ~4x faster than base64's
+# decoder), read back without parsing each number's text (the same floats and ints: the same types, the same bits). A
+# column of anything else is a JSON list, as every column of an index written before them is (and is read as such).
 _PACKED_TYPES = {"d": float, "q": int}
 
 
@@ -220,22 +219,25 @@ def _packed(column: list[Any]) -> str | list[Any]:
                 return column
             if sys.byteorder != "little":
                 items.byteswap()
-            return f"{code}:{binascii.b2a_base64(items.tobytes(), newline=False).decode()}"
+            return f"{code}:{items.tobytes().hex()}"
     return column
 
 
-def _numbers(column: Any) -> tuple[str, bytes] | None:
-    """The typecode and the bytes of a packed column (``_packed``); None when it is not one."""
+def _numbers(column: Any) -> tuple[str, str] | None:
+    """The typecode and the hex of a packed column (``_packed``); None when it is not one."""
     if type(column) is not str or column[1:2] != ":" or column[:1] not in _PACKED_TYPES:
         return None
+    return column[0], column[2:]
+
+
+def _items(code: str, texts: Sequence[str]) -> list[Any] | None:
+    """Packed numbers (``_numbers``' hex, a whole number of them in all) as one list; None when they are not hex."""
     try:
-        return column[0], binascii.a2b_base64(column[2:], strict_mode=True)
-    except binascii.Error:
+        raw = bytes.fromhex("".join(texts))
+    except ValueError:
         return None
-
-
-def _items(code: str, raw: bytes) -> list[Any]:
-    """Packed numbers' bytes (``_numbers``; a whole number of them) as a list."""
+    if 2 * len(raw) != sum(map(len, texts)):  # (fromhex skips whitespace)
+        return None
     items = array(code)
     items.frombytes(raw)
     if sys.byteorder != "little":
@@ -250,17 +252,17 @@ def _joined(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
     packed = [_numbers(c) for c in columns]
     codes = {p[0] if p is not None else "" for p in packed}
     if len(codes) == 1 and "" not in codes:  # all packed alike: one array
-        if any(len(p[1]) != 8 * size for p, size in zip(packed, sizes, strict=True) if p is not None):
+        texts = [p[1] for p in packed if p is not None]
+        if any(len(text) != 16 * size for text, size in zip(texts, sizes, strict=True)):
             return None
-        return _items(codes.pop(), b"".join(p[1] for p in packed if p is not None))
+        return _items(codes.pop(), texts)
     out: list[Any] = []
     for column, p, size in zip(columns, packed, sizes, strict=True):
-        if p is not None and len(p[1]) == 8 * size:
-            out += _items(*p)
-        elif type(column) is list and len(column) == size:
-            out += column
-        else:
+        items = _items(*p) if p is not None and len(p[1]) == 16 * size else \
+            column if type(column) is list and len(column) == size else None
+        if items is None:
             return None
+        out += items
     return out
 
 
@@ -294,13 +296,14 @@ def _joined_values(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | 
     return out
 
 
-def _values_of(raws: Sequence[bytes], sizes: Sequence[int]) -> list[list[float] | None] | None:
-    """The trials' values of packed values columns' bytes (``_packed_values``: the same ``k`` floats per trial in
-    each); None when they are not."""
-    k = len(raws[0]) // (8 * sizes[0]) if sizes[0] > 0 else 0
-    if k < 1 or any(len(raw) != 8 * k * size for raw, size in zip(raws, sizes, strict=True)):
+def _values_of(texts: Sequence[str], sizes: Sequence[int]) -> list[list[float] | None] | None:
+    """The trials' values of packed values columns (``_packed_values``: the same ``k`` floats per trial in each; their
+    hex); None when they are not."""
+    k = len(texts[0]) // (16 * sizes[0]) if sizes[0] > 0 else 0
+    if k < 1 or any(len(text) != 16 * k * size for text, size in zip(texts, sizes, strict=True)):
         return None
-    return _rows(_items("d", b"".join(raws)), k)
+    flat = _items("d", texts)
+    return None if flat is None else _rows(flat, k)
 
 
 def _rows(flat: list[float], k: int) -> list[list[float] | None] | None:
