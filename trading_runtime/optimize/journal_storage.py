@@ -41,6 +41,7 @@ import uuid
 from array import array
 from collections.abc import Container, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from optuna.distributions import (
@@ -546,18 +547,14 @@ class JournalMemoryStorage(InMemoryStorage):
         indexes = self._indexes(docs, n)
         if indexes is None:
             raise ValueError("journal: a told index is not of the form told_index_line writes")
-        (study_id,) = self._studies
-        info = self._studies[study_id]
+        texts = [op for index in indexes for op in index.ops]
+        ops = _decode("[" + ",".join(texts) + "]")  # (one JSON array: each text one operation, checked below)
+        if len(ops) != len(texts) or not all(type(op) is dict for op in ops):
+            raise ValueError("journal: a told index's operations are not one operation each")
+        for op in ops:  # (study attribute operations: none is about the trials, whose slots follow)
+            self._apply(op)
         for index in indexes:
-            for op in index.ops:
-                self._apply(json.loads(op))
-            size = len(index.states)
-            first_id, first_number = self._max_trial_id + 1, len(info.trials)
-            self._max_trial_id += size
-            self._trial_id_to_study_id_and_number.update(
-                (first_id + i, (study_id, first_number + i)) for i in range(size))
-            info.trials.extend([None] * size)  # type: ignore[list-item]  # their slots, until _read_deferred
-            self._indexed.append((range(first_id, first_id + size), index))
+            self._indexed.append((self._slots(len(index.states)), index))
         self._lineless = True
 
     def _indexes(self, docs: list[bytes], n: int) -> list[_Index] | None:
@@ -610,26 +607,25 @@ class JournalMemoryStorage(InMemoryStorage):
         objects a tell does not rewrite, ``storage._load``)."""
         if len(self._studies) != 1:
             raise ValueError("journal: held trials belong to the one study")
+        self._slots(n)  # never filled: HistoryNotReadError instead
+        self._held = n
+
+    def _slots(self, n: int) -> range:
+        """The ids of the next ``n`` trials of the one study, their slots held (ids and numbers, in order; the trials
+        None until made)."""
         (study_id,) = self._studies
         info = self._studies[study_id]
         first_id, first_number = self._max_trial_id + 1, len(info.trials)
+        ids = range(first_id, first_id + n)
         self._max_trial_id += n
-        self._trial_id_to_study_id_and_number.update(
-            (first_id + i, (study_id, first_number + i)) for i in range(n))
-        info.trials.extend([None] * n)  # type: ignore[list-item]  # never filled: HistoryNotReadError instead
-        self._held = n
+        numbers = zip(repeat(study_id), range(first_number, first_number + n))
+        self._trial_id_to_study_id_and_number.update(zip(ids, numbers, strict=True))
+        info.trials.extend([None] * n)  # type: ignore[list-item]  # their slots
+        return ids
 
     def _defer_all(self, lines: list[bytes]) -> None:
         """Hold the slots (ids and numbers, in order) of the trials these creations make, to read them later."""
-        (study_id,) = self._studies
-        info = self._studies[study_id]
-        first_id, first_number = self._max_trial_id + 1, len(info.trials)
-        ids = range(first_id, first_id + len(lines))
-        self._max_trial_id += len(lines)
-        self._trial_id_to_study_id_and_number.update(
-            zip(ids, [(study_id, n) for n in range(first_number, first_number + len(lines))], strict=True))
-        info.trials.extend([None] * len(lines))  # type: ignore[list-item]  # their slots, until _read_deferred
-        self._deferred.extend(zip(ids, lines, strict=True))
+        self._deferred.extend(zip(self._slots(len(lines)), lines, strict=True))  # (read by _read_deferred)
 
     def _read_deferred(self) -> None:
         if self._held:
