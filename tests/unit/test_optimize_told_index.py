@@ -357,3 +357,48 @@ def test_told_params_are_made_external_as_to_external_repr_makes_them():
     for dist, column in cases:
         got, want = _externals(dist, column), [dist.to_external_repr(v) for v in column]
         assert got == want and [type(v) for v in got] == [type(v) for v in want], dist
+
+
+class CountingStore:
+    """A store that records the requests made to it (operation, key)."""
+
+    def __init__(self, inner):
+        self.inner, self.requests = inner, []
+
+    @property
+    def uri(self):
+        return self.inner.uri
+
+    def get_bytes(self, key):
+        self.requests.append(("get", key))
+        return self.inner.get_bytes(key)
+
+    def exists(self, key):
+        self.requests.append(("exists", key))
+        return self.inner.exists(key)
+
+    def put_bytes(self, key, data):
+        raise AssertionError("a read writes nothing")
+
+    def delete(self, key):
+        raise AssertionError("a read deletes nothing")
+
+    def list_keys(self, prefix=""):
+        raise AssertionError("readers never list")
+
+
+def test_an_asks_read_requests_each_object_once_and_checks_no_existence_apart():
+    m, store = study(generations=7)  # told objects g0003, g0005, g0006; g0007 asked; 9 generations in all
+    counting = CountingStore(store)
+    forget_cached_storages()
+    opened = _load(counting, m.storage_location, _Reading(evaluations=False, history=True, alone=True))
+    assert opened is not None and opened.held  # from the indexes alone
+    folder = f"{m.keys.root}{FOLDER}"
+    assert counting.requests == [
+        ("get", f"{m.keys.root}/storage/journal.v2.log"),
+        # T found bit by bit: 8 told? no (neither sealed nor marked); 4, 6, 7 told: each read as it is probed
+        ("get", f"{folder}g0007.told.v2.log"), ("get", f"{folder}g0007.told.log.SUCCESS"),
+        ("get", f"{folder}g0003.told.v2.log"), ("get", f"{folder}g0005.told.v2.log"),
+        ("get", f"{folder}g0006.told.v2.log"),
+        ("get", f"{folder}g0007.asked.v2.log")]
+    assert state(opened.storage) == state(read(store, m, alone=False).storage)
