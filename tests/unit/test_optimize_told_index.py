@@ -23,6 +23,7 @@ from trading_runtime.optimize.journal_storage import (
     _externals,
     _packed,
     _packed_values,
+    _param_dicts,
     checked_told_index,
     told_index_doc,
     told_index_line,
@@ -402,3 +403,12 @@ def test_an_asks_read_requests_each_object_once_and_checks_no_existence_apart():
         ("get", f"{folder}g0006.told.v2.log"),
         ("get", f"{folder}g0007.asked.v2.log")]
     assert state(opened.storage) == state(read(store, m, alone=False).storage)
+
+
+@pytest.mark.parametrize("width", [0, 1, 2, 3, 4, 5])
+def test_told_params_dicts_hold_each_trials_items_in_the_distributions_order(width):
+    names = [f"p{9 - i}" for i in range(width)]  # not sorted: the order is the distributions'
+    columns = [[f"{name}-{t}" for t in range(3)] for name in names]
+    got = _param_dicts(names, columns, 3)
+    assert got == [{name: f"{name}-{t}" for name in names} for t in range(3)]
+    assert [list(d) for d in got] == [names] * 3 and len({id(d) for d in got}) == 3

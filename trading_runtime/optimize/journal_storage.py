@@ -474,6 +474,23 @@ def _externals(dist: BaseDistribution, column: list[Any]) -> list[Any]:
     return list(map(dist.to_external_repr, column))
 
 
+def _param_dicts(names: list[str], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """The ``n`` trials' params: ``names`` → each trial's item of each column (of ``n`` items), in that order; made as
+    dict displays for up to 3 names (~3x faster than ``dict(zip(names, …))`` per trial)."""
+    if not names:
+        return [{} for _ in range(n)]
+    if len(names) == 1:
+        (a,) = names
+        return [{a: x} for x in columns[0]]
+    if len(names) == 2:
+        a, b = names
+        return [{a: x, b: y} for x, y in zip(*columns, strict=True)]
+    if len(names) == 3:
+        a, b, c = names
+        return [{a: x, b: y, c: z} for x, y, z in zip(*columns, strict=True)]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 class JournalMemoryStorage(InMemoryStorage):
     """Optuna's in-memory storage, read from a journal's lines, writing its changes as journal operations.
 
@@ -682,7 +699,7 @@ class JournalMemoryStorage(InMemoryStorage):
         names = list(dists)
         n = len(ids)
         externals = [_externals(dist, column) for dist, column in zip(dists.values(), index.params, strict=True)]
-        params = [dict(zip(names, p)) for p in zip(*externals)] if names else [{} for _ in range(n)]  # noqa: B905
+        params = _param_dicts(names, externals, n)
         local = self._times.locals
         first = self._trial_id_to_study_id_and_number[ids[0]][1] if n else 0  # (the ids and numbers are consecutive)
         unread = self._unread
