@@ -231,6 +231,14 @@ def _numbers(column: Any) -> tuple[str, str] | None:
     return column[0], column[2:]
 
 
+def _packed_alike(columns: Sequence[Any]) -> str | None:
+    """The typecode of ``columns`` when every one is packed (``_packed``) with it; else None."""
+    code = _numbers(columns[0])
+    if code is None or not all(type(c) is str and c.startswith(columns[0][:2]) for c in columns):
+        return None
+    return code[0]
+
+
 def _items(code: str, texts: Sequence[str]) -> list[Any] | None:
     """Packed numbers (``_numbers``' hex, a whole number of them in all) as one list; None when they are not hex."""
     try:
@@ -250,13 +258,11 @@ def _items(code: str, texts: Sequence[str]) -> list[Any] | None:
 def _joined(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
     """A column of consecutive told indexes (each a JSON list of its index's ``size`` items, or packed: ``_packed``) as
     one list, in order; None when one is neither."""
-    packed = [_numbers(c) for c in columns]
-    codes = {p[0] if p is not None else "" for p in packed}
-    if len(codes) == 1 and "" not in codes:  # all packed alike: one array
-        texts = [p[1] for p in packed if p is not None]
-        if any(len(text) != 16 * size for text, size in zip(texts, sizes, strict=True)):
-            return None
-        return _items(codes.pop(), texts)
+    code = _packed_alike(columns)
+    if code is not None:  # one array
+        texts = [c[2:] for c in columns]
+        return _items(code, texts) if list(map(len, texts)) == [16 * size for size in sizes] else None
+    packed = list(map(_numbers, columns))
     out: list[Any] = []
     for column, p, size in zip(columns, packed, sizes, strict=True):
         items = _items(*p) if p is not None and len(p[1]) == 16 * size else \
@@ -284,9 +290,9 @@ def _packed_values(values: list[Any]) -> str | list[Any]:
 def _joined_values(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
     """The values columns of consecutive told indexes (JSON lists, or packed: ``_packed_values``) as one list of the
     trials' values (None, or a list of floats), in order; None when one is neither."""
-    packed = [_numbers(c) for c in columns]
-    if all(p is not None and p[0] == "d" for p in packed):  # all packed: one array
-        return _values_of([p[1] for p in packed if p is not None], sizes)
+    if _packed_alike(columns) == "d":  # one array
+        return _values_of([c[2:] for c in columns], sizes)
+    packed = list(map(_numbers, columns))
     out: list[Any] = []
     for column, p, size in zip(columns, packed, sizes, strict=True):
         rows = column if type(column) is list and len(column) == size else \
@@ -424,37 +430,43 @@ class _Index(NamedTuple):
     @classmethod
     def _read_group(cls, docs: list[dict[str, Any]]) -> _Index | None:
         """The index of consecutive parts of the same study, distributions and zone (``read_all``)."""
-        sizes = [len(doc["state"]) if type(doc["state"]) is list else -1 for doc in docs]
-        widths = {len(doc["params"]) if type(doc["params"]) is list else -1 for doc in docs}
-        lists = ("ops", "start", "complete", "system_attrs")
-        if min(sizes) < 0 or len(widths) != 1 or min(widths) < 0 or \
-                any(type(doc[name]) is not list for doc in docs for name in lists):
-            return None
-        columns = [_joined([doc["params"][j] for doc in docs], sizes) for j in range(widths.pop())]
+        sizes: list[int] = []
+        states: list[Any] = []
+        starts: list[Any] = []
+        ends: list[Any] = []
+        system_attrs: list[Any] = []
+        ops: list[Any] = []
+        user_attrs: dict[str, Any] = {}
+        width = len(docs[0]["params"])
+        for doc in docs:  # each part's columns: lists of its trials' items (params and values: see below)
+            state, start, end, attrs, unfinished = (doc["state"], doc["start"], doc["complete"], doc["system_attrs"],
+                                                    doc["user_attrs"])
+            size = len(state)
+            if not (type(state) is list and type(start) is list and type(end) is list and type(attrs) is list and
+                    type(doc["ops"]) is list and type(doc["params"]) is list and type(unfinished) is dict and
+                    len(start) == len(end) == len(attrs) == size and len(doc["params"]) == width):
+                return None
+            if state.count(_COMPLETE) != size:  # the others' user attributes, by position in the joined index
+                user_attrs.update((str(len(states) + i), unfinished.get(str(i))) for i, c in enumerate(state)
+                                  if c != _COMPLETE)
+            sizes.append(size)
+            states += state
+            starts += start
+            ends += end
+            system_attrs += attrs
+            ops += doc["ops"]
+        columns = [_joined([doc["params"][j] for doc in docs], sizes) for j in range(width)]
         values = _joined_values([doc["values"] for doc in docs], sizes)
         params = [column for column in columns if column is not None]
         if values is None or len(params) != len(columns):
             return None
-        user_attrs: dict[str, Any] = {}
-        at = 0
-        for doc, size in zip(docs, sizes, strict=True):
-            if type(doc["user_attrs"]) is not dict:
-                return None
-            if doc["state"].count(_COMPLETE) != size:  # the others' user attributes, by position in the joined index
-                user_attrs.update((str(at + i), doc["user_attrs"].get(str(i))) for i, c in enumerate(doc["state"])
-                                  if c != _COMPLETE)
-            at += size
-        index = cls(docs[0]["study_id"], [op for doc in docs for op in doc["ops"]], docs[0]["section"].encode(),
-                    [c for doc in docs for c in doc["state"]], values, docs[0]["zone"],
-                    [t for doc in docs for t in doc["start"]], [t for doc in docs for t in doc["complete"]],
-                    params, [a for doc in docs for a in doc["system_attrs"]], user_attrs)
-        size = sum(sizes)
-        joined: list[list[Any]] = [index.states, index.values, index.starts, index.ends, index.system_attrs, *params]
-        if not (type(index.study_id) is int and all(len(c) == size for c in joined) and
-                set(map(type, index.ops)) <= {str} and index.zone in ("", _UTC) and
-                (not index.zone or set(map(type, index.starts)) | set(map(type, index.ends)) <= {str}) and
-                set(map(type, index.states)) <= {int} and set(index.states) <= _FINISHED and
-                set(map(type, index.system_attrs)) <= {dict} and set(map(type, user_attrs.values())) <= {dict}):
+        first = docs[0]
+        index = cls(first["study_id"], ops, first["section"].encode(), states, values, first["zone"], starts, ends,
+                    params, system_attrs, user_attrs)
+        if not (type(index.study_id) is int and set(map(type, ops)) <= {str} and index.zone in ("", _UTC) and
+                (not index.zone or set(map(type, starts)) | set(map(type, ends)) <= {str}) and
+                set(map(type, states)) <= {int} and set(states) <= _FINISHED and
+                set(map(type, system_attrs)) <= {dict} and set(map(type, user_attrs.values())) <= {dict}):
             return None
         return index
 
