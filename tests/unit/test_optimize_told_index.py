@@ -412,3 +412,24 @@ def test_told_params_dicts_hold_each_trials_items_in_the_distributions_order(wid
     got = _param_dicts(names, columns, 3)
     assert got == [{name: f"{name}-{t}" for name in names} for t in range(3)]
     assert [list(d) for d in got] == [names] * 3 and len({id(d) for d in got}) == 3
+
+
+def test_parts_whose_columns_are_each_whole_only_when_joined_make_the_index_unused():
+    """Consecutive parts are joined into one index: each part's columns must still hold its own trials' items."""
+    m, store = study()
+    reference = state(read(store, m, alone=False).storage)
+    key = current_told_keys(store, m)[0]  # generations 0-3: 4 parts of 4 trials
+    moved = {}
+
+    def shifted(i, doc):  # part 1's last start time moved to the front of part 2's: 3 and 5 start times
+        if i == 1:
+            moved["start"] = doc["start"][-1]
+            return {**doc, "start": doc["start"][:-1]}
+        if i == 2:
+            return {**doc, "start": [moved["start"], *doc["start"]]}
+        return doc
+
+    rewrite_parts(store, key, shifted)
+    fast = read(store, m, alone=True)
+    assert not fast.held and fast.storage._unread  # read from the lines
+    assert state(fast.storage) == reference
