@@ -306,8 +306,8 @@ def test_an_object_whose_parts_are_of_both_forms_reads_as_its_lines():
     assert asked_again(store, m) == want
 
 
-@pytest.mark.parametrize("change", ["values cut", "values of another width", "params cut", "params not hex",
-                                    "params of an unknown type"])
+@pytest.mark.parametrize("change", ["values cut", "values of another width", "values of ints", "values not packed",
+                                    "params cut", "params not hex", "params of an unknown type"])
 def test_a_packed_column_not_of_its_form_makes_the_index_unused(change):
     m, store = study()
     reference = state(read(store, m, alone=False).storage)
@@ -321,6 +321,10 @@ def test_a_packed_column_not_of_its_form_makes_the_index_unused(change):
             return {**doc, "values": doc["values"][:-16]}
         if change == "values of another width":  # 2 floats per trial in this part, 1 in the others
             return {**doc, "values": doc["values"] + doc["values"][2:]}
+        if change == "values of ints":
+            return {**doc, "values": "q:" + doc["values"][2:]}
+        if change == "values not packed":
+            return {**doc, "values": "values"}
         if change == "params cut":
             return {**doc, "params": [p[0], p[1][:-16], p[2]]}
         if change == "params not hex":

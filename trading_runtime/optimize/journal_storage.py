@@ -287,36 +287,35 @@ def _packed_values(values: list[Any]) -> str | list[Any]:
     return packed if type(packed) is str and packed.startswith("d:") else values
 
 
-def _joined_values(columns: Sequence[Any], sizes: Sequence[int]) -> list[Any] | None:
+def _joined_values(columns: Sequence[Any], sizes: Sequence[int]) -> tuple[list[Any], bool] | None:
     """The values columns of consecutive told indexes (JSON lists, or packed: ``_packed_values``) as one list of the
-    trials' values (None, or a list of floats), in order; None when one is neither."""
+    trials' values (None, or a list of floats), in order, and False; or, when they are packed with one float per
+    trial, as each trial's value (None, or a float), and True. None when a column is neither."""
     if _packed_alike(columns) == "d":  # one array
-        return _values_of([c[2:] for c in columns], sizes)
-    packed = list(map(_numbers, columns))
-    out: list[Any] = []
-    for column, p, size in zip(columns, packed, sizes, strict=True):
-        rows = column if type(column) is list and len(column) == size else \
-            _values_of([p[1]], [size]) if p is not None and p[0] == "d" else None
-        if rows is None:
+        texts = [c[2:] for c in columns]
+        k = len(texts[0]) // (16 * sizes[0]) if sizes[0] > 0 else 0
+        flat = _items("d", texts) if k >= 1 and list(map(len, texts)) == [16 * k * size for size in sizes] else None
+        if flat is None:
             return None
-        out += rows
-    return out
-
-
-def _values_of(texts: Sequence[str], sizes: Sequence[int]) -> list[list[float] | None] | None:
-    """The trials' values of packed values columns (``_packed_values``: the same ``k`` floats per trial in each; their
-    hex); None when they are not."""
-    k = len(texts[0]) // (16 * sizes[0]) if sizes[0] > 0 else 0
-    if k < 1 or any(len(text) != 16 * k * size for text, size in zip(texts, sizes, strict=True)):
-        return None
-    flat = _items("d", texts)
-    return None if flat is None else _rows(flat, k)
+        if k == 1:
+            return [None if v != v else v for v in flat], True  # (NaN: no values)
+        rows = _rows(flat, k)
+        return None if rows is None else (rows, False)
+    out: list[Any] = []
+    for column, size in zip(columns, sizes, strict=True):
+        if type(column) is list and len(column) == size:
+            out += column
+            continue
+        joined = _joined_values([column], [size]) if _packed_alike([column]) == "d" else None
+        if joined is None:
+            return None
+        out += [v if v is None else [v] for v in joined[0]] if joined[1] else joined[0]
+    return out, False
 
 
 def _rows(flat: list[float], k: int) -> list[list[float] | None] | None:
-    """Packed values (``_packed_values``: ``k`` per trial) as the trials' values; None when a trial's are partly NaN."""
-    if k == 1:
-        return [None if v != v else [v] for v in flat]
+    """Packed values (``_packed_values``: ``k`` > 1 per trial) as the trials' values; None when a trial's are partly
+    NaN."""
     out: list[list[float] | None] = []
     for at in range(0, len(flat), k):
         row = flat[at:at + k]
@@ -403,6 +402,7 @@ class _Index(NamedTuple):
     params: list[list[float]]
     system_attrs: list[dict[str, Any]]
     user_attrs: dict[str, dict[str, Any]]
+    single: bool = False  # values: each trial's value (None, or a float), not its list of values
 
     @classmethod
     def read_all(cls, texts: Sequence[bytes]) -> list[_Index] | None:
@@ -456,13 +456,13 @@ class _Index(NamedTuple):
             system_attrs += attrs
             ops += doc["ops"]
         columns = [_joined([doc["params"][j] for doc in docs], sizes) for j in range(width)]
-        values = _joined_values([doc["values"] for doc in docs], sizes)
+        joined = _joined_values([doc["values"] for doc in docs], sizes)
         params = [column for column in columns if column is not None]
-        if values is None or len(params) != len(columns):
+        if joined is None or len(params) != len(columns):
             return None
         first = docs[0]
-        index = cls(first["study_id"], ops, first["section"].encode(), states, values, first["zone"], starts, ends,
-                    params, system_attrs, user_attrs)
+        index = cls(first["study_id"], ops, first["section"].encode(), states, joined[0], first["zone"], starts, ends,
+                    params, system_attrs, user_attrs, joined[1])
         if not (type(index.study_id) is int and set(map(type, ops)) <= {str} and index.zone in ("", _UTC) and
                 (not index.zone or set(map(type, starts)) | set(map(type, ends)) <= {str}) and
                 set(map(type, states)) <= {int} and set(states) <= _FINISHED and
@@ -717,6 +717,7 @@ class JournalMemoryStorage(InMemoryStorage):
         unread = self._unread
         attrs = index.user_attrs
         trials = info.trials
+        single = index.single
         # (the columns' lengths are checked: _indexes)
         for at, (trial_id, code, values, start, end, param, system_attrs) in enumerate(zip(  # noqa: B905
                 ids, index.states, index.values, local(index.starts, index.zone), local(index.ends, index.zone), params,
@@ -727,8 +728,12 @@ class JournalMemoryStorage(InMemoryStorage):
                 user_attrs = {}
             else:
                 user_attrs = attrs[str(at)]
-            trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists),
-                                             user_attrs, system_attrs, {}, trial_id, values=values)
+            if single:  # (FrozenTrial makes the list of one value itself: its value given, not a list to copy)
+                trials[first + at] = FrozenTrial(first + at, _STATES[code], values, start, end, param, dict(dists),
+                                                 user_attrs, system_attrs, {}, trial_id)
+            else:
+                trials[first + at] = FrozenTrial(first + at, _STATES[code], None, start, end, param, dict(dists),
+                                                 user_attrs, system_attrs, {}, trial_id, values=values)
 
     def _read_folded_block(self, deferred: list[tuple[int, bytes]]) -> bool:
         """Told trials' folded lines read in one go: their heads (or whole lines, when the evaluations are wanted)
