@@ -20,8 +20,10 @@ from trading_runtime.optimize.journal_storage import (
     TOLD_INDEX,
     HistoryNotReadError,
     JournalMemoryStorage,
+    _attrs_of,
     _externals,
     _packed,
+    _packed_attrs,
     _packed_values,
     _param_dicts,
     checked_told_index,
@@ -260,6 +262,11 @@ def as_lists(doc):
 
     out = dict(doc)
     out["params"] = [numbers(c) if isinstance(c, str) else c for c in doc["params"]]
+    if isinstance(doc["system_attrs"], str):  # "s:" keys, then each trial's texts; DEL between; quotes swapped
+        texts = doc["system_attrs"][2:].translate(str.maketrans({'"': "'", "'": '"'})).split("\x7f")
+        k = len(texts) // (len(doc["state"]) + 1)
+        keys = texts[:k]
+        out["system_attrs"] = [dict(zip(keys, texts[i:i + k], strict=True)) for i in range(k, len(texts), k)]
     if isinstance(doc["values"], str):
         flat = numbers(doc["values"])
         k = len(flat) // len(doc["state"])
@@ -275,14 +282,17 @@ def rewrite_parts(store, key, change):
     reseal(store, key, index_line_of([change(i, doc) for i, doc in enumerate(docs)]))
 
 
-def test_the_index_packs_its_numeric_columns_and_reads_them_as_the_lines_give_them(local_zone):
+def test_the_index_packs_its_columns_and_reads_them_as_the_lines_give_them(local_zone):
     m, store = study(generations=7)
+    packed_attrs = []
     for key in current_told_keys(store, m):
         for doc in map(json.loads, checked_told_index(store.get_bytes(key).splitlines()[-2]) or []):
             # params: categorical indexes (ints), the float and int params' internal floats; values: one float each,
             # NaN for the failed trials' None
             assert [c[:2] for c in doc["params"]] == ["q:", "d:", "d:"] and doc["values"][:2] == "d:"
             assert len(doc["values"]) == 2 + 16 * len(doc["state"])
+            packed_attrs.append(isinstance(doc["system_attrs"], str) and doc["system_attrs"].startswith("s:"))
+    assert all(packed_attrs)  # TPE's relative params (texts): one text per part
     want = asked_again(store, m)
     packed = read(store, m, alone=True)
     for key in current_told_keys(store, m):
@@ -437,3 +447,19 @@ def test_parts_whose_columns_are_each_whole_only_when_joined_make_the_index_unus
     fast = read(store, m, alone=True)
     assert not fast.held and fast.storage._unread  # read from the lines
     assert state(fast.storage) == reference
+
+
+def test_system_attributes_are_packed_only_when_they_read_back_the_same():
+    packable = [
+        [{"tpe:relative_params:0": '{"mode": "b", "x": 1.3000000000000007}'}, {"tpe:relative_params:0": "it's"}],
+        [{"a": "1", "b": ""}, {"a": "é \\ \" '", "b": "\n\t"}, {"a": "", "b": "x"}],  # several keys, escapes, unicode
+    ]
+    for attrs in packable:
+        packed = _packed_attrs(attrs)
+        assert isinstance(packed, str) and packed.startswith("s:")
+        got = _attrs_of(packed, len(attrs))
+        assert got == attrs and [list(a) for a in got] == [list(a) for a in attrs]
+        assert _attrs_of(packed, len(attrs) + 1) is None  # a trial more than it holds
+    for attrs in ([{}, {}], [{"a": "1"}, {"b": "1"}], [{"a": "1", "b": "2"}, {"b": "2", "a": "1"}], [{"a": 1}],
+                  [{"a": "x\x7fy"}], [{"a": "\udc80"}], [{"a": "1"}, []], []):
+        assert _packed_attrs(attrs) == attrs  # none, other keys or order, not texts, a DEL, not UTF-8: JSON lists

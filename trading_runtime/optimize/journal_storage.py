@@ -199,7 +199,8 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     return journal_line({
         "study_id": study_id, "ops": [op.decode() for op in ops], "section": section.decode(),
         "state": [h["state"] for h in heads], "values": _packed_values([h.get("values") for h in heads]),
-        "zone": zone, "start": starts, "complete": ends, "system_attrs": [h["system_attrs"] for h in heads],
+        "zone": zone, "start": starts, "complete": ends,
+        "system_attrs": _packed_attrs([h["system_attrs"] for h in heads]),
         "params": [_packed([h["params"][name] for h in heads]) for name in names], "user_attrs": unfinished})[:-1]
 
 
@@ -326,6 +327,45 @@ def _rows(flat: list[float], k: int) -> list[list[float] | None] | None:
     return out
 
 
+_SEP = "\x7f"  # between a packed attributes column's texts (_packed_attrs)
+_SWAP = bytes.maketrans(b"\"'", b"'\"")  # (its own inverse; UTF-8 holds these bytes for these characters only)
+
+
+def _packed_attrs(attrs: list[Any]) -> str | list[Any]:
+    """The system attributes column as ``told_index_doc`` writes it: packed when every trial's are texts under the same
+    keys in the same order, none holding a DEL: ``"s:"`` and the keys' and then each trial's texts, a DEL between
+    them, their double and single quotes swapped (JSON would escape each double quote: TPE's relative params are
+    JSON texts); else itself."""
+    keys = list(attrs[0]) if attrs and type(attrs[0]) is dict else []
+    texts: list[Any] = [*keys, *(v for a in attrs
+                                 for v in (a.values() if type(a) is dict and list(a) == keys else [None]))]
+    if not keys or any(type(t) is not str or _SEP in t for t in texts):
+        return attrs
+    try:
+        return "s:" + _SEP.join(texts).encode().translate(_SWAP).decode()
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+        return attrs
+
+
+def _attrs_of(column: str, size: int) -> list[dict[str, Any]] | None:
+    """The system attributes of ``size`` trials as ``_packed_attrs`` wrote them (``column``: a text); None when they are
+    not."""
+    if not column.startswith("s:") or size <= 0:
+        return None
+    try:
+        texts = column[2:].encode().translate(_SWAP).decode().split(_SEP)
+    except UnicodeEncodeError:
+        return None
+    n = len(texts) // (size + 1)
+    if n < 1 or len(texts) != n * (size + 1):
+        return None
+    if n == 1:
+        key = texts[0]
+        return [{key: v} for v in texts[1:]]
+    keys = texts[:n]
+    return [dict(zip(keys, texts[at:at + n], strict=True)) for at in range(n, len(texts), n)]
+
+
 def told_index_line(docs: Sequence[bytes]) -> bytes:
     """A told object's index line: ``#trading-runtime told-index sha256=<hex> <docs>``, the told indexes of its lines'
     consecutive parts (``told_index_doc``: one per told generation, or more; JSON never holds a raw tab) joined by tabs,
@@ -442,6 +482,8 @@ class _Index(NamedTuple):
             state, start, end, attrs, unfinished = (doc["state"], doc["start"], doc["complete"], doc["system_attrs"],
                                                     doc["user_attrs"])
             size = len(state)
+            if type(attrs) is str:
+                attrs = _attrs_of(attrs, size)
             if not (type(state) is list and type(start) is list and type(end) is list and type(attrs) is list and
                     type(doc["ops"]) is list and type(doc["params"]) is list and type(unfinished) is dict and
                     len(start) == len(end) == len(attrs) == size and len(doc["params"]) == width):
