@@ -234,10 +234,11 @@ def _numbers(column: Any) -> tuple[str, str] | None:
 
 def _packed_alike(columns: Sequence[Any]) -> str | None:
     """The typecode of ``columns`` when every one is packed (``_packed``) with it; else None."""
-    code = _numbers(columns[0])
-    if code is None or not all(type(c) is str and c.startswith(columns[0][:2]) for c in columns):
+    first = _numbers(columns[0])
+    if first is None or set(map(type, columns)) != {str} or \
+            not all(map(str.startswith, columns, repeat(columns[0][:2]))):
         return None
-    return code[0]
+    return first[0]
 
 
 def _items(code: str, texts: Sequence[str]) -> list[Any] | None:
