@@ -167,10 +167,10 @@ def told_index_doc(lines: Sequence[bytes]) -> bytes | None:
     completion times (as the lines hold them; their zone once when every one is UTC's), each parameter's internal
     values (in the order of the distributions), system attributes (TPE's relative params), and the user attributes of
     the trials that are not complete (by position). The values and params columns are packed when they can be
-    (``_packed``: their numbers' bytes in hex, not their text); an index written before that holds JSON lists, and
-    is read as well. The simple form: every line a study attribute operation or a
-    folded line of a finished trial of one study, with the same distributions, its params in their order, no
-    intermediate values or single ``value``."""
+    (``_packed``: their numbers' bytes in hex, not their text), and the system attributes (``_packed_attrs``: one
+    text); an index written before that holds JSON lists, and is read as well. The simple form: every line a study
+    attribute operation or a folded line of a finished trial of one study, with the same distributions, its params in
+    their order, no intermediate values or single ``value``."""
     trials = [line for line in lines if line.startswith(CREATE_PREFIX)]
     ops = [line for line in lines if line.startswith(_STUDY_OP_PREFIXES)]
     section = _common_section(trials) if trials else None
