@@ -260,13 +260,19 @@ def stored_journal(store: ArtifactStore, loc: StorageLocation) -> bytes:
     return opened.backend.dump()
 
 
-def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, list[bytes] | None]:
+def _sealed(store: ArtifactStore, key: str) -> bytes | None:
+    """The sealed object of the journal object ``key`` as stored (its seal not checked yet); None when there is none."""
+    try:
+        return store.get_bytes(sealed_key(key))
+    except ArtifactNotFoundError:
+        return None
+
+
+def _read_object(store: ArtifactStore, key: str, raw: bytes | None) -> tuple[bytes, str, list[bytes] | None]:
     """A journal object's lines, its state in the store (``_stored_state``), sealed or as an earlier version
     wrote it (marker-verified: hashed once), and its told index's parts (``told_index_line``; None when it has none),
-    the index line taken off its lines."""
-    try:
-        raw = store.get_bytes(sealed_key(key))
-    except ArtifactNotFoundError:
+    the index line taken off its lines (``raw``: its sealed object as read, ``_sealed``: None when it has none)."""
+    if raw is None:
         data = _read(store, key)
         state = _stored_sha256(store, key) or hashlib.sha256(data).hexdigest()
     else:
@@ -277,14 +283,24 @@ def _read_object(store: ArtifactStore, key: str) -> tuple[bytes, str, list[bytes
     return data[:cut], state, checked_told_index(data[cut:])
 
 
-def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int) -> int:
+def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int, read: dict[str, bytes] | None = None) -> int:
     """T, the told generations after the base, from the told objects' markers: the largest T whose blocks
-    (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations)."""
+    (one per set bit, largest first) all exist, found bit by bit from the top (log2 of the generations).
+
+    ``read``: the probes read the sealed objects instead (one request each, not two: every one found is one of T's
+    blocks, which the reader reads), kept there by key."""
     n = loc.n_generations - g0
     done = 0
     for bit in reversed(range(n.bit_length())):
         c = done + (1 << bit)
-        if c <= n and _stored_state(store, loc.segment("told", g0 + c - 1)) is not None:
+        if c > n:
+            continue
+        key = loc.segment("told", g0 + c - 1)
+        raw = _sealed(store, key) if read is not None else None
+        if raw is not None and read is not None:
+            read[key] = raw
+            done = c
+        elif (_stored_sha256(store, key) if read is not None else _stored_state(store, key)) is not None:
             done = c
     return done
 
@@ -305,16 +321,20 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     ``hold`` (a tell's step, with ``history=False``): when the first untold generation is asked, the told objects
     that telling it does not rewrite (every block but those its fold merges: the blocks of T's trailing one bits) are
     not read at all: their generations' trials are held (numbers and ids; ``JournalMemoryStorage(held=…)``)."""
-    if _stored_state(store, loc.key) is None:
+    raw = _sealed(store, loc.key)  # (one request, not an existence check and a read)
+    if raw is None and _stored_sha256(store, loc.key) is None:
         return None
-    data, sha, _ = _read_object(store, loc.key)
+    data, sha, _ = _read_object(store, loc.key, raw)
     backend = BytesJournalBackend(data)
     shas = {loc.key: sha}
     in_base = backend.count_trials()
     g0 = min(-(-in_base // loc.batch_size), loc.n_generations)
-    told = _probe_told(store, loc, g0)
+    found: dict[str, bytes] | None = {} if reading.alone else None  # the sealed told objects the probes read
+    told = _probe_told(store, loc, g0, found)
     asked_key = loc.segment("asked", g0 + told) if g0 + told < loc.n_generations else None
-    asked_state = _stored_state(store, asked_key) if asked_key is not None else None
+    asked_raw = _sealed(store, asked_key) if asked_key is not None else None
+    asked_state = SEALED if asked_raw is not None else \
+        _stored_sha256(store, asked_key) if asked_key is not None else None  # (its _stored_state)
     # Blocks of 2**bit generations from here up are held (below: merged by the next fold); held only when they are
     # whole generations before an asked one, and the base holds no trials (an earlier version's whole journal).
     merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
@@ -326,8 +346,8 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
               for bit in reversed(range(told.bit_length())) if told >> bit & 1]  # (generations, key), in order
     # From the indexes alone when every told generation is whole (one is left to ask): each told object then holds
     # its generations' batch_size trials each, which its index must hold.
-    alone = _told_indexes_alone(store, [key for _, key in blocks]) \
-        if reading.alone and not in_base and g0 + told < loc.n_generations else None
+    alone = _told_indexes_alone(found, [key for _, key in blocks]) \
+        if found is not None and not in_base and g0 + told < loc.n_generations else None
     for size, key in blocks:
         done += size
         if alone is not None:
@@ -338,7 +358,8 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
             shas[key] = state
             held += size * loc.batch_size
         else:
-            data, shas[key], index = _read_object(store, key)
+            raw = found.get(key) if found is not None else _sealed(store, key)
+            data, shas[key], index = _read_object(store, key, raw)
             first = len(backend)
             backend.extend(data)
             if index is not None:
@@ -347,7 +368,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
         starts[done] = len(backend)
     asked = False
     if asked_key is not None and asked_state is not None:
-        data, shas[asked_key], _ = _read_object(store, asked_key)
+        data, shas[asked_key], _ = _read_object(store, asked_key, asked_raw)
         backend.extend(data)
         asked = True
     deferred = (starts[0], starts[told])  # the told generations' trials: read in one go (now, with history)
@@ -369,16 +390,16 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     return opened
 
 
-def _told_indexes_alone(store: ArtifactStore, keys: list[str]) -> list[list[bytes]] | None:
+def _told_indexes_alone(read: dict[str, bytes], keys: list[str]) -> list[list[bytes]] | None:
     """The told indexes of the told objects ``keys`` (``told_index_line``'s parts), each checked by its own sha256,
-    read without their lines' seal: their lines are neither hashed nor split (an ask's read: the told trials are made
-    from the indexes alone). None when an object has none (written by an earlier version, or of lines an index does
-    not cover) or its index is not what its sha256 says: the objects are then read whole (and their seals checked)."""
+    from their sealed objects as read (``read``, by key: ``_probe_told``) without their lines' seal: their lines are
+    neither hashed nor split (an ask's read: the told trials are made from the indexes alone). None when an object has
+    none (written by an earlier version, or of lines an index does not cover) or its index is not what its sha256 says:
+    the objects are then read whole (and their seals checked)."""
     texts = []
     for key in keys:
-        try:
-            raw = store.get_bytes(sealed_key(key))
-        except ArtifactNotFoundError:
+        raw = read.get(key)
+        if raw is None:
             return None  # an earlier version's object with its marker
         seal = raw.rfind(b"\n", 0, len(raw) - 1) + 1
         text = checked_told_index(raw[raw.rfind(b"\n", 0, seal - 1) + 1:seal]) if seal > 0 else None
