@@ -350,3 +350,52 @@ def test_held_trials_count_and_keep_their_numbers_but_reaching_one_raises_histor
     assert held.get_study_system_attrs(sid) == whole.get_study_system_attrs(sid)
     created = held.create_new_trial(sid)
     assert created == whole.create_new_trial(sid) and held.get_trial(created).number == 12
+
+
+def test_an_asked_generations_operations_decoded_at_once_give_optunas_replay(monkeypatch):
+    """The untold generation's lines (an asked object) are decoded as one JSON array, each line one operation: the
+    state is Optuna's replay of them, a parameter whose distribution conflicts with the study's is ignored as the
+    replay ignores it, and every operation is kept parsed (for the fold) as ``json.loads`` gives it."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=live, study_name="s")
+    live.set_study_system_attr(study._study_id, "k", {"a": [1, 2.5]})
+    x = optuna.distributions.FloatDistribution(0.0, 1.0)
+    mode = optuna.distributions.CategoricalDistribution(["a", "b"])
+    for i in range(3):
+        trial = study.ask({"x": x, "mode": mode})
+        trial.set_user_attr("evaluation", {"n": i})
+    lines = live.backend.dump().splitlines(keepends=True)
+    conflict = json.dumps({"op_code": 5, "worker_id": "w", "trial_id": 2, "param_name": "mode",
+                           "param_value_internal": 0, "distribution": optuna.distributions.distribution_to_json(
+                               optuna.distributions.CategoricalDistribution(["c", "d"]))},
+                          separators=(",", ":")).encode() + b"\n"
+    journal = b"".join([*lines, conflict])
+    per_line: list[bytes] = []
+    real = JournalMemoryStorage._read_line
+
+    def read_line(self, line, index=None):
+        per_line.append(line)
+        return real(self, line, index)
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_line", read_line)
+    reread = JournalMemoryStorage(BytesJournalBackend(journal))
+    assert per_line == []  # decoded at once
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(journal))
+    assert everything(reread) == everything(replayed)
+    assert reread.get_all_trials(study._study_id)[2].params["mode"] in ("a", "b")
+    kept = reread.backend._parsed
+    assert kept == {i: json.loads(line) for i, line in enumerate(journal.splitlines())}  # for the fold
+
+
+def test_an_untold_line_that_is_not_one_operation_is_read_line_by_line_with_its_error():
+    """Two operations on one line decode as an array of the wrong length: the lines are read one by one, and the
+    error is the one reading that line gives."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    optuna.create_study(storage=live, study_name="s").ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    lines = live.backend.dump().splitlines(keepends=True)
+    joined = b"".join(lines[:-2]) + lines[-2].rstrip(b"\n") + b"," + lines[-1]
+    with pytest.raises(json.JSONDecodeError) as batch:
+        JournalMemoryStorage(BytesJournalBackend(joined))
+    with pytest.raises(json.JSONDecodeError) as alone:
+        json.loads(joined.splitlines()[-1])
+    assert str(batch.value) == str(alone.value)

@@ -360,8 +360,26 @@ class JournalMemoryStorage(InMemoryStorage):
                 self._blocks.append((count, index_at.get((lo, hi))))
         if run:
             self._defer_all(run)
-        for index in range(max(start, stop), len(lines)):  # the untold generation's: kept parsed for its fold
-            self._read_line(lines[index], index)
+        self._read_untold(lines, max(start, stop))
+
+    def _read_untold(self, lines: list[bytes], first: int) -> None:
+        """Lines ``first`` … (the untold generation's: an asked object's operations), kept parsed for its fold: decoded
+        as one JSON array (one call instead of one per line) when they are ordinary operations, each line one of them
+        (else line by line, as ``_read_line`` reads any line)."""
+        tail = lines[first:]
+        ops: Any = None
+        if len(tail) > 1 and not any(line.startswith(CREATE_PREFIX) and _USER_ATTRS in line for line in tail):
+            try:
+                ops = _decode("[" + b",".join(tail).decode() + "]")
+            except ValueError:
+                ops = None
+        if not isinstance(ops, list) or len(ops) != len(tail):
+            for index in range(first, len(lines)):
+                self._read_line(lines[index], index)
+            return
+        for index, op in enumerate(ops, first):
+            self._apply(op)  # reads the operation, never changes it
+            self.backend.keep_parsed(index, op)
 
     def _index_alone(self, docs: list[bytes], n: int) -> None:
         """A told object given by its told index alone (``told_index_line``'s parts; holding ``n`` trials): its study
@@ -796,18 +814,20 @@ class JournalMemoryStorage(InMemoryStorage):
         return trial_id
 
     def _update_trial(self, code: int, trial_id: int, op: dict[str, Any]) -> None:
-        trial = copy.copy(self._get_trial(trial_id))
+        trial = _copied(self._get_trial(trial_id))
         if code == SET_PARAM:
             name = op["param_name"]
             dist = op["distribution"]
             dist = self._distribution(dist) if isinstance(dist, str) else dist
             info = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
-            if name in info.param_distribution:
+            known = info.param_distribution.get(name)
+            if known is None:
+                info.param_distribution[name] = dist
+            elif known is not dist:  # (the same object is compatible with itself: _distribution's, once per text)
                 try:
-                    check_distribution_compatibility(info.param_distribution[name], dist)
+                    check_distribution_compatibility(known, dist)
                 except ValueError:
                     return  # Optuna's replay ignores it
-            info.param_distribution.setdefault(name, dist)
             trial.params = {**trial.params, name: dist.to_external_repr(op["param_value_internal"])}
             trial.distributions = {**trial.distributions, name: dist}
         elif code == SET_STATE:
@@ -889,8 +909,9 @@ class JournalMemoryStorage(InMemoryStorage):
             trial = self._get_trial(trial_id)
             self.check_trial_is_updatable(trial_id, trial.state)
             info = self._studies[self._trial_id_to_study_id_and_number[trial_id][0]]
-            if param_name in info.param_distribution:
-                check_distribution_compatibility(info.param_distribution[param_name], distribution)
+            known = info.param_distribution.get(param_name)
+            if known is not None and known is not distribution:  # (the same object is compatible with itself)
+                check_distribution_compatibility(known, distribution)
             op = self._write(SET_PARAM, {"trial_id": trial_id, "param_name": param_name,
                                           "param_value_internal": param_value_internal,
                                           "distribution": self._distribution_text(distribution)})
@@ -932,6 +953,14 @@ class JournalMemoryStorage(InMemoryStorage):
             self.check_trial_is_updatable(trial_id, self._get_trial(trial_id).state)
             self._update_trial(SET_SYSTEM_ATTR, trial_id,
                                self._write(SET_SYSTEM_ATTR, {"trial_id": trial_id, "system_attr": {key: value}}))
+
+
+def _copied(trial: FrozenTrial) -> FrozenTrial:
+    """``copy.copy(trial)`` (a new trial holding the same attribute values), without ``copy``'s generic protocol
+    (``__reduce_ex__``, ``copyreg``): a tell updates each of its trials several times."""
+    new: FrozenTrial = object.__new__(FrozenTrial)
+    new.__dict__.update(trial.__dict__)
+    return new
 
 
 _NATIVE_NODES = 32  # how many values _native looks at before it gives up (parsing the line back is then cheaper)
