@@ -399,3 +399,36 @@ def test_an_untold_line_that_is_not_one_operation_is_read_line_by_line_with_its_
     with pytest.raises(json.JSONDecodeError) as alone:
         json.loads(joined.splitlines()[-1])
     assert str(batch.value) == str(alone.value)
+
+
+def test_a_told_trials_evaluation_is_folded_as_its_lines_text_the_bytes_a_new_encoding_gives(monkeypatch):
+    """The fold writes a trial's user attributes set by one line of this process as that line's text (not encoded
+    again): the folded lines are byte for byte those of folding the lines read from the journal."""
+    from trading_runtime.optimize import journal
+
+    storage = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=storage, study_name="s")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    evaluations = [{"in_sample": {"sharpe": -0.0, "n": 3, "nan": float("nan"), "big": 1e308}, "fail_reason": None},
+                   {"fail_reason": 'fold "wf-001": \u00e9\\ \n ,"user_attr":{}', "nested": [[], {}, [1, {"a": None}]]},
+                   {}]
+    for i, evaluation in enumerate(evaluations):
+        trial = study.ask(dist)
+        storage.set_trial_user_attr(trial._trial_id, "evaluation", evaluation)
+        study.tell(trial, None if i == 1 else float(i), state=optuna.trial.TrialState.FAIL if i == 1 else None)
+    untouched = study.ask(dist)  # a trial without user attributes, folded with "user_attrs":{}
+    study.tell(untouched, 0.5)
+    lines = list(storage.backend.lines())
+    encoded: list[dict[str, object]] = []
+    real = journal.journal_line
+
+    def journal_line(entry):
+        encoded.append(entry)
+        return real(entry)
+
+    monkeypatch.setattr(journal, "journal_line", journal_line)
+    assert storage.backend.compact(0)
+    assert [e for e in encoded if "user_attrs" in e] == []  # every evaluation's text taken from its line
+    monkeypatch.setattr(journal, "journal_line", real)
+    assert storage.backend.lines() == journal.compact_journal(lines, 0)
+    assert everything(storage) == everything(optuna.storages.JournalStorage(BytesJournalBackend(b"".join(lines))))
