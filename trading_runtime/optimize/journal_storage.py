@@ -857,11 +857,19 @@ class JournalMemoryStorage(InMemoryStorage):
         entry = {"op_code": op_code, "worker_id": self._worker_id, **fields}
         line = journal_line(entry)
         # Small and of JSON's own types: the line reads back as a copy of the entry (same keys in the same order,
-        # equal values), made without parsing the line back; a flat entry of scalars is that copy itself (it is
-        # made here, and its values cannot change).
+        # equal values), made without parsing the line back: the entry itself (it is made here, and its scalars
+        # cannot change) holding copies of its other values (an attribute's dict, the values' list).
         copied: Any = _NOT_NATIVE
         if small:
-            copied = entry if all(type(v) in _SCALARS for v in fields.values()) else _native(entry, [_NATIVE_NODES])
+            copied = entry
+            budget = [_NATIVE_NODES]
+            for key, value in fields.items():
+                if type(value) not in _SCALAR_TYPES:
+                    native = _native(value, budget)
+                    if native is _NOT_NATIVE:
+                        copied = _NOT_NATIVE
+                        break
+                    entry[key] = native
         op: dict[str, Any] = json.loads(line) if copied is _NOT_NATIVE else copied
         self.backend.append_line(line, op)  # kept for the fold: not to be mutated (callers copy before changing)
         return op
@@ -965,6 +973,8 @@ def _copied(trial: FrozenTrial) -> FrozenTrial:
 
 _NATIVE_NODES = 32  # how many values _native looks at before it gives up (parsing the line back is then cheaper)
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_STR = frozenset({str})
 _NOT_NATIVE = object()
 
 
@@ -979,9 +989,15 @@ def _native(value: Any, budget: list[int]) -> Any:
     if kind in _SCALARS:
         return value
     if kind is list:
+        if _SCALAR_TYPES.issuperset(map(type, value)):  # (values' lists: scalars alone, copied in one go)
+            budget[0] -= len(value)
+            return list(value) if budget[0] >= 0 else _NOT_NATIVE
         items = [_native(v, budget) for v in value]
         return _NOT_NATIVE if any(v is _NOT_NATIVE for v in items) else items
     if kind is dict:
+        if _STR.issuperset(map(type, value)) and _SCALAR_TYPES.issuperset(map(type, value.values())):
+            budget[0] -= len(value)  # (attributes: string keys to scalars, copied in one go)
+            return dict(value) if budget[0] >= 0 else _NOT_NATIVE
         out = {}
         for k, v in value.items():
             copied = _native(v, budget)
