@@ -432,3 +432,32 @@ def test_a_told_trials_evaluation_is_folded_as_its_lines_text_the_bytes_a_new_en
     monkeypatch.setattr(journal, "journal_line", real)
     assert storage.backend.lines() == journal.compact_journal(lines, 0)
     assert everything(storage) == everything(optuna.storages.JournalStorage(BytesJournalBackend(b"".join(lines))))
+
+
+def test_an_evaluation_is_held_as_a_copy_unless_its_line_holds_a_nan(monkeypatch):
+    """A user attribute of JSON's own types (a tell's evaluation) is copied, not parsed back from its line; a line
+    holding a NaN is parsed back (the parser's one NaN object, as a replay holds it). Either way it is what the
+    journal gives back, and the caller's object is not held."""
+    storage = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=storage, study_name="s")
+    tid = study.ask()._trial_id
+    parsed: list[object] = []
+    real = json.loads
+
+    def loads(text, *args, **kwargs):
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", loads)
+    evaluation = {"in_sample": {f"m{i}": i / 3 for i in range(14)}, "out_of_sample": None, "n_folds": 1,
+                  "fail_reason": None, "instruments": {"BTC": {"values": [1.5], "fail_reason": "x"}}}
+    storage.set_trial_user_attr(tid, "evaluation", evaluation)
+    assert parsed == []
+    storage.set_trial_user_attr(tid, "nan", {"v": float("nan")})
+    assert len(parsed) == 1
+    monkeypatch.setattr(json, "loads", real)
+    held = storage.get_trial(tid).user_attrs
+    assert held["evaluation"] == evaluation and held["evaluation"] is not evaluation
+    assert held["evaluation"]["in_sample"] is not evaluation["in_sample"]
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(storage.backend.dump()))
+    assert everything(storage) == everything(replayed)
