@@ -273,3 +273,22 @@ def test_the_directories_a_write_creates_are_made_durable_before_the_file(tmp_pa
     store.put_bytes("a/b/d.txt", b"y")
     assert synced == [root / "a" / "b"]  # nothing created: the rename only
     assert store.get_bytes("a/b/c.txt") == b"x"
+
+
+def test_exists_and_get_answer_as_the_files_paths_do(tmp_path: Path) -> None:
+    """A key's file is found by joining text (no Path per call): a link to a file is followed as Path.is_file
+    follows it, a directory or a path through a file is no object; a write through a link or below a file is
+    refused, as before."""
+    store = LocalStore(tmp_path)
+    store.put_bytes("a/b.json", b"{}")
+    (tmp_path / "a" / "c.json").symlink_to(tmp_path / "a" / "b.json")
+    assert store.exists("a/b.json") and store.exists("a/c.json") and store.get_bytes("a/c.json") == b"{}"
+    assert not store.exists("a") and not store.exists("a/b.json/x") and not store.exists("z/y")
+    for key in ("a", "a/b.json/x", "z/y"):
+        with pytest.raises(ArtifactNotFoundError):
+            store.get_bytes(key)
+    with pytest.raises(InputError, match=r"'a/c\.json' is a symbolic link"):
+        store.put_bytes("a/c.json", b"[]")
+    with pytest.raises(InputError, match="a directory store cannot hold both a key and keys below it"):
+        store.put_bytes("a/b.json/x", b"[]")
+    assert store.get_bytes("a/b.json") == b"{}"

@@ -350,3 +350,114 @@ def test_held_trials_count_and_keep_their_numbers_but_reaching_one_raises_histor
     assert held.get_study_system_attrs(sid) == whole.get_study_system_attrs(sid)
     created = held.create_new_trial(sid)
     assert created == whole.create_new_trial(sid) and held.get_trial(created).number == 12
+
+
+def test_an_asked_generations_operations_decoded_at_once_give_optunas_replay(monkeypatch):
+    """The untold generation's lines (an asked object) are decoded as one JSON array, each line one operation: the
+    state is Optuna's replay of them, a parameter whose distribution conflicts with the study's is ignored as the
+    replay ignores it, and every operation is kept parsed (for the fold) as ``json.loads`` gives it."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=live, study_name="s")
+    live.set_study_system_attr(study._study_id, "k", {"a": [1, 2.5]})
+    x = optuna.distributions.FloatDistribution(0.0, 1.0)
+    mode = optuna.distributions.CategoricalDistribution(["a", "b"])
+    for i in range(3):
+        trial = study.ask({"x": x, "mode": mode})
+        trial.set_user_attr("evaluation", {"n": i})
+    lines = live.backend.dump().splitlines(keepends=True)
+    conflict = json.dumps({"op_code": 5, "worker_id": "w", "trial_id": 2, "param_name": "mode",
+                           "param_value_internal": 0, "distribution": optuna.distributions.distribution_to_json(
+                               optuna.distributions.CategoricalDistribution(["c", "d"]))},
+                          separators=(",", ":")).encode() + b"\n"
+    journal = b"".join([*lines, conflict])
+    per_line: list[bytes] = []
+    real = JournalMemoryStorage._read_line
+
+    def read_line(self, line, index=None):
+        per_line.append(line)
+        return real(self, line, index)
+
+    monkeypatch.setattr(JournalMemoryStorage, "_read_line", read_line)
+    reread = JournalMemoryStorage(BytesJournalBackend(journal))
+    assert per_line == []  # decoded at once
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(journal))
+    assert everything(reread) == everything(replayed)
+    assert reread.get_all_trials(study._study_id)[2].params["mode"] in ("a", "b")
+    kept = reread.backend._parsed
+    assert kept == {i: json.loads(line) for i, line in enumerate(journal.splitlines())}  # for the fold
+
+
+def test_an_untold_line_that_is_not_one_operation_is_read_line_by_line_with_its_error():
+    """Two operations on one line decode as an array of the wrong length: the lines are read one by one, and the
+    error is the one reading that line gives."""
+    live = JournalMemoryStorage(BytesJournalBackend())
+    optuna.create_study(storage=live, study_name="s").ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    lines = live.backend.dump().splitlines(keepends=True)
+    joined = b"".join(lines[:-2]) + lines[-2].rstrip(b"\n") + b"," + lines[-1]
+    with pytest.raises(json.JSONDecodeError) as batch:
+        JournalMemoryStorage(BytesJournalBackend(joined))
+    with pytest.raises(json.JSONDecodeError) as alone:
+        json.loads(joined.splitlines()[-1])
+    assert str(batch.value) == str(alone.value)
+
+
+def test_a_told_trials_evaluation_is_folded_as_its_lines_text_the_bytes_a_new_encoding_gives(monkeypatch):
+    """The fold writes a trial's user attributes set by one line of this process as that line's text (not encoded
+    again): the folded lines are byte for byte those of folding the lines read from the journal."""
+    from trading_runtime.optimize import journal
+
+    storage = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=storage, study_name="s")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    evaluations = [{"in_sample": {"sharpe": -0.0, "n": 3, "nan": float("nan"), "big": 1e308}, "fail_reason": None},
+                   {"fail_reason": 'fold "wf-001": \u00e9\\ \n ,"user_attr":{}', "nested": [[], {}, [1, {"a": None}]]},
+                   {}]
+    for i, evaluation in enumerate(evaluations):
+        trial = study.ask(dist)
+        storage.set_trial_user_attr(trial._trial_id, "evaluation", evaluation)
+        study.tell(trial, None if i == 1 else float(i), state=optuna.trial.TrialState.FAIL if i == 1 else None)
+    untouched = study.ask(dist)  # a trial without user attributes, folded with "user_attrs":{}
+    study.tell(untouched, 0.5)
+    lines = list(storage.backend.lines())
+    encoded: list[dict[str, object]] = []
+    real = journal.journal_line
+
+    def journal_line(entry):
+        encoded.append(entry)
+        return real(entry)
+
+    monkeypatch.setattr(journal, "journal_line", journal_line)
+    assert storage.backend.compact(0)
+    assert [e for e in encoded if "user_attrs" in e] == []  # every evaluation's text taken from its line
+    monkeypatch.setattr(journal, "journal_line", real)
+    assert storage.backend.lines() == journal.compact_journal(lines, 0)
+    assert everything(storage) == everything(optuna.storages.JournalStorage(BytesJournalBackend(b"".join(lines))))
+
+
+def test_an_evaluation_is_held_as_a_copy_unless_its_line_holds_a_nan(monkeypatch):
+    """A user attribute of JSON's own types (a tell's evaluation) is copied, not parsed back from its line; a line
+    holding a NaN is parsed back (the parser's one NaN object, as a replay holds it). Either way it is what the
+    journal gives back, and the caller's object is not held."""
+    storage = JournalMemoryStorage(BytesJournalBackend())
+    study = optuna.create_study(storage=storage, study_name="s")
+    tid = study.ask()._trial_id
+    parsed: list[object] = []
+    real = json.loads
+
+    def loads(text, *args, **kwargs):
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", loads)
+    evaluation = {"in_sample": {f"m{i}": i / 3 for i in range(14)}, "out_of_sample": None, "n_folds": 1,
+                  "fail_reason": None, "instruments": {"BTC": {"values": [1.5], "fail_reason": "x"}}}
+    storage.set_trial_user_attr(tid, "evaluation", evaluation)
+    assert parsed == []
+    storage.set_trial_user_attr(tid, "nan", {"v": float("nan")})
+    assert len(parsed) == 1
+    monkeypatch.setattr(json, "loads", real)
+    held = storage.get_trial(tid).user_attrs
+    assert held["evaluation"] == evaluation and held["evaluation"] is not evaluation
+    assert held["evaluation"]["in_sample"] is not evaluation["in_sample"]
+    replayed = optuna.storages.JournalStorage(BytesJournalBackend(storage.backend.dump()))
+    assert everything(storage) == everything(replayed)

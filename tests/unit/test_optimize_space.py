@@ -168,3 +168,10 @@ def test_mean_metrics_equals_its_plain_form(per_fold):
     assert repr(fast) == repr(plain)  # the same values, NaN-free, -0.0 and all (repr tells -0.0 from 0.0)
     if isinstance(fast, dict):
         assert list(fast) == list(OBJECTIVE_METRICS)
+
+
+@pytest.mark.parametrize("value", [-0.0, 0.0, 1e-320, -1e308, 0.1, 3, -(10**6), None, math.nan, math.inf, -math.inf])
+def test_mean_metrics_of_one_fold_is_its_plain_form(value):
+    """One fold (a study without walk-forward) takes a path of its own: each value as the plain form gives it."""
+    per_fold = [{name: value for name in OBJECTIVE_METRICS}]
+    assert repr(mean_metrics(per_fold)) == repr(reference_mean_metrics(per_fold))

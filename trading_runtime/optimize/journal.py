@@ -7,7 +7,7 @@ reads them into and writes them from is ``optimize/journal_storage.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from typing import Any
 
 from optuna.storages.journal import BaseJournalBackend
@@ -23,6 +23,7 @@ class BytesJournalBackend(BaseJournalBackend):
         # line index → the operation that line holds, as parsed when this process wrote it (the fold reads these
         # instead of parsing the line again; never mutated)
         self._parsed: dict[int, dict[str, Any]] = {}
+        self._own: set[int] = set()  # lines this process encoded (journal_line) from their operation in _parsed
         self.extend(data)
         self.changed = False
 
@@ -46,9 +47,11 @@ class BytesJournalBackend(BaseJournalBackend):
         self.changed = True
 
     def append_line(self, line: bytes, parsed: dict[str, Any] | None = None) -> None:
-        """Append a line; ``parsed``: its operation as ``json.loads`` gives it (kept for the fold, never mutated)."""
+        """Append a line; ``parsed``: its operation as ``json.loads`` gives it (kept for the fold, never mutated), the
+        line being ``journal_line`` of it."""
         if parsed is not None:
             self._parsed[len(self._lines)] = parsed
+            self._own.add(len(self._lines))
         self._lines.append(line)
         self.changed = True
 
@@ -66,11 +69,12 @@ class BytesJournalBackend(BaseJournalBackend):
         return sum(1 for line in self._lines if line.startswith(CREATE_PREFIX))
 
     def compact(self, first_trial_id: int, start: int | None = None) -> bool:
-        folded = compact_journal(self._lines, first_trial_id, self._parsed, start)
+        folded = compact_journal(self._lines, first_trial_id, self._parsed, start, self._own)
         if folded is None:
             return False
         self._lines = folded
         self._parsed = {}
+        self._own = set()
         self.changed = True
         return True
 
@@ -92,10 +96,13 @@ STUDY_OPS = (CREATE_STUDY, SET_STUDY_USER_ATTR, SET_STUDY_SYSTEM_ATTR)
 CREATE_TRIAL, SET_PARAM, SET_STATE, SET_INTERMEDIATE, SET_USER_ATTR, SET_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
 CREATE_PREFIX = b'{"op_code":4,'  # how a create-trial line starts (the line format of journal_line)
 FINISHED_STATES = (1, 2, 3)  # COMPLETE, PRUNED, FAIL
+_USER_ATTR_KEYS = ["op_code", "worker_id", "trial_id", "user_attr"]  # a set-user-attribute operation's, in order
+_USER_ATTR = b',"user_attr":'
+_EMPTY = b"{}"
 
 
-def compact_journal(lines: list[bytes], first_trial_id: int,
-                    parsed: Mapping[int, dict[str, Any]] | None = None, start: int | None = None) -> list[bytes] | None:
+def compact_journal(lines: list[bytes], first_trial_id: int, parsed: Mapping[int, dict[str, Any]] | None = None,
+                    start: int | None = None, own: Container[int] = ()) -> list[bytes] | None:
     """The journal with every operation from the creation of trial ``first_trial_id`` on folded into one
     create-trial operation per trial (params, state, values, attributes, times: what Optuna's replay of the
     original operations yields; ``user_attrs`` its last key), study operations kept before them. None when it
@@ -106,7 +113,10 @@ def compact_journal(lines: list[bytes], first_trial_id: int,
     state change, which makes the next step's read several times faster. ``parsed``: line index → that line's
     operation, parsed already (the lines this process wrote; not mutated here). ``start``: the creation of trial
     ``first_trial_id`` is the first one from this line on (the lines before may lack trials' creations: a tell's
-    held told objects); by default it is found by counting the creations from the first line.
+    held told objects); by default it is found by counting the creations from the first line. ``own``: lines of
+    ``parsed`` that are ``journal_line`` of their operation (this process's): a trial's user attributes set by one
+    such line (a tell's evaluation) are that line's text in the folded line, not encoded again (the same bytes: the
+    encoder writes a value alike wherever it sits in a line).
     """
     parsed = parsed or {}
     creates = 0 if start is None else first_trial_id
@@ -121,6 +131,7 @@ def compact_journal(lines: list[bytes], first_trial_id: int,
         return None
     study_lines: list[bytes] = []
     trials: dict[int, dict[str, Any]] = {}
+    texts: dict[int, bytes | None] = {}  # trial id → its user attributes' JSON text, when known (else None)
     next_id = first_trial_id
     for i in range(boundary, len(lines)):
         op = parsed.get(i)
@@ -135,9 +146,11 @@ def compact_journal(lines: list[bytes], first_trial_id: int,
             for key in ("params", "distributions", "user_attrs", "system_attrs", "intermediate_values"):
                 created[key] = dict(created.get(key) or {})
             trials[next_id] = created
+            texts[next_id] = _EMPTY if not created["user_attrs"] else None
             next_id += 1
             continue
-        target = trials.get(int(op.get("trial_id", -1)))
+        trial_id = int(op.get("trial_id", -1))
+        target = trials.get(trial_id)
         if target is None:
             return None
         t = target
@@ -157,12 +170,22 @@ def compact_journal(lines: list[bytes], first_trial_id: int,
             t["intermediate_values"][str(op["step"])] = op["intermediate_value"]
         elif code == SET_USER_ATTR:
             t["user_attrs"].update(op["user_attr"])
+            # Its text is the line's after the key (the last; a key's quote follows a comma nowhere inside a string)
+            known = i in own and texts[trial_id] == _EMPTY and list(op) == _USER_ATTR_KEYS
+            texts[trial_id] = lines[i][lines[i].index(_USER_ATTR) + len(_USER_ATTR):-2] if known else None
         elif code == SET_SYSTEM_ATTR:
             t["system_attrs"].update(op["system_attr"])
         else:
             return None
     if any(t.get("state") not in FINISHED_STATES for t in trials.values()):
         return None
-    folded = [journal_line({**{k: v for k, v in trials[i].items() if k != "user_attrs"},
-                     "user_attrs": trials[i]["user_attrs"]}) for i in sorted(trials)]
+    folded = [_folded_line(trials[i], texts[i]) for i in sorted(trials)]
     return lines[:boundary] + study_lines + folded
+
+
+def _folded_line(trial: dict[str, Any], user_attrs: bytes | None) -> bytes:
+    """A folded trial's line, ``user_attrs`` last (``user_attrs``: their JSON text when known)."""
+    head = {k: v for k, v in trial.items() if k != "user_attrs"}
+    if user_attrs is None:
+        return journal_line({**head, "user_attrs": trial["user_attrs"]})
+    return journal_line(head)[:-2] + b',"user_attrs":' + user_attrs + b"}\n"

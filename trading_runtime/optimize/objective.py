@@ -46,6 +46,15 @@ def mean_metrics(per_fold: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]
     if not per_fold or any(m is None for m in per_fold):
         return None
     n = len(per_fold)
+    if n == 1:  # a single fold (a study without walk-forward): fsum of one value is the value, -0.0 made 0.0
+        (metrics,) = per_fold
+        assert metrics is not None
+        one: dict[str, Any] = {}
+        for name in OBJECTIVE_METRICS:
+            v = metrics[name]
+            x = None if v is None else float(v)
+            one[name] = x + 0.0 if x is not None and _isfinite(x) else None
+        return one
     # one column per metric (a tell evaluates two sets of metrics per trial: a loop per fold and metric costs more
     # than the trial's own work; tests/unit/test_optimize_space.py compares it with the plain form)
     columns = zip(*[[m[name] for name in OBJECTIVE_METRICS] for m in per_fold if m is not None], strict=True)

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ _FILE_MODE = 0o666
 # into its directory; no single write takes anywhere near this long.
 STALE_TMP_SECONDS = 3600.0
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# A path that cannot be there (pathlib's is_file/is_symlink answer False for these, and raise any other error)
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 _CANNOT_HOLD = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
@@ -66,6 +69,7 @@ class LocalStore:
         if "\x00" in str(text):
             raise InputError(f"store: invalid local store path {str(text)!r}: NUL character")
         self._root = Path(os.path.abspath(text))
+        self._text = str(self._root)  # the root as text: a key's file is one join away (_file)
 
     @property
     def root(self) -> Path:
@@ -81,6 +85,10 @@ class LocalStore:
     def _path(self, key: str) -> Path:
         return self._root.joinpath(*validate_key(key).split("/"))
 
+    def _file(self, key: str) -> str:
+        """``_path(key)`` as text (a key has no empty, ``.`` or ``..`` segment: nothing for ``Path`` to normalise)."""
+        return os.path.join(self._text, validate_key(key))
+
     def put_bytes(self, key: str, data: bytes) -> None:
         self.put_parts(key, (bytes(data),))
 
@@ -95,18 +103,18 @@ class LocalStore:
         _remove_stale_temporaries(path.parent)
 
     def _write(self, key: str, path: Path, parts: Sequence[bytes | memoryview]) -> None:
-        self._refuse_links(key, path)
-        missing = []  # directories this write creates, deepest first
-        directory = path.parent
-        while not os.path.lexists(directory) and directory != directory.parent:
-            missing.append(directory)
-            directory = directory.parent
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise self._conflict(key) from None
-        for created in reversed(missing):
-            _fsync_directory(created.parent)  # a new directory's entry is durable before a file in it is
+        if not self._refuse_links(key):  # (when every directory of the key is there, there is none to make)
+            missing = []  # directories this write creates, deepest first
+            directory = path.parent
+            while not os.path.lexists(directory) and directory != directory.parent:
+                missing.append(directory)
+                directory = directory.parent
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise self._conflict(key) from None
+            for created in reversed(missing):
+                _fsync_directory(created.parent)  # a new directory's entry is durable before a file in it is
         tmp = path.parent / f"{RESERVED_SEGMENT_PREFIX}{secrets.token_hex(8)}"
         try:
             # Opened inside the try: an interrupt right after the file exists still removes it.
@@ -130,15 +138,27 @@ class LocalStore:
             raise
         _fsync_directory(path.parent)
 
-    def _refuse_links(self, key: str, path: Path) -> None:
-        """A write or delete never goes through a symbolic link below the root (it could leave the root)."""
-        current = self._root
-        for part in path.relative_to(self._root).parts:
-            current = current / part
-            if current.is_symlink():
+    def _refuse_links(self, key: str) -> bool:
+        """A write or delete never goes through a symbolic link below the root (it could leave the root): each of the
+        key's segments is looked at (``lstat``) down to the first that is not there. Whether every directory of the key
+        is there (a directory, not a link)."""
+        segments = validate_key(key).split("/")
+        current = self._text
+        for depth, segment in enumerate(segments, 1):
+            current = os.path.join(current, segment)
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError as e:
+                if e.errno not in _ABSENT:
+                    raise
+                return False  # nothing below it is there either
+            if stat.S_ISLNK(mode):
                 raise InputError(f"store: cannot write {key!r} in {self.uri}: "
-                                 f"{current.relative_to(self._root).as_posix()!r} is a symbolic link (a local store "
+                                 f"{'/'.join(segments[:depth])!r} is a symbolic link (a local store "
                                  "never follows links below its root)")
+            if depth < len(segments) and not stat.S_ISDIR(mode):
+                return False  # a file where a directory is needed: the write says so (_conflict)
+        return True
 
     def _io_error(self, operation: str, key: str, e: OSError) -> Exception:
         """The one-line error of a failed file operation (see the module docstring for the exit codes)."""
@@ -165,9 +185,10 @@ class LocalStore:
         )
 
     def get_bytes(self, key: str) -> bytes:
-        path = self._path(key)
+        path = self._file(key)
         try:
-            return path.read_bytes()
+            with open(path, "rb") as fh:
+                return fh.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ArtifactNotFoundError(self.uri, key) from None
         except OSError as e:
@@ -195,11 +216,17 @@ class LocalStore:
                 yield view[:n]
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        """Whether ``key``'s file is there (``Path.is_file``: a link is followed; False where the path cannot be)."""
+        try:
+            return stat.S_ISREG(os.stat(self._file(key)).st_mode)
+        except OSError as e:
+            if e.errno not in _ABSENT:
+                raise
+            return False
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        self._refuse_links(key, path)
+        self._refuse_links(key)
         # Absent, below a file, or a directory of other keys: in every case no object to remove.
         try:
             with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
