@@ -619,13 +619,9 @@ class JournalMemoryStorage(InMemoryStorage):
         as one JSON array (one call instead of one per line) when they are ordinary operations, each line one of them
         (else line by line, as ``_read_line`` reads any line)."""
         tail = lines[first:]
-        ops: Any = None
-        if len(tail) > 1 and not any(line.startswith(CREATE_PREFIX) and _USER_ATTRS in line for line in tail):
-            try:
-                ops = _decode("[" + b",".join(tail).decode() + "]")
-            except ValueError:
-                ops = None
-        if not isinstance(ops, list) or len(ops) != len(tail):
+        ops = _decoded_array(tail) if len(tail) > 1 and not any(
+            line.startswith(CREATE_PREFIX) and _USER_ATTRS in line for line in tail) else None
+        if ops is None or len(ops) != len(tail):
             for index in range(first, len(lines)):
                 self._read_line(lines[index], index)
             return

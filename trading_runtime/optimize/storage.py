@@ -268,6 +268,13 @@ def _sealed(store: ArtifactStore, key: str) -> bytes | None:
         return None
 
 
+def _fetched(store: ArtifactStore, key: str) -> tuple[bytes | None, str | None]:
+    """``_stored_state`` of the journal object ``key`` with one request instead of two when it is sealed: its sealed
+    object as read (``_sealed``) and its state."""
+    raw = _sealed(store, key)
+    return raw, SEALED if raw is not None else _stored_sha256(store, key)
+
+
 def _read_object(store: ArtifactStore, key: str, raw: bytes | None) -> tuple[bytes, str, list[bytes] | None]:
     """A journal object's lines, its state in the store (``_stored_state``), sealed or as an earlier version
     wrote it (marker-verified: hashed once), and its told index's parts (``told_index_line``; None when it has none),
@@ -296,11 +303,14 @@ def _probe_told(store: ArtifactStore, loc: StorageLocation, g0: int, read: dict[
         if c > n:
             continue
         key = loc.segment("told", g0 + c - 1)
-        raw = _sealed(store, key) if read is not None else None
-        if raw is not None and read is not None:
-            read[key] = raw
-            done = c
-        elif (_stored_sha256(store, key) if read is not None else _stored_state(store, key)) is not None:
+        if read is None:
+            found = _stored_state(store, key) is not None
+        else:
+            raw, state = _fetched(store, key)
+            if raw is not None:
+                read[key] = raw
+            found = state is not None
+        if found:
             done = c
     return done
 
@@ -321,8 +331,8 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     ``hold`` (a tell's step, with ``history=False``): when the first untold generation is asked, the told objects
     that telling it does not rewrite (every block but those its fold merges: the blocks of T's trailing one bits) are
     not read at all: their generations' trials are held (numbers and ids; ``JournalMemoryStorage(held=…)``)."""
-    raw = _sealed(store, loc.key)  # (one request, not an existence check and a read)
-    if raw is None and _stored_sha256(store, loc.key) is None:
+    raw, state = _fetched(store, loc.key)
+    if state is None:
         return None
     data, sha, _ = _read_object(store, loc.key, raw)
     backend = BytesJournalBackend(data)
@@ -332,9 +342,7 @@ def _load(store: ArtifactStore, loc: StorageLocation, reading: _Reading = _Readi
     found: dict[str, bytes] | None = {} if reading.alone else None  # the sealed told objects the probes read
     told = _probe_told(store, loc, g0, found)
     asked_key = loc.segment("asked", g0 + told) if g0 + told < loc.n_generations else None
-    asked_raw = _sealed(store, asked_key) if asked_key is not None else None
-    asked_state = SEALED if asked_raw is not None else \
-        _stored_sha256(store, asked_key) if asked_key is not None else None  # (its _stored_state)
+    asked_raw, asked_state = _fetched(store, asked_key) if asked_key is not None else (None, None)
     # Blocks of 2**bit generations from here up are held (below: merged by the next fold); held only when they are
     # whole generations before an asked one, and the base holds no trials (an earlier version's whole journal).
     merged = _lowbit(told + 1) if hold and asked_state is not None and not in_base else 1 << told.bit_length()
