@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -96,13 +97,20 @@ def _shared_moments(curves: Mapping[tuple[str, str], Curve], best: list[str]) ->
     return {rid: return_moments(curves[rid, "in_sample"][1], cash) for rid in best}
 
 
-def _import_tail() -> None:
-    """Import what finalize and the report run, before the pool forks: its workers then have it when they take
-    their parts of the tail (this process would import it for the tail all the same)."""
-    import trading_runtime.execution.curves
-    import trading_runtime.orchestration.finalize
-    import trading_runtime.report.experiment
-    import trading_runtime.report.selection  # noqa: F401
+TAIL_MODULES = ("trading_runtime.execution.curves", "trading_runtime.orchestration.finalize",
+                "trading_runtime.report.experiment", "trading_runtime.report.selection")
+"""What finalize and the report run (and what the pool's workers run of them), in the order ``import_tail``
+imports them."""
+
+
+def import_tail(stop: Callable[[], bool] | None = None) -> None:
+    """Import ``TAIL_MODULES`` (before the pool forks: its workers then have them when they take their parts of
+    the tail; this process would import them for the tail all the same). ``stop``: asked before each module's
+    import, none more when it says so (``cli.sweep``: only while the data are being read)."""
+    for name in TAIL_MODULES:
+        if stop is not None and stop():
+            return
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             return Executed(len(todo), None)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
         if keep is not None:  # and the tail's modules, for the parts of it they take (see _finish_on_cores)
-            _import_tail()
+            import_tail()
         with ExitStack() as own:
             pool = (keep or own).enter_context(ProcessPoolExecutor(
                 max_workers=min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker,
