@@ -93,10 +93,10 @@ def _best_runs(files: dict[str, bytes]) -> list[str]:
     return [fold["leaderboard"][0]["run_id"] for fold in summary["folds"] if fold["leaderboard"]]
 
 
-def test_the_workers_derive_most_curves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With two workers this process derives about a third of the curves' runs (every third), but no window's best
-    run (its moments are computed right after its curve, on a worker): the workers write the others into the
-    shared blob, whose bytes are curves.f64 as one worker writes it."""
+def test_the_workers_derive_the_curves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers this process derives none of the curves (it writes each window's timestamps meanwhile):
+    the workers write them into the shared blob, whose bytes are curves.f64 as one worker writes it, the best
+    runs dealt first (their moments are computed right after their curves), one to each worker in turn."""
     from trading_runtime.execution import curves
     from trading_runtime.orchestration import finalize
 
@@ -113,12 +113,14 @@ def test_the_workers_derive_most_curves(tmp_path: Path, monkeypatch: pytest.Monk
     everything = list(derived_here)
     assert len(everything) == 10  # 5 windows × top 2
     best = _best_runs(one)
-    assert len(best) == 5 and set(everything[2::3]) & set(best)  # every third includes best runs
     derived_here.clear()
     two, _ = _sweep(tmp_path, "two", CONFIGS["walk_forward"], 2, monkeypatch)
-    assert derived_here == [rid for rid in everything[2::3] if rid not in best]
+    assert derived_here == []
     blob = next(key for key in two if key.endswith("curves.f64"))
     assert two[blob] == one[blob] and len(two[blob]) > 0
+    groups = sweep.deal_curve_runs(everything, set(best), 2)
+    assert sorted(groups[0] + groups[1]) == sorted(everything)
+    assert [[rid for rid in group if rid in best] for group in groups] == [best[0::2], best[1::2]]
 
 
 @pytest.mark.parametrize("name", ["walk_forward", "holdout"])
