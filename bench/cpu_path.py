@@ -6,8 +6,9 @@ wall time would be on idle cores, from CPU times, for a VM whose other tenants l
 Prints one ``CPATH`` line on stderr. One worker: the process's CPU time (every thread). More workers: the
 parent's CPU up to the fork (imports, data, plan, kernels), plus the busier worker's shard CPU (each shard
 timed in the worker), plus the parent's tail thread CPU (fan-in, its share of the curves, the report's other
-sections, writing the report), plus the waits for the workers' tail tasks: the slower curves task, and the
-part of the slower of the equity section and the moments not covered by the parent's own work meanwhile.
+sections, writing the report), plus the waits for the workers' tail tasks: the slower curves task (with the
+moments of the best runs it derived), and the part of the equity section not covered by the parent's own work
+meanwhile.
 The command itself is unchanged (the wrappers keep the wrapped functions' names, so the pool still pickles
 them by reference).
 """
@@ -54,8 +55,9 @@ def main() -> int:
         if hasattr(sweep, name):
             setattr(sweep, name, _in_worker(getattr(sweep, name), name))
     sweep.warm_kernels = _mark(sweep.warm_kernels, "fork")
-    if hasattr(sweep, "_import_tail"):
-        sweep._import_tail = _mark(sweep._import_tail, "fork")
+    tail_imports = "import_tail" if hasattr(sweep, "import_tail") else "_import_tail"  # (its earlier name)
+    if hasattr(sweep, tail_imports):
+        setattr(sweep, tail_imports, _mark(getattr(sweep, tail_imports), "fork"))
         sweep._PoolTail.equity_section = _mark(sweep._PoolTail.equity_section, "submit", False, time.thread_time)
         from trading_runtime import report
         report.render_report = _mark(report.render_report, "rendered", True, time.thread_time)
@@ -83,13 +85,13 @@ def main() -> int:
     if "fork" not in SEEN:
         print(f"CPATH {time.process_time():.3f} s: one process (its CPU)", file=sys.stderr)
         return code
-    derive = max(tasks.get("_derive_shared", [0.0]))
-    side = max(tasks.get("_shared_equity_section", [0.0]) + tasks.get("_shared_moments", [0.0]))
+    derive = max(tasks.get("_derive_shared", [0.0]))  # with the moments of its best runs (thirteenth pass)
+    side = max(tasks.get("_shared_equity_section", [0.0]))
     covered = SEEN["rendered"] - SEEN["submit"] if "submit" in SEEN else 0.0
     total = SEEN["fork"] + max(shards.values(), default=0.0) + tail + derive + max(0.0, side - covered)
     print(f"CPATH {total:.3f} s: to the fork {SEEN['fork']:.3f}, shards {max(shards.values(), default=0.0):.3f} "
           f"(per worker {' '.join(f'{v:.3f}' for v in shards.values())}), tail thread {tail:.3f}, curves task "
-          f"{derive:.3f}, equity section {max(tasks.get('_shared_equity_section', [0.0])):.3f}, moments "
+          f"{derive:.3f}, equity section {side:.3f}, moments (in a curves task) "
           f"{max(tasks.get('_shared_moments', [0.0])):.3f}", file=sys.stderr)
     return code
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,3 +101,29 @@ def test_streamed_curves_store_the_same_bytes_as_joined_ones(tmp_path: Path) -> 
     streamed = tree_files(tmp_path / "streamed")
     assert sorted(streamed) == [plan.keys.curves_blob, plan.keys.curves, plan.keys.curves + ".SUCCESS"]
     assert streamed == tree_files(tmp_path / "joined")
+
+
+class _ThreadsWhileWriting(LocalStore):
+    """A local store that notes the threads alive while each object is written."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.threads: dict[str, list[str]] = {}
+
+    def put_parts(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
+        self.threads[key] = [t.name for t in threading.enumerate()]
+        super().put_parts(key, parts)
+
+
+def test_the_curves_blob_is_hashed_on_a_thread_while_it_is_written(tmp_path: Path) -> None:
+    """``write_curves`` hashes the blob (for curves.json) on a thread of its own while the blob is written, and
+    writes the index only after both: curves.json names the sha256 of the blob written, no thread is left."""
+    plan, inputs = _inputs()
+    curves = derive_curves(plan, inputs, [run.run_id for run in plan.runs[::9]])
+    store = _ThreadsWhileWriting(tmp_path)
+    sha256 = write_curves(store, plan.keys, curves, {run.run_id: run.fold for run in plan.runs})
+    assert any(name.startswith("curves-sha256") for name in store.threads[plan.keys.curves_blob])
+    assert not any(name.startswith("curves-sha256") for name in store.threads[plan.keys.curves])  # hashed by then
+    assert not any(t.name.startswith("curves-sha256") for t in threading.enumerate())
+    index = json.loads(read_complete(store, plan.keys.curves))
+    assert index["sha256"] == sha256 == hashlib.sha256((tmp_path / plan.keys.curves_blob).read_bytes()).hexdigest()

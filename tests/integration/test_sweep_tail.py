@@ -8,6 +8,8 @@ did the work, also when a worker fails or dies there (this process then does it)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -86,9 +88,15 @@ def test_a_failing_worker_in_the_tail_leaves_the_same_bytes(tmp_path: Path, part
     assert computed_here == (0 if part == "_shared_equity_section" else 5)
 
 
-def test_the_workers_derive_most_curves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With two workers this process derives a third of the curves' runs (every third): the workers write the
-    others into the shared blob, whose bytes are curves.f64 as one worker writes it."""
+def _best_runs(files: dict[str, bytes]) -> list[str]:
+    summary = json.loads(next(data for key, data in files.items() if key.endswith("/summary.json")))
+    return [fold["leaderboard"][0]["run_id"] for fold in summary["folds"] if fold["leaderboard"]]
+
+
+def test_the_workers_derive_the_curves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers this process derives none of the curves (it writes each window's timestamps meanwhile):
+    the workers write them into the shared blob, whose bytes are curves.f64 as one worker writes it, the best
+    runs dealt first (their moments are computed right after their curves), one to each worker in turn."""
     from trading_runtime.execution import curves
     from trading_runtime.orchestration import finalize
 
@@ -104,11 +112,56 @@ def test_the_workers_derive_most_curves(tmp_path: Path, monkeypatch: pytest.Monk
     one, _ = _sweep(tmp_path, "one", CONFIGS["walk_forward"], 1, monkeypatch)
     everything = list(derived_here)
     assert len(everything) == 10  # 5 windows × top 2
+    best = _best_runs(one)
     derived_here.clear()
     two, _ = _sweep(tmp_path, "two", CONFIGS["walk_forward"], 2, monkeypatch)
-    assert derived_here == everything[2::3]
+    assert derived_here == []
     blob = next(key for key in two if key.endswith("curves.f64"))
     assert two[blob] == one[blob] and len(two[blob]) > 0
+    groups = sweep.deal_curve_runs(everything, set(best), 2)
+    assert sorted(groups[0] + groups[1]) == sorted(everything)
+    assert [[rid for rid in group if rid in best] for group in groups] == [best[0::2], best[1::2]]
+
+
+@pytest.mark.parametrize("name", ["walk_forward", "holdout"])
+def test_a_best_runs_moments_are_computed_by_the_worker_that_derived_its_curve(
+        tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each window's best in-sample return moments are computed on the worker that derived that run's curve, right
+    after (not in a task of their own after every curve): each process notes, in one file, the curves it derived
+    (the sha256 of their equity) and the equity whose moments it computed."""
+    from trading_runtime.execution import curves
+
+    notes = tmp_path / "notes.txt"
+    real_derive, real_moments = curves.derive_curves, selection.return_moments
+
+    def note(line: str) -> None:
+        with notes.open("a") as fh:  # one short appended write per line: lines of processes do not mix
+            fh.write(f"{os.getpid()} {line}\n")
+
+    def derive(plan: Any, inputs: Any, run_ids: list[str]) -> Any:
+        got = real_derive(plan, inputs, run_ids)
+        for (rid, segment), (_, equity) in sorted(got.items()):
+            note(f"derived {rid} {segment} {hashlib.sha256(equity.tobytes()).hexdigest()}")
+        return got
+
+    def moments(equity: Any, initial: float) -> Any:
+        note(f"moments {hashlib.sha256(equity.tobytes()).hexdigest()}")
+        return real_moments(equity, initial)
+
+    monkeypatch.setattr(curves, "derive_curves", derive)
+    monkeypatch.setattr(selection, "return_moments", moments)
+    two, _ = _sweep(tmp_path, "two", CONFIGS[name], 2, monkeypatch)
+    lines = [line.split() for line in notes.read_text().splitlines()]
+    derived = {(rid, segment): (int(pid), digest, n) for n, (pid, kind, *rest) in enumerate(lines)
+               if kind == "derived" for rid, segment, digest in [rest]}
+    computed = {digest: (int(pid), n) for n, (pid, kind, *rest) in enumerate(lines) if kind == "moments"
+                for digest in rest}
+    best = _best_runs(two)
+    assert best
+    for rid in best:
+        pid, digest, at = derived[rid, "in_sample"]
+        assert pid != os.getpid()  # a worker derived it
+        assert computed[digest][0] == pid and computed[digest][1] > at  # and then computed its moments
 
 
 def test_a_memory_store_sweep_with_two_workers_writes_the_bytes_of_one() -> None:

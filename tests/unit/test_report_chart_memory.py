@@ -8,7 +8,7 @@ import tracemalloc
 
 import numpy as np
 
-from trading_runtime.report.svg import Marker, Series, xy_chart
+from trading_runtime.report.svg import Box, Marker, Series, xy_chart
 
 N = 1_000_000
 SERIES = 5
@@ -49,3 +49,26 @@ def test_chart_bytes_are_unchanged_with_nan_inf_empty_and_marker_cases() -> None
     # sha256 of the same charts drawn by the joined computation (commit 21f93f6)
     assert hashlib.sha256("".join(charts).encode()).hexdigest() == (
         "19ce896256a91a90e5ddd4176cc26d73ee7f8df821dbf2d06c7164ecd090eca5")
+
+
+def test_curves_sharing_their_timestamps_in_memory_share_their_x() -> None:
+    """The top runs of one window (slices of the same bars, views of one blob) are charted with one x computed
+    for them all, the best's drawdown too (``charts.Seconds``); the charts' bytes are those of each curve's own
+    ``seconds``. Equal timestamps in other memory get an x of their own."""
+    from trading_runtime.report.charts import Seconds, drawdown_chart, equity_chart
+    from trading_runtime.report.results import EquityCurve
+
+    rng = np.random.default_rng(9)
+    bars_ts = (np.arange(20_000, dtype=np.int64) + 28_000_000) * 60_000_000_000
+    window = bars_ts[1_000:]  # one window's timestamps, as every run of it sees them
+    curves = [(f"#{i}", EquityCurve(window[:], 1e5 + np.cumsum(rng.normal(size=len(window))), 1e5))
+              for i in range(4)]
+    curves.append(("copy", EquityCurve(window.copy(), curves[0][1].equity, 1e5)))
+    seconds: Seconds = {}
+    chart = equity_chart(curves, title="top", seconds=seconds)
+    down = drawdown_chart("#0", curves[0][1], title="dd", seconds=seconds)
+    assert len(seconds) == 2  # the shared window, and the copy
+    assert chart == equity_chart(curves, title="top") == xy_chart(
+        [Series(name, c.seconds, c.equity, width=2.2 if i == 0 else 1.3) for i, (name, c) in enumerate(curves)],
+        title="top", x_time=True, y_label="equity", box=Box(height=320))
+    assert down == drawdown_chart("#0", curves[0][1], title="dd")

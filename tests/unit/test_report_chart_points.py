@@ -48,3 +48,21 @@ def test_reducing_an_equity_curve_makes_no_copy_of_it() -> None:
         tracemalloc.stop()
     # the isfinite mask (1 MB) and the kept points; the masked path made ~5 arrays of 8 MB
     assert peak < 2 * 2**20, peak / 2**20
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_finite_path_keeps_the_points_of_buckets_of_any_lengths(seed: int) -> None:
+    """Buckets of unequal lengths (not only linspace's q and q + 1): each bucket's values after the shortest
+    bucket's length are compared one column at a time, and the first min and max are still kept."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(5_000, 40_000))
+    y = np.round(np.cumsum(rng.normal(size=n)), 0)  # many ties
+    y[-50:] = y[-50]
+    x = np.arange(n, dtype=np.float64)
+    inner = np.unique(rng.integers(1, n, int(rng.integers(3, 400))))
+    edges = np.concatenate(([0], inner, [n])).astype(np.int64)
+    starts, stops = edges[:-1], edges[1:]
+    fx, fy = _reduce_finite(x, y, starts, stops)
+    mx, my = _reduce_masked(x, y, starts, stops, np.isfinite(y))
+    np.testing.assert_array_equal(fx, mx)
+    np.testing.assert_array_equal(fy, my)

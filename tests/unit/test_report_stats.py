@@ -69,3 +69,21 @@ def test_returns_and_drawdown():
     assert simple_returns(eq).tolist() == pytest.approx([-0.1, 121 / 99 - 1])
     assert drawdown(eq, 100.0).tolist() == pytest.approx([0.0, -0.1, 0.0])
     assert drawdown([90.0, 95.0], 100.0).tolist() == pytest.approx([-0.1, -0.05])
+
+
+def _drawdown_from_joined_peak(equity: np.ndarray, initial: float) -> np.ndarray:
+    """The running peak of [initial, *equity] (the form before issue 13's thirteenth pass)."""
+    peak = np.maximum.accumulate(np.concatenate(([initial], equity)))[1:]
+    return np.asarray(equity / peak - 1.0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("initial", [100_000.0, 1.0, 0.0, -5.0])
+def test_drawdown_is_that_of_the_peak_joined_to_the_initial_cash_to_the_bit(initial: float) -> None:
+    rng = np.random.default_rng(7)
+    eq = 100_000.0 + np.cumsum(rng.normal(0, 300, 50_000))
+    eq[100:200] = 100_000.0  # the initial cash itself, several times
+    eq[-3] = np.nan  # the running peak is NaN from there on
+    eq[400:410] = [0.0, -0.0, 0.0, np.inf, -np.inf, 1e-300, -1e-300, 0.0, 5e-324, -0.0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got, want = drawdown(eq, initial), _drawdown_from_joined_peak(eq, initial)
+    assert got.dtype == np.float64 and got.tobytes() == want.tobytes()

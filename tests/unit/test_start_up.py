@@ -229,8 +229,16 @@ def test_a_shard_refuses_data_that_changed_since_planning(tmp_path: Path) -> Non
 
 def test_a_sweep_imports_fan_in_and_the_report_in_their_phases_and_never_optunas(tmp_path: Path) -> None:
     """When the sweep's shards start, neither fan-in nor the report (nor Optuna, nor Arrow's filesystems) is
-    imported; after it, Optuna's report and the optimize package still are not."""
+    imported, but for what the sweep's tail imports while its data are being read (``cli.sweep``: none when the
+    data are there first); after it, Optuna's report and the optimize package still are not."""
     config = _experiment(tmp_path, PARQUET)
+    tail = fresh(f"""
+import json, sys
+from trading_runtime.orchestration.sweep import import_tail
+import_tail()
+print(json.dumps([m for m in {STARTED_LATER!r} if m in sys.modules]))
+""")
+    assert isinstance(tail, list) and "trading_runtime.report" in tail and not any("optuna" in m for m in tail)
     got = fresh(f"""
 import json, sys
 LATER = {STARTED_LATER!r}
@@ -246,7 +254,63 @@ code = main(["sweep", "--config", {str(config)!r}, "--store", {str(tmp_path / "s
 seen["after"] = [m for m in LATER if m in sys.modules and ("optuna" in m or m.startswith("trading_runtime.optimize"))]
 print(json.dumps({{"code": code, **seen}}))
 """)
-    assert got == {"code": 0, "shards": [], "after": []}
+    assert got["code"] == 0 and got["after"] == []
+    assert set(got["shards"]) <= set(tail)  # type: ignore[arg-type]
+
+
+TAIL_WAIT = """
+import json, sys, threading, time
+from trading_runtime.cli.sweep import tail_imported_meanwhile
+from trading_runtime.data.background import in_background
+from trading_runtime.orchestration.sweep import TAIL_MODULES
+
+go = threading.Event()
+seen = {"ready": {}}
+
+class Watch:
+    \"\"\"Notes, as each tail module's import starts, whether the data were ready; at the import of ``COME`` (started
+    by the wait), lets the data thread end and waits for it.\"\"\"
+    def find_spec(self, name, path=None, target=None):
+        if name in TAIL_MODULES:
+            seen["ready"][name] = read.ready()
+        if name == COME:
+            go.set()
+            read.thread.join()
+        return None
+
+def data():
+    if COME is None:  # the data come once every tail module is imported (or being imported)
+        while not all(m in sys.modules for m in TAIL_MODULES):
+            time.sleep(0.001)
+    else:
+        go.wait()
+    return "data"
+
+with in_background(lambda: "data", "ready-at-once") as read:
+    read.thread.join()
+    seen["at_once"] = [tail_imported_meanwhile(read)(), [m for m in TAIL_MODULES if m in sys.modules]]
+sys.meta_path.insert(0, Watch())
+with in_background(data, "slow") as read:
+    seen["slow"] = [tail_imported_meanwhile(read)(), [m for m in TAIL_MODULES if m in sys.modules]]
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("come", [0, 1, None], ids=["at-the-first-module", "at-the-second", "after-the-last"])
+def test_a_sweep_imports_its_tails_modules_only_while_its_data_are_not_ready(come: int | None) -> None:
+    """``sweep`` calls its data's read through ``cli.sweep.tail_imported_meanwhile``: when the data are there,
+    it imports nothing and returns them; while they are not, it imports the tail's modules
+    (``orchestration.sweep.TAIL_MODULES``: what finalize and the report run, imported later otherwise) one at a
+    time, each only while the data are still being read, then returns the data. Here the data come during the
+    import of the first or of the second tail module (no later one is imported), or once all are imported."""
+    from trading_runtime.orchestration.sweep import TAIL_MODULES
+
+    module = None if come is None else TAIL_MODULES[come]
+    got = fresh(f"COME = {module!r}\n" + TAIL_WAIT)
+    assert got["at_once"] == ["data", []]  # ready: nothing imported
+    imported = list(TAIL_MODULES if come is None else TAIL_MODULES[:come + 1])
+    assert got["slow"] == ["data", imported]
+    assert got["ready"] == {m: False for m in imported}  # each import started while the data were not ready
 
 
 def test_run_shard_loads_its_kernels_while_the_data_are_read_with_the_types_its_runs_use(tmp_path: Path) -> None:

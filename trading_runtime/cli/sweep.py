@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from trading_runtime.cli.allocator import large_blocks_mapped
@@ -18,6 +19,8 @@ from trading_runtime.cli.plan import describe, log_sharding
 from trading_runtime.cli.progress import ProgressBar, add_progress_arguments, progress_settings
 from trading_runtime.cli.startup import collection_paused
 from trading_runtime.config.experiment import ExperimentConfig
+from trading_runtime.data.background import Background
+from trading_runtime.execution.experiment_data import ExperimentData
 from trading_runtime.execution.read_ahead import config_data_reading
 from trading_runtime.store import open_store
 
@@ -32,6 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_progress_arguments(parser)
 
 
+def tail_imported_meanwhile(read: Background[ExperimentData]) -> Callable[[], ExperimentData]:
+    """``read`` (the data being read on a thread), called when the sweep needs the data: while they are not
+    ready, it first imports what the sweep's tail runs (``orchestration.sweep.import_tail``, one module at a
+    time, none once the data are ready), which this process would import after the shards (one worker) or
+    before the pool forks (several). The data are then used as soon as they are there, and as before."""
+
+    def wait() -> ExperimentData:
+        if not read.ready():
+            from trading_runtime.orchestration.sweep import import_tail
+
+            with collection_paused():  # as the CLI's other imports (cli/startup.py)
+                import_tail(stop=read.ready)
+        return read()
+
+    return wait
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cwd = Path.cwd()
@@ -43,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             from trading_runtime.execution.kernel_warmup import warm_up_for_config
             from trading_runtime.orchestration.sweep import plan_sweep, run_sweep
         warm_up_for_config(config, source, allowed_prefixes(args))  # the kernels loaded, meanwhile
-        plan, inputs = plan_sweep(config, source, cwd, allowed_prefixes(args), read)
+        plan, inputs = plan_sweep(config, source, cwd, allowed_prefixes(args), tail_imported_meanwhile(read))
     log_sharding(plan)
     sys.stderr.write(describe(plan))
     store = open_store(args.store or config.store, cwd)

@@ -20,7 +20,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class _Call(Generic[T]):
+class Background(Generic[T]):
+    """``fn()`` on a thread: called, it returns the result (waiting for the thread) or raises its exception;
+    ``ready`` tells, without waiting, whether the thread is done."""
+
     def __init__(self, fn: Callable[[], T], name: str) -> None:
         self.fn = fn
         self.context = contextvars.copy_context()  # the caller's: its log context (experiment, shard ids)
@@ -36,6 +39,10 @@ class _Call(Generic[T]):
         except BaseException as error:  # raised again in the thread that asks for the result
             self.error = error
 
+    def ready(self) -> bool:
+        """Whether the result is there (or the error): calling this then does not wait."""
+        return not self.thread.is_alive()
+
     def result(self) -> T:
         self.thread.join()
         if self.error is not None:
@@ -43,14 +50,17 @@ class _Call(Generic[T]):
         assert self.done
         return self.value  # type: ignore[return-value]  # set by a successful call (possibly to None)
 
+    __call__ = result
+
 
 @contextmanager
-def in_background(fn: Callable[[], T], name: str) -> Iterator[Callable[[], T]]:
+def in_background(fn: Callable[[], T], name: str) -> Iterator[Background[T]]:
     """``fn()`` called on a thread named ``name`` during the ``with`` body; the value yielded returns its
-    result (waiting for the thread) or raises its exception. The thread is joined when the body ends."""
-    call = _Call(fn, name)
+    result when called (waiting for the thread) or raises its exception. The thread is joined when the body
+    ends."""
+    call = Background(fn, name)
     call.thread.start()
     try:
-        yield call.result
+        yield call
     finally:
         call.thread.join()

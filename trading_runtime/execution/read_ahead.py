@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from trading_runtime.config.backtest import BacktestConfig
 from trading_runtime.config.experiment import ExperimentConfig
 from trading_runtime.data import LoadedBars
-from trading_runtime.data.background import in_background
+from trading_runtime.data.background import Background, in_background
 from trading_runtime.execution.data_source import load_data
 from trading_runtime.execution.experiment_data import ExperimentData, read_config_data, read_planned_data
 from trading_runtime.planning import Plan
@@ -34,9 +34,9 @@ DATA_THREAD = "experiment-data"
 
 
 def config_data_reading(config: ExperimentConfig, source: str,
-                        base_dir: Path) -> AbstractContextManager[Callable[[], ExperimentData]]:
+                        base_dir: Path) -> AbstractContextManager[Background[ExperimentData]]:
     """``read_config_data(config, source, base_dir)`` started on a thread for the ``with`` body; the value
-    yielded awaits it (``experiment.load_inputs``' ``read``)."""
+    yielded awaits it when called (``experiment.load_inputs``' ``read``) and tells whether it is done."""
     return in_background(lambda: read_config_data(config, source, base_dir), DATA_THREAD)
 
 

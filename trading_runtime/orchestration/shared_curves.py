@@ -90,15 +90,6 @@ def map_curves(path: str, series: Sequence[dict[str, Any]]) -> dict[tuple[str, s
     return _views(buffer, series)
 
 
-def read_equity(path: str, entry: dict[str, Any]) -> Any:
-    """On a worker: a copy of one series' equity out of the shared blob at ``path``."""
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-        view = np.frombuffer(buffer, dtype="<f8", count=int(entry["length"]), offset=int(entry["offset"]))
-        equity = view.copy()
-        del view
-    return equity
-
-
 def write_series(path: str, entries: Sequence[dict[str, Any]], curves: Mapping[tuple[str, str], Curve]) -> None:
     """On a worker: each entry's equity (of ``curves``, derived here) written into the shared blob at ``path``.
     ValueError when a curve is missing or has another length than the layout planned."""

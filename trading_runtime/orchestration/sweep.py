@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -57,11 +58,21 @@ def _work(shard_id: str) -> tuple[str, int]:
     return shard_id, run_shard(_WORKER["store"], _WORKER["plan"], shard_id, _WORKER["inputs"])
 
 
-def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]]) -> None:
-    """On a worker: the curves of ``run_ids`` derived (as finalize would) into the shared blob at ``path``."""
+def _derive_shared(path: str, run_ids: list[str], entries: list[dict[str, Any]],
+                   best: list[str]) -> dict[str, Moments] | str:
+    """On a worker: the curves of ``run_ids`` derived (as finalize would) into the shared blob at ``path``, then,
+    right after, the return moments of the in-sample series of ``best`` (some of ``run_ids``: windows' best runs,
+    for the report's selection statistics). The moments, or what failed computing them (the report then does)."""
     from trading_runtime.execution.curves import derive_curves
 
-    write_series(path, entries, derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids))
+    curves = derive_curves(_WORKER["plan"], _WORKER["inputs"], run_ids)
+    write_series(path, entries, curves)
+    if not best:
+        return {}
+    try:
+        return _shared_moments(curves, best)
+    except Exception as e:  # the curves are written all the same
+        return f"{type(e).__name__}: {e}"
 
 
 def _shared_equity_section(path: str, series: list[dict[str, Any]], fanin: bytes, summary: bytes,
@@ -77,29 +88,36 @@ def _shared_equity_section(path: str, series: list[dict[str, Any]], fanin: bytes
                                                curves, run_records=False))  # the section shows none
 
 
-def _shared_moments(path: str, entries: list[dict[str, Any]]) -> dict[str, Moments]:
-    """On a worker: the moments of the returns of these in-sample series of the shared blob (the report's
-    selection statistics: passes over every bar), while the sweep process renders the rest."""
-    from trading_runtime.orchestration.shared_curves import read_equity
+def _shared_moments(curves: Mapping[tuple[str, str], Curve], best: list[str]) -> dict[str, Moments]:
+    """On a worker: the moments of the returns of the in-sample curves of ``best``, just derived here (the report's
+    selection statistics: passes over every bar), while the sweep process does the rest."""
     from trading_runtime.report.selection import return_moments
 
     cash = _WORKER["plan"].config.execution.initial_cash
-    return {entry["run_id"]: return_moments(read_equity(path, entry), cash) for entry in entries}
+    return {rid: return_moments(curves[rid, "in_sample"][1], cash) for rid in best}
 
 
-def _import_tail() -> None:
-    """Import what finalize and the report run, before the pool forks: its workers then have it when they take
-    their parts of the tail (this process would import it for the tail all the same)."""
-    import trading_runtime.execution.curves
-    import trading_runtime.orchestration.finalize
-    import trading_runtime.report.experiment
-    import trading_runtime.report.selection  # noqa: F401
+TAIL_MODULES = ("trading_runtime.execution.curves", "trading_runtime.orchestration.finalize",
+                "trading_runtime.report.experiment", "trading_runtime.report.selection")
+"""What finalize and the report run (and what the pool's workers run of them), in the order ``import_tail``
+imports them."""
+
+
+def import_tail(stop: Callable[[], bool] | None = None) -> None:
+    """Import ``TAIL_MODULES`` (before the pool forks: its workers then have them when they take their parts of
+    the tail; this process would import them for the tail all the same). ``stop``: asked before each module's
+    import, none more when it says so (``cli.sweep``: only while the data are being read)."""
+    for name in TAIL_MODULES:
+        if stop is not None and stop():
+            return
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True)
 class Executed:
     ran: int  # shards run
     pool: ProcessPoolExecutor | None  # the workers that ran them, when kept open for the caller
+    processes: int = 0  # the pool's worker processes
 
 
 def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers: int,
@@ -121,16 +139,17 @@ def execute(store: ArtifactStore, plan: Plan, inputs: ExperimentInputs, workers:
             return Executed(len(todo), None)
         warm_kernels(plan, inputs)  # forked workers inherit the loaded kernels
         if keep is not None:  # and the tail's modules, for the parts of it they take (see _finish_on_cores)
-            _import_tail()
+            import_tail()
+        processes = min(workers, len(todo))
         with ExitStack() as own:
             pool = (keep or own).enter_context(ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker,
+                max_workers=processes, mp_context=pool_context(), initializer=_init_worker,
                 initargs=(store.uri, plan, inputs)))
             # Largest shards first (stable by id): the pool hands them out in this order, so the small
             # last shard does not start late and leave the other workers idle.
             order = sorted(todo, key=lambda sid: -runs_of[sid])
             drain(pool, {pool.submit(_work, sid) for sid in order}, lambda done: bar.add(done[1], shard=done[0]))
-        return Executed(len(todo), pool if keep is not None else None)
+        return Executed(len(todo), pool if keep is not None else None, processes)
     finally:
         bar.close()
 
@@ -173,10 +192,11 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
     """finalize and the report with more than one core (``--workers`` above 1), the same bytes as ``finalize``
     then ``write_report`` (tests/integration/test_sweep_tail.py):
 
-    * the curves are derived on the workers of the shards' pool (when there is one, on Linux) and here (every
-      third run, after each window's timestamps), straight into the blob curves.f64 will hold, in shared
-      memory (``shared_curves``); then a worker computes the moments of each window's best in-sample returns
-      (the report's selection statistics) and another renders the report's equity section;
+    * the curves are derived on the workers of the shards' pool (when there is one, on Linux: ``deal_curve_runs``)
+      while this process writes each window's timestamps, straight into the blob curves.f64 will hold, in shared
+      memory (``shared_curves``); the worker that derives a window's best run computes the moments of its
+      in-sample returns (the report's selection statistics) right after; then a worker renders the report's
+      equity section;
     * finalize's last writes (the curves blob hashed, written and synced, then curves.json, oos_equity.json,
       summary.json, provenance.json, in finalize's order) go on a thread while the report is rendered from the
       same documents in memory; report.html is written after them, as with one worker.
@@ -186,7 +206,7 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
     from trading_runtime.orchestration.finalize import final_documents
     from trading_runtime.report import finalized_experiment, render_report, store_report
 
-    tail = _PoolTail(done.pool, plan, inputs)
+    tail = _PoolTail(done.pool, done.processes, plan, inputs)
     try:
         docs = final_documents(store, plan.experiment_id, provenance, inputs, derive=tail.derive)
         with ThreadPoolExecutor(1, thread_name_prefix="finalize-writes") as writer:
@@ -203,37 +223,46 @@ def _finish_on_cores(store: ArtifactStore, plan: Plan, done: Executed, provenanc
     return SweepResult(plan, done.ran, docs.finalized.summary_key, report, results.fanin)
 
 
+MOMENTS_COST = 3.0
+"""The return moments of a best run's in-sample curve, in curves derived and written on a worker (measured with
+1M bars: ~0.065 s against ~0.02 s), for ``deal_curve_runs``."""
+
+
+def deal_curve_runs(run_ids: list[str], best: set[str], processes: int) -> list[list[str]]:
+    """The curves' runs in one group per worker process (none for the sweep process: with the pool's workers on
+    the cores, it would only take CPU from them, and its heap is cold where theirs is warm from the shards).
+    The best runs first, each to the worker with the least work so far (the first on a tie), then the others: a
+    best run counts its moments too (``_derive_shared`` computes them right after its curves)."""
+    groups: list[list[str]] = [[] for _ in range(max(processes, 1))]
+    load = [0.0] * len(groups)
+    for rid in [rid for rid in run_ids if rid in best] + [rid for rid in run_ids if rid not in best]:
+        k = load.index(min(load))
+        groups[k].append(rid)
+        load[k] += 1.0 + (MOMENTS_COST if rid in best else 0.0)
+    return groups
+
+
 class _PoolTail:
     """The parts of finalize and of the report that the shards' pool takes (see ``_finish_on_cores``)."""
 
-    def __init__(self, pool: ProcessPoolExecutor | None, plan: Plan, inputs: ExperimentInputs) -> None:
+    def __init__(self, pool: ProcessPoolExecutor | None, processes: int, plan: Plan, inputs: ExperimentInputs) -> None:
         self.pool = pool
+        self.processes = processes
         self.plan = plan
         self.inputs = inputs
         self.shared: SharedBlob | None = None
-        self.pending: Future[dict[str, Moments]] | None = None
+        self.computed: dict[str, Moments] = {}  # the return moments the workers computed, by run id
         self.equity: Future[Section] | None = None
 
     def derive(self, ranking: Ranking) -> Mapping[tuple[str, str], Curve]:
         from trading_runtime.execution.curves import derive_curves
 
         run_ids = ranking.curve_runs()
-        curves = self._derive_on_pool(run_ids) if self.pool is not None and run_ids and can_share() else None
-        if curves is None:
-            return derive_curves(self.plan, self.inputs, run_ids)
-        assert self.shared is not None
-        best = {fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]}
-        entries = [e for e in self.shared.layout.series if e["run_id"] in best and e["segment"] == "in_sample"]
-        if entries:
-            assert self.pool is not None
-            try:
-                self.pending = self.pool.submit(_shared_moments, self.shared.path, entries)
-            except Exception as e:  # a broken pool: the report computes them
-                log.warning("no worker for the report's return moments (%s: %s)", type(e).__name__, e)
-        return curves
+        best = [fold["leaderboard"][0]["run_id"] for fold in ranking.folds if fold["leaderboard"]]
+        curves = self._derive_on_pool(run_ids, best) if self.pool is not None and run_ids and can_share() else None
+        return derive_curves(self.plan, self.inputs, run_ids) if curves is None else curves
 
-    def _derive_on_pool(self, run_ids: list[str]) -> Mapping[tuple[str, str], Curve] | None:
-        from trading_runtime.execution.curves import derive_curves
+    def _derive_on_pool(self, run_ids: list[str], best: list[str]) -> Mapping[tuple[str, str], Curve] | None:
         from trading_runtime.execution.shard import SEGMENTS  # numba's side: imported by now
 
         assert self.pool is not None
@@ -246,11 +275,10 @@ class _PoolTail:
             wanted = set(group)
             return [e for e in shared.layout.series if e["run_id"] in wanted]
 
-        # a third of the runs (every third, the fewest) for this process, which writes the timestamps first
-        groups = [run_ids[i::3] for i in range(3)] if len(run_ids) >= 3 else [[rid] for rid in run_ids]
-        mine = groups[2] if len(groups) == 3 else []
+        groups = deal_curve_runs(run_ids, set(best), self.processes)
         try:
-            futures = [self.pool.submit(_derive_shared, shared.path, group, entries(group)) for group in groups[:2]]
+            futures = [self.pool.submit(_derive_shared, shared.path, group, entries(group),
+                                        [rid for rid in group if rid in best]) for group in groups if group]
             bars = self.inputs.bars()
             for (fold_id, name), _ in shared.layout.windows.items():  # each window's timestamps, meanwhile
                 fold = folds[fold_id]
@@ -258,15 +286,17 @@ class _PoolTail:
                 fold_bars = bars[str(fold.instrument)] if isinstance(bars, Mapping) else bars
                 shared.put_timestamps((fold_id, name), fold_bars.slice(seg.warmup_start, seg.stop).ts[
                     seg.start - seg.warmup_start:])
-            if mine:
-                write_series(shared.path, entries(mine), derive_curves(self.plan, self.inputs, mine))
-            for future in futures:
-                future.result()
+            moments = [future.result() for future in futures]
         except Exception as e:  # a worker failed or died (the pool is then broken)
             log.warning("workers could not derive the curves (%s: %s): derived here", type(e).__name__, e)
             self.shared = None  # nothing reads it (closed with the last view of it)
             shared.close()
             return None
+        for got in moments:
+            if isinstance(got, str):
+                log.warning("a worker could not compute the report's return moments (%s): computed here", got)
+            else:
+                self.computed.update(got)
         return shared.curves()
 
     def equity_section(self, fanin: bytes, summary: bytes, oos: bytes | None, provenance: bytes) -> None:
@@ -280,8 +310,8 @@ class _PoolTail:
             log.warning("no worker for the report's equity section (%s: %s)", type(e).__name__, e)
 
     def moments(self) -> dict[str, Moments]:
-        """What the worker computed (nothing when it could not: the report computes them)."""
-        return self._result(self.pending, "the report's return moments") or {}
+        """What the workers computed (not those they could not: the report computes them)."""
+        return self.computed
 
     def sections(self) -> dict[str, Section]:
         """The sections rendered on a worker (none when it could not: the report renders them)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from trading_runtime.errors import VerificationError
 from trading_runtime.golden.canonical import canonical_bytes
-from trading_runtime.planning.equity_blob import LAYOUT, Curve, blob_parts, extract_series
+from trading_runtime.planning.equity_blob import LAYOUT, Curve, blob_views, extract_series, parts_sha256
 from trading_runtime.planning.keys import ExperimentKeys
 from trading_runtime.store import (
     ArtifactMissingError,
@@ -33,13 +34,17 @@ CURVES_SCHEMA_VERSION = 1
 
 def write_curves(store: ArtifactStore, keys: ExperimentKeys, curves: Mapping[tuple[str, str], Curve],
                  fold_of: Mapping[str, str]) -> str:
-    """The blob (streamed in parts, never joined), then the index and its marker; returns the blob's sha256."""
-    blob = blob_parts(curves, fold_of)
-    put_parts(store, keys.curves_blob, blob.parts)
+    """The blob (streamed in parts, never joined), then the index and its marker; returns the blob's sha256. The
+    blob's sha256 (for the index) is computed on a thread while the blob is written (both release the GIL)."""
+    parts, layout = blob_views(curves, fold_of)
+    with ThreadPoolExecutor(1, thread_name_prefix="curves-sha256") as hashing:  # joined on the way out
+        digest = hashing.submit(parts_sha256, parts)
+        put_parts(store, keys.curves_blob, parts)
+        sha256 = digest.result()
     index = {"schema_version": CURVES_SCHEMA_VERSION, "experiment_id": keys.experiment_id, "layout": LAYOUT,
-             "sha256": blob.sha256, "size": blob.size, "series": blob.series}
+             "sha256": sha256, "size": layout.size, "series": layout.series}
     write_complete(store, keys.curves, canonical_bytes(index))
-    return blob.sha256
+    return sha256
 
 
 @dataclass(frozen=True)

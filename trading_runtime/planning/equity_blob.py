@@ -63,6 +63,13 @@ def blob_layout(lengths: Mapping[tuple[str, str], int], fold_of: Mapping[str, st
 
 def blob_parts(curves: Mapping[tuple[str, str], Curve], fold_of: Mapping[str, str]) -> BlobParts:
     """The blob of ``curves`` ((run id, segment) → curve) as :func:`blob_layout` places them."""
+    parts, layout = blob_views(curves, fold_of)
+    return BlobParts(parts, layout.series, layout.size, parts_sha256(parts))
+
+
+def blob_views(curves: Mapping[tuple[str, str], Curve],
+               fold_of: Mapping[str, str]) -> tuple[tuple[memoryview, ...], BlobLayout]:
+    """``blob_parts`` without its sha256: the parts (views of the curves' arrays, in blob order) and the layout."""
     layout = blob_layout({key: len(ts) for key, (ts, _) in curves.items()}, fold_of)
     parts: list[memoryview] = []
     written: set[int] = set()
@@ -72,10 +79,15 @@ def blob_parts(curves: Mapping[tuple[str, str], Curve], fold_of: Mapping[str, st
             written.add(entry["ts_offset"])
             parts.append(np.ascontiguousarray(ts, dtype="<i8").data.cast("B"))
         parts.append(np.ascontiguousarray(equity, dtype="<f8").data.cast("B"))
+    return tuple(parts), layout
+
+
+def parts_sha256(parts: Iterable[bytes | memoryview]) -> str:
+    """The sha256 (hex) of the parts joined (hashed part by part: never joined)."""
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part)
-    return BlobParts(tuple(parts), layout.series, layout.size, digest.hexdigest())
+    return digest.hexdigest()
 
 
 def read_series(blob: bytes, entry: dict[str, Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:

@@ -18,7 +18,7 @@ from trading_runtime.execution.outputs import iso_utc
 from trading_runtime.fanin.documents import Metrics, WindowSpan
 from trading_runtime.golden.canonical import canonical_json
 from trading_runtime.report.backtest import data_fact, provenance_rows
-from trading_runtime.report.charts import chained, drawdown_chart, equity_chart
+from trading_runtime.report.charts import Seconds, chained, drawdown_chart, equity_chart
 from trading_runtime.report.html import Section, code, esc, fmt, kv_table, metric_formatter, page, table, tiles
 from trading_runtime.report.results import EquityCurve, ExperimentResults
 from trading_runtime.report.selection import SelectionStats, selection_stats
@@ -270,9 +270,10 @@ def equity_section(res: ExperimentResults) -> Section:
         markers = [Marker(oos_start / 1e9, "out-of-sample →")] if oos_start is not None else []
         title = "Equity of the top runs" + (" (in-sample, then out-of-sample continued)" if markers else "")
         if curves:
-            charts.append(equity_chart(curves, title=title, markers=markers))
+            seconds: Seconds = {}  # the best's x, for its drawdown too
+            charts.append(equity_chart(curves, title=title, markers=markers, seconds=seconds))
             charts.append(drawdown_chart(curves[0][0], curves[0][1], title=f"Drawdown of the best ({curves[0][0]})",
-                                         markers=markers))
+                                         markers=markers, seconds=seconds))
     if not charts:
         charts.append('<p class="note">No equity kept: no run met the constraints.</p>')
     return Section("equity", "Equity and drawdown", f'<div class="charts">{"".join(charts)}</div>')

@@ -100,6 +100,14 @@ def paired_t_test(a: npt.ArrayLike, b: npt.ArrayLike) -> PairedTest:
 def drawdown(equity: npt.ArrayLike, initial: float | None = None) -> FloatArray:
     """Drawdown from the running peak at every bar, as a fraction ≤ 0."""
     eq = np.asarray(equity, dtype=np.float64)
+    if initial is not None and float(initial) > 0:
+        # the running peak from ``initial``, in one array: max(initial, running max) is the running max of
+        # [initial, *eq] (a positive start: no sign of zero to tell apart), then the fraction in place
+        peak = np.maximum.accumulate(eq)
+        np.maximum(peak, float(initial), out=peak)
+        np.divide(eq, peak, out=peak)
+        peak -= 1.0
+        return peak
     start = [float(initial)] if initial is not None else []
     peak = np.maximum.accumulate(np.concatenate((start, eq)))[len(start):]
     return np.asarray(eq / peak - 1.0, dtype=np.float64)

@@ -40,7 +40,7 @@ tenths, far inside the 1e-6 margin kept from each rounding tie); the others are 
 
 
 def coords(values: npt.NDArray[np.float64]) -> list[str]:
-    """``[f(v) for v in values]``, the same text, without a Python call per value: each value's tenths rounded
+    """``[f(v) for v in values]``, the same text, without a call of ``f`` per value: each value's tenths rounded
     to an integer k (the correctly rounded tenth, as ``f"{v:.1f}"`` gives, unless v * 10 is within 1e-6 of a
     tie or v is not finite or not small: those values go through ``f``), written as k // 10, then "." and
     k % 10 unless 0, with the sign of k (so never "-0")."""
@@ -51,13 +51,17 @@ def coords(values: npt.NDArray[np.float64]) -> list[str]:
         exact = (np.abs(v) < _EXACT_BELOW) & (np.abs(fraction - 0.5) > 1e-6)  # False for NaN and inf
     k = np.rint(np.where(exact, tenths, 0.0)).astype(np.int64)
     magnitude = np.abs(k)
-    digit = magnitude % 10
-    text = np.strings.add(np.where(k < 0, "-", ""), (magnitude // 10).astype(str))
-    text = np.where(digit != 0, np.strings.add(np.strings.add(text, "."), digit.astype(str)), text)
-    out: list[str] = text.tolist()
+    units, digits = (magnitude // 10).tolist(), (magnitude % 10).tolist()
+    if k.min(initial=0) >= 0:  # a chart's coordinates: none negative
+        out = [str(u) + _TENTH[d] for u, d in zip(units, digits, strict=True)]
+    else:
+        out = [("-" if s else "") + str(u) + _TENTH[d] for s, u, d in zip((k < 0).tolist(), units, digits, strict=True)]
     for i in np.flatnonzero(~exact).tolist():
         out[i] = f(float(v[i]))
     return out
+
+
+_TENTH = ("", *(f".{d}" for d in range(1, 10)))  # a tenths digit's text ("" for 0)
 
 
 def number(v: float) -> str:
@@ -121,6 +125,12 @@ def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     Min and max are over the bucket's finite values (the first occurrence of each); a bucket
     without a finite value keeps only its first point. Vectorised over the buckets.
     """
+    return _reduced(x, y, buckets)
+
+
+def _reduced(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], buckets: int,
+             finite: bool | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``reduce_points``; ``finite``: whether every y is finite, when the caller knows."""
     n = len(x)
     if n <= 2 * buckets:
         return x, y
@@ -128,10 +138,12 @@ def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     starts, stops = edges[:-1], edges[1:]
     filled = stops > starts
     starts, stops = starts[filled], stops[filled]
-    finite = np.isfinite(y)
-    if finite.all():  # an equity curve: per bucket, argmin/argmax give the first index of its min/max
-        return _reduce_finite(x, y, starts.tolist(), stops.tolist())
-    return _reduce_masked(x, y, starts, stops, finite)
+    mask = None if finite else np.isfinite(y)
+    if finite or (mask is not None and mask.all()):  # an equity curve: per bucket, its first min and max
+        del mask
+        return _reduce_finite(x, y, starts, stops)
+    assert mask is not None
+    return _reduce_masked(x, y, starts, stops, mask)
 
 
 def _reduce_masked(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: npt.NDArray[np.int64],
@@ -155,19 +167,48 @@ def _reduce_masked(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], start
     return x[idx], y[idx]
 
 
-def _reduce_finite(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: list[int],
-                   stops: list[int]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``reduce_points`` of finite ``y``, bucket by bucket: the same points without temporaries the size
-    of the series (the general path builds several)."""
-    idx: list[int] = []
-    for start, stop in zip(starts, stops, strict=True):
-        part = y[start:stop]
-        lo, hi = start + int(part.argmin()), start + int(part.argmax())
-        last = stop - 1
-        for i in sorted({start, lo, hi, last}):
-            idx.append(i)
-    rows = np.array(idx, dtype=np.int64)
-    return x[rows], y[rows]
+Indices = Sequence[int] | npt.NDArray[np.int64]
+
+
+def _reduce_finite(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: Indices,
+                   stops: Indices) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``reduce_points`` of finite ``y``: the same points as ``_reduce_masked``, without temporaries the size of
+    the series. The buckets' first ``q`` values (q the shortest bucket's length) are copied a block of buckets
+    at a time as the rows of a matrix (each a window of ``y``), whose ``argmin``/``argmax`` along the rows give
+    each bucket's first min/max among them; a bucket's values after its first q (linspace buckets: at most one)
+    replace them only when strictly lower/higher, so the first occurrence is kept."""
+    first = np.asarray(starts, dtype=np.int64)
+    stop = np.asarray(stops, dtype=np.int64)
+    sizes = stop - first
+    q = int(sizes.min())
+    windows = np.lib.stride_tricks.sliding_window_view(y, q)  # a view: row i is y[i:i + q]
+    lo, hi = np.empty_like(first), np.empty_like(first)
+    low, high = np.empty(len(first)), np.empty(len(first))
+    step = max(_BLOCK // q, 1)
+    for b in range(0, len(first), step):
+        rows = windows[first[b:b + step]]  # a copy of (at most) _BLOCK values
+        lo[b:b + step], hi[b:b + step] = rows.argmin(axis=1), rows.argmax(axis=1)
+        picked = np.arange(len(rows))
+        low[b:b + step], high[b:b + step] = rows[picked, lo[b:b + step]], rows[picked, hi[b:b + step]]
+        del rows
+    lo += first
+    hi += first
+    for j in range(q, int(sizes.max())):  # the values after the first q of the longer buckets
+        longer = np.flatnonzero(sizes > j)
+        at = first[longer] + j
+        value = y[at]
+        lower, higher = value < low[longer], value > high[longer]
+        lo[longer[lower]], low[longer[lower]] = at[lower], value[lower]
+        hi[longer[higher]], high[longer[higher]] = at[higher], value[higher]
+    rows4 = np.sort(np.stack([first, lo, hi, stop - 1], axis=1), axis=1)
+    keep = np.ones(rows4.shape, dtype=bool)
+    keep[:, 1:] = rows4[:, 1:] != rows4[:, :-1]  # the set of the four, sorted
+    idx = rows4[keep]
+    return x[idx], y[idx]
+
+
+_BLOCK = 1 << 16
+"""Values copied at a time by ``_reduce_finite`` (512 KiB of float64)."""
 
 
 def _first_per_bucket(hits: npt.NDArray[np.intp], bucket: npt.NDArray[np.intp],
@@ -252,18 +293,20 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
     for s in series:
         x = _finite_array(s.x)
         y = _finite_array(s.y)
-        data.append((s, x, y))
+        data.append((s, x, y, bool(np.isfinite(y).all())))
     # The extremes of every series' finite points: per series, then over the series (np.min/np.max of the
     # per-series extremes equal those of all points joined, NaN included; no joined copy of every series).
     extremes = []
-    for _, x, y in data:
-        finite = np.isfinite(y)
-        if finite.all() and len(y):  # no masked copies of a series without NaN or inf (an equity curve)
-            extremes.append((x.min(), x.max(), y.min(), y.max()))
-        elif finite.any():
+    x_range: dict[int, tuple[float, float]] = {}  # by x array: the curves of one window share theirs
+    for _, x, y, all_finite in data:
+        if all_finite and len(y):  # no masked copies of a series without NaN or inf (an equity curve)
+            if id(x) not in x_range:
+                x_range[id(x)] = (x.min(), x.max())
+            extremes.append((*x_range[id(x)], y.min(), y.max()))
+        elif not all_finite and (finite := np.isfinite(y)).any():
             xf, yf = x[finite], y[finite]
             extremes.append((xf.min(), xf.max(), yf.min(), yf.max()))
-            del xf, yf
+            del xf, yf, finite
     if not extremes:
         out.append(f'<text x="{box.left}" y="{box.top + 20}" fill="#888">no data</text></svg>')
         return "".join(out)
@@ -326,18 +369,22 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
             out.append(f'<text x="{f(sx(m.x) + 3)}" y="{box.top + 11}" fill="#666" font-size="10">'
                        f'{_esc(m.label)}</text>')
     buckets = max(box.plot_w, 50)
-    for i, (s, x, y) in enumerate(data):
+    for i, (s, x, y, all_finite) in enumerate(data):
         color = s.color or PALETTE[i % len(PALETTE)]
-        ok = np.isfinite(y)
         if s.mode == "markers":
             out.append(f'<g class="series" data-name="{_esc(s.name)}" fill="{color}" fill-opacity="0.8">')
-            for j in np.flatnonzero(ok):
+            for j in np.flatnonzero(np.isfinite(y)):
                 c = s.colors[int(j)] if s.colors is not None else None
                 fill = f' fill="{c}"' if c else ""
                 out.append(f'<circle cx="{f(sx(float(x[j])))}" cy="{f(sy(float(y[j])))}" r="{f(s.radius)}"{fill}/>')
             out.append("</g>")
             continue
-        xr, yr = reduce_points(x, y, buckets) if ok.all() else reduce_points(x[ok], y[ok], buckets)
+        if all_finite:
+            xr, yr = _reduced(x, y, buckets, finite=True)
+        else:
+            ok = np.isfinite(y)
+            xr, yr = reduce_points(x[ok], y[ok], buckets)
+            del ok
         if len(xr) == 0:
             continue
         # sx and sy of every point at once (the same operations in the same order: the same floats)
