@@ -125,25 +125,29 @@ def reduce_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     Min and max are over the bucket's finite values (the first occurrence of each); a bucket
     without a finite value keeps only its first point. Vectorised over the buckets.
     """
-    return _reduced(x, y, buckets)
-
-
-def _reduced(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], buckets: int,
-             finite: bool | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``reduce_points``; ``finite``: whether every y is finite, when the caller knows."""
-    n = len(x)
-    if n <= 2 * buckets:
+    if len(x) <= 2 * buckets:
         return x, y
+    finite = np.isfinite(y)
+    if finite.all():  # an equity curve: per bucket, its first min and max
+        del finite
+        return reduce_finite_points(x, y, buckets)
+    return _reduce_masked(x, y, *_buckets(len(x), buckets), finite)
+
+
+def reduce_finite_points(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+                         buckets: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``reduce_points`` of a series whose y are all finite (the caller knows: no check of them here)."""
+    if len(x) <= 2 * buckets:
+        return x, y
+    return _reduce_finite(x, y, *_buckets(len(x), buckets))
+
+
+def _buckets(n: int, buckets: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The starts and stops of ``buckets`` near-equal buckets of ``n`` points (the empty ones left out)."""
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     starts, stops = edges[:-1], edges[1:]
     filled = stops > starts
-    starts, stops = starts[filled], stops[filled]
-    mask = None if finite else np.isfinite(y)
-    if finite or (mask is not None and mask.all()):  # an equity curve: per bucket, its first min and max
-        del mask
-        return _reduce_finite(x, y, starts, stops)
-    assert mask is not None
-    return _reduce_masked(x, y, starts, stops, mask)
+    return starts[filled], stops[filled]
 
 
 def _reduce_masked(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], starts: npt.NDArray[np.int64],
@@ -380,10 +384,10 @@ def xy_chart(series: Sequence[Series], *, title: str, x_time: bool = False, x_la
             out.append("</g>")
             continue
         if all_finite:
-            xr, yr = _reduced(x, y, buckets, finite=True)
+            xr, yr = reduce_finite_points(x, y, buckets)
         else:
             ok = np.isfinite(y)
-            xr, yr = reduce_points(x[ok], y[ok], buckets)
+            xr, yr = reduce_finite_points(x[ok], y[ok], buckets)  # (their finite points only)
             del ok
         if len(xr) == 0:
             continue
